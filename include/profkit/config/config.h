@@ -1,0 +1,66 @@
+// The agent's TOML configuration as typed, validated values. conf/profkit.toml documents every key,
+// its default and its allowed range. Unknown keys and tables are warnings, not errors, so a config
+// written for a newer agent still starts an older one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "profkit/common/status.h"
+
+namespace profkit::config {
+
+// Largest config file LoadConfigFile reads; a real config is a few hundred bytes.
+inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
+
+struct AgentConfig {
+  // "" = the machine's hostname, resolved by the agent (parsing stays free of host lookups).
+  std::string hostname;
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9529";
+  // Parsed from `listen`: "host:port", "[v6addr]:port" (brackets removed), ":port" = "0.0.0.0".
+  std::string host = "127.0.0.1";
+  uint16_t port = 9529;
+};
+
+struct DatawayConfig {
+  // "" = no forwarding; otherwise http(s)://host[:port][/path][?query].
+  std::string url;
+};
+
+struct LocalConfig {
+  // pprof files go to <dir>/<service>/<end time>.pprof; "" = off.
+  std::string dir = "profiles";
+};
+
+struct EbpfConfig {
+  bool enabled = true;
+  int sample_rate = 99;  // Hz per CPU
+  std::chrono::nanoseconds upload_interval = std::chrono::seconds(60);
+  bool kernel_stacks = true;
+  std::string env;  // default env tag when a process has none
+};
+
+struct Config {
+  AgentConfig agent;
+  HttpConfig http;
+  DatawayConfig dataway;
+  LocalConfig local;
+  EbpfConfig ebpf;
+  // e.g. "conf.toml: unknown key 'ebpf.sample_rat' (ignored)"
+  std::vector<std::string> warnings;
+};
+
+// Errors are one line: "<source_name>: <dotted key>: <problem>", or for TOML syntax errors
+// "<source_name>:<line>:<column>: <problem>".
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
+
+// Reads at most kMaxConfigFileBytes of `path`, then ParseConfig(text, path).
+Result<Config> LoadConfigFile(const std::string& path);
+
+}  // namespace profkit::config

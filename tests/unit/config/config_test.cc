@@ -1,0 +1,204 @@
+#include "profkit/config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace profkit::config {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+Config ParseOk(std::string_view text) {
+  Result<Config> r = ParseConfig(text, "conf.toml");
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : Config{};
+}
+
+std::string ParseError(std::string_view text) {
+  Result<Config> r = ParseConfig(text, "conf.toml");
+  EXPECT_FALSE(r.ok()) << "parsed: " << text;
+  return r.status().message();
+}
+
+void ExpectDefaults(const Config& c) {
+  EXPECT_EQ(c.agent.hostname, "");
+  EXPECT_EQ(c.http.listen, "127.0.0.1:9529");
+  EXPECT_EQ(c.http.host, "127.0.0.1");
+  EXPECT_EQ(c.http.port, 9529);
+  EXPECT_EQ(c.dataway.url, "");
+  EXPECT_EQ(c.local.dir, "profiles");
+  EXPECT_TRUE(c.ebpf.enabled);
+  EXPECT_EQ(c.ebpf.sample_rate, 99);
+  EXPECT_EQ(c.ebpf.upload_interval, 60s);
+  EXPECT_TRUE(c.ebpf.kernel_stacks);
+  EXPECT_EQ(c.ebpf.env, "");
+  EXPECT_THAT(c.warnings, IsEmpty());
+}
+
+TEST(ConfigTest, EmptyTextGivesDefaults) { ExpectDefaults(ParseOk("")); }
+
+TEST(ConfigTest, DefaultConstructedMatchesEmptyFile) { ExpectDefaults(Config{}); }
+
+TEST(ConfigTest, SampleFileParsesToDefaults) {
+  Result<Config> r = LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ExpectDefaults(*r);
+}
+
+TEST(ConfigTest, AllKeysSet) {
+  const Config c = ParseOk(R"(
+[agent]
+hostname = "web-1"
+[http]
+listen = "[::1]:19529"
+[dataway]
+url = "https://openway.guance.com?token=tkn_xxx"
+[local]
+dir = ""
+[ebpf]
+enabled = false
+sample_rate = 1000
+upload_interval = "1m30s"
+kernel_stacks = false
+env = "prod"
+)");
+  EXPECT_EQ(c.agent.hostname, "web-1");
+  EXPECT_EQ(c.http.listen, "[::1]:19529");
+  EXPECT_EQ(c.http.host, "::1");
+  EXPECT_EQ(c.http.port, 19529);
+  EXPECT_EQ(c.dataway.url, "https://openway.guance.com?token=tkn_xxx");
+  EXPECT_EQ(c.local.dir, "");
+  EXPECT_FALSE(c.ebpf.enabled);
+  EXPECT_EQ(c.ebpf.sample_rate, 1000);
+  EXPECT_EQ(c.ebpf.upload_interval, 90s);
+  EXPECT_FALSE(c.ebpf.kernel_stacks);
+  EXPECT_EQ(c.ebpf.env, "prod");
+  EXPECT_THAT(c.warnings, IsEmpty());
+}
+
+TEST(ConfigTest, DottedKeysAndInlineTablesAreTheSameKeys) {
+  const Config c = ParseOk("ebpf.sample_rate = 49\nhttp = { listen = \":80\" }\n");
+  EXPECT_EQ(c.ebpf.sample_rate, 49);
+  EXPECT_EQ(c.http.host, "0.0.0.0");
+  EXPECT_EQ(c.http.port, 80);
+}
+
+TEST(ConfigTest, WrongTypesNameTheKey) {
+  EXPECT_EQ(ParseError("[ebpf]\nsample_rate = \"99\""),
+            "conf.toml: ebpf.sample_rate: expected an integer, got a string");
+  EXPECT_EQ(ParseError("[ebpf]\nsample_rate = 99.5"),
+            "conf.toml: ebpf.sample_rate: expected an integer, got a float");
+  EXPECT_EQ(ParseError("[ebpf]\nenabled = \"yes\""),
+            "conf.toml: ebpf.enabled: expected a boolean (true or false), got a string");
+  EXPECT_EQ(ParseError("[ebpf]\nkernel_stacks = 1"),
+            "conf.toml: ebpf.kernel_stacks: expected a boolean (true or false), got an integer");
+  EXPECT_EQ(ParseError("[ebpf]\nupload_interval = 60"),
+            "conf.toml: ebpf.upload_interval: expected a duration string such as \"60s\", got an "
+            "integer");
+  EXPECT_EQ(ParseError("[ebpf]\nenv = [\"prod\"]"),
+            "conf.toml: ebpf.env: expected a string, got an array");
+  EXPECT_EQ(ParseError("[agent]\nhostname = 1979-05-27"),
+            "conf.toml: agent.hostname: expected a string, got a date");
+  EXPECT_EQ(ParseError("[http]\nlisten = 9529"),
+            "conf.toml: http.listen: expected a string, got an integer");
+  EXPECT_EQ(ParseError("[dataway]\nurl = true"),
+            "conf.toml: dataway.url: expected a string, got a boolean");
+  EXPECT_EQ(ParseError("[local]\ndir = {}"),
+            "conf.toml: local.dir: expected a string, got a table");
+  EXPECT_EQ(ParseError("ebpf = 1"), "conf.toml: ebpf: expected a table, got an integer");
+  EXPECT_EQ(ParseError("local = [1]"), "conf.toml: local: expected a table, got an array");
+}
+
+TEST(ConfigTest, OutOfRangeValues) {
+  EXPECT_EQ(ParseError("[ebpf]\nsample_rate = 0"),
+            "conf.toml: ebpf.sample_rate: must be between 1 and 1000, got 0");
+  EXPECT_EQ(ParseError("[ebpf]\nsample_rate = 1001"),
+            "conf.toml: ebpf.sample_rate: must be between 1 and 1000, got 1001");
+  EXPECT_EQ(ParseError("[ebpf]\nsample_rate = 9223372036854775807"),
+            "conf.toml: ebpf.sample_rate: must be between 1 and 1000, got 9223372036854775807");
+  EXPECT_EQ(ParseError("[ebpf]\nupload_interval = \"500ms\""),
+            "conf.toml: ebpf.upload_interval: must be between 1s and 1h, got \"500ms\"");
+  EXPECT_EQ(ParseError("[ebpf]\nupload_interval = \"1h1s\""),
+            "conf.toml: ebpf.upload_interval: must be between 1s and 1h, got \"1h1s\"");
+  EXPECT_EQ(ParseError("[ebpf]\nupload_interval = \"10\""),
+            "conf.toml: ebpf.upload_interval: invalid duration \"10\": missing unit (one of ns, "
+            "us, ms, s, m, h), e.g. \"10s\"");
+  EXPECT_EQ(ParseError("[ebpf]\nenv = \"a,b\""),
+            "conf.toml: ebpf.env: \"a,b\" contains a space, ',' or a control character");
+  EXPECT_EQ(ParseError("[ebpf]\nenv = \"" + std::string(201, 'e') + "\""),
+            "conf.toml: ebpf.env: longer than 200 bytes (201 bytes)");
+  EXPECT_EQ(ParseError("[agent]\nhostname = \"my host\""),
+            "conf.toml: agent.hostname: \"my host\" contains a space, ',' or a control character");
+  EXPECT_EQ(ParseError("[local]\ndir = \"" + std::string(4096, 'd') + "\""),
+            "conf.toml: local.dir: longer than 4095 bytes");
+  const Config edge = ParseOk("[ebpf]\nsample_rate = 1\nupload_interval = \"1s\"");
+  EXPECT_EQ(edge.ebpf.sample_rate, 1);
+  EXPECT_EQ(edge.ebpf.upload_interval, 1s);
+  EXPECT_EQ(ParseOk("[ebpf]\nupload_interval = \"1h\"").ebpf.upload_interval, 1h);
+}
+
+TEST(ConfigTest, ListenAddressErrors) {
+  EXPECT_EQ(ParseError("[http]\nlisten = \"127.0.0.1:0\""),
+            "conf.toml: http.listen: invalid address \"127.0.0.1:0\": port must be a number "
+            "between 1 and 65535, got \"0\"");
+  EXPECT_EQ(ParseError("[http]\nlisten = \"::1:9529\""),
+            "conf.toml: http.listen: invalid address \"::1:9529\": IPv6 addresses must be in "
+            "brackets, e.g. \"[::1]:9529\"");
+}
+
+TEST(ConfigTest, DatawayUrlErrors) {
+  EXPECT_EQ(ParseError("[dataway]\nurl = \"ftp://openway.guance.com\""),
+            "conf.toml: dataway.url: invalid URL \"ftp://openway.guance.com\": must start "
+            "with http:// or https://");
+  EXPECT_EQ(ParseError("[dataway]\nurl = \"openway.guance.com?token=x\""),
+            "conf.toml: dataway.url: invalid URL \"openway.guance.com?token=x\": must start "
+            "with http:// or https://");
+  EXPECT_EQ(ParseError("[dataway]\nurl = \"http://h:70000/\"")
+                .rfind("conf.toml: dataway.url: invalid URL \"http://h:70000/\": ", 0),
+            0u);
+}
+
+TEST(ConfigTest, UnknownKeysAndTablesAreWarnings) {
+  const Config c = ParseOk(R"(
+top = 1
+[ebpf]
+sample_rat = 50
+python = { enabled = true }
+[ebpff]
+x = 1
+[http.tls]
+cert = "c"
+[[inputs.profile]]
+url = "u"
+)");
+  EXPECT_EQ(c.ebpf.sample_rate, 99);
+  EXPECT_THAT(c.warnings, ElementsAre("conf.toml: unknown table 'ebpf.python' (ignored)",
+                                      "conf.toml: unknown key 'ebpf.sample_rat' (ignored)",
+                                      "conf.toml: unknown table 'ebpff' (ignored)",
+                                      "conf.toml: unknown table 'http.tls' (ignored)",
+                                      "conf.toml: unknown table 'inputs' (ignored)",
+                                      "conf.toml: unknown key 'top' (ignored)"));
+}
+
+TEST(ConfigTest, SyntaxErrorHasLineAndColumn) {
+  const std::string message = ParseError("[ebpf]\nenabled = true\nsample_rate = = 5\n");
+  EXPECT_EQ(message.rfind("conf.toml:3:", 0), 0u) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_EQ(ParseError("[ebpf]\n[ebpf]\n").rfind("conf.toml:2:", 0), 0u);
+}
+
+TEST(ConfigTest, DuplicateKeyIsASyntaxError) {
+  EXPECT_EQ(ParseError("[ebpf]\nsample_rate = 1\nsample_rate = 2\n").rfind("conf.toml:3:", 0), 0u);
+}
+
+TEST(ConfigTest, LoadConfigFileErrors) {
+  const Result<Config> missing = LoadConfigFile("/nonexistent/profkit.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(),
+            "open /nonexistent/profkit.toml: No such file or directory");
+}
+
+}  // namespace
+}  // namespace profkit::config

@@ -1,0 +1,57 @@
+// Typed reads of one TOML table that record every node they look at, so that UnknownKeys() can
+// report whatever no reader asked for. Adding a config key is one read call; the unknown-key
+// report follows by itself.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "profkit/common/status.h"
+
+namespace profkit::config {
+
+using VisitedNodes = std::unordered_set<const toml::node*>;
+
+class TomlSection {
+ public:
+  // `table` may be null (the section is absent: every read keeps the default). `visited` must
+  // outlive the section.
+  TomlSection(const toml::table* table, std::string path, VisitedNodes* visited);
+
+  // The sub-table `key`; absent is an empty section, another type is an error.
+  Result<TomlSection> Table(std::string_view key) const;
+
+  // Each read leaves `out` unchanged when the key is absent; errors name the dotted key.
+  Status String(std::string_view key, std::string* out) const;
+  Status Bool(std::string_view key, bool* out) const;
+  Status Int(std::string_view key, int64_t min, int64_t max, int* out) const;
+  // A Go-style duration string (see duration.h) within [min, max].
+  Status Duration(std::string_view key, std::chrono::nanoseconds min, std::chrono::nanoseconds max,
+                  std::chrono::nanoseconds* out) const;
+
+  // "ebpf.sample_rate" for key "sample_rate" of section "ebpf".
+  std::string KeyPath(std::string_view key) const;
+
+ private:
+  // The node at `key` (null when absent), marked as visited.
+  const toml::node* Get(std::string_view key) const;
+  // "<key path>: expected <expected>, got <a/an type>"
+  Status TypeError(std::string_view key, std::string_view expected, const toml::node& node) const;
+
+  const toml::table* table_;
+  std::string path_;
+  VisitedNodes* visited_;
+};
+
+// One message per node of `root` that was not visited, in key order, naming the full dotted key:
+// "unknown key 'ebpf.sample_rat'" or "unknown table 'ebpff'". Visited tables are searched
+// recursively, as are the tables inside visited arrays ("inputs.profile[1].x").
+std::vector<std::string> UnknownKeys(const toml::table& root, const VisitedNodes& visited);
+
+}  // namespace profkit::config
