@@ -1,0 +1,136 @@
+// Native symbolization: (module, file offset) → function, source file and line, from the module's
+// ELF symbol tables (.symtab, else .dynsym) and, when the file carries it, DWARF (libdw) including
+// inline chains.
+//
+// Modules are interned by the (dev, inode) /proc/PID/maps shows, so one library mapped by many
+// processes is opened once. Parsed symbol tables are cached by build id when the file has one (two
+// inodes with the same build id share a table), else by (dev, inode), and are LRU-evicted under a
+// memory budget. Files stay open (LRU, bounded) so a module whose binary was deleted or whose
+// process lives in another mount namespace still symbolizes; a module whose file was closed is
+// reopened through its open candidates, which fails once its processes are gone.
+//
+// Not thread-safe: the agent uses one instance from one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "profkit/common/status.h"
+
+namespace profkit::symbolize {
+
+class ElfFile;
+class SymbolTable;
+
+// Identity of a mapped object file as /proc/PID/maps shows it.
+struct ModuleKey {
+  uint64_t dev = 0;
+  uint64_t inode = 0;
+  bool operator==(const ModuleKey&) const = default;
+};
+
+struct ModuleInfo {
+  std::string path;      // path as mapped (e.g. /usr/lib/x86_64-linux-gnu/libc.so.6)
+  std::string build_id;  // lowercase hex of NT_GNU_BUILD_ID, "" if none
+  uint64_t file_size = 0;
+};
+
+struct SymbolizedLine {
+  std::string function;     // demangled when C++ (e.g. "ns::Foo::bar(int)")
+  std::string system_name;  // the raw (mangled) symbol name
+  std::string file;         // source file from DWARF, "" when unknown
+  int64_t line = 0;         // 0 when unknown
+  int64_t start_line = 0;   // DW_AT_decl_line of the function when known
+
+  bool operator==(const SymbolizedLine&) const = default;
+};
+
+struct NativeSymbolizerLimits {
+  // Distinct (dev, inode) interned at once; beyond it AddModule fails (module_limit_hits).
+  size_t max_modules = 4096;
+  // File descriptors kept open to modules (LRU close, counted in file_closes; at least 1). A closed
+  // module is reopened on demand; when its process is gone it symbolizes as unknown.
+  size_t max_open_files = 1024;
+  // Parsed symbol tables, LRU-evicted by module (evictions). The table in use is never evicted, so
+  // one table larger than the budget still loads.
+  size_t max_symbol_memory_bytes = 256 << 20;
+};
+
+class NativeSymbolizer {
+ public:
+  struct Counters {
+    uint64_t modules;            // modules currently interned
+    uint64_t open_failures;      // AddModule or a reopen found no usable candidate
+    uint64_t module_limit_hits;  // AddModule refused by max_modules
+    uint64_t lookups;            // Symbolize calls
+    uint64_t misses;             // Symbolize calls that returned no frame
+    uint64_t evictions;          // symbol tables dropped by max_symbol_memory_bytes
+    uint64_t file_closes;        // files closed by max_open_files
+    uint64_t truncated_tables;   // symbol tables cut at kMaxSymbolsPerModule
+  };
+
+  explicit NativeSymbolizer(NativeSymbolizerLimits limits = {});
+  ~NativeSymbolizer();
+  NativeSymbolizer(const NativeSymbolizer&) = delete;
+  NativeSymbolizer& operator=(const NativeSymbolizer&) = delete;
+
+  // Interns the object file (dev/inode) mapped at `path`, opening it through the first of
+  // `open_candidates` that opens as an ELF executable or shared object (the agent passes
+  // /proc/PID/map_files/START-END and /proc/PID/root/PATH, so containers and deleted binaries
+  // work). Returns a stable id >= 1 (0 is profile::kUnknownModule). The same key returns the same
+  // id without reopening, and its candidates replace the stored ones for later reopens. Reads the
+  // build id and load segments right away; symbols and DWARF load on first lookup.
+  Result<uint32_t> AddModule(const ModuleKey& key, const std::string& path,
+                             const std::vector<std::string>& open_candidates);
+
+  // nullptr for unknown or released ids.
+  const ModuleInfo* Module(uint32_t id) const;
+
+  // Symbolizes `file_offset` (IP - map.start + map.pgoff). Returns inlined frames innermost first
+  // (DWARF inline chain when the file has debug info), or empty when no symbol covers the
+  // address. Sized symbols must contain the address; a zero-size symbol (hand-written assembly)
+  // covers up to the next symbol or the end of its section.
+  std::vector<SymbolizedLine> Symbolize(uint32_t id, uint64_t file_offset);
+
+  // Forgets a module (its process set is gone). Ids are never reused.
+  void ReleaseModule(uint32_t id);
+
+  Counters counters() const { return counters_; }
+
+ private:
+  struct ModuleState;
+  struct TableEntry;
+  struct KeyHash {
+    size_t operator()(const ModuleKey& k) const noexcept {
+      return static_cast<size_t>(k.inode * 0x9e3779b97f4a7c15ULL ^ k.dev);
+    }
+  };
+
+  // Opens the first usable candidate for `path`; when `expect` is set the file must match it.
+  Result<std::unique_ptr<ElfFile>> OpenFirst(const std::string& path,
+                                             const std::vector<std::string>& candidates,
+                                             const ModuleInfo* expect);
+  // Returns the module's open file, reopening it (and closing the LRU file) when needed.
+  ElfFile* EnsureOpen(ModuleState& module);
+  void CloseFilesOverLimit(const ModuleState* keep);
+  // Returns the module's symbol table, loading it (and evicting LRU tables) when needed.
+  const SymbolTable* EnsureTable(ModuleState& module);
+  void EvictTablesOverLimit(const std::string& keep);
+
+  NativeSymbolizerLimits limits_;
+  Counters counters_{};
+  uint32_t next_id_ = 1;
+  std::unordered_map<uint32_t, std::unique_ptr<ModuleState>> modules_;
+  std::unordered_map<ModuleKey, uint32_t, KeyHash> ids_by_key_;
+  std::list<uint32_t> open_lru_;  // module ids with an open file, most recent first
+  std::unordered_map<std::string, std::unique_ptr<TableEntry>> tables_;
+  std::list<std::string> table_lru_;  // table keys, most recent first
+  size_t table_bytes_ = 0;
+};
+
+}  // namespace profkit::symbolize

@@ -1,0 +1,319 @@
+#include "profkit/symbolize/native_symbolizer.h"
+
+#include <gnu/libc-version.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "fixture_lib.h"
+#include "fixture_process.h"
+
+namespace profkit::symbolize {
+namespace {
+
+using testing::FindMapping;
+using testing::FixtureProcess;
+using testing::Mapping;
+using testing::MarkedLine;
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+uint64_t AddressOf(int (*function)(int)) { return reinterpret_cast<uint64_t>(function); }
+
+uint32_t MustAdd(NativeSymbolizer& symbolizer, const Mapping& m,
+                 const std::vector<std::string>& candidates) {
+  auto id = symbolizer.AddModule(m.key, m.path, candidates);
+  EXPECT_TRUE(id.ok()) << id.status().message();
+  return id.ok() ? *id : 0;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "symbolize_test.XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Copy(const std::string& from, const std::string& name) const {
+    const std::string to = path_ + "/" + name;
+    std::filesystem::copy_file(from, to);
+    return to;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(NativeSymbolizerTest, SharedLibraryCppFunctionWithLine) {
+  const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
+  EXPECT_TRUE(EndsWith(m.path, "libsymbolize_fixture_lib.so")) << m.path;
+  NativeSymbolizer symbolizer;
+  const uint32_t id = MustAdd(symbolizer, m, {m.path});
+  ASSERT_GE(id, 1u);
+
+  const auto frames = symbolizer.Symbolize(id, m.FileOffset(AddressOf(&fixture::Widget::Compute)));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "fixture::Widget::Compute(int)");
+  EXPECT_EQ(frames[0].system_name, "_ZN7fixture6Widget7ComputeEi");
+  EXPECT_TRUE(EndsWith(frames[0].file, "tests/data/symbolize/fixture_lib.cc")) << frames[0].file;
+  EXPECT_EQ(frames[0].line, MarkedLine("fixture_lib.cc", "compute"));
+  EXPECT_EQ(frames[0].start_line, MarkedLine("fixture_lib.cc", "compute"));
+
+  const auto c_frames = symbolizer.Symbolize(id, m.FileOffset(AddressOf(&fixture_exported_c) + 4));
+  ASSERT_EQ(c_frames.size(), 1u);
+  EXPECT_EQ(c_frames[0].function, "fixture_exported_c");
+  EXPECT_EQ(c_frames[0].system_name, "fixture_exported_c");
+  EXPECT_EQ(c_frames[0].start_line, MarkedLine("fixture_lib.cc", "exported_c"));
+}
+
+// Executables: the leaf's entry, and a return address inside an always_inline function.
+void ExpectExecutableSymbolizes(const std::string& path) {
+  FixtureProcess process(path);
+  const uint64_t leaf = process.address("leaf");
+  const uint64_t ret = process.address("return");
+  const Mapping m = FindMapping(process.pid(), leaf);
+  EXPECT_EQ(m.path, path);
+  NativeSymbolizer symbolizer;
+  const uint32_t id = MustAdd(symbolizer, m, {m.MapFilesPath(process.pid()), m.path});
+  ASSERT_GE(id, 1u);
+
+  const auto frames = symbolizer.Symbolize(id, m.FileOffset(leaf));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "fixture_leaf");
+  EXPECT_TRUE(EndsWith(frames[0].file, "fixture_main.c")) << frames[0].file;
+  EXPECT_EQ(frames[0].line, MarkedLine("fixture_main.c", "leaf"));
+
+  // Callers are looked up at return address - 1, the call instruction.
+  const Mapping rm = FindMapping(process.pid(), ret);
+  const auto chain = symbolizer.Symbolize(id, rm.FileOffset(ret - 1));
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(chain[0].function, "fixture_inlined_step");
+  EXPECT_EQ(chain[0].line, MarkedLine("fixture_main.c", "inlined_call"));
+  EXPECT_EQ(chain[0].start_line, MarkedLine("fixture_main.c", "step"));
+  EXPECT_EQ(chain[1].function, "fixture_outer");
+  EXPECT_TRUE(EndsWith(chain[1].file, "fixture_main.c")) << chain[1].file;
+  EXPECT_EQ(chain[1].line, MarkedLine("fixture_main.c", "outer_call"));
+  EXPECT_EQ(chain[1].start_line, MarkedLine("fixture_main.c", "outer"));
+}
+
+TEST(NativeSymbolizerTest, PieExecutable) { ExpectExecutableSymbolizes(FIXTURE_PIE); }
+
+TEST(NativeSymbolizerTest, NonPieExecutable) { ExpectExecutableSymbolizes(FIXTURE_NOPIE); }
+
+TEST(NativeSymbolizerTest, StrippedDebugKeepsNamesWithoutLines) {
+  FixtureProcess process(FIXTURE_PIE);
+  const Mapping m = FindMapping(process.pid(), process.address("leaf"));
+  NativeSymbolizer symbolizer;
+  const uint32_t id = MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 1}, FIXTURE_PIE_STRIPPED_DEBUG},
+                              {FIXTURE_PIE_STRIPPED_DEBUG});
+  const auto frames = symbolizer.Symbolize(id, m.FileOffset(process.address("leaf")));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "fixture_leaf");
+  EXPECT_EQ(frames[0].file, "");
+  EXPECT_EQ(frames[0].line, 0);
+}
+
+TEST(NativeSymbolizerTest, StrippedAllFallsBackToDynsym) {
+  const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
+  NativeSymbolizer symbolizer;
+  const uint32_t id = MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 2}, FIXTURE_LIB_STRIPPED_ALL},
+                              {FIXTURE_LIB_STRIPPED_ALL});
+  const auto frames = symbolizer.Symbolize(id, m.FileOffset(AddressOf(&fixture::Widget::Compute)));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "fixture::Widget::Compute(int)");
+  EXPECT_EQ(frames[0].file, "");
+  EXPECT_EQ(symbolizer.Module(id)->build_id, testing::ReadelfBuildId(FIXTURE_LIB));
+}
+
+TEST(NativeSymbolizerTest, StrippedExecutableWithoutExportsIsUnknown) {
+  FixtureProcess process(FIXTURE_NOPIE);
+  const Mapping m = FindMapping(process.pid(), process.address("leaf"));
+  NativeSymbolizer symbolizer;
+  const uint32_t id = MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 3}, FIXTURE_NOPIE_STRIPPED_ALL},
+                              {FIXTURE_NOPIE_STRIPPED_ALL});
+  EXPECT_TRUE(symbolizer.Symbolize(id, m.FileOffset(process.address("leaf"))).empty());
+  EXPECT_EQ(symbolizer.counters().lookups, 1u);
+  EXPECT_EQ(symbolizer.counters().misses, 1u);
+}
+
+TEST(NativeSymbolizerTest, BuildIdMatchesReadelf) {
+  NativeSymbolizer symbolizer;
+  for (const std::string path : {FIXTURE_LIB, FIXTURE_PIE, FIXTURE_NOPIE}) {
+    const ModuleKey key{7, std::hash<std::string>()(path)};
+    auto id = symbolizer.AddModule(key, path, {path});
+    ASSERT_TRUE(id.ok()) << id.status().message();
+    const std::string expected = testing::ReadelfBuildId(path);
+    EXPECT_EQ(expected.size(), 40u) << path;
+    EXPECT_EQ(symbolizer.Module(*id)->build_id, expected) << path;
+    EXPECT_EQ(symbolizer.Module(*id)->file_size, std::filesystem::file_size(path));
+    EXPECT_EQ(symbolizer.Module(*id)->path, path);
+  }
+  auto none = symbolizer.AddModule({7, 99}, FIXTURE_NO_BUILD_ID, {FIXTURE_NO_BUILD_ID});
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(symbolizer.Module(*none)->build_id, "");
+}
+
+TEST(NativeSymbolizerTest, SameKeyReturnsSameIdWithoutReopening) {
+  NativeSymbolizer symbolizer;
+  auto first = symbolizer.AddModule({1, 10}, "/lib/a.so", {FIXTURE_LIB});
+  ASSERT_TRUE(first.ok());
+  auto again = symbolizer.AddModule({1, 10}, "/lib/a.so", {"/nonexistent/a.so"});
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(*again, *first);
+  auto other = symbolizer.AddModule({2, 10}, "/lib/a.so", {FIXTURE_LIB});
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(*other, *first);
+  EXPECT_EQ(symbolizer.counters().modules, 2u);
+  EXPECT_EQ(symbolizer.counters().open_failures, 0u);
+  EXPECT_EQ(symbolizer.Module(0), nullptr);
+  EXPECT_EQ(symbolizer.Module(*other + 1), nullptr);
+}
+
+TEST(NativeSymbolizerTest, OpenCandidatesAreTriedInOrder) {
+  TempDir dir;
+  const std::string text = dir.path() + "/not_elf";
+  std::ofstream(text) << "not an ELF file\n";
+  NativeSymbolizer symbolizer;
+  auto id = symbolizer.AddModule({1, 1}, "/usr/lib/libx.so",
+                                 {"/nonexistent/libx.so", text, FIXTURE_LIB, FIXTURE_PIE});
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_EQ(symbolizer.Module(*id)->build_id, testing::ReadelfBuildId(FIXTURE_LIB));
+  EXPECT_EQ(symbolizer.Module(*id)->path, "/usr/lib/libx.so");
+
+  auto failed = symbolizer.AddModule({1, 2}, "/usr/lib/liby.so", {"/nonexistent/liby.so", text});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("/usr/lib/liby.so"), std::string::npos);
+  EXPECT_NE(failed.status().message().find("/nonexistent/liby.so"), std::string::npos);
+  EXPECT_NE(failed.status().message().find("not an ELF file"), std::string::npos)
+      << failed.status().message();
+  EXPECT_EQ(symbolizer.counters().open_failures, 1u);
+  EXPECT_EQ(symbolizer.counters().modules, 1u);
+}
+
+TEST(NativeSymbolizerTest, ModuleLimitAndRelease) {
+  NativeSymbolizer symbolizer({.max_modules = 1});
+  auto first = symbolizer.AddModule({1, 1}, "a", {FIXTURE_LIB});
+  ASSERT_TRUE(first.ok());
+  auto refused = symbolizer.AddModule({1, 2}, "b", {FIXTURE_PIE});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("max_modules"), std::string::npos);
+  EXPECT_EQ(symbolizer.counters().module_limit_hits, 1u);
+
+  symbolizer.ReleaseModule(*first);
+  EXPECT_EQ(symbolizer.Module(*first), nullptr);
+  EXPECT_TRUE(symbolizer.Symbolize(*first, 0).empty());
+  auto second = symbolizer.AddModule({1, 2}, "b", {FIXTURE_PIE});
+  ASSERT_TRUE(second.ok());
+  EXPECT_GT(*second, *first);  // ids are never reused
+  EXPECT_EQ(symbolizer.counters().modules, 1u);
+}
+
+// A module whose file was closed by the open-file limit and then deleted (its process is gone)
+// is unknown; while its descriptor stays open, the deleted file still symbolizes.
+TEST(NativeSymbolizerTest, OpenFileLimitAndDeletedFiles) {
+  FixtureProcess process(FIXTURE_NO_BUILD_ID);
+  const uint64_t offset = FindMapping(process.pid(), process.address("leaf"))
+                              .FileOffset(process.address("leaf"));
+  for (const size_t max_open_files : {1, 2}) {
+    SCOPED_TRACE(max_open_files);
+    TempDir dir;
+    const std::string copy = dir.Copy(FIXTURE_NO_BUILD_ID, "binary");
+    NativeSymbolizer symbolizer({.max_open_files = max_open_files});
+    auto deleted = symbolizer.AddModule({1, 1}, copy, {copy});
+    auto other = symbolizer.AddModule({1, 2}, FIXTURE_LIB, {FIXTURE_LIB});
+    ASSERT_TRUE(deleted.ok() && other.ok());
+    std::filesystem::remove(copy);
+    const auto frames = symbolizer.Symbolize(*deleted, offset);
+    if (max_open_files == 1) {
+      EXPECT_EQ(symbolizer.counters().file_closes, 1u);
+      EXPECT_TRUE(frames.empty());
+      EXPECT_EQ(symbolizer.counters().open_failures, 1u);
+      EXPECT_EQ(symbolizer.counters().misses, 1u);
+    } else {
+      EXPECT_EQ(symbolizer.counters().file_closes, 0u);
+      ASSERT_EQ(frames.size(), 1u);
+      EXPECT_EQ(frames[0].function, "fixture_leaf");
+    }
+  }
+}
+
+// A process mapping the same (dev, inode) later brings candidates that reopen the closed file.
+TEST(NativeSymbolizerTest, LaterCandidatesReopenClosedModule) {
+  FixtureProcess process(FIXTURE_NO_BUILD_ID);
+  const uint64_t offset = FindMapping(process.pid(), process.address("leaf"))
+                              .FileOffset(process.address("leaf"));
+  TempDir dir;
+  const std::string first = dir.Copy(FIXTURE_NO_BUILD_ID, "first");
+  const std::string second = dir.Copy(FIXTURE_NO_BUILD_ID, "second");
+  NativeSymbolizer symbolizer({.max_open_files = 1});
+  auto id = symbolizer.AddModule({1, 1}, "/bin/app", {first});
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(symbolizer.AddModule({1, 2}, FIXTURE_LIB, {FIXTURE_LIB}).ok());
+  std::filesystem::remove(first);
+  EXPECT_TRUE(symbolizer.Symbolize(*id, offset).empty());
+
+  auto again = symbolizer.AddModule({1, 1}, "/bin/app", {second});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *id);
+  const auto frames = symbolizer.Symbolize(*id, offset);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "fixture_leaf");
+}
+
+// Symbol tables are cached by build id: two inodes of one build share a table, so alternating
+// between them under a one-byte budget evicts nothing; a different file does evict.
+TEST(NativeSymbolizerTest, TablesSharedByBuildIdAndEvictedByMemory) {
+  const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
+  const uint64_t offset = m.FileOffset(AddressOf(&fixture::Widget::Compute));
+  TempDir dir;
+  const std::string copy = dir.Copy(FIXTURE_LIB, "copy.so");
+  NativeSymbolizer symbolizer({.max_symbol_memory_bytes = 1});
+  auto a = symbolizer.AddModule({1, 1}, FIXTURE_LIB, {FIXTURE_LIB});
+  auto b = symbolizer.AddModule({1, 2}, copy, {copy});
+  auto c = symbolizer.AddModule({1, 3}, FIXTURE_PIE, {FIXTURE_PIE});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  for (const uint32_t id : {*a, *b, *a}) {
+    ASSERT_EQ(symbolizer.Symbolize(id, offset).size(), 1u);
+  }
+  EXPECT_EQ(symbolizer.counters().evictions, 0u);
+  symbolizer.Symbolize(*c, 0x1000);
+  EXPECT_EQ(symbolizer.counters().evictions, 1u);
+  const auto frames = symbolizer.Symbolize(*b, offset);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "fixture::Widget::Compute(int)");
+  EXPECT_EQ(symbolizer.counters().evictions, 2u);
+}
+
+TEST(NativeSymbolizerTest, UnknownIdsAndUnmappedOffsetsMiss) {
+  NativeSymbolizer symbolizer;
+  auto id = symbolizer.AddModule({1, 1}, FIXTURE_LIB, {FIXTURE_LIB});
+  ASSERT_TRUE(id.ok());
+  EXPECT_TRUE(symbolizer.Symbolize(0, 0x1000).empty());
+  EXPECT_TRUE(symbolizer.Symbolize(*id + 1, 0x1000).empty());
+  EXPECT_TRUE(symbolizer.Symbolize(*id, uint64_t{1} << 40).empty());
+  EXPECT_EQ(symbolizer.counters().lookups, 3u);
+  EXPECT_EQ(symbolizer.counters().misses, 3u);
+}
+
+TEST(NativeSymbolizerTest, LibcLoadsInMilliseconds) {
+  const uint64_t address = reinterpret_cast<uint64_t>(&gnu_get_libc_version);
+  const Mapping m = FindMapping(0, address);
+  NativeSymbolizer symbolizer;
+  const auto start = std::chrono::steady_clock::now();
+  const uint32_t id = MustAdd(symbolizer, m, {m.path});
+  const auto frames = symbolizer.Symbolize(id, m.FileOffset(address));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().function, "gnu_get_libc_version");
+  // Milliseconds in practice; the bound leaves room for sanitizer builds on a loaded machine.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(500));
+}
+
+}  // namespace
+}  // namespace profkit::symbolize

@@ -1,0 +1,219 @@
+#include "elf_file.h"
+
+#include <elfutils/libdwelf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+#include "profkit/common/log.h"
+
+namespace profkit::symbolize {
+namespace {
+
+// Real objects have a dozen program headers; more means a corrupt or hostile file.
+constexpr size_t kMaxProgramHeaders = 1024;
+// NT_GNU_BUILD_ID is 20 bytes (sha1) in practice; longer notes are not build ids we can key on.
+constexpr size_t kMaxBuildIdBytes = 64;
+// Function symbols kept per module (about 1.5x a large browser binary); beyond it the table is
+// truncated and counted.
+constexpr size_t kMaxSymbolsPerModule = 4 << 20;
+// Longer names (deep template instantiations) are cut; they still identify the function.
+constexpr size_t kMaxSymbolNameBytes = 16 << 10;
+
+void InitLibelf() {
+  static std::once_flag once;
+  std::call_once(once, [] { elf_version(EV_CURRENT); });
+}
+
+std::string ElfError() { return elf_errmsg(-1); }
+
+class ElfHandle {
+ public:
+  explicit ElfHandle(Elf* elf) : elf_(elf) {}
+  ~ElfHandle() {
+    if (elf_ != nullptr) elf_end(elf_);
+  }
+  ElfHandle(const ElfHandle&) = delete;
+  ElfHandle& operator=(const ElfHandle&) = delete;
+  Elf* get() const { return elf_; }
+  Elf* release() { return std::exchange(elf_, nullptr); }
+
+ private:
+  Elf* elf_;
+};
+
+Result<Elf*> BeginElf(int fd) {
+  InitLibelf();
+  Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
+  if (elf == nullptr) return Status::Errorf("elf_begin: {}", ElfError());
+  if (elf_kind(elf) != ELF_K_ELF) {
+    elf_end(elf);
+    return Status::Error("not an ELF file");
+  }
+  return elf;
+}
+
+std::string HexString(const uint8_t* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    hex.push_back(kDigits[bytes[i] >> 4]);
+    hex.push_back(kDigits[bytes[i] & 0xf]);
+  }
+  return hex;
+}
+
+// Adds the function symbols of one symbol table section. Returns false when the table is full.
+bool AddFunctionSymbols(Elf* elf, Elf_Scn* scn, const GElf_Shdr& shdr, SymbolTable::Builder* out) {
+  Elf_Data* data = elf_getdata(scn, nullptr);
+  if (data == nullptr || shdr.sh_entsize == 0) return true;
+  const size_t count = shdr.sh_size / shdr.sh_entsize;
+  for (size_t i = 0; i < count; ++i) {
+    GElf_Sym sym;
+    if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) break;
+    const int type = GELF_ST_TYPE(sym.st_info);
+    if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
+    if (sym.st_value == 0 || sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE) continue;
+    const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+    if (name == nullptr || name[0] == '\0') continue;
+
+    uint64_t size = sym.st_size;
+    if (size == 0) {
+      // Zero-size symbols (assembly) extend to the end of their section at most.
+      GElf_Shdr section;
+      Elf_Scn* home = elf_getscn(elf, sym.st_shndx);
+      if (home == nullptr || gelf_getshdr(home, &section) == nullptr) continue;
+      const uint64_t end = section.sh_addr + section.sh_size;
+      if (sym.st_value < section.sh_addr || sym.st_value >= end) continue;
+      size = end - sym.st_value;
+    }
+    if (out->count() >= kMaxSymbolsPerModule) return false;
+    const std::string_view view(name, strnlen(name, kMaxSymbolNameBytes));
+    if (!out->Add(sym.st_value, size, view, sym.st_size != 0, GELF_ST_BIND(sym.st_info) == STB_GLOBAL)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segments,
+                                            uint64_t offset) {
+  for (const LoadSegment& s : segments) {
+    if (offset >= s.offset && offset - s.offset < s.file_size) return offset - s.offset + s.vaddr;
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(fmt::format("open {}", path), errno);
+  std::unique_ptr<ElfFile> file(new ElfFile(fd, path));
+  PROFKIT_RETURN_IF_ERROR(file->ReadHeaders().WithContext(path));
+  return file;
+}
+
+ElfFile::~ElfFile() {
+  dwarf_.reset();  // before the descriptor its Elf reads through
+  close(fd_);
+}
+
+Status ElfFile::ReadHeaders() {
+  struct stat st;
+  if (fstat(fd_, &st) != 0) return Status::FromErrno("fstat", errno);
+  if (!S_ISREG(st.st_mode)) return Status::Error("not a regular file");
+  file_size_ = static_cast<uint64_t>(st.st_size);
+
+  PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
+  ElfHandle elf(raw);
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(elf.get(), &ehdr) == nullptr) return Status::Errorf("ELF header: {}", ElfError());
+  if (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN) {
+    return Status::Errorf("ELF type {} is neither an executable nor a shared object", ehdr.e_type);
+  }
+
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf.get(), &phnum) != 0) return Status::Errorf("program headers: {}", ElfError());
+  if (phnum > kMaxProgramHeaders) {
+    return Status::Errorf("{} program headers (limit {})", phnum, kMaxProgramHeaders);
+  }
+  for (size_t i = 0; i < phnum; ++i) {
+    GElf_Phdr phdr;
+    if (gelf_getphdr(elf.get(), static_cast<int>(i), &phdr) == nullptr) {
+      return Status::Errorf("program header {}: {}", i, ElfError());
+    }
+    if (phdr.p_type == PT_LOAD) segments_.push_back({phdr.p_offset, phdr.p_filesz, phdr.p_vaddr});
+  }
+  if (segments_.empty()) return Status::Error("no PT_LOAD segment");
+
+  const void* build_id = nullptr;
+  const ssize_t build_id_size = dwelf_elf_gnu_build_id(elf.get(), &build_id);
+  if (build_id_size > 0 && static_cast<size_t>(build_id_size) <= kMaxBuildIdBytes) {
+    build_id_ = HexString(static_cast<const uint8_t*>(build_id), static_cast<size_t>(build_id_size));
+  }
+
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf.get(), &shstrndx) == 0) {
+    for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn != nullptr;
+         scn = elf_nextscn(elf.get(), scn)) {
+      GElf_Shdr shdr;
+      if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type == SHT_NOBITS) continue;
+      const char* name = elf_strptr(elf.get(), shstrndx, shdr.sh_name);
+      if (name != nullptr && strcmp(name, ".debug_info") == 0) {
+        has_debug_info_ = true;
+        break;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<ElfFile::Symbols> ElfFile::ReadSymbols() const {
+  // A handle of its own: the section copies libelf makes are freed as soon as the compact table
+  // is built.
+  PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
+  ElfHandle elf(raw);
+  Symbols symbols;
+  for (const Elf64_Word wanted : {SHT_SYMTAB, SHT_DYNSYM}) {
+    SymbolTable::Builder builder;
+    bool complete = true;
+    for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn != nullptr && complete;
+         scn = elf_nextscn(elf.get(), scn)) {
+      GElf_Shdr shdr;
+      if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != wanted) continue;
+      complete = AddFunctionSymbols(elf.get(), scn, shdr, &builder);
+    }
+    if (builder.count() == 0) continue;
+    symbols.truncated = !complete;
+    symbols.table = std::move(builder).Build();
+    break;
+  }
+  return symbols;
+}
+
+DwarfFrames* ElfFile::dwarf() {
+  if (!has_debug_info_ || dwarf_tried_) return dwarf_.get();
+  dwarf_tried_ = true;
+  auto elf = BeginElf(fd_);
+  if (!elf.ok()) return nullptr;
+  auto frames = DwarfFrames::Open(*elf);
+  if (!frames.ok()) {
+    static LogLimiter limiter(60'000'000'000);
+    if (limiter.Allow() >= 0) {
+      spdlog::warn("{}: no line information: {}", path_, frames.status().message());
+    }
+    return nullptr;
+  }
+  dwarf_ = std::move(frames).value();
+  return dwarf_.get();
+}
+
+}  // namespace profkit::symbolize

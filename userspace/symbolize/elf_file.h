@@ -1,0 +1,67 @@
+// One opened ELF object file (executable or shared object) read through libelf. The descriptor
+// stays open for the object's lifetime, so the file remains readable after it is deleted or its
+// process's mount namespace goes away. libelf reads with pread (ELF_C_READ), never mmap, so a file
+// truncated under us yields read errors instead of SIGBUS.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dwarf_frames.h"
+#include "profkit/common/status.h"
+#include "symbol_table.h"
+
+namespace profkit::symbolize {
+
+struct LoadSegment {
+  uint64_t offset;     // p_offset
+  uint64_t file_size;  // p_filesz
+  uint64_t vaddr;      // p_vaddr
+};
+
+// ELF virtual address of a file offset, nullopt when no PT_LOAD segment maps that offset.
+std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segments,
+                                            uint64_t offset);
+
+class ElfFile {
+ public:
+  struct Symbols {
+    SymbolTable table;
+    bool truncated = false;  // cut at kMaxSymbolsPerModule
+  };
+
+  // Fails when the path does not open or is not an ELF executable or shared object.
+  static Result<std::unique_ptr<ElfFile>> Open(const std::string& path);
+  ~ElfFile();
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+
+  uint64_t file_size() const { return file_size_; }
+  const std::string& build_id() const { return build_id_; }
+  const std::vector<LoadSegment>& segments() const { return segments_; }
+  bool has_debug_info() const { return has_debug_info_; }
+
+  // Function symbols of .symtab, or of .dynsym when .symtab has none.
+  Result<Symbols> ReadSymbols() const;
+
+  // DWARF of this file, opened on first use; nullptr without (usable) debug info.
+  DwarfFrames* dwarf();
+
+ private:
+  ElfFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status ReadHeaders();
+
+  const int fd_;
+  const std::string path_;
+  uint64_t file_size_ = 0;
+  std::string build_id_;
+  std::vector<LoadSegment> segments_;
+  bool has_debug_info_ = false;
+  bool dwarf_tried_ = false;
+  std::unique_ptr<DwarfFrames> dwarf_;
+};
+
+}  // namespace profkit::symbolize

@@ -1,0 +1,224 @@
+#include "profkit/symbolize/native_symbolizer.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "demangle.h"
+#include "elf_file.h"
+#include "profkit/common/log.h"
+#include "symbol_table.h"
+
+namespace profkit::symbolize {
+namespace {
+
+// Failures on the lookup path repeat for every frame of a broken file; one line per minute.
+constexpr int64_t kLogIntervalNs = 60'000'000'000;
+
+std::string TableKey(const ModuleKey& key, const std::string& build_id) {
+  if (!build_id.empty()) return "build-id:" + build_id;
+  return fmt::format("inode:{}:{}", key.dev, key.inode);
+}
+
+}  // namespace
+
+struct NativeSymbolizer::ModuleState {
+  uint32_t id = 0;
+  ModuleKey key;
+  ModuleInfo info;
+  std::vector<std::string> candidates;
+  std::vector<LoadSegment> segments;
+  std::string table_key;
+  bool has_debug_info = false;
+  // Set once a reopen failed: the processes behind `candidates` are gone, so further attempts are
+  // wasted until AddModule brings new candidates.
+  bool gone = false;
+  std::unique_ptr<ElfFile> file;
+  std::list<uint32_t>::iterator open_position;  // in open_lru_, valid while `file` is set
+};
+
+struct NativeSymbolizer::TableEntry {
+  SymbolTable table;
+  size_t bytes = 0;
+  std::list<std::string>::iterator position;  // in table_lru_
+};
+
+NativeSymbolizer::NativeSymbolizer(NativeSymbolizerLimits limits) : limits_(limits) {
+  limits_.max_open_files = std::max<size_t>(limits_.max_open_files, 1);
+}
+
+NativeSymbolizer::~NativeSymbolizer() = default;
+
+Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::string& path,
+                                             const std::vector<std::string>& open_candidates) {
+  if (auto it = ids_by_key_.find(key); it != ids_by_key_.end()) {
+    // The newest mapper's paths are the likeliest to still open once the file is closed.
+    ModuleState& module = *modules_.at(it->second);
+    module.candidates = open_candidates;
+    module.gone = false;
+    return it->second;
+  }
+  if (modules_.size() >= limits_.max_modules) {
+    ++counters_.module_limit_hits;
+    return Status::Errorf("adding module {}: {} modules interned (limit max_modules)", path,
+                          limits_.max_modules);
+  }
+  if (next_id_ == std::numeric_limits<uint32_t>::max()) {
+    return Status::Errorf("adding module {}: module ids exhausted", path);
+  }
+  PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<ElfFile> file, OpenFirst(path, open_candidates, nullptr));
+
+  auto module = std::make_unique<ModuleState>();
+  module->id = next_id_++;
+  module->key = key;
+  module->info = {path, file->build_id(), file->file_size()};
+  module->candidates = open_candidates;
+  module->segments = file->segments();
+  module->table_key = TableKey(key, file->build_id());
+  module->has_debug_info = file->has_debug_info();
+  module->file = std::move(file);
+  open_lru_.push_front(module->id);
+  module->open_position = open_lru_.begin();
+
+  const uint32_t id = module->id;
+  ModuleState* added = module.get();
+  modules_.emplace(id, std::move(module));
+  ids_by_key_.emplace(key, id);
+  counters_.modules = modules_.size();
+  CloseFilesOverLimit(added);
+  return id;
+}
+
+const ModuleInfo* NativeSymbolizer::Module(uint32_t id) const {
+  auto it = modules_.find(id);
+  return it == modules_.end() ? nullptr : &it->second->info;
+}
+
+std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t file_offset) {
+  ++counters_.lookups;
+  std::vector<SymbolizedLine> frames;
+  auto it = modules_.find(id);
+  if (it != modules_.end()) {
+    ModuleState& module = *it->second;
+    const std::optional<uint64_t> address = FileOffsetToAddress(module.segments, file_offset);
+    const SymbolTable* table = address ? EnsureTable(module) : nullptr;
+    const std::optional<std::string_view> symbol = table ? table->Find(*address) : std::nullopt;
+    if (symbol) {
+      if (module.has_debug_info) {
+        ElfFile* file = EnsureOpen(module);
+        DwarfFrames* dwarf = file != nullptr ? file->dwarf() : nullptr;
+        if (dwarf != nullptr) frames = dwarf->Lookup(*address);
+      }
+      if (frames.empty()) {
+        frames.push_back({.function = Demangle(*symbol), .system_name = std::string(*symbol)});
+      } else if (frames.back().system_name.empty()) {
+        frames.back().system_name = std::string(*symbol);
+        frames.back().function = Demangle(*symbol);
+      }
+    }
+  }
+  if (frames.empty()) ++counters_.misses;
+  return frames;
+}
+
+void NativeSymbolizer::ReleaseModule(uint32_t id) {
+  auto it = modules_.find(id);
+  if (it == modules_.end()) return;
+  // The symbol table stays cached: the same binary is often mapped again by the next process.
+  if (it->second->file) open_lru_.erase(it->second->open_position);
+  ids_by_key_.erase(it->second->key);
+  modules_.erase(it);
+  counters_.modules = modules_.size();
+}
+
+Result<std::unique_ptr<ElfFile>> NativeSymbolizer::OpenFirst(
+    const std::string& path, const std::vector<std::string>& candidates, const ModuleInfo* expect) {
+  std::string errors;
+  for (const std::string& candidate : candidates) {
+    auto file = ElfFile::Open(candidate);
+    if (file.ok() && expect != nullptr) {
+      // A reopened path may now hold another file; the build id (else the size) must match.
+      const bool same = expect->build_id.empty() ? (*file)->file_size() == expect->file_size
+                                                 : (*file)->build_id() == expect->build_id;
+      if (!same) file = Status::Errorf("{}: no longer the file first opened", candidate);
+    }
+    if (file.ok()) return file;
+    if (!errors.empty()) errors += "; ";
+    errors += file.status().message();
+  }
+  ++counters_.open_failures;
+  if (candidates.empty()) errors = "no open candidates";
+  return Status::Errorf("opening {}: {}", path, errors);
+}
+
+ElfFile* NativeSymbolizer::EnsureOpen(ModuleState& module) {
+  if (module.file) {
+    open_lru_.splice(open_lru_.begin(), open_lru_, module.open_position);
+    return module.file.get();
+  }
+  if (module.gone) return nullptr;
+  auto file = OpenFirst(module.info.path, module.candidates, &module.info);
+  if (!file.ok()) {
+    module.gone = true;
+    static LogLimiter limiter(kLogIntervalNs);
+    if (const int64_t suppressed = limiter.Allow(); suppressed >= 0) {
+      spdlog::info("{} ({} similar suppressed)", file.status().message(), suppressed);
+    }
+    return nullptr;
+  }
+  module.file = std::move(file).value();
+  open_lru_.push_front(module.id);
+  module.open_position = open_lru_.begin();
+  CloseFilesOverLimit(&module);
+  return module.file.get();
+}
+
+void NativeSymbolizer::CloseFilesOverLimit(const ModuleState* keep) {
+  while (open_lru_.size() > limits_.max_open_files && open_lru_.back() != keep->id) {
+    ModuleState& victim = *modules_.at(open_lru_.back());
+    open_lru_.pop_back();
+    victim.file.reset();
+    ++counters_.file_closes;
+  }
+}
+
+const SymbolTable* NativeSymbolizer::EnsureTable(ModuleState& module) {
+  if (auto it = tables_.find(module.table_key); it != tables_.end()) {
+    table_lru_.splice(table_lru_.begin(), table_lru_, it->second->position);
+    return &it->second->table;
+  }
+  ElfFile* file = EnsureOpen(module);
+  if (file == nullptr) return nullptr;
+  auto entry = std::make_unique<TableEntry>();
+  if (auto symbols = file->ReadSymbols(); symbols.ok()) {
+    if (symbols->truncated) ++counters_.truncated_tables;
+    entry->table = std::move(symbols->table);
+  } else {
+    // Cached empty, so a broken file costs one read, not one per lookup.
+    static LogLimiter limiter(kLogIntervalNs);
+    if (const int64_t suppressed = limiter.Allow(); suppressed >= 0) {
+      spdlog::warn("reading symbols of {}: {} ({} similar suppressed)", module.info.path,
+                   symbols.status().message(), suppressed);
+    }
+  }
+  entry->bytes = entry->table.MemoryBytes() + sizeof(TableEntry) + module.table_key.size();
+  table_lru_.push_front(module.table_key);
+  entry->position = table_lru_.begin();
+  table_bytes_ += entry->bytes;
+  const SymbolTable* table = &entry->table;
+  tables_.emplace(module.table_key, std::move(entry));
+  EvictTablesOverLimit(module.table_key);
+  return table;
+}
+
+void NativeSymbolizer::EvictTablesOverLimit(const std::string& keep) {
+  while (table_bytes_ > limits_.max_symbol_memory_bytes && table_lru_.back() != keep) {
+    auto victim = tables_.find(table_lru_.back());
+    table_bytes_ -= victim->second->bytes;
+    tables_.erase(victim);
+    table_lru_.pop_back();
+    ++counters_.evictions;
+  }
+}
+
+}  // namespace profkit::symbolize
