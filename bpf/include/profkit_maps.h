@@ -1,0 +1,42 @@
+/* Maps shared by every BPF source of the profkit object. Each source includes this header and the
+ * sources are linked into one object (bpftool gen object), so the definitions are __weak: the
+ * libbpf linker merges identical weak definitions into a single map instead of rejecting them as
+ * duplicates. */
+#ifndef PROFKIT_BPF_MAPS_H_
+#define PROFKIT_BPF_MAPS_H_
+
+#include "profkit/bpf_abi.h"
+
+/* Samples and process events, in the layouts of profkit/bpf_abi.h. max_entries is the size in
+ * bytes; userspace sets it before load (SamplerOptions::ring_buffer_bytes), this is a placeholder
+ * the kernel accepts (a power of two multiple of the page size). */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 20);
+} events SEC(".maps") __weak;
+
+/* enum profkit_counter, one slot per CPU so increments need no atomics. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, PROFKIT_COUNTER_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} counters SEC(".maps") __weak;
+
+/* Waking the reader for every record costs a context switch per sample per CPU (12,700/s on a
+ * 128-CPU host at 99 Hz). Instead the reader polls with a timeout and drains whatever is there,
+ * and is woken early only once this many bytes wait, leaving the rest of the buffer as headroom
+ * for its scheduling delay. Set by userspace before load (a quarter of the ring buffer). */
+const volatile __u64 wakeup_bytes __weak = 1 << 18;
+
+static __always_inline __u64 profkit_wakeup_flags(void) {
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                        : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void profkit_count(__u32 counter) {
+  __u64 *value = bpf_map_lookup_elem(&counters, &counter);
+  if (value) *value += 1;
+}
+
+#endif /* PROFKIT_BPF_MAPS_H_ */

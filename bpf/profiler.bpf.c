@@ -1,0 +1,87 @@
+/* The CPU sampler: attached to a PERF_COUNT_SW_CPU_CLOCK event on every CPU, it records who was
+ * running and its kernel and user stacks (frame-pointer walk by the kernel). */
+#include "vmlinux.h"
+
+#include <bpf/bpf_helpers.h>
+
+#include "profkit/bpf_abi.h"
+#include "profkit_maps.h"
+
+/* bpf_get_stack() is GPL-only. One license per linked object: process.bpf.c has none. */
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace before load (SamplerOptions::kernel_stacks); the verifier prunes the unused
+ * branch. */
+const volatile bool kernel_stacks = true;
+
+/* A sample is assembled here, then only its used part is copied to the ring buffer. Too big for
+ * the 512-byte BPF stack, and per-CPU because a perf_event program never nests on one CPU. */
+struct profkit_sample_scratch {
+  struct profkit_sample_header header;
+  __u64 ips[2 * PROFKIT_MAX_STACK_DEPTH];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct profkit_sample_scratch);
+} sample_scratch SEC(".maps");
+
+#define PROFKIT_STACK_BYTES (PROFKIT_MAX_STACK_DEPTH * sizeof(__u64))
+
+SEC("perf_event")
+int profkit_sample(struct bpf_perf_event_data *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u32 tgid = pid_tgid >> 32;
+  /* The per-CPU idle tasks all have pid 0: idle time is not CPU usage. */
+  if (tgid == 0) return 0;
+
+  __u32 zero = 0;
+  struct profkit_sample_scratch *s = bpf_map_lookup_elem(&sample_scratch, &zero);
+  if (!s) return 0;
+
+  s->header.kind = PROFKIT_EVENT_SAMPLE;
+  s->header.pid = tgid;
+  s->header.tid = (__u32)pid_tgid;
+  s->header.cpu = bpf_get_smp_processor_id();
+  s->header.ktime_ns = bpf_ktime_get_ns();
+  bpf_get_current_comm(s->header.comm, sizeof(s->header.comm));
+
+  __u32 flags = 0;
+  __u64 kernel_depth = 0;
+  if (kernel_stacks) {
+    long n = bpf_get_stack(ctx, s->ips, PROFKIT_STACK_BYTES, 0);
+    if (n < 0) {
+      flags |= PROFKIT_SAMPLE_KERNEL_STACK_ERROR;
+      profkit_count(PROFKIT_COUNTER_STACK_ERRORS);
+    } else {
+      kernel_depth = (__u64)n / sizeof(__u64);
+    }
+  }
+  /* Already true; stated so the verifier can bound the user stack's offset below. */
+  if (kernel_depth > PROFKIT_MAX_STACK_DEPTH) kernel_depth = PROFKIT_MAX_STACK_DEPTH;
+  if (kernel_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
+
+  __u64 user_depth = 0;
+  long n = bpf_get_stack(ctx, &s->ips[kernel_depth], PROFKIT_STACK_BYTES, BPF_F_USER_STACK);
+  if (n < 0) {
+    flags |= PROFKIT_SAMPLE_USER_STACK_ERROR;
+    profkit_count(PROFKIT_COUNTER_STACK_ERRORS);
+  } else {
+    user_depth = (__u64)n / sizeof(__u64);
+  }
+  if (user_depth > PROFKIT_MAX_STACK_DEPTH) user_depth = PROFKIT_MAX_STACK_DEPTH;
+  if (user_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
+
+  s->header.kernel_depth = kernel_depth;
+  s->header.user_depth = user_depth;
+  s->header.flags = flags;
+
+  __u64 size = sizeof(s->header) + (kernel_depth + user_depth) * sizeof(__u64);
+  if (size > sizeof(*s)) return 0; /* unreachable; bounds the size for the verifier */
+  if (bpf_ringbuf_output(&events, s, size, profkit_wakeup_flags()) != 0) {
+    profkit_count(PROFKIT_COUNTER_RINGBUF_DROPS);
+  }
+  return 0;
+}

@@ -1,0 +1,106 @@
+// The kernel-facing sampler: loads the BPF skeleton, drives it with a CPU-clock perf event per
+// online CPU, attaches the process lifecycle tracepoints and reads their ring buffer. Needs root
+// (or CAP_BPF + CAP_PERFMON); everything it produces is decoded by record.h.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "profkit/common/status.h"
+#include "profkit/sampling/record.h"
+
+struct bpf_link;
+struct profkit_bpf;
+struct ring_buffer;
+
+namespace profkit::sampling {
+
+struct SamplerOptions {
+  // 99 rather than 100 so sampling does not run in lock-step with 10 ms timers.
+  int sample_rate_hz = 99;
+  bool kernel_stacks = true;
+  // Must be a power of two and a multiple of the page size. 8 MiB holds ~4000 samples of full
+  // depth (2 KiB each) or ~20000 typical ones (~400 B): at 64 CPUs x 99 Hz that is about 3 s of
+  // consumer stall before drops, for 8 MiB of locked kernel memory per host.
+  size_t ring_buffer_bytes = size_t{8} << 20;
+};
+
+// Highest accepted sample rate: the kernel's default kernel.perf_event_max_sample_rate ceiling
+// is 100000, but beyond 1000 Hz the BPF cost per sample dominates the profiled machine.
+inline constexpr int kMaxSampleRateHz = 1000;
+// Largest accepted ring buffer; above this the memory is better spent elsewhere.
+inline constexpr size_t kMaxRingBufferBytes = size_t{1} << 30;
+
+// Checks SamplerOptions without touching the kernel.
+Status ValidateSamplerOptions(const SamplerOptions& options);
+
+struct SamplerCounters {
+  uint64_t samples = 0;         // sample records decoded
+  uint64_t process_events = 0;  // exec/fork/exit records decoded
+  uint64_t ringbuf_drops = 0;   // records lost in BPF because the ring buffer was full
+  uint64_t stack_errors = 0;    // bpf_get_stack() failures (kernel or user)
+  uint64_t decode_errors = 0;   // ring-buffer records that did not decode
+};
+
+class BpfSampler {
+ public:
+  // Loads the skeleton, opens a PERF_COUNT_SW_CPU_CLOCK perf event (frequency mode) on every
+  // online CPU, attaches the sampling program to each and attaches the tracepoints. Errors name
+  // the step and give a remediation hint.
+  static Result<std::unique_ptr<BpfSampler>> Start(const SamplerOptions& options);
+
+  BpfSampler(const BpfSampler&) = delete;
+  BpfSampler& operator=(const BpfSampler&) = delete;
+  // Detaches and closes everything.
+  ~BpfSampler();
+
+  // Waits up to `timeout` for ring-buffer data, decodes every available record and calls
+  // on_record (which must not throw) for each. Returns the number of records handed to
+  // on_record; an interrupted wait (EINTR) is not an error. The BPF side wakes the reader only
+  // when a quarter of the buffer is used, so a normal call waits the whole timeout and then
+  // drains: call it in a loop with the latency you accept (e.g. 100 ms). Records that fail to
+  // decode are counted and logged (rate-limited), not returned as errors. Not thread-safe.
+  Result<int> Poll(std::chrono::milliseconds timeout,
+                   const std::function<void(const Record&)>& on_record);
+
+  // BPF-side counters summed over CPUs, plus the userspace ones. Safe from any thread.
+  SamplerCounters counters() const;
+
+ private:
+  struct LinkDeleter {
+    void operator()(bpf_link* link) const;
+  };
+  using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+  struct SkeletonDeleter {
+    void operator()(profkit_bpf* skel) const;
+  };
+  struct RingBufferDeleter {
+    void operator()(ring_buffer* rb) const;
+  };
+
+  BpfSampler() = default;
+  Status AttachPerfEvents(const SamplerOptions& options);
+  Status AttachTracepoints();
+  static int HandleRecord(void* ctx, void* data, size_t size);
+
+  // Destroyed bottom-up: the links first, then the ring-buffer reader, then the skeleton whose
+  // maps and programs they use.
+  std::unique_ptr<profkit_bpf, SkeletonDeleter> skel_;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_buffer_;
+  std::vector<LinkPtr> links_;
+
+  // Valid only during Poll().
+  const std::function<void(const Record&)>* on_record_ = nullptr;
+  int handled_in_poll_ = 0;
+
+  std::atomic<uint64_t> samples_{0};
+  std::atomic<uint64_t> process_events_{0};
+  std::atomic<uint64_t> decode_errors_{0};
+};
+
+}  // namespace profkit::sampling

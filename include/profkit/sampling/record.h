@@ -1,0 +1,53 @@
+// Decoding of the ring-buffer records written by bpf/ (layouts in profkit/bpf_abi.h) into plain
+// values. Pure: the bytes are untrusted and every count is checked against the record's size.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "profkit/common/status.h"
+
+namespace profkit::sampling {
+
+// One CPU-clock sample of one thread.
+struct SampleRecord {
+  uint32_t pid = 0;  // tgid
+  uint32_t tid = 0;
+  uint32_t cpu = 0;
+  uint64_t ktime_ns = 0;  // CLOCK_MONOTONIC
+  std::string comm;
+  std::vector<uint64_t> kernel_ips;  // innermost first; empty when kernel stacks are off
+  std::vector<uint64_t> user_ips;    // innermost first
+  // The stack filled every slot of its buffer: outer frames are probably missing.
+  bool kernel_stack_truncated = false;
+  bool user_stack_truncated = false;
+  // The kernel could not walk that stack; its IP list is empty.
+  bool kernel_stack_error = false;
+  bool user_stack_error = false;
+
+  bool operator==(const SampleRecord&) const = default;
+};
+
+struct ProcessEventRecord {
+  enum class Kind {
+    kExec,  // pid now runs a new program named comm
+    kFork,  // pid is a new process (not a thread) started by ppid
+    kExit,  // pid's thread group leader exited
+  };
+  Kind kind = Kind::kExec;
+  uint32_t pid = 0;   // tgid
+  uint32_t ppid = 0;  // tgid of the parent
+  std::string comm;
+
+  bool operator==(const ProcessEventRecord&) const = default;
+};
+
+using Record = std::variant<SampleRecord, ProcessEventRecord>;
+
+// Decodes one ring-buffer record. Errors say what was inconsistent (sizes, counts, kind, flags).
+Result<Record> DecodeRecord(std::span<const uint8_t> bytes);
+
+}  // namespace profkit::sampling

@@ -1,0 +1,189 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "profkit/bpf_abi.h"
+#include "profkit/sampling/record.h"
+
+namespace profkit::sampling {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+template <typename T>
+void Append(std::vector<uint8_t>& bytes, const T& value) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&value);
+  bytes.insert(bytes.end(), p, p + sizeof(T));
+}
+
+profkit_sample_header SampleHeader(uint16_t kernel_depth, uint16_t user_depth, uint32_t flags = 0) {
+  profkit_sample_header header = {};
+  header.kind = PROFKIT_EVENT_SAMPLE;
+  header.pid = 1234;
+  header.tid = 1240;
+  header.cpu = 1;
+  header.ktime_ns = 987654321012;
+  std::strcpy(header.comm, "busy");
+  header.kernel_depth = kernel_depth;
+  header.user_depth = user_depth;
+  header.flags = flags;
+  return header;
+}
+
+std::vector<uint8_t> SampleBytes(const profkit_sample_header& header,
+                                 const std::vector<uint64_t>& ips) {
+  std::vector<uint8_t> bytes;
+  Append(bytes, header);
+  for (const uint64_t ip : ips) Append(bytes, ip);
+  return bytes;
+}
+
+std::vector<uint8_t> ProcessEventBytes(uint32_t kind, const char* comm) {
+  profkit_process_event event = {};
+  event.kind = kind;
+  event.pid = 42;
+  event.ppid = 7;
+  std::memcpy(event.comm, comm, std::min(std::strlen(comm), sizeof(event.comm)));
+  std::vector<uint8_t> bytes;
+  Append(bytes, event);
+  return bytes;
+}
+
+TEST(DecodeRecordTest, DecodesSampleWithKernelThenUserIps) {
+  const auto bytes = SampleBytes(SampleHeader(2, 3, PROFKIT_SAMPLE_USER_STACK_TRUNCATED),
+                                 {0xffffffff81000010, 0xffffffff81000020, 0x401000, 0x401100,
+                                  0x7f0000001000});
+  auto record = DecodeRecord(bytes);
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  const auto& sample = std::get<SampleRecord>(*record);
+  EXPECT_EQ(sample.pid, 1234u);
+  EXPECT_EQ(sample.tid, 1240u);
+  EXPECT_EQ(sample.cpu, 1u);
+  EXPECT_EQ(sample.ktime_ns, 987654321012u);
+  EXPECT_EQ(sample.comm, "busy");
+  EXPECT_THAT(sample.kernel_ips, ElementsAre(0xffffffff81000010, 0xffffffff81000020));
+  EXPECT_THAT(sample.user_ips, ElementsAre(0x401000, 0x401100, 0x7f0000001000));
+  EXPECT_TRUE(sample.user_stack_truncated);
+  EXPECT_FALSE(sample.kernel_stack_truncated);
+  EXPECT_FALSE(sample.user_stack_error);
+  EXPECT_FALSE(sample.kernel_stack_error);
+}
+
+TEST(DecodeRecordTest, DecodesZeroDepthStacksAndErrorFlags) {
+  const auto bytes = SampleBytes(
+      SampleHeader(0, 0, PROFKIT_SAMPLE_KERNEL_STACK_ERROR | PROFKIT_SAMPLE_USER_STACK_ERROR), {});
+  auto record = DecodeRecord(bytes);
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  const auto& sample = std::get<SampleRecord>(*record);
+  EXPECT_THAT(sample.kernel_ips, IsEmpty());
+  EXPECT_THAT(sample.user_ips, IsEmpty());
+  EXPECT_TRUE(sample.kernel_stack_error);
+  EXPECT_TRUE(sample.user_stack_error);
+}
+
+TEST(DecodeRecordTest, DecodesMaximumDepth) {
+  std::vector<uint64_t> ips(2 * PROFKIT_MAX_STACK_DEPTH, 0x1000);
+  auto record = DecodeRecord(
+      SampleBytes(SampleHeader(PROFKIT_MAX_STACK_DEPTH, PROFKIT_MAX_STACK_DEPTH), ips));
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  EXPECT_EQ(std::get<SampleRecord>(*record).user_ips.size(), size_t{PROFKIT_MAX_STACK_DEPTH});
+}
+
+TEST(DecodeRecordTest, DecodesUnalignedInput) {
+  const auto bytes = SampleBytes(SampleHeader(1, 1), {0xffffffff81000010, 0x401000});
+  std::vector<uint8_t> shifted(1);
+  shifted.insert(shifted.end(), bytes.begin(), bytes.end());
+  auto record = DecodeRecord(std::span(shifted).subspan(1));
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  EXPECT_THAT(std::get<SampleRecord>(*record).user_ips, ElementsAre(0x401000));
+}
+
+TEST(DecodeRecordTest, RejectsCountsOverflowingTheRecord) {
+  // Announces 2 + 3 IPs but carries only 4.
+  const auto bytes = SampleBytes(SampleHeader(2, 3), {1, 2, 3, 4});
+  auto record = DecodeRecord(bytes);
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("announces 88"));
+}
+
+TEST(DecodeRecordTest, RejectsTrailingBytes) {
+  auto bytes = SampleBytes(SampleHeader(1, 0), {1});
+  Append(bytes, uint64_t{2});
+  EXPECT_FALSE(DecodeRecord(bytes).ok());
+}
+
+TEST(DecodeRecordTest, RejectsDepthAboveTheAbiLimit) {
+  std::vector<uint64_t> ips(PROFKIT_MAX_STACK_DEPTH + 1, 0x1000);
+  auto record = DecodeRecord(SampleBytes(SampleHeader(0, PROFKIT_MAX_STACK_DEPTH + 1), ips));
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("exceed the limit of 127"));
+}
+
+TEST(DecodeRecordTest, RejectsUnknownFlags) {
+  auto record = DecodeRecord(SampleBytes(SampleHeader(0, 0, 1u << 7), {}));
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("unknown flags 0x80"));
+}
+
+TEST(DecodeRecordTest, RejectsTruncatedHeader) {
+  auto bytes = SampleBytes(SampleHeader(0, 0), {});
+  bytes.resize(sizeof(profkit_sample_header) - 1);
+  auto record = DecodeRecord(bytes);
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("shorter than its 48-byte header"));
+
+  const std::vector<uint8_t> tiny = {1, 0};
+  auto tiny_record = DecodeRecord(tiny);
+  ASSERT_FALSE(tiny_record.ok());
+  EXPECT_THAT(tiny_record.status().message(), HasSubstr("shorter than its 4-byte kind"));
+  EXPECT_FALSE(DecodeRecord({}).ok());
+}
+
+TEST(DecodeRecordTest, RejectsUnknownKind) {
+  auto zero = DecodeRecord(ProcessEventBytes(0, "x"));
+  ASSERT_FALSE(zero.ok());
+  EXPECT_THAT(zero.status().message(), HasSubstr("unknown kind 0"));
+  EXPECT_FALSE(DecodeRecord(ProcessEventBytes(99, "x")).ok());
+}
+
+TEST(DecodeRecordTest, TakesAllSixteenBytesOfCommWithoutNul) {
+  auto header = SampleHeader(0, 0);
+  std::memcpy(header.comm, "abcdefghijklmnop", PROFKIT_COMM_LEN);
+  auto record = DecodeRecord(SampleBytes(header, {}));
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  EXPECT_EQ(std::get<SampleRecord>(*record).comm, "abcdefghijklmnop");
+
+  auto event = DecodeRecord(ProcessEventBytes(PROFKIT_EVENT_EXEC, "0123456789abcdefXYZ"));
+  ASSERT_TRUE(event.ok()) << event.status().message();
+  EXPECT_EQ(std::get<ProcessEventRecord>(*event).comm, "0123456789abcdef");
+}
+
+TEST(DecodeRecordTest, DecodesProcessEvents) {
+  const struct {
+    uint32_t kind;
+    ProcessEventRecord::Kind expected;
+  } cases[] = {{PROFKIT_EVENT_EXEC, ProcessEventRecord::Kind::kExec},
+               {PROFKIT_EVENT_FORK, ProcessEventRecord::Kind::kFork},
+               {PROFKIT_EVENT_EXIT, ProcessEventRecord::Kind::kExit}};
+  for (const auto& c : cases) {
+    auto record = DecodeRecord(ProcessEventBytes(c.kind, "true"));
+    ASSERT_TRUE(record.ok()) << record.status().message();
+    EXPECT_EQ(std::get<ProcessEventRecord>(*record),
+              (ProcessEventRecord{.kind = c.expected, .pid = 42, .ppid = 7, .comm = "true"}));
+  }
+}
+
+TEST(DecodeRecordTest, RejectsProcessEventOfWrongSize) {
+  auto bytes = ProcessEventBytes(PROFKIT_EVENT_EXIT, "true");
+  bytes.pop_back();
+  auto record = DecodeRecord(bytes);
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("27 bytes, expected 28"));
+}
+
+}  // namespace
+}  // namespace profkit::sampling

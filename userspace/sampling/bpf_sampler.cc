@@ -1,0 +1,303 @@
+#include "profkit/sampling/bpf_sampler.h"
+
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "profkit.skel.h"
+#include "profkit/bpf_abi.h"
+#include "profkit/common/file_util.h"
+#include "profkit/common/log.h"
+#include "profkit/sampling/cpu_list.h"
+
+namespace profkit::sampling {
+namespace {
+
+constexpr char kKernelBtfPath[] = "/sys/kernel/btf/vmlinux";
+constexpr char kOnlineCpusPath[] = "/sys/devices/system/cpu/online";
+// "0-8191" fits many times over; a longer file is corrupt.
+constexpr size_t kMaxCpuListBytes = 64 * 1024;
+constexpr int64_t kDecodeErrorLogIntervalNs = 60'000'000'000;
+
+// libbpf's messages (including verifier logs on load failure) go to profkit's log. Its warnings
+// matter to users; its info/debug chatter only when debugging. Messages carry their own
+// "libbpf: " prefix.
+int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  char buffer[1024];
+  int n = vsnprintf(buffer, sizeof(buffer), format, args);
+  if (n < 0) return n;
+  std::string_view message(buffer, std::min<size_t>(n, sizeof(buffer) - 1));
+  while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  switch (level) {
+    case LIBBPF_WARN:
+      spdlog::warn("{}", message);
+      break;
+    case LIBBPF_INFO:
+      spdlog::debug("{}", message);
+      break;
+    case LIBBPF_DEBUG:
+      spdlog::trace("{}", message);
+      break;
+  }
+  return n;
+}
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::string PerfEventParanoid() {
+  auto value = ReadFileBounded("/proc/sys/kernel/perf_event_paranoid", 64);
+  if (!value.ok()) return "unknown";
+  std::string text = std::move(value).value();
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+// Load and attach fail with EPERM/EACCES for the same few reasons.
+constexpr char kPrivilegeHint[] =
+    "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (kernel >= 5.8; "
+    "CAP_SYS_ADMIN before); on kernels before 5.11 BPF memory is charged to RLIMIT_MEMLOCK, "
+    "so also raise it (ulimit -l unlimited, or LimitMEMLOCK=infinity in the systemd unit)";
+
+Status LoadError(int err) {
+  Status status = Status::FromErrno("loading the BPF programs", err);
+  if (err == EPERM || err == EACCES) {
+    return Status::Errorf("{} ({}; verifier output, if any, is in the log above)",
+                          status.message(), kPrivilegeHint);
+  }
+  return Status::Errorf("{} (the kernel needs BTF, BPF ring buffers and tp_btf programs: "
+                        "Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF=y; verifier output, if any, "
+                        "is in the log above)",
+                        status.message());
+}
+
+Status PerfEventOpenError(int cpu, int rate_hz, int err) {
+  Status status = Status::FromErrno(
+      fmt::format("perf_event_open(PERF_COUNT_SW_CPU_CLOCK) on CPU {}", cpu), err);
+  switch (err) {
+    case EACCES:
+    case EPERM:
+      return Status::Errorf("{} (system-wide sampling needs root or CAP_PERFMON (CAP_SYS_ADMIN "
+                            "before 5.8), or kernel.perf_event_paranoid <= 0; it is {})",
+                            status.message(), PerfEventParanoid());
+    case EINVAL:
+      return Status::Errorf("{} (is {} Hz above kernel.perf_event_max_sample_rate?)",
+                            status.message(), rate_hz);
+    case EMFILE:
+      return Status::Errorf("{} (one fd per CPU is needed: raise the open-file limit)",
+                            status.message());
+    default:
+      return status;
+  }
+}
+
+}  // namespace
+
+Status ValidateSamplerOptions(const SamplerOptions& options) {
+  if (options.sample_rate_hz < 1 || options.sample_rate_hz > kMaxSampleRateHz) {
+    return Status::Errorf("sample rate {} Hz is outside [1, {}]", options.sample_rate_hz,
+                          kMaxSampleRateHz);
+  }
+  const size_t bytes = options.ring_buffer_bytes;
+  const auto page_size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (bytes < page_size || bytes > kMaxRingBufferBytes || (bytes & (bytes - 1)) != 0) {
+    return Status::Errorf(
+        "ring buffer size {} bytes must be a power of two between the page size ({}) and {}",
+        bytes, page_size, kMaxRingBufferBytes);
+  }
+  return Status::Ok();
+}
+
+void BpfSampler::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
+void BpfSampler::SkeletonDeleter::operator()(profkit_bpf* skel) const {
+  profkit_bpf__destroy(skel);
+}
+void BpfSampler::RingBufferDeleter::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+
+BpfSampler::~BpfSampler() = default;
+
+Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& options) {
+  PROFKIT_RETURN_IF_ERROR(ValidateSamplerOptions(options));
+  static std::once_flag print_once;
+  std::call_once(print_once, [] { libbpf_set_print(LibbpfPrint); });
+
+  // Checked up front because libbpf's own failure for it is an obscure CO-RE relocation error.
+  if (access(kKernelBtfPath, R_OK) != 0) {
+    return Status::Errorf("{} is not readable: {} (profkit's CO-RE BPF programs need a kernel "
+                          "built with CONFIG_DEBUG_INFO_BTF=y, the default of current "
+                          "distribution kernels)",
+                          kKernelBtfPath, strerror(errno));
+  }
+
+  std::unique_ptr<BpfSampler> sampler(new BpfSampler());
+  profkit_bpf* skel = profkit_bpf__open();
+  if (skel == nullptr) return Status::FromErrno("opening the BPF skeleton", errno);
+  sampler->skel_.reset(skel);
+
+  skel->rodata->kernel_stacks = options.kernel_stacks;
+  // See profkit_maps.h: a quarter full wakes the reader early; otherwise Poll's timeout does.
+  skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
+  if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes); err) {
+    return Status::FromErrno("sizing the BPF ring buffer", -err);
+  }
+  if (int err = profkit_bpf__load(skel); err) return LoadError(-err);
+
+  // Created before attaching so no record written from the first sample on is missed.
+  ring_buffer* rb =
+      ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSampler::HandleRecord, sampler.get(),
+                       nullptr);
+  if (rb == nullptr) return Status::FromErrno("creating the BPF ring buffer reader", errno);
+  sampler->ring_buffer_.reset(rb);
+
+  PROFKIT_RETURN_IF_ERROR(sampler->AttachTracepoints());
+  PROFKIT_RETURN_IF_ERROR(sampler->AttachPerfEvents(options));
+  return sampler;
+}
+
+Status BpfSampler::AttachTracepoints() {
+  for (bpf_program* program : {skel_->progs.profkit_exec, skel_->progs.profkit_fork,
+                               skel_->progs.profkit_exit}) {
+    bpf_link* link = bpf_program__attach(program);
+    if (link == nullptr) {
+      const int err = errno;
+      Status status = Status::FromErrno(
+          fmt::format("attaching BPF program {} to {}", bpf_program__name(program),
+                      bpf_program__section_name(program)),
+          err);
+      if (err == EPERM || err == EACCES) {
+        return Status::Errorf("{} ({})", status.message(), kPrivilegeHint);
+      }
+      return status;
+    }
+    links_.emplace_back(link);
+  }
+  return Status::Ok();
+}
+
+Status BpfSampler::AttachPerfEvents(const SamplerOptions& options) {
+  PROFKIT_ASSIGN_OR_RETURN(const std::string online,
+                           ReadFileBounded(kOnlineCpusPath, kMaxCpuListBytes));
+  auto cpus = ParseCpuList(online);
+  if (!cpus.ok()) return cpus.status().WithContext(kOnlineCpusPath);
+
+  int attached = 0;
+  for (const int cpu : *cpus) {
+    perf_event_attr attr = {};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    // Frequency mode: the kernel adjusts the period so each CPU yields sample_freq samples per
+    // second of CPU time, whatever the clock's resolution.
+    attr.freq = 1;
+    attr.sample_freq = options.sample_rate_hz;
+    const long fd = syscall(__NR_perf_event_open, &attr, /*pid=*/-1, cpu, /*group_fd=*/-1,
+                            PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      // The CPU went offline since the online list was read: nothing to sample there.
+      if (err == ENODEV) {
+        spdlog::warn("CPU {} went offline while the sampler started; not sampling it", cpu);
+        continue;
+      }
+      return PerfEventOpenError(cpu, options.sample_rate_hz, err);
+    }
+    UniqueFd perf_fd(static_cast<int>(fd));
+    bpf_link* link = bpf_program__attach_perf_event(skel_->progs.profkit_sample, perf_fd.get());
+    if (link == nullptr) {
+      return Status::FromErrno(fmt::format("attaching the sampling program to CPU {}", cpu),
+                               errno);
+    }
+    // The perf link closes the perf event fd when destroyed.
+    perf_fd.release();
+    links_.emplace_back(link);
+    ++attached;
+  }
+  if (attached == 0) return Status::Errorf("no online CPU to sample (online list '{}')", online);
+  return Status::Ok();
+}
+
+int BpfSampler::HandleRecord(void* ctx, void* data, size_t size) {
+  static LogLimiter decode_error_log(kDecodeErrorLogIntervalNs);
+  auto* self = static_cast<BpfSampler*>(ctx);
+  auto record = DecodeRecord(std::span(static_cast<const uint8_t*>(data), size));
+  if (!record.ok()) {
+    self->decode_errors_.fetch_add(1, std::memory_order_relaxed);
+    if (const int64_t suppressed = decode_error_log.Allow(); suppressed >= 0) {
+      spdlog::warn("dropping a BPF ring-buffer record: {} ({} similar errors suppressed)",
+                   record.status().message(), suppressed);
+    }
+    return 0;  // one bad record must not stop the reader
+  }
+  if (std::holds_alternative<SampleRecord>(*record)) {
+    self->samples_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    self->process_events_.fetch_add(1, std::memory_order_relaxed);
+  }
+  (*self->on_record_)(*record);
+  ++self->handled_in_poll_;
+  return 0;
+}
+
+Result<int> BpfSampler::Poll(std::chrono::milliseconds timeout,
+                             const std::function<void(const Record&)>& on_record) {
+  const auto timeout_ms = static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, INT_MAX));
+  on_record_ = &on_record;
+  handled_in_poll_ = 0;
+  int n = ring_buffer__poll(ring_buffer_.get(), timeout_ms);
+  // The BPF side wakes the reader only in batches, so a wait that ends by timeout still finds
+  // records: drain them too.
+  if (n >= 0 || n == -EINTR) n = ring_buffer__consume(ring_buffer_.get());
+  on_record_ = nullptr;
+  if (n < 0 && n != -EINTR) return Status::FromErrno("polling the BPF ring buffer", -n);
+  return handled_in_poll_;
+}
+
+SamplerCounters BpfSampler::counters() const {
+  SamplerCounters counters;
+  counters.samples = samples_.load(std::memory_order_relaxed);
+  counters.process_events = process_events_.load(std::memory_order_relaxed);
+  counters.decode_errors = decode_errors_.load(std::memory_order_relaxed);
+
+  // A per-CPU map lookup returns one value per possible CPU.
+  const int possible_cpus = libbpf_num_possible_cpus();
+  if (possible_cpus <= 0) return counters;
+  std::vector<uint64_t> values(possible_cpus);
+  auto sum = [&](uint32_t index) -> uint64_t {
+    if (bpf_map__lookup_elem(skel_->maps.counters, &index, sizeof(index), values.data(),
+                             values.size() * sizeof(uint64_t), 0) != 0) {
+      return 0;  // the map lives as long as the sampler; a failure here is not expected
+    }
+    uint64_t total = 0;
+    for (const uint64_t v : values) total += v;
+    return total;
+  };
+  counters.ringbuf_drops = sum(PROFKIT_COUNTER_RINGBUF_DROPS);
+  counters.stack_errors = sum(PROFKIT_COUNTER_STACK_ERRORS);
+  return counters;
+}
+
+}  // namespace profkit::sampling

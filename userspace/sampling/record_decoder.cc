@@ -1,0 +1,99 @@
+#include <cstring>
+
+#include "profkit/bpf_abi.h"
+#include "profkit/sampling/record.h"
+
+namespace profkit::sampling {
+namespace {
+
+// Ring-buffer data is 8-byte aligned, but a span from elsewhere (tests, replay) need not be:
+// copy instead of casting.
+template <typename T>
+T Load(std::span<const uint8_t> bytes, size_t offset) {
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+std::vector<uint64_t> LoadIps(std::span<const uint8_t> bytes, size_t offset, size_t count) {
+  std::vector<uint64_t> ips(count);
+  // memcpy from/to a null data() is undefined even for zero bytes.
+  if (count > 0) std::memcpy(ips.data(), bytes.data() + offset, count * sizeof(uint64_t));
+  return ips;
+}
+
+// The kernel's comm is NUL-terminated unless the name fills all 16 bytes.
+std::string CommFrom(const char (&comm)[PROFKIT_COMM_LEN]) {
+  return std::string(comm, strnlen(comm, PROFKIT_COMM_LEN));
+}
+
+Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
+  constexpr size_t kHeaderSize = sizeof(profkit_sample_header);
+  if (bytes.size() < kHeaderSize) {
+    return Status::Errorf("sample record of {} bytes is shorter than its {}-byte header",
+                          bytes.size(), kHeaderSize);
+  }
+  const auto header = Load<profkit_sample_header>(bytes, 0);
+  if (header.kernel_depth > PROFKIT_MAX_STACK_DEPTH || header.user_depth > PROFKIT_MAX_STACK_DEPTH) {
+    return Status::Errorf("sample record stack depths kernel={} user={} exceed the limit of {}",
+                          header.kernel_depth, header.user_depth, PROFKIT_MAX_STACK_DEPTH);
+  }
+  if ((header.flags & ~PROFKIT_SAMPLE_KNOWN_FLAGS) != 0) {
+    return Status::Errorf("sample record has unknown flags {:#x}", header.flags);
+  }
+  const size_t ip_count = size_t{header.kernel_depth} + header.user_depth;
+  const size_t expected = kHeaderSize + ip_count * sizeof(uint64_t);
+  if (bytes.size() != expected) {
+    return Status::Errorf(
+        "sample record has {} bytes but its header announces {} (kernel_depth={} user_depth={})",
+        bytes.size(), expected, header.kernel_depth, header.user_depth);
+  }
+
+  SampleRecord sample;
+  sample.pid = header.pid;
+  sample.tid = header.tid;
+  sample.cpu = header.cpu;
+  sample.ktime_ns = header.ktime_ns;
+  sample.comm = CommFrom(header.comm);
+  sample.kernel_ips = LoadIps(bytes, kHeaderSize, header.kernel_depth);
+  sample.user_ips =
+      LoadIps(bytes, kHeaderSize + header.kernel_depth * sizeof(uint64_t), header.user_depth);
+  sample.kernel_stack_error = header.flags & PROFKIT_SAMPLE_KERNEL_STACK_ERROR;
+  sample.user_stack_error = header.flags & PROFKIT_SAMPLE_USER_STACK_ERROR;
+  sample.kernel_stack_truncated = header.flags & PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
+  sample.user_stack_truncated = header.flags & PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
+  return Record(std::move(sample));
+}
+
+Result<Record> DecodeProcessEvent(std::span<const uint8_t> bytes, ProcessEventRecord::Kind kind) {
+  if (bytes.size() != sizeof(profkit_process_event)) {
+    return Status::Errorf("process event record has {} bytes, expected {}", bytes.size(),
+                          sizeof(profkit_process_event));
+  }
+  const auto event = Load<profkit_process_event>(bytes, 0);
+  return Record(ProcessEventRecord{
+      .kind = kind, .pid = event.pid, .ppid = event.ppid, .comm = CommFrom(event.comm)});
+}
+
+}  // namespace
+
+Result<Record> DecodeRecord(std::span<const uint8_t> bytes) {
+  if (bytes.size() < sizeof(uint32_t)) {
+    return Status::Errorf("record of {} bytes is shorter than its 4-byte kind", bytes.size());
+  }
+  const auto kind = Load<uint32_t>(bytes, 0);
+  switch (kind) {
+    case PROFKIT_EVENT_SAMPLE:
+      return DecodeSample(bytes);
+    case PROFKIT_EVENT_EXEC:
+      return DecodeProcessEvent(bytes, ProcessEventRecord::Kind::kExec);
+    case PROFKIT_EVENT_FORK:
+      return DecodeProcessEvent(bytes, ProcessEventRecord::Kind::kFork);
+    case PROFKIT_EVENT_EXIT:
+      return DecodeProcessEvent(bytes, ProcessEventRecord::Kind::kExit);
+    default:
+      return Status::Errorf("record of {} bytes has unknown kind {}", bytes.size(), kind);
+  }
+}
+
+}  // namespace profkit::sampling
