@@ -1,0 +1,23 @@
+// Dataway URLs carry the workspace token in their query: build upload URLs from the configured
+// one, and never log them unredacted.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "profkit/common/status.h"
+
+namespace profkit::forward {
+
+// Dataway's profile upload endpoint.
+inline constexpr std::string_view kDatawayUploadPath = "/v1/upload/profiling";
+
+// "https://host:port/any/path?token=x&b=y" → "https://host:port/v1/upload/profiling?b=y&token=x":
+// the configured path is replaced and the query re-encoded sorted by key, as DataKit does.
+// Only http and https are accepted.
+Result<std::string> DatawayUploadUrl(std::string_view dataway_url);
+
+// Drops the query, fragment and user info: the form of a URL that may be logged.
+std::string RedactUrl(std::string_view url);
+
+}  // namespace profkit::forward
