@@ -27,6 +27,9 @@ class DwarfFrames {
   // demangled linkage name (else DW_AT_name), `system_name` the raw one.
   std::vector<SymbolizedLine> Lookup(uint64_t address);
 
+  // The file's .debug_frame, owned by the Dwarf; nullptr when it has none.
+  Dwarf_CFI* debug_frame() { return dwarf_getcfi(dwarf_); }
+
  private:
   struct CuRange {
     uint64_t start;

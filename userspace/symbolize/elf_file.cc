@@ -122,7 +122,9 @@ Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path) {
 }
 
 ElfFile::~ElfFile() {
-  dwarf_.reset();  // before the descriptor its Elf reads through
+  // Before the descriptor their Elf handles read through.
+  dwarf_.reset();
+  eh_frame_.reset();
   close(fd_);
 }
 
@@ -214,6 +216,18 @@ DwarfFrames* ElfFile::dwarf() {
   }
   dwarf_ = std::move(frames).value();
   return dwarf_.get();
+}
+
+Dwarf_CFI* ElfFile::eh_frame() {
+  if (eh_frame_tried_) return eh_frame_ ? eh_frame_->cfi() : nullptr;
+  eh_frame_tried_ = true;
+  auto elf = BeginElf(fd_);
+  if (!elf.ok()) return nullptr;
+  // A file without .eh_frame is common enough (e.g. -fno-asynchronous-unwind-tables) not to log.
+  auto frames = EhFrame::Open(*elf);
+  if (!frames.ok()) return nullptr;
+  eh_frame_ = std::move(frames).value();
+  return eh_frame_->cfi();
 }
 
 }  // namespace profkit::symbolize

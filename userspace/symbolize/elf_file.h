@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "call_frames.h"
 #include "dwarf_frames.h"
 #include "profkit/common/status.h"
 #include "symbol_table.h"
@@ -50,6 +51,9 @@ class ElfFile {
   // DWARF of this file, opened on first use; nullptr without (usable) debug info.
   DwarfFrames* dwarf();
 
+  // The file's .eh_frame, read on first use; nullptr without one.
+  Dwarf_CFI* eh_frame();
+
  private:
   ElfFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   Status ReadHeaders();
@@ -62,6 +66,8 @@ class ElfFile {
   bool has_debug_info_ = false;
   bool dwarf_tried_ = false;
   std::unique_ptr<DwarfFrames> dwarf_;
+  bool eh_frame_tried_ = false;
+  std::unique_ptr<EhFrame> eh_frame_;
 };
 
 }  // namespace profkit::symbolize

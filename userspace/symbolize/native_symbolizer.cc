@@ -121,6 +121,38 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
   return frames;
 }
 
+std::optional<uint64_t> NativeSymbolizer::ReturnAddressOffsetFromSp(uint32_t id,
+                                                                   uint64_t file_offset) {
+  ++counters_.cfi_lookups;
+  FrameRule rule;
+  if (auto it = modules_.find(id); it != modules_.end()) {
+    ModuleState& module = *it->second;
+    const std::optional<uint64_t> address = FileOffsetToAddress(module.segments, file_offset);
+    ElfFile* file = address ? EnsureOpen(module) : nullptr;
+    if (file != nullptr) {
+      // .eh_frame is what the runtime unwinds with; .debug_frame only stands in where it is absent
+      // (-fno-asynchronous-unwind-tables), so it is consulted when .eh_frame has no row.
+      if (Dwarf_CFI* cfi = file->eh_frame(); cfi != nullptr) rule = FindFrameRule(cfi, *address);
+      if (rule.base == FrameRule::Base::kUncovered && module.has_debug_info) {
+        DwarfFrames* dwarf = file->dwarf();
+        Dwarf_CFI* cfi = dwarf != nullptr ? dwarf->debug_frame() : nullptr;
+        if (cfi != nullptr) rule = FindFrameRule(cfi, *address);
+      }
+    }
+  }
+  switch (rule.base) {
+    case FrameRule::Base::kStackPointer:
+      return rule.return_address_offset;
+    case FrameRule::Base::kOtherRegister:
+      return std::nullopt;
+    case FrameRule::Base::kUncovered:
+    case FrameRule::Base::kUnusable:
+      break;
+  }
+  ++counters_.cfi_misses;
+  return std::nullopt;
+}
+
 void NativeSymbolizer::ReleaseModule(uint32_t id) {
   auto it = modules_.find(id);
   if (it == modules_.end()) return;

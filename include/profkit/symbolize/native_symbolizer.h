@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -72,6 +73,10 @@ class NativeSymbolizer {
     uint64_t evictions;          // symbol tables dropped by max_symbol_memory_bytes
     uint64_t file_closes;        // files closed by max_open_files
     uint64_t truncated_tables;   // symbol tables cut at kMaxSymbolsPerModule
+    uint64_t cfi_lookups;        // ReturnAddressOffsetFromSp calls
+    // ReturnAddressOffsetFromSp calls no usable CFI rule answered (unknown module or offset, no
+    // CFI row for the address, or a rule given as a DWARF expression); RBP-based frames are hits.
+    uint64_t cfi_misses;
   };
 
   explicit NativeSymbolizer(NativeSymbolizerLimits limits = {});
@@ -96,6 +101,14 @@ class NativeSymbolizer {
   // address. Sized symbols must contain the address; a zero-size symbol (hand-written assembly)
   // covers up to the next symbol or the end of its section.
   std::vector<SymbolizedLine> Symbolize(uint32_t id, uint64_t file_offset);
+
+  // For the innermost frame only: when the call frame at `file_offset` is addressed from the stack
+  // pointer (no frame pointer established yet, or a frameless function), the byte offset from the
+  // interrupted RSP at which the return address into the caller is stored; nullopt when the frame
+  // is RBP-based, or no CFI (.eh_frame, else .debug_frame) covers the address, or the module is
+  // unknown. The offset is returned however large; the caller checks it against the stack bytes it
+  // captured. The CFI is read on first use and kept while the module's file is open.
+  std::optional<uint64_t> ReturnAddressOffsetFromSp(uint32_t id, uint64_t file_offset);
 
   // Forgets a module (its process set is gone). Ids are never reused.
   void ReleaseModule(uint32_t id);

@@ -61,8 +61,7 @@ int64_t MarkedLine(const std::string& file, const std::string& name) {
   return -1;
 }
 
-std::string ReadelfBuildId(const std::string& path) {
-  const std::string command = std::string(READELF_PATH) + " -n '" + path + "'";
+std::string CommandOutput(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "popen " << command;
@@ -73,6 +72,11 @@ std::string ReadelfBuildId(const std::string& path) {
   size_t n = 0;
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
   EXPECT_EQ(pclose(pipe), 0) << command;
+  return output;
+}
+
+std::string ReadelfBuildId(const std::string& path) {
+  const std::string output = CommandOutput(std::string(READELF_PATH) + " -n '" + path + "'");
   const std::string label = "Build ID: ";
   const size_t at = output.find(label);
   if (at == std::string::npos) return "";

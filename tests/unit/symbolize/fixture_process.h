@@ -28,6 +28,9 @@ Mapping FindMapping(pid_t pid, uint64_t address);
 // Line number of the "MARK:<name>" comment in tests/data/symbolize/<file>.
 int64_t MarkedLine(const std::string& file, const std::string& name);
 
+// Standard output of a shell command; fails the test unless it exits 0.
+std::string CommandOutput(const std::string& command);
+
 // "Build ID: ..." as readelf -n prints it, "" without one.
 std::string ReadelfBuildId(const std::string& path);
 
