@@ -74,6 +74,16 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   if (user_depth > PROFKIT_MAX_STACK_DEPTH) user_depth = PROFKIT_MAX_STACK_DEPTH;
   if (user_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
 
+  /* The user-mode registers, whether the interrupt hit user code or a system call in progress. */
+  if (user_depth > 0) {
+    struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    if (user_regs &&
+        bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
+                            (const void *)user_regs->sp) == 0) {
+      flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
+    }
+  }
+
   s->header.kernel_depth = kernel_depth;
   s->header.user_depth = user_depth;
   s->header.flags = flags;

@@ -22,6 +22,13 @@
 /* TASK_COMM_LEN: the kernel's comm buffer, NUL-terminated unless the name fills it. */
 #define PROFKIT_COMM_LEN 16
 
+/* Words copied from the interrupted user stack pointer upward. A frame-pointer walk starts from
+ * the caller's frame when the innermost function has not set up its own (frameless leaf
+ * functions, libc's system-call wrappers, prologues); its return address is then in one of these
+ * words, and userspace finds which from the function's CFI. 8 words cover a frameless function
+ * that saved up to 7 registers. */
+#define PROFKIT_STACK_TOP_WORDS 8
+
 /* The first __u32 of every record. Zero is left unused so zeroed memory never decodes. */
 enum profkit_event_kind {
   PROFKIT_EVENT_SAMPLE = 1,
@@ -38,8 +45,10 @@ enum profkit_sample_flags {
   /* The stack filled all PROFKIT_MAX_STACK_DEPTH slots, so outer frames are probably missing. */
   PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED = 1u << 2,
   PROFKIT_SAMPLE_USER_STACK_TRUNCATED = 1u << 3,
+  /* user_stack_top holds the words at the interrupted user stack pointer. */
+  PROFKIT_SAMPLE_USER_STACK_TOP_VALID = 1u << 4,
 };
-#define PROFKIT_SAMPLE_KNOWN_FLAGS 0xfu
+#define PROFKIT_SAMPLE_KNOWN_FLAGS 0x1fu
 
 /* A PROFKIT_EVENT_SAMPLE record is this header followed by
  * __u64 ips[kernel_depth + user_depth]: kernel IPs then user IPs, innermost first in each part.
@@ -54,6 +63,7 @@ struct profkit_sample_header {
   __u16 kernel_depth;
   __u16 user_depth;
   __u32 flags; /* enum profkit_sample_flags */
+  __u64 user_stack_top[PROFKIT_STACK_TOP_WORDS];
 };
 
 /* PROFKIT_EVENT_EXEC, _FORK (a new process, not a thread) and _EXIT (the thread group leader). */
@@ -74,7 +84,7 @@ enum profkit_counter {
 };
 
 #if defined(__cplusplus)
-static_assert(sizeof(struct profkit_sample_header) == 48, "sample header layout changed");
+static_assert(sizeof(struct profkit_sample_header) == 112, "sample header layout changed");
 static_assert(sizeof(struct profkit_sample_header) % 8 == 0, "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
 #endif

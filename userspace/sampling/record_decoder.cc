@@ -62,6 +62,9 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   sample.user_stack_error = header.flags & PROFKIT_SAMPLE_USER_STACK_ERROR;
   sample.kernel_stack_truncated = header.flags & PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
   sample.user_stack_truncated = header.flags & PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
+  if (header.flags & PROFKIT_SAMPLE_USER_STACK_TOP_VALID) {
+    sample.user_stack_top.assign(std::begin(header.user_stack_top), std::end(header.user_stack_top));
+  }
   return Record(std::move(sample));
 }
 

@@ -27,6 +27,9 @@ struct SampleRecord {
   // The kernel could not walk that stack; its IP list is empty.
   bool kernel_stack_error = false;
   bool user_stack_error = false;
+  // The words at the interrupted user stack pointer (see PROFKIT_STACK_TOP_WORDS); empty when
+  // they could not be read.
+  std::vector<uint64_t> user_stack_top;
 
   bool operator==(const SampleRecord&) const = default;
 };

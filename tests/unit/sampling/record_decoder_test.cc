@@ -102,12 +102,26 @@ TEST(DecodeRecordTest, DecodesUnalignedInput) {
   EXPECT_THAT(std::get<SampleRecord>(*record).user_ips, ElementsAre(0x401000));
 }
 
+TEST(DecodeRecordTest, StackTopOnlyWhenMarkedValid) {
+  profkit_sample_header header = SampleHeader(0, 1);
+  for (int i = 0; i < PROFKIT_STACK_TOP_WORDS; ++i) header.user_stack_top[i] = 0x1000 + i;
+  auto without = DecodeRecord(SampleBytes(header, {0x401000}));
+  ASSERT_TRUE(without.ok()) << without.status().message();
+  EXPECT_TRUE(std::get<SampleRecord>(*without).user_stack_top.empty());
+
+  header.flags = PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
+  auto with = DecodeRecord(SampleBytes(header, {0x401000}));
+  ASSERT_TRUE(with.ok()) << with.status().message();
+  EXPECT_THAT(std::get<SampleRecord>(*with).user_stack_top,
+              ElementsAre(0x1000, 0x1001, 0x1002, 0x1003, 0x1004, 0x1005, 0x1006, 0x1007));
+}
+
 TEST(DecodeRecordTest, RejectsCountsOverflowingTheRecord) {
   // Announces 2 + 3 IPs but carries only 4.
   const auto bytes = SampleBytes(SampleHeader(2, 3), {1, 2, 3, 4});
   auto record = DecodeRecord(bytes);
   ASSERT_FALSE(record.ok());
-  EXPECT_THAT(record.status().message(), HasSubstr("announces 88"));
+  EXPECT_THAT(record.status().message(), HasSubstr("announces 152"));
 }
 
 TEST(DecodeRecordTest, RejectsTrailingBytes) {
@@ -134,7 +148,7 @@ TEST(DecodeRecordTest, RejectsTruncatedHeader) {
   bytes.resize(sizeof(profkit_sample_header) - 1);
   auto record = DecodeRecord(bytes);
   ASSERT_FALSE(record.ok());
-  EXPECT_THAT(record.status().message(), HasSubstr("shorter than its 48-byte header"));
+  EXPECT_THAT(record.status().message(), HasSubstr("shorter than its 112-byte header"));
 
   const std::vector<uint8_t> tiny = {1, 0};
   auto tiny_record = DecodeRecord(tiny);
