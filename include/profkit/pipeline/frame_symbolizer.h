@@ -1,0 +1,49 @@
+// Turns aggregated frames into names, files and lines, once per distinct frame: results are cached
+// across upload intervals (bounded), since the same hot frames recur every interval.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "profkit/profile/frame.h"
+#include "profkit/profile/pprof_builder.h"
+#include "profkit/symbolize/kernel_symbolizer.h"
+#include "profkit/symbolize/native_symbolizer.h"
+
+namespace profkit::pipeline {
+
+struct SymbolizedFrame {
+  // Innermost first: inlined functions precede the function they were inlined into. Never empty:
+  // a frame without a symbol gets "<module>+0x<offset>" (or "[unknown]") as its function name.
+  std::vector<profile::PprofLine> lines;
+  bool symbol_found = false;
+};
+
+class FrameSymbolizer {
+ public:
+  // `kernel` may be null when kernel symbols are unavailable.
+  FrameSymbolizer(symbolize::NativeSymbolizer& native,
+                  std::unique_ptr<symbolize::KernelSymbolizer> kernel,
+                  size_t max_cached_frames = 500'000);
+
+  const SymbolizedFrame& Symbolize(const profile::Frame& frame);
+
+  // The text of each frame in the "collapsed" format, innermost first: function names, kernel
+  // frames suffixed "_[k]".
+  std::vector<std::string> CollapsedNames(const profile::Frame& frame);
+
+  symbolize::NativeSymbolizer& native() { return native_; }
+
+ private:
+  SymbolizedFrame SymbolizeUncached(const profile::Frame& frame);
+
+  symbolize::NativeSymbolizer& native_;
+  std::unique_ptr<symbolize::KernelSymbolizer> kernel_;
+  const size_t max_cached_frames_;
+  std::unordered_map<profile::Frame, SymbolizedFrame, profile::FrameHash> cache_;
+};
+
+}  // namespace profkit::pipeline

@@ -1,0 +1,104 @@
+// What profkit knows about each process on the host: its service identity, its executable mappings
+// (resolved to symbolizer modules), its parent, and whether it has exited.
+//
+// Entries are created lazily, from exec/fork events or from the first sample of a process that
+// started before the agent, and read /proc only when a sample needs them. An exited process is kept
+// until the samples taken before its exit have been flushed (CollectExited after each flush), so
+// its frames still symbolize; then its state and its module references are released, so churn of
+// short-lived processes leaks nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "profkit/process/proc_fs.h"
+#include "profkit/process/proc_parsers.h"
+#include "profkit/profile/frame.h"
+#include "profkit/symbolize/native_symbolizer.h"
+
+namespace profkit::pipeline {
+
+struct ProcessTableOptions {
+  // Upper bound on tracked processes, exited ones included until the next flush; beyond it new
+  // processes are not tracked (counted in table_full) and their samples are dropped.
+  size_t max_processes = 65536;
+  // A sample whose IP is in no known mapping triggers a re-read of /proc/PID/maps (new dlopen, JIT),
+  // at most this often per process.
+  int64_t maps_refresh_interval_ns = 1'000'000'000;
+  std::string default_env;
+};
+
+struct ProcessTableCounters {
+  uint64_t processes = 0;        // currently tracked
+  uint64_t proc_read_failures = 0;
+  uint64_t maps_refreshes = 0;
+  uint64_t unmapped_frames = 0;  // user IPs in no file-backed mapping
+  uint64_t table_full = 0;
+  uint64_t collected = 0;        // exited processes released
+};
+
+class ProcessTable {
+ public:
+  struct Mapping {
+    process::MemoryMapping mapping;
+    uint32_t module_id = profile::kUnknownModule;  // interned on first use
+    bool module_resolved = false;
+  };
+  struct Process {
+    uint32_t pid = 0;
+    uint32_t ppid = 0;
+    std::string comm;
+    bool exited = false;
+    bool details_loaded = false;  // identity and mappings read from /proc
+    process::ServiceIdentity identity;
+    std::vector<Mapping> mappings;  // executable mappings sorted by start
+    std::vector<uint32_t> modules;  // distinct symbolizer modules this process has referenced
+    int64_t maps_loaded_at_ns = 0;
+  };
+
+  ProcessTable(const process::ProcFs& proc_fs, symbolize::NativeSymbolizer& symbolizer,
+               ProcessTableOptions options);
+  ~ProcessTable();
+  ProcessTable(const ProcessTable&) = delete;
+  ProcessTable& operator=(const ProcessTable&) = delete;
+
+  void OnExec(uint32_t pid, uint32_t ppid, std::string comm);
+  void OnFork(uint32_t pid, uint32_t ppid, std::string comm);
+  void OnExit(uint32_t pid);
+
+  // The process with its identity and mappings loaded; nullptr when /proc has nothing for it and
+  // no event announced it (the process is gone).
+  Process* Get(uint32_t pid);
+  // Parent pid from events or /proc; 0 when unknown.
+  uint32_t ParentOf(uint32_t pid);
+
+  // Translates a user-space IP into a lifetime-independent frame.
+  profile::Frame ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address);
+
+  // Releases exited processes; call right after their samples were flushed.
+  void CollectExited();
+
+  ProcessTableCounters counters() const;
+
+ private:
+  Process& Insert(uint32_t pid);
+  void LoadDetails(Process& process);
+  void LoadMappings(Process& process, int64_t now_ns);
+  // Drops the process's module references; modules nobody references any more are released at
+  // the next CollectExited, because samples taken before still point at them.
+  void DropModuleReferences(Process& process);
+  static Mapping* FindMapping(Process& process, uint64_t ip);
+
+  const process::ProcFs& proc_fs_;
+  symbolize::NativeSymbolizer& symbolizer_;
+  const ProcessTableOptions options_;
+  std::unordered_map<uint32_t, Process> processes_;
+  // How many tracked processes map each module: a module is released when none does.
+  std::unordered_map<uint32_t, uint32_t> module_refs_;
+  std::vector<uint32_t> unreferenced_modules_;
+  ProcessTableCounters counters_;
+};
+
+}  // namespace profkit::pipeline

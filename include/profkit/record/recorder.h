@@ -1,0 +1,37 @@
+// `profkit record`: a one-shot profile of chosen processes (and their threads and children) or of
+// a command it starts, written as one pprof or collapsed-stack file — py-spy record, system-wide
+// machinery.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "profkit/common/status.h"
+
+namespace profkit::record {
+
+enum class OutputFormat { kPprof, kCollapsed };
+
+struct RecordOptions {
+  std::vector<uint32_t> pids;
+  std::vector<std::string> command;  // started by profkit when non-empty
+  int sample_rate_hz = 99;
+  std::optional<double> duration_seconds;  // default: until the command/targets exit or Ctrl-C
+  OutputFormat format = OutputFormat::kPprof;
+  std::string output;  // "" = profkit-<timestamp>.pprof|.txt in the working directory
+  bool kernel_stacks = true;
+};
+
+struct RecordSummary {
+  std::string output_path;
+  uint64_t samples = 0;
+  std::optional<int> command_exit_status;  // exit code, or 128 + signal
+};
+
+// Samples until the duration elapses, the command (or every target pid) exits, or `stop` is set.
+Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace profkit::record

@@ -1,0 +1,76 @@
+#include "profkit/pipeline/frame_symbolizer.h"
+
+#include <fmt/format.h>
+
+namespace profkit::pipeline {
+namespace {
+
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+SymbolizedFrame Unnamed(std::string name) {
+  SymbolizedFrame frame;
+  frame.lines.push_back(profile::PprofLine{.function_name = std::move(name)});
+  return frame;
+}
+
+}  // namespace
+
+FrameSymbolizer::FrameSymbolizer(symbolize::NativeSymbolizer& native,
+                                 std::unique_ptr<symbolize::KernelSymbolizer> kernel,
+                                 size_t max_cached_frames)
+    : native_(native), kernel_(std::move(kernel)), max_cached_frames_(max_cached_frames) {}
+
+const SymbolizedFrame& FrameSymbolizer::Symbolize(const profile::Frame& frame) {
+  auto it = cache_.find(frame);
+  if (it != cache_.end()) return it->second;
+  // Cheaper than LRU bookkeeping on every lookup, and a full cache means the working set changed.
+  if (cache_.size() >= max_cached_frames_) cache_.clear();
+  return cache_.emplace(frame, SymbolizeUncached(frame)).first->second;
+}
+
+SymbolizedFrame FrameSymbolizer::SymbolizeUncached(const profile::Frame& frame) {
+  const uint64_t lookup = frame.is_return_address && frame.address > 0 ? frame.address - 1 : frame.address;
+  switch (frame.kind) {
+    case profile::FrameKind::kKernel: {
+      std::optional<std::string> name = kernel_ ? kernel_->Symbolize(lookup) : std::nullopt;
+      if (!name) return Unnamed(fmt::format("[kernel]+0x{:x}", frame.address));
+      SymbolizedFrame out = Unnamed(std::move(*name));
+      out.symbol_found = true;
+      return out;
+    }
+    case profile::FrameKind::kNative: {
+      const symbolize::ModuleInfo* module =
+          frame.module_id == profile::kUnknownModule ? nullptr : native_.Module(frame.module_id);
+      if (module == nullptr) return Unnamed("[unknown]");
+      std::vector<symbolize::SymbolizedLine> lines = native_.Symbolize(frame.module_id, lookup);
+      if (lines.empty()) return Unnamed(fmt::format("{}+0x{:x}", Basename(module->path), frame.address));
+      SymbolizedFrame out;
+      out.symbol_found = true;
+      for (symbolize::SymbolizedLine& line : lines) {
+        out.lines.push_back(profile::PprofLine{.function_name = std::move(line.function),
+                                               .system_name = std::move(line.system_name),
+                                               .filename = std::move(line.file),
+                                               .start_line = line.start_line,
+                                               .line = line.line});
+      }
+      return out;
+    }
+  }
+  return Unnamed("[unknown]");
+}
+
+std::vector<std::string> FrameSymbolizer::CollapsedNames(const profile::Frame& frame) {
+  const SymbolizedFrame& symbolized = Symbolize(frame);
+  std::vector<std::string> names;
+  names.reserve(symbolized.lines.size());
+  for (const profile::PprofLine& line : symbolized.lines) {
+    names.push_back(frame.kind == profile::FrameKind::kKernel ? line.function_name + "_[k]"
+                                                              : line.function_name);
+  }
+  return names;
+}
+
+}  // namespace profkit::pipeline

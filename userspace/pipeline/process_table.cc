@@ -1,0 +1,220 @@
+#include "profkit/pipeline/process_table.h"
+
+#include <algorithm>
+
+#include "profkit/common/clock.h"
+#include "profkit/common/log.h"
+
+namespace profkit::pipeline {
+namespace {
+
+constexpr uint32_t kKthreaddPid = 2;
+constexpr char kKernelService[] = "kernel";
+
+// Mappings that have no file to symbolize from.
+bool IsFileBacked(const process::MemoryMapping& m) {
+  return m.inode != 0 && !m.path.empty() && m.path.front() == '/';
+}
+
+}  // namespace
+
+ProcessTable::ProcessTable(const process::ProcFs& proc_fs, symbolize::NativeSymbolizer& symbolizer,
+                           ProcessTableOptions options)
+    : proc_fs_(proc_fs), symbolizer_(symbolizer), options_(std::move(options)) {}
+
+ProcessTable::~ProcessTable() = default;
+
+ProcessTable::Process& ProcessTable::Insert(uint32_t pid) {
+  auto [it, inserted] = processes_.try_emplace(pid);
+  if (inserted) it->second.pid = pid;
+  return it->second;
+}
+
+void ProcessTable::OnExec(uint32_t pid, uint32_t ppid, std::string comm) {
+  if (processes_.size() >= options_.max_processes && !processes_.contains(pid)) {
+    ++counters_.table_full;
+    return;
+  }
+  Process& process = Insert(pid);
+  // A new program image: everything read from the old one (environment, mappings) is stale.
+  DropModuleReferences(process);
+  process.mappings.clear();
+  process.details_loaded = false;
+  process.exited = false;
+  process.ppid = ppid;
+  process.comm = std::move(comm);
+}
+
+void ProcessTable::OnFork(uint32_t pid, uint32_t ppid, std::string comm) {
+  if (processes_.size() >= options_.max_processes && !processes_.contains(pid)) {
+    ++counters_.table_full;
+    return;
+  }
+  Process& process = Insert(pid);
+  process.ppid = ppid;
+  process.comm = std::move(comm);
+  process.exited = false;
+}
+
+void ProcessTable::OnExit(uint32_t pid) {
+  auto it = processes_.find(pid);
+  if (it != processes_.end()) it->second.exited = true;
+}
+
+ProcessTable::Process* ProcessTable::Get(uint32_t pid) {
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) {
+    if (processes_.size() >= options_.max_processes) {
+      ++counters_.table_full;
+      return nullptr;
+    }
+    // A process that started before the agent (or whose events were lost): it must exist in /proc.
+    Result<process::ProcessStat> stat = proc_fs_.ReadStat(pid);
+    if (!stat.ok()) {
+      ++counters_.proc_read_failures;
+      return nullptr;
+    }
+    Process& process = Insert(pid);
+    process.ppid = stat->ppid;
+    process.comm = stat->comm;
+    it = processes_.find(pid);
+  }
+  Process& process = it->second;
+  if (!process.details_loaded) LoadDetails(process);
+  return &process;
+}
+
+uint32_t ProcessTable::ParentOf(uint32_t pid) {
+  auto it = processes_.find(pid);
+  if (it != processes_.end() && it->second.ppid != 0) return it->second.ppid;
+  Result<process::ProcessStat> stat = proc_fs_.ReadStat(pid);
+  return stat.ok() ? stat->ppid : 0;
+}
+
+void ProcessTable::LoadDetails(Process& process) {
+  process.details_loaded = true;
+  Result<std::string> exe = proc_fs_.ReadExecutablePath(process.pid);
+  // Kernel threads (kthreadd and its children) have no executable; one "kernel" service for all of
+  // them beats a profile per kworker.
+  const bool kernel_thread = !exe.ok() && (process.pid == kKthreaddPid || process.ppid == kKthreaddPid);
+  const std::string executable_name =
+      kernel_thread ? std::string(kKernelService)
+                    : process::ExecutableName(exe.ok() ? std::string_view(*exe) : std::string_view(),
+                                              process.comm);
+  Result<process::ServiceEnvironment> environment = proc_fs_.ReadServiceEnvironment(process.pid);
+  if (!environment.ok()) ++counters_.proc_read_failures;
+  process.identity = process::ResolveServiceIdentity(
+      environment.ok() ? *environment : process::ServiceEnvironment{}, executable_name,
+      options_.default_env);
+  LoadMappings(process, MonotonicNanos());
+}
+
+void ProcessTable::LoadMappings(Process& process, int64_t now_ns) {
+  process.maps_loaded_at_ns = now_ns;
+  Result<std::vector<process::MemoryMapping>> maps = proc_fs_.ReadMaps(process.pid);
+  if (!maps.ok()) {
+    ++counters_.proc_read_failures;
+    return;
+  }
+  // Keep the module ids already interned for mappings that are still there.
+  std::vector<Mapping> previous = std::move(process.mappings);
+  process.mappings.clear();
+  for (process::MemoryMapping& m : *maps) {
+    if (!m.executable) continue;
+    Mapping entry{.mapping = std::move(m)};
+    for (const Mapping& old : previous) {
+      if (old.mapping.start == entry.mapping.start && old.mapping.inode == entry.mapping.inode &&
+          old.mapping.dev == entry.mapping.dev) {
+        entry.module_id = old.module_id;
+        entry.module_resolved = old.module_resolved;
+        break;
+      }
+    }
+    process.mappings.push_back(std::move(entry));
+  }
+  std::sort(process.mappings.begin(), process.mappings.end(),
+            [](const Mapping& a, const Mapping& b) { return a.mapping.start < b.mapping.start; });
+}
+
+ProcessTable::Mapping* ProcessTable::FindMapping(Process& process, uint64_t ip) {
+  auto it = std::upper_bound(process.mappings.begin(), process.mappings.end(), ip,
+                             [](uint64_t value, const Mapping& m) { return value < m.mapping.start; });
+  if (it == process.mappings.begin()) return nullptr;
+  --it;
+  return ip < it->mapping.end ? &*it : nullptr;
+}
+
+profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address) {
+  profile::Frame frame{.kind = profile::FrameKind::kNative,
+                       .module_id = profile::kUnknownModule,
+                       .address = ip,
+                       .is_return_address = is_return_address};
+  Mapping* found = FindMapping(process, ip);
+  if (found == nullptr && !process.exited) {
+    const int64_t now = MonotonicNanos();
+    if (now - process.maps_loaded_at_ns >= options_.maps_refresh_interval_ns) {
+      ++counters_.maps_refreshes;
+      LoadMappings(process, now);
+      found = FindMapping(process, ip);
+    }
+  }
+  if (found == nullptr || !IsFileBacked(found->mapping)) {
+    ++counters_.unmapped_frames;
+    return frame;
+  }
+  Mapping& mapping = *found;
+  if (!mapping.module_resolved) {
+    mapping.module_resolved = true;
+    const process::MemoryMapping& m = mapping.mapping;
+    Result<uint32_t> id = symbolizer_.AddModule(
+        symbolize::ModuleKey{.dev = m.dev, .inode = m.inode}, m.path,
+        {proc_fs_.MapFilesPath(process.pid, m), proc_fs_.RootPath(process.pid, m.path)});
+    if (id.ok()) {
+      mapping.module_id = *id;
+      if (std::find(process.modules.begin(), process.modules.end(), *id) == process.modules.end()) {
+        process.modules.push_back(*id);
+        ++module_refs_[*id];
+      }
+    }
+  }
+  if (mapping.module_id == profile::kUnknownModule) return frame;
+  frame.module_id = mapping.module_id;
+  frame.address = ip - mapping.mapping.start + mapping.mapping.file_offset;
+  return frame;
+}
+
+void ProcessTable::DropModuleReferences(Process& process) {
+  for (uint32_t id : process.modules) {
+    auto it = module_refs_.find(id);
+    if (it != module_refs_.end() && --it->second == 0) {
+      module_refs_.erase(it);
+      unreferenced_modules_.push_back(id);
+    }
+  }
+  process.modules.clear();
+}
+
+void ProcessTable::CollectExited() {
+  for (auto it = processes_.begin(); it != processes_.end();) {
+    if (it->second.exited) {
+      DropModuleReferences(it->second);
+      it = processes_.erase(it);
+      ++counters_.collected;
+    } else {
+      ++it;
+    }
+  }
+  for (uint32_t id : unreferenced_modules_) {
+    // A module can be referenced again by a process that mapped it after the last one let go.
+    if (!module_refs_.contains(id)) symbolizer_.ReleaseModule(id);
+  }
+  unreferenced_modules_.clear();
+}
+
+ProcessTableCounters ProcessTable::counters() const {
+  ProcessTableCounters c = counters_;
+  c.processes = processes_.size();
+  return c;
+}
+
+}  // namespace profkit::pipeline

@@ -1,0 +1,158 @@
+#include "profkit/pipeline/sample_pipeline.h"
+
+#include <type_traits>
+
+#include "profkit/common/log.h"
+
+namespace profkit::pipeline {
+namespace {
+
+// DataKit's language value for native programs; profiles of other runtimes get their own later.
+constexpr char kNativeLanguage[] = "cpp";
+
+std::unique_ptr<symbolize::KernelSymbolizer> LoadKernelSymbols(const std::string& path) {
+  Result<symbolize::KernelSymbolizer> kernel = symbolize::KernelSymbolizer::Load(path);
+  if (!kernel.ok()) {
+    spdlog::warn("kernel frames will not be named: {}", kernel.status().message());
+    return nullptr;
+  }
+  return std::make_unique<symbolize::KernelSymbolizer>(std::move(kernel).value());
+}
+
+}  // namespace
+
+SamplePipeline::SamplePipeline(PipelineOptions options)
+    : options_(std::move(options)),
+      proc_fs_(options_.proc_root),
+      aggregator_(options_.max_distinct_stacks) {
+  ProcessTableOptions table_options = options_.process_table;
+  table_options.default_env = options_.default_env;
+  process_table_ = std::make_unique<ProcessTable>(proc_fs_, native_symbolizer_, table_options);
+  frame_symbolizer_ =
+      std::make_unique<FrameSymbolizer>(native_symbolizer_, LoadKernelSymbols(options_.kallsyms_path));
+}
+
+SamplePipeline::~SamplePipeline() = default;
+
+void SamplePipeline::SetSampleFilter(std::function<bool(uint32_t pid)> filter) {
+  filter_ = std::move(filter);
+}
+
+void SamplePipeline::Handle(const sampling::Record& record) {
+  std::visit(
+      [this](const auto& r) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(r)>, sampling::SampleRecord>) {
+          HandleSample(r);
+        } else {
+          HandleProcessEvent(r);
+        }
+      },
+      record);
+}
+
+void SamplePipeline::HandleProcessEvent(const sampling::ProcessEventRecord& event) {
+  switch (event.kind) {
+    case sampling::ProcessEventRecord::Kind::kExec:
+      process_table_->OnExec(event.pid, event.ppid, event.comm);
+      break;
+    case sampling::ProcessEventRecord::Kind::kFork:
+      process_table_->OnFork(event.pid, event.ppid, event.comm);
+      break;
+    case sampling::ProcessEventRecord::Kind::kExit:
+      process_table_->OnExit(event.pid);
+      break;
+  }
+}
+
+void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
+  ++counters_.samples;
+  if (filter_ && !filter_(sample.pid)) {
+    ++counters_.filtered_samples;
+    return;
+  }
+  ProcessTable::Process* process = process_table_->Get(sample.pid);
+  if (process == nullptr) {
+    ++counters_.orphan_samples;
+    return;
+  }
+  scratch_.pid = sample.pid;
+  scratch_.tid = sample.tid;
+  scratch_.thread_name = sample.comm;
+  scratch_.truncated = sample.user_stack_truncated;
+  scratch_.frames.clear();
+  for (uint64_t ip : sample.kernel_ips) {
+    scratch_.frames.push_back(profile::Frame{.kind = profile::FrameKind::kKernel,
+                                             .address = ip,
+                                             .is_return_address = !scratch_.frames.empty()});
+  }
+  for (size_t i = 0; i < sample.user_ips.size(); ++i) {
+    // The innermost user frame is the interrupted instruction only when no kernel frames precede
+    // it; after a syscall it is a return address too.
+    scratch_.frames.push_back(
+        process_table_->ResolveUserFrame(*process, sample.user_ips[i], !scratch_.frames.empty()));
+    if (i == 0) InsertCallerOfFramelessLeaf(*process, sample);
+  }
+  if (scratch_.truncated) ++counters_.truncated_stacks;
+  if (options_.fixed_service) {
+    aggregator_.Add(*options_.fixed_service, scratch_);
+    return;
+  }
+  const process::ServiceIdentity& identity = process->identity;
+  aggregator_.Add(profile::ServiceKey{.service = identity.service,
+                                      .env = identity.env,
+                                      .version = identity.version,
+                                      .language = kNativeLanguage},
+                  scratch_);
+}
+
+void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
+                                                  const sampling::SampleRecord& sample) {
+  const profile::Frame& leaf = scratch_.frames.back();
+  if (sample.user_stack_top.empty() || leaf.module_id == profile::kUnknownModule) return;
+  const std::optional<uint64_t> offset =
+      native_symbolizer_.ReturnAddressOffsetFromSp(leaf.module_id, leaf.address);
+  if (!offset || *offset % sizeof(uint64_t) != 0 ||
+      *offset / sizeof(uint64_t) >= sample.user_stack_top.size()) {
+    return;
+  }
+  const uint64_t return_address = sample.user_stack_top[*offset / sizeof(uint64_t)];
+  // The frame-pointer walk already has this caller when the leaf did set up a frame after all.
+  if (sample.user_ips.size() > 1 && sample.user_ips[1] == return_address) return;
+  const profile::Frame caller = process_table_->ResolveUserFrame(process, return_address, true);
+  // Only a word that points into mapped code is a return address; anything else was data.
+  if (caller.module_id == profile::kUnknownModule) return;
+  scratch_.frames.push_back(caller);
+  ++counters_.recovered_leaf_callers;
+}
+
+std::vector<ServiceProfile> SamplePipeline::FlushPprof(const IntervalTiming& timing) {
+  counters_.aggregation_drops += aggregator_.dropped_samples();
+  std::vector<profile::Aggregator::ServiceStacks> drained = aggregator_.Drain();
+  // A fixed-service session always yields its profile, even an empty one ("it never ran").
+  if (drained.empty() && options_.fixed_service) drained.push_back({.key = *options_.fixed_service});
+  std::vector<ServiceProfile> profiles;
+  for (const profile::Aggregator::ServiceStacks& stacks : drained) {
+    Result<std::string> pprof = BuildServicePprof(stacks, *frame_symbolizer_, timing);
+    if (!pprof.ok()) {
+      ++counters_.profile_errors;
+      spdlog::error("building the profile of service '{}': {}", stacks.key.service,
+                    pprof.status().message());
+      continue;
+    }
+    ++counters_.profiles_built;
+    profiles.push_back(ServiceProfile{.key = stacks.key, .pprof_gzip = std::move(pprof).value(), .samples = stacks.total});
+  }
+  process_table_->CollectExited();
+  return profiles;
+}
+
+std::string SamplePipeline::FlushCollapsed() {
+  counters_.aggregation_drops += aggregator_.dropped_samples();
+  std::string text = BuildCollapsed(aggregator_.Drain(), *frame_symbolizer_);
+  process_table_->CollectExited();
+  return text;
+}
+
+PipelineCounters SamplePipeline::counters() const { return counters_; }
+
+}  // namespace profkit::pipeline
