@@ -1,0 +1,42 @@
+// `profkit run`: wires the configured roads together and runs them until asked to stop.
+//   eBPF sampler → SamplePipeline → every upload_interval one pprof per service → sinks
+// (local files and/or Dataway).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "profkit/common/status.h"
+#include "profkit/config/config.h"
+#include "profkit/forward/sink.h"
+#include "profkit/pipeline/sample_pipeline.h"
+#include "profkit/sampling/bpf_sampler.h"
+
+namespace profkit::agent {
+
+class Agent {
+ public:
+  // Validates what the config alone cannot (hostname, sink set-up, BPF load) and starts sampling;
+  // errors say which step failed and how to fix it.
+  static Result<std::unique_ptr<Agent>> Start(const config::Config& config);
+  ~Agent();
+
+  // Runs until `stop` becomes true (set from a signal handler), then flushes the current interval
+  // and the sinks within a few seconds.
+  Status Run(const std::atomic<bool>& stop);
+
+ private:
+  explicit Agent(const config::Config& config);
+  void FlushInterval(int64_t end_unix_ns);
+  void LogCounters();
+
+  const config::Config config_;
+  std::string hostname_;
+  std::vector<std::unique_ptr<forward::ProfileSink>> sinks_;
+  std::unique_ptr<pipeline::SamplePipeline> pipeline_;
+  std::unique_ptr<sampling::BpfSampler> sampler_;
+  int64_t interval_start_unix_ns_ = 0;
+};
+
+}  // namespace profkit::agent

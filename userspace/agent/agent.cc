@@ -1,0 +1,153 @@
+#include "profkit/agent/agent.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "profkit/common/clock.h"
+#include "profkit/common/log.h"
+#include "profkit/forward/dataway_sink.h"
+#include "profkit/forward/dataway_url.h"
+#include "profkit/forward/local_sink.h"
+
+namespace profkit::agent {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+// The ring buffer is polled at least this often so a stop request or a due flush is never late.
+constexpr milliseconds kPollTimeout{100};
+constexpr int64_t kCounterLogIntervalNs = 60'000'000'000;
+// SIGINT/SIGTERM must end the process within 5 s: this much of it goes to delivering the last
+// profiles, the rest to tearing down BPF.
+constexpr milliseconds kShutdownFlushBudget{3000};
+
+Result<std::string> ResolveHostname(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return Status::FromErrno("gethostname", errno);
+  return std::string(name);
+}
+
+}  // namespace
+
+Agent::Agent(const config::Config& config) : config_(config) {}
+Agent::~Agent() = default;
+
+Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
+  std::unique_ptr<Agent> agent(new Agent(config));
+  PROFKIT_ASSIGN_OR_RETURN(agent->hostname_, ResolveHostname(config.agent.hostname));
+
+  if (!config.local.dir.empty()) {
+    agent->sinks_.push_back(std::make_unique<forward::LocalSink>(config.local.dir));
+    spdlog::info("writing profiles under {}/<service>/", config.local.dir);
+  }
+  if (!config.dataway.url.empty()) {
+    Result<std::unique_ptr<forward::DatawaySink>> dataway =
+        forward::DatawaySink::Create(forward::DatawayOptions{.url = config.dataway.url});
+    if (!dataway.ok()) return dataway.status().WithContext("dataway.url");
+    spdlog::info("forwarding profiles to {}", forward::RedactUrl(config.dataway.url));
+    agent->sinks_.push_back(std::move(dataway).value());
+  }
+  if (agent->sinks_.empty()) {
+    spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
+  }
+
+  if (config.ebpf.enabled) {
+    agent->pipeline_ = std::make_unique<pipeline::SamplePipeline>(pipeline::PipelineOptions{
+        .sample_rate_hz = config.ebpf.sample_rate, .default_env = config.ebpf.env});
+    Result<std::unique_ptr<sampling::BpfSampler>> sampler = sampling::BpfSampler::Start(
+        sampling::SamplerOptions{.sample_rate_hz = config.ebpf.sample_rate,
+                                 .kernel_stacks = config.ebpf.kernel_stacks});
+    if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
+    agent->sampler_ = std::move(sampler).value();
+    spdlog::info("eBPF sampling started: {} Hz on every CPU, one profile per service every {} s",
+                 config.ebpf.sample_rate,
+                 duration_cast<milliseconds>(config.ebpf.upload_interval).count() / 1000.0);
+  } else {
+    spdlog::info("eBPF sampling is disabled (ebpf.enabled = false)");
+  }
+  agent->interval_start_unix_ns_ = WallTimeNanos();
+  return agent;
+}
+
+Status Agent::Run(const std::atomic<bool>& stop) {
+  const int64_t interval_ns = config_.ebpf.upload_interval.count();
+  int64_t next_flush_mono = MonotonicNanos() + interval_ns;
+  int64_t next_counter_log = MonotonicNanos() + kCounterLogIntervalNs;
+  const auto handle = [this](const sampling::Record& record) { pipeline_->Handle(record); };
+
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (sampler_) {
+      Result<int> polled = sampler_->Poll(kPollTimeout, handle);
+      if (!polled.ok()) return polled.status().WithContext("reading samples");
+    } else {
+      usleep(duration_cast<std::chrono::microseconds>(kPollTimeout).count());
+    }
+    const int64_t now = MonotonicNanos();
+    if (now >= next_flush_mono) {
+      FlushInterval(WallTimeNanos());
+      // Catch up without a burst of empty flushes after a stall (e.g. a suspended VM).
+      next_flush_mono = std::max(next_flush_mono + interval_ns, now + interval_ns / 2);
+    }
+    if (now >= next_counter_log) {
+      LogCounters();
+      next_counter_log = now + kCounterLogIntervalNs;
+    }
+  }
+
+  spdlog::info("stopping: flushing the current interval");
+  const auto deadline = std::chrono::steady_clock::now() + kShutdownFlushBudget;
+  if (sampler_) {
+    // Drain what is already in the ring buffer so the last samples make it into the profile.
+    Result<int> drained = sampler_->Poll(milliseconds(0), handle);
+    if (!drained.ok()) spdlog::warn("draining samples: {}", drained.status().message());
+  }
+  FlushInterval(WallTimeNanos());
+  for (const auto& sink : sinks_) sink->Flush(deadline);
+  LogCounters();
+  return Status::Ok();
+}
+
+void Agent::FlushInterval(int64_t end_unix_ns) {
+  if (!pipeline_) return;
+  const pipeline::IntervalTiming timing{
+      .start_unix_ns = interval_start_unix_ns_,
+      .end_unix_ns = end_unix_ns,
+      .sample_period_ns = 1'000'000'000 / config_.ebpf.sample_rate};
+  interval_start_unix_ns_ = end_unix_ns;
+  for (pipeline::ServiceProfile& profile : pipeline_->FlushPprof(timing)) {
+    forward::ProfileUpload upload{
+        .service = profile.key.service,
+        .env = profile.key.env,
+        .version = profile.key.version,
+        .host = hostname_,
+        .language = profile.key.language,
+        .extra_tags = {{"sample_rate", std::to_string(config_.ebpf.sample_rate)}},
+        .start_unix_nanos = timing.start_unix_ns,
+        .end_unix_nanos = timing.end_unix_ns,
+        .attachments = {forward::Attachment{.name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
+    spdlog::debug("profile of service '{}': {} samples", upload.service, profile.samples);
+    // Every sink but the last gets a copy; the last takes the bytes.
+    for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->Submit(upload);
+    if (!sinks_.empty()) sinks_.back()->Submit(std::move(upload));
+  }
+}
+
+void Agent::LogCounters() {
+  if (!pipeline_ || !sampler_) return;
+  const sampling::SamplerCounters s = sampler_->counters();
+  const pipeline::PipelineCounters p = pipeline_->counters();
+  const pipeline::ProcessTableCounters t = pipeline_->process_counters();
+  spdlog::info(
+      "counters: samples={} ringbuf_drops={} stack_errors={} decode_errors={} process_events={} "
+      "orphan_samples={} truncated_stacks={} aggregation_drops={} profiles={} profile_errors={} "
+      "processes={} proc_read_failures={} unmapped_frames={} collected={}",
+      s.samples, s.ringbuf_drops, s.stack_errors, s.decode_errors, s.process_events, p.orphan_samples,
+      p.truncated_stacks, p.aggregation_drops, p.profiles_built, p.profile_errors, t.processes,
+      t.proc_read_failures, t.unmapped_frames, t.collected);
+}
+
+}  // namespace profkit::agent

@@ -1,0 +1,140 @@
+// profkit's command line. Exit codes: 0 success, 1 failure at run time, 2 bad arguments or
+// configuration (one line naming the problem; nothing was started).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <exception>
+
+#include "profkit/agent/agent.h"
+#include "profkit/common/log.h"
+#include "profkit/config/config.h"
+#include "profkit/record/recorder.h"
+#include "profkit/version.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+std::atomic<bool> g_stop{false};
+
+void RequestStop(int) { g_stop.store(true); }
+
+void InstallStopHandlers() {
+  struct sigaction action {};
+  action.sa_handler = RequestStop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "profkit: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+int RunAgent(const std::string& config_path, const std::string& log_level) {
+  profkit::Result<profkit::config::Config> config = profkit::config::LoadConfigFile(config_path);
+  if (!config.ok()) return Usage(config.status().message());
+  profkit::InitLogging(log_level);
+  for (const std::string& warning : config->warnings) spdlog::warn("{}", warning);
+  InstallStopHandlers();
+  spdlog::info("profkit {} starting with {}", PROFKIT_VERSION, config_path);
+  profkit::Result<std::unique_ptr<profkit::agent::Agent>> agent = profkit::agent::Agent::Start(*config);
+  if (!agent.ok()) {
+    spdlog::error("{}", agent.status().message());
+    return kExitFailure;
+  }
+  const profkit::Status status = (*agent)->Run(g_stop);
+  if (!status.ok()) {
+    spdlog::error("{}", status.message());
+    return kExitFailure;
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+int RunRecord(const profkit::record::RecordOptions& options, const std::string& log_level) {
+  profkit::InitLogging(log_level);
+  InstallStopHandlers();
+  profkit::Result<profkit::record::RecordSummary> summary = profkit::record::Record(options, g_stop);
+  if (!summary.ok()) {
+    spdlog::error("{}", summary.status().message());
+    return kExitFailure;
+  }
+  spdlog::info("wrote {} ({} samples)", summary->output_path, summary->samples);
+  if (summary->command_exit_status && *summary->command_exit_status != 0) {
+    spdlog::warn("the command exited with status {}", *summary->command_exit_status);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"profkit: eBPF continuous profiler agent (native stacks system-wide, pprof per service)",
+               "profkit"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  std::string config_path;
+  CLI::App* run = app.add_subcommand("run", "Run the agent in the foreground (logs to stderr)");
+  run->add_option("--config", config_path, "TOML configuration file (see conf/profkit.toml)")->required();
+
+  profkit::record::RecordOptions record_options;
+  std::string format = "pprof";
+  double duration = 0;
+  CLI::App* record = app.add_subcommand(
+      "record", "Profile processes (with their threads and children) or a command, then write one file");
+  record->add_option("--pid", record_options.pids, "Process to profile (repeatable)");
+  record->add_option("--rate", record_options.sample_rate_hz, "Samples per second per CPU")
+      ->check(CLI::Range(1, 1000));
+  CLI::Option* duration_option =
+      record->add_option("--duration", duration, "Seconds to record (default: until the target exits or Ctrl-C)")
+          ->check(CLI::PositiveNumber);
+  record->add_option("--format", format, "pprof or collapsed")->check(CLI::IsMember({"pprof", "collapsed"}));
+  record->add_option("--output", record_options.output, "Output file (default: profkit-<time>.pprof|.txt)");
+  record->add_option("command", record_options.command, "Command to start and profile, after --");
+
+  app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& error) {
+    // --help on a subcommand arrives here too, as a CallForHelp raised inside the subcommand.
+    if (error.get_exit_code() == 0) {
+      std::fputs((app.get_subcommands().empty() ? app.help() : app.get_subcommands().front()->help()).c_str(),
+                 stdout);
+      return 0;
+    }
+    return Usage(error.what());
+  }
+
+  if (app.got_subcommand("version")) {
+    std::printf("profkit %s\n", PROFKIT_VERSION);
+    return 0;
+  }
+  try {
+    if (app.got_subcommand(run)) return RunAgent(config_path, log_level);
+    if (*duration_option) record_options.duration_seconds = duration;
+    record_options.format =
+        format == "collapsed" ? profkit::record::OutputFormat::kCollapsed : profkit::record::OutputFormat::kPprof;
+    if (record_options.pids.empty() && record_options.command.empty()) {
+      return Usage("record: give --pid PID or a command after --");
+    }
+    return RunRecord(record_options, log_level);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "profkit: fatal: %s\n", error.what());
+    return kExitFailure;
+  }
+}
