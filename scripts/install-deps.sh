@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package profkit needs to build, run and test. Idempotent: when nothing is
+# missing it does nothing (no apt-get update either).
+#   scripts/install-deps.sh          build + run dependencies
+#   scripts/install-deps.sh --test   also the test and benchmark tools
+set -euo pipefail
+
+build_packages=(
+  cmake ninja-build g++ pkg-config
+  clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
+  libprotobuf-dev protobuf-compiler libcurl4-openssl-dev
+  libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
+)
+test_packages=(
+  libgtest-dev libgmock-dev
+  golang-go            # go tool pprof reads every profile the tests produce
+  python3 python3-pytest python3-protobuf
+  linux-perf bpftrace  # peers in bench/
+)
+
+packages=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then packages+=("${test_packages[@]}"); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Second command of the README (and what CI runs): install what is missing, build, and run every
+# test: unit tests (normal and ASan+UBSan builds), then the root/BPF integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+
+echo "== build"
+scripts/build.sh build
+echo "== build (ASan+UBSan)"
+scripts/build.sh build-asan -DPROFKIT_SANITIZE=ON
+
+echo "== unit tests"
+ctest --test-dir build -L unit --output-on-failure -j2
+echo "== unit tests (ASan+UBSan)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L unit --output-on-failure -j2
+
+echo "== integration tests (root, BPF, real processes)"
+/usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration

@@ -1,0 +1,285 @@
+"""Shared fixtures for profkit's integration tests.
+
+These tests run real processes, load BPF programs and talk to a fake Dataway on loopback. They need
+root. Under CI=true a missing prerequisite is a failure, never a skip.
+"""
+import gzip
+import http.server
+import importlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("PROFKIT_BUILD_DIR", REPO / "build"))
+PROFKIT = BUILD / "profkit"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require(condition, reason):
+    """Skips outside CI; fails in CI, where every prerequisite must be installed."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"prerequisite missing under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def profkit_bin():
+    require(PROFKIT.exists(), f"{PROFKIT} is not built (scripts/build.sh)")
+    return PROFKIT
+
+
+@pytest.fixture(scope="session")
+def root():
+    require(os.geteuid() == 0, "needs root to load BPF programs")
+    require(Path("/sys/kernel/btf/vmlinux").exists(), "needs kernel BTF (/sys/kernel/btf/vmlinux)")
+
+
+@pytest.fixture(scope="session")
+def go_tool():
+    go = shutil.which("go")
+    require(go is not None, "needs Debian's golang-go for `go tool pprof`")
+    return go
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="profkit-it-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def two_functions(workdir):
+    """The C workload with a known split of CPU time, built with frame pointers."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    require(cc is not None, "needs a C compiler")
+    out = workdir / "two_functions"
+    subprocess.run(
+        [cc, "-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline", "-o", out,
+         REPO / "tests/workloads/two_functions.c"],
+        check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def pprof_pb2(workdir):
+    """Python bindings for vendor/pprof/profile.proto, generated with Debian's protoc."""
+    protoc = shutil.which("protoc")
+    require(protoc is not None, "needs protobuf-compiler")
+    out = workdir / "pb"
+    out.mkdir(exist_ok=True)
+    proto_dir = REPO / "vendor/pprof"
+    subprocess.run([protoc, f"-I{proto_dir}", f"--python_out={out}", proto_dir / "profile.proto"], check=True)
+    sys.path.insert(0, str(out))
+    try:
+        return importlib.import_module("profile_pb2")
+    except ImportError as error:
+        require(False, f"needs python3-protobuf: {error}")
+
+
+class Pprof:
+    """A decoded pprof with helpers to read stacks as function names (innermost first)."""
+
+    def __init__(self, pb2, data):
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        self.message = pb2.Profile()
+        self.message.ParseFromString(data)
+        p = self.message
+        self.strings = list(p.string_table)
+        self.functions = {f.id: f for f in p.function}
+        self.locations = {loc.id: loc for loc in p.location}
+        self.mappings = {m.id: m for m in p.mapping}
+
+    def s(self, index):
+        return self.strings[index]
+
+    def sample_types(self):
+        return [(self.s(t.type), self.s(t.unit)) for t in self.message.sample_type]
+
+    def frames(self, sample):
+        """Function names of a sample, innermost first, inlined functions expanded."""
+        names = []
+        for location_id in sample.location_id:
+            for line in self.locations[location_id].line:
+                names.append(self.s(self.functions[line.function_id].name))
+        return names
+
+    def labels(self, sample):
+        out = {}
+        for label in sample.label:
+            out[self.s(label.key)] = self.s(label.str) if label.str else label.num
+        return out
+
+    def total(self, index=0):
+        return sum(sample.value[index] for sample in self.message.sample)
+
+    def leaf_share(self, function):
+        """Share (0..1) of sample counts whose innermost frame is `function`."""
+        total = self.total()
+        hits = sum(s.value[0] for s in self.message.sample if self.frames(s)[:1] == [function])
+        return hits / total if total else 0.0
+
+
+@pytest.fixture(scope="session")
+def read_pprof(pprof_pb2):
+    return lambda data: Pprof(pprof_pb2, data)
+
+
+# Tests sample faster than the 99 Hz default: with ~2,000 samples the statistical error of a 70%
+# share is about 1 point, so a ±5-point assertion tests profkit, not luck.
+TEST_RATE = 499
+
+
+def cpu_seconds(stdout):
+    """The CPU time tests/workloads/two_functions reports at exit (summed over several runs)."""
+    values = [float(line.split("=", 1)[1]) for line in stdout.splitlines() if line.startswith("cpu_seconds=")]
+    assert values, f"workload printed no cpu_seconds: {stdout!r}"
+    return sum(values)
+
+
+def process_cpu_seconds(pid):
+    """utime + stime of a live process, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def assert_sample_count(samples, cpu, rate):
+    """One sample per 1/rate s of CPU time: a missing or doubled sample stream shows up here."""
+    expected = cpu * rate
+    assert 0.85 * expected <= samples <= 1.10 * expected, f"{samples} samples for {cpu:.2f} s of CPU at {rate} Hz"
+
+
+def collapsed_counts(text):
+    """Parses collapsed stacks into a list of (frames root-first, count)."""
+    stacks = []
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+class FakeDataway:
+    """Records every request on 127.0.0.1; answers with the status the test chooses."""
+
+    def __init__(self):
+        self.requests = []
+        self.status = 200
+        self.cond = threading.Condition()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with owner.cond:
+                    status = owner.status
+                    owner.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body, "status": status})
+                    owner.cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, predicate, timeout):
+        """Waits until predicate(requests) is true; returns the requests."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self.requests):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out; fake Dataway got {len(self.requests)} requests")
+                self.cond.wait(remaining)
+            return list(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_dataway():
+    dataway = FakeDataway()
+    yield dataway
+    dataway.close()
+
+
+class Agent:
+    """`profkit run` in the background; stderr captured to a file the test can wait on."""
+
+    def __init__(self, binary, config_path, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen([binary, "run", "--config", config_path],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def text(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def wait_for_log(self, needle, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited ({self.proc.returncode}):\n{self.text()}")
+            time.sleep(0.05)  # polling a log file: there is no event to wait on
+        raise AssertionError(f"agent never logged {needle!r}:\n{self.text()}")
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def start_agent(profkit_bin, root, tmp_path):
+    agents = []
+
+    def start(config_text):
+        config_path = tmp_path / f"profkit-{len(agents)}.toml"
+        config_path.write_text(config_text)
+        agent = Agent(profkit_bin, config_path, tmp_path / f"agent-{len(agents)}.log")
+        agents.append(agent)
+        return agent
+
+    yield start
+    for agent in agents:
+        agent.kill()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,99 @@
+"""`profkit record` on a C workload with a known split of CPU time (root + BPF)."""
+import subprocess
+
+from conftest import TEST_RATE, assert_sample_count, collapsed_counts, cpu_seconds, process_cpu_seconds
+
+SHARE_TOLERANCE = 0.05  # ±5 points
+
+
+def leaf_shares(stacks):
+    total = sum(count for _, count in stacks)
+    leaves = {}
+    for frames, count in stacks:
+        leaves[frames[-1]] = leaves.get(frames[-1], 0) + count
+    return total, {name: count / total for name, count in leaves.items()}
+
+
+def record(profkit_bin, *args):
+    result = subprocess.run([profkit_bin, "record", *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_record_command_collapsed_shares(profkit_bin, root, two_functions, tmp_path):
+    out = tmp_path / "stacks.txt"
+    result = record(profkit_bin, "--rate", TEST_RATE, "--format", "collapsed", "--output", out, "--",
+                    two_functions, "4")
+    stacks = collapsed_counts(out.read_text())
+    total, shares = leaf_shares(stacks)
+    assert_sample_count(total, cpu_seconds(result.stdout), TEST_RATE)
+    assert abs(shares.get("hot_a", 0) - 0.70) <= SHARE_TOLERANCE, shares
+    assert abs(shares.get("hot_b", 0) - 0.30) <= SHARE_TOLERANCE, shares
+    # The whole chain, root first, down to the leaf (whose caller a plain frame-pointer walk
+    # would skip, because GCC gives leaf functions no frame).
+    for frames, _ in stacks:
+        if frames[-1] in ("hot_a", "hot_b"):
+            assert frames[-3:-1] == ["main", "run_user"], frames
+
+
+def test_record_kernel_frames_are_marked(profkit_bin, root, two_functions, tmp_path):
+    out = tmp_path / "kernel.txt"
+    result = record(profkit_bin, "--rate", TEST_RATE, "--format", "collapsed", "--output", out, "--",
+                    two_functions, "3", "kernel")
+    stacks = collapsed_counts(out.read_text())
+    total = sum(count for _, count in stacks)
+    assert_sample_count(total, cpu_seconds(result.stdout), TEST_RATE)
+    # Reading 1 MiB of /dev/zero per call keeps the thread in the kernel's read path almost all the time.
+    reads = [(frames, count) for frames, count in stacks if "vfs_read_[k]" in frames]
+    assert sum(count for _, count in reads) / total >= 0.8, out.read_text()[:3000]
+    for frames, _ in reads:
+        # Kernel frames sit below (after) the user frames that made the system call, and the
+        # user part is complete down to libc's frameless read wrapper.
+        first_kernel = next(i for i, f in enumerate(frames) if f.endswith("_[k]"))
+        assert all(f.endswith("_[k]") for f in frames[first_kernel:]), frames
+        assert frames[first_kernel - 3:first_kernel - 1] == ["run_kernel", "read_zero"], frames
+
+
+def test_record_pid_pprof(profkit_bin, root, two_functions, tmp_path, read_pprof, go_tool):
+    workload = subprocess.Popen([two_functions, "30"], stdout=subprocess.DEVNULL)
+    try:
+        out = tmp_path / "pid.pprof"
+        cpu_before = process_cpu_seconds(workload.pid)
+        record(profkit_bin, "--pid", workload.pid, "--rate", TEST_RATE, "--duration", "3", "--output", out)
+        cpu = process_cpu_seconds(workload.pid) - cpu_before
+    finally:
+        workload.kill()
+        workload.wait()
+    profile = read_pprof(out.read_bytes())
+    assert profile.sample_types() == [("samples", "count"), ("cpu", "nanoseconds")]
+    assert profile.message.period == 1_000_000_000 // TEST_RATE
+    assert profile.message.duration_nanos >= 2_900_000_000
+    assert_sample_count(profile.total(), cpu, TEST_RATE)
+    assert abs(profile.leaf_share("hot_a") - 0.70) <= SHARE_TOLERANCE
+    assert abs(profile.leaf_share("hot_b") - 0.30) <= SHARE_TOLERANCE
+    for sample in profile.message.sample:
+        labels = profile.labels(sample)
+        assert labels["pid"] == workload.pid
+        assert labels["tid"] == workload.pid
+        assert labels["thread_name"] == "two_functions"
+        assert sample.value[1] == sample.value[0] * profile.message.period
+    # The workload's own mapping carries its build id, and its functions have files and lines.
+    mapping = next(m for m in profile.mappings.values() if profile.s(m.filename).endswith("/two_functions"))
+    notes = subprocess.run(["readelf", "-n", two_functions], capture_output=True, text=True).stdout
+    assert profile.s(mapping.build_id) and f"Build ID: {profile.s(mapping.build_id)}" in notes
+    hot_a = next(f for f in profile.functions.values() if profile.s(f.name) == "hot_a")
+    assert profile.s(hot_a.filename).endswith("two_functions.c")
+    assert hot_a.start_line > 0
+    top = subprocess.run([go_tool, "tool", "pprof", "-top", out], capture_output=True, text=True, timeout=120)
+    assert top.returncode == 0, top.stderr
+    assert "hot_a" in top.stdout and "hot_b" in top.stdout
+
+
+def test_record_follows_children(profkit_bin, root, two_functions, tmp_path):
+    """A shell that runs the real work in child processes: the children are profiled too."""
+    out = tmp_path / "children.txt"
+    result = record(profkit_bin, "--rate", TEST_RATE, "--format", "collapsed", "--output", out, "--",
+                    "sh", "-c", f"{two_functions} 2; {two_functions} 1")
+    total, shares = leaf_shares(collapsed_counts(out.read_text()))
+    assert_sample_count(total, cpu_seconds(result.stdout), TEST_RATE)
+    assert abs(shares.get("hot_a", 0) - 0.70) <= SHARE_TOLERANCE, shares
