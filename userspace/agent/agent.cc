@@ -1,5 +1,6 @@
 #include "profkit/agent/agent.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -70,6 +71,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     spdlog::info("eBPF sampling is disabled (ebpf.enabled = false)");
   }
   agent->interval_start_unix_ns_ = WallTimeNanos();
+  // Loading (kernel BTF for CO-RE relocations, kallsyms) peaks far above the steady state.
+  malloc_trim(0);
   return agent;
 }
 
@@ -134,6 +137,8 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
     for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->Submit(upload);
     if (!sinks_.empty()) sinks_.back()->Submit(std::move(upload));
   }
+  // Building profiles allocates in bursts; hand the freed pages back instead of keeping the peak.
+  malloc_trim(0);
 }
 
 void Agent::LogCounters() {

@@ -140,7 +140,13 @@ void BpfSampler::RingBufferDeleter::operator()(ring_buffer* rb) const { ring_buf
 
 BpfSampler::~BpfSampler() = default;
 
-Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& options) {
+Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requested) {
+  SamplerOptions options = requested;
+  if (options.ring_buffer_bytes == 0) {
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return Status::FromErrno("counting possible CPUs", -cpus);
+    options.ring_buffer_bytes = RingBufferBytesForCpus(static_cast<size_t>(cpus));
+  }
   PROFKIT_RETURN_IF_ERROR(ValidateSamplerOptions(options));
   static std::once_flag print_once;
   std::call_once(print_once, [] { libbpf_set_print(LibbpfPrint); });

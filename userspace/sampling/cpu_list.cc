@@ -48,4 +48,13 @@ Result<std::vector<int>> ParseCpuList(std::string_view text) {
   return cpus;
 }
 
+size_t RingBufferBytesForCpus(size_t cpus) {
+  constexpr size_t kBytesPerCpu = size_t{256} << 10;
+  constexpr size_t kMinBytes = size_t{1} << 20;
+  constexpr size_t kMaxBytes = size_t{64} << 20;
+  size_t bytes = kMinBytes;
+  while (bytes < cpus * kBytesPerCpu && bytes < kMaxBytes) bytes *= 2;
+  return bytes;
+}
+
 }  // namespace profkit::sampling

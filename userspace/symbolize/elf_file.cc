@@ -48,9 +48,9 @@ class ElfHandle {
   Elf* elf_;
 };
 
-Result<Elf*> BeginElf(int fd) {
+Result<Elf*> BeginElf(int fd, Elf_Cmd command = ELF_C_READ) {
   InitLibelf();
-  Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
+  Elf* elf = elf_begin(fd, command, nullptr);
   if (elf == nullptr) return Status::Errorf("elf_begin: {}", ElfError());
   if (elf_kind(elf) != ELF_K_ELF) {
     elf_end(elf);
@@ -204,7 +204,11 @@ Result<ElfFile::Symbols> ElfFile::ReadSymbols() const {
 DwarfFrames* ElfFile::dwarf() {
   if (!has_debug_info_ || dwarf_tried_) return dwarf_.get();
   dwarf_tried_ = true;
-  auto elf = BeginElf(fd_);
+  // Debug sections run to tens of MiB (profkit's own are 30) and a lookup touches a few pages of
+  // them: mapped, only those pages are resident and the kernel may reclaim them, where reading
+  // would copy whole sections to the heap. The SIGBUS risk of mapping (a file truncated in place)
+  // is accepted for debug info of code that is mapped and running, which is replaced by rename.
+  auto elf = BeginElf(fd_, ELF_C_READ_MMAP);
   if (!elf.ok()) return nullptr;
   auto frames = DwarfFrames::Open(*elf);
   if (!frames.ok()) {

@@ -24,10 +24,9 @@ struct SamplerOptions {
   // 99 rather than 100 so sampling does not run in lock-step with 10 ms timers.
   int sample_rate_hz = 99;
   bool kernel_stacks = true;
-  // Must be a power of two and a multiple of the page size. 8 MiB holds ~4000 samples of full
-  // depth (2 KiB each) or ~20000 typical ones (~400 B): at 64 CPUs x 99 Hz that is about 3 s of
-  // consumer stall before drops, for 8 MiB of locked kernel memory per host.
-  size_t ring_buffer_bytes = size_t{8} << 20;
+  // Must be a power of two and a multiple of the page size; 0 = RingBufferBytesForCpus(the
+  // number of possible CPUs), so a small host does not pin memory sized for a large one.
+  size_t ring_buffer_bytes = 0;
 };
 
 // Highest accepted sample rate: the kernel's default kernel.perf_event_max_sample_rate ceiling
