@@ -14,6 +14,8 @@ function(profkit_unit_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  # Shared test helpers: #include "testing/<helper>.h" (tests/unit/testing/).
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
   target_compile_definitions(${name} PRIVATE
     PROFKIT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
     PROFKIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -1,4 +1,5 @@
 #include "profkit/common/file_util.h"
+#include "testing/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,13 +11,8 @@ namespace {
 
 class FileUtilTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/profkit-file-util-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  testing::TempDir temp_dir_;
+  const std::string dir_ = temp_dir_.path();
 };
 
 TEST_F(FileUtilTest, AtomicWriteThenBoundedRead) {

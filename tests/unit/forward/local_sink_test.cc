@@ -6,18 +6,13 @@
 #include <filesystem>
 
 #include "profkit/common/file_util.h"
+#include "testing/temp_dir.h"
 
 namespace profkit::forward {
 namespace {
 
 class LocalSinkTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/profkit-local-sink-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static ProfileUpload Upload(std::string service) {
     ProfileUpload upload;
@@ -27,7 +22,8 @@ class LocalSinkTest : public ::testing::Test {
     return upload;
   }
 
-  std::string dir_;
+  testing::TempDir temp_dir_;
+  const std::string dir_ = temp_dir_.path();
 };
 
 TEST_F(LocalSinkTest, WritesUnderServiceWithCollisionSuffix) {

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "profkit/common/file_util.h"
+#include "testing/temp_dir.h"
 
 namespace profkit::pipeline {
 namespace {
@@ -20,9 +21,6 @@ namespace fs = std::filesystem;
 class ProcessTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char templ[] = "/tmp/profkit-process-table-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    root_ = templ;
     self_exe_ = fs::read_symlink("/proc/self/exe").string();
     struct stat st {};
     ASSERT_EQ(stat(self_exe_.c_str(), &st), 0);
@@ -30,7 +28,6 @@ class ProcessTableTest : public ::testing::Test {
     self_dev_minor_ = minor(st.st_dev);
     self_inode_ = st.st_ino;
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   void AddProcess(uint32_t pid, uint32_t ppid, const std::string& comm, const std::string& environ) {
     const std::string dir = root_ + "/" + std::to_string(pid);
@@ -50,7 +47,8 @@ class ProcessTableTest : public ::testing::Test {
 
   static constexpr uint64_t kMapStart = 0x555500001000;
   static constexpr uint64_t kMapEnd = 0x555500100000;
-  std::string root_;
+  testing::TempDir temp_dir_;
+  const std::string root_ = temp_dir_.path();
   std::string self_exe_;
   unsigned self_dev_major_ = 0, self_dev_minor_ = 0;
   uint64_t self_inode_ = 0;

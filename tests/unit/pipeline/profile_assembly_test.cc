@@ -12,6 +12,7 @@
 #include "profkit/common/file_util.h"
 #include "profkit/process/proc_parsers.h"
 #include "profkit/profile/pprof_builder.h"
+#include "testing/temp_dir.h"
 
 extern "C" __attribute__((noinline)) int ProfkitAssemblyMarker(int x) { return x * 3 + 1; }
 
@@ -22,9 +23,6 @@ namespace {
 class ProfileAssemblyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char templ[] = "/tmp/profkit-assembly-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
     std::ofstream(dir_ + "/kallsyms") << "ffffffff81000000 T _stext\n"
                                          "ffffffff81001000 T do_syscall_64\n"
                                          "ffffffff81002000 T clear_user\n"
@@ -48,7 +46,6 @@ class ProfileAssemblyTest : public ::testing::Test {
     symbolizer_ = std::make_unique<FrameSymbolizer>(
         native_, std::make_unique<symbolize::KernelSymbolizer>(std::move(kernel).value()));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   profile::Aggregator::ServiceStacks Stacks() {
     const profile::Frame clear_user{.kind = profile::FrameKind::kKernel, .address = 0xffffffff81002010};
@@ -66,7 +63,8 @@ class ProfileAssemblyTest : public ::testing::Test {
     return stacks;
   }
 
-  std::string dir_;
+  testing::TempDir temp_dir_;
+  const std::string dir_ = temp_dir_.path();
   symbolize::NativeSymbolizer native_;
   std::unique_ptr<FrameSymbolizer> symbolizer_;
   uint32_t module_ = 0;

@@ -1,4 +1,5 @@
 #include "profkit/process/proc_fs.h"
+#include "testing/temp_dir.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,12 +16,6 @@ using ::testing::ElementsAre;
 
 class ProcFsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/profkit-procfs-XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    root_ = templ;
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
 
   void Write(const std::string& relative, const std::string& content) {
     const std::filesystem::path path = std::filesystem::path(root_) / relative;
@@ -33,7 +28,8 @@ class ProcFsTest : public ::testing::Test {
     std::filesystem::create_symlink(target, path);
   }
 
-  std::string root_;
+  testing::TempDir temp_dir_;
+  const std::string root_ = temp_dir_.path();
 };
 
 TEST_F(ProcFsTest, ReadsAProcessFromAFakeTree) {
