@@ -10,7 +10,8 @@
 #include "profkit/bpf_abi.h"
 #include "profkit_maps.h"
 
-static __always_inline void emit_process_event(__u32 kind, struct task_struct *task, __u32 ppid) {
+static __always_inline void emit_process_event(__u32 kind, struct task_struct *task, __u32 ppid,
+                                               __u64 wakeup_flags) {
   struct profkit_process_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
     profkit_count(PROFKIT_COUNTER_RINGBUF_DROPS);
@@ -21,13 +22,15 @@ static __always_inline void emit_process_event(__u32 kind, struct task_struct *t
   e->ppid = ppid;
   /* The ring buffer is not zeroed; a failed read must not leak stale bytes as a name. */
   if (bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), &task->comm) < 0) e->comm[0] = '\0';
-  bpf_ringbuf_submit(e, profkit_wakeup_flags());
+  bpf_ringbuf_submit(e, wakeup_flags);
 }
 
-/* Fires after the new image is loaded, so comm is already the new program's name. */
+/* Fires after the new image is loaded, so comm is already the new program's name. The reader is
+ * woken at once: a program that runs for a few milliseconds must have its /proc/PID/maps read
+ * while it still exists, or its samples cannot be symbolized. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(profkit_exec, struct task_struct *p) {
-  emit_process_event(PROFKIT_EVENT_EXEC, p, BPF_CORE_READ(p, real_parent, tgid));
+  emit_process_event(PROFKIT_EVENT_EXEC, p, BPF_CORE_READ(p, real_parent, tgid), BPF_RB_FORCE_WAKEUP);
   return 0;
 }
 
@@ -35,7 +38,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(profkit_fork, struct task_struct *parent, struct task_struct *child) {
   /* A new thread has pid != tgid; only a new thread group is a new process. */
   if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) return 0;
-  emit_process_event(PROFKIT_EVENT_FORK, child, BPF_CORE_READ(parent, tgid));
+  emit_process_event(PROFKIT_EVENT_FORK, child, BPF_CORE_READ(parent, tgid), profkit_wakeup_flags());
   return 0;
 }
 
@@ -43,6 +46,6 @@ int BPF_PROG(profkit_fork, struct task_struct *parent, struct task_struct *child
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(profkit_exit, struct task_struct *p) {
   if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid)) return 0;
-  emit_process_event(PROFKIT_EVENT_EXIT, p, BPF_CORE_READ(p, real_parent, tgid));
+  emit_process_event(PROFKIT_EVENT_EXIT, p, BPF_CORE_READ(p, real_parent, tgid), profkit_wakeup_flags());
   return 0;
 }

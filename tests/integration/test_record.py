@@ -97,3 +97,22 @@ def test_record_follows_children(profkit_bin, root, two_functions, tmp_path):
     total, shares = leaf_shares(collapsed_counts(out.read_text()))
     assert_sample_count(total, cpu_seconds(result.stdout), TEST_RATE)
     assert abs(shares.get("hot_a", 0) - 0.70) <= SHARE_TOLERANCE, shares
+
+
+def test_record_deleted_binary_still_symbolizes(profkit_bin, root, two_functions, tmp_path):
+    """An upgrade replaced the binary under a running process: symbols come via /proc/PID/map_files."""
+    copy = tmp_path / "replaced_app"
+    copy.write_bytes(two_functions.read_bytes())
+    copy.chmod(0o755)
+    workload = subprocess.Popen([copy, "30"], stdout=subprocess.DEVNULL)
+    try:
+        copy.unlink()
+        out = tmp_path / "deleted.txt"
+        record(profkit_bin, "--pid", workload.pid, "--rate", TEST_RATE, "--duration", "2",
+               "--format", "collapsed", "--output", out)
+    finally:
+        workload.kill()
+        workload.wait()
+    total, shares = leaf_shares(collapsed_counts(out.read_text()))
+    assert total > 0
+    assert abs(shares.get("hot_a", 0) - 0.70) <= SHARE_TOLERANCE, shares

@@ -138,8 +138,8 @@ def test_dataway_down_then_up_loses_nothing(start_agent, fake_dataway, two_funct
     env = dict(os.environ, DD_SERVICE="retry-svc")
     workload = subprocess.run([two_functions, "3"], env=env, capture_output=True, text=True, check=True)
     expected = cpu_seconds(workload.stdout) * TEST_RATE
-    # Wait until a profile of the workload has been refused at least once...
-    fake_dataway.wait_for(lambda rs: uploads_of(rs, "retry-svc"), timeout=30)
+    # The workload's profiles were built while Dataway refused everything...
+    fake_dataway.wait_for(lambda rs: any(r["status"] == 503 for r in rs), timeout=60)
     with fake_dataway.cond:
         fake_dataway.status = 200
 
@@ -148,6 +148,24 @@ def test_dataway_down_then_up_loses_nothing(start_agent, fake_dataway, two_funct
         return sum(read_pprof(p["cpu.pprof"][1]).total()
                    for r, p, _ in uploads_of(requests, "retry-svc") if r["status"] == 200)
 
-    requests = fake_dataway.wait_for(lambda rs: delivered_samples(rs) >= 0.85 * expected, timeout=90)
+    # Retries back off up to 60 s while Dataway is down, then the queue drains.
+    requests = fake_dataway.wait_for(lambda rs: delivered_samples(rs) >= 0.85 * expected, timeout=180)
     assert agent.stop(timeout=10) == 0
     assert_sample_count(delivered_samples(requests), expected / TEST_RATE, TEST_RATE)
+
+
+def test_short_lived_processes_are_symbolized(start_agent, two_functions, tmp_path, read_pprof):
+    """Programs that run for 50 ms and exit long before the profile is built."""
+    local_dir = tmp_path / "profiles"
+    agent = start_agent(config("", local_dir, interval="1h"))
+    agent.wait_for_log("eBPF sampling started")
+    env = dict(os.environ, DD_SERVICE="short-lived")
+    cpu = 0.0
+    for _ in range(20):
+        cpu += cpu_seconds(subprocess.run([two_functions, "0.05"], env=env, capture_output=True, text=True,
+                                          check=True).stdout)
+    assert agent.stop(timeout=10) == 0
+    profile = read_pprof(next((local_dir / "short-lived").glob("*.pprof")).read_bytes())
+    assert_sample_count(profile.total(), cpu, TEST_RATE)
+    symbolized = profile.leaf_share("hot_a") + profile.leaf_share("hot_b")
+    assert symbolized >= 0.9, f"only {symbolized:.0%} of the samples of short-lived processes were symbolized"

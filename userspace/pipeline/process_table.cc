@@ -43,6 +43,22 @@ void ProcessTable::OnExec(uint32_t pid, uint32_t ppid, std::string comm) {
   process.exited = false;
   process.ppid = ppid;
   process.comm = std::move(comm);
+
+  const int64_t now = MonotonicNanos();
+  if (now - eager_window_start_ns_ >= 1'000'000'000) {
+    eager_window_start_ns_ = now;
+    eager_loads_in_window_ = 0;
+  }
+  if (eager_loads_in_window_ < options_.max_eager_loads_per_second) {
+    ++eager_loads_in_window_;
+    ++counters_.eager_loads;
+    LoadDetails(process);
+    // The dynamic loader maps the libraries just after exec: the first IP outside the mappings
+    // read now must trigger a re-read at once, not after the refresh interval.
+    process.maps_loaded_at_ns = 0;
+  } else {
+    ++counters_.eager_loads_deferred;
+  }
 }
 
 void ProcessTable::OnFork(uint32_t pid, uint32_t ppid, std::string comm) {
@@ -134,6 +150,9 @@ void ProcessTable::LoadMappings(Process& process, int64_t now_ns) {
   }
   std::sort(process.mappings.begin(), process.mappings.end(),
             [](const Mapping& a, const Mapping& b) { return a.mapping.start < b.mapping.start; });
+  // Opened now, through this process's /proc entries, while they exist: a process that exits
+  // before its samples are symbolized takes its map_files and root with it.
+  for (Mapping& mapping : process.mappings) ResolveModule(process, mapping);
 }
 
 ProcessTable::Mapping* ProcessTable::FindMapping(Process& process, uint64_t ip) {
@@ -163,24 +182,26 @@ profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, boo
     return frame;
   }
   Mapping& mapping = *found;
-  if (!mapping.module_resolved) {
-    mapping.module_resolved = true;
-    const process::MemoryMapping& m = mapping.mapping;
-    Result<uint32_t> id = symbolizer_.AddModule(
-        symbolize::ModuleKey{.dev = m.dev, .inode = m.inode}, m.path,
-        {proc_fs_.MapFilesPath(process.pid, m), proc_fs_.RootPath(process.pid, m.path)});
-    if (id.ok()) {
-      mapping.module_id = *id;
-      if (std::find(process.modules.begin(), process.modules.end(), *id) == process.modules.end()) {
-        process.modules.push_back(*id);
-        ++module_refs_[*id];
-      }
-    }
-  }
+  ResolveModule(process, mapping);
   if (mapping.module_id == profile::kUnknownModule) return frame;
   frame.module_id = mapping.module_id;
   frame.address = ip - mapping.mapping.start + mapping.mapping.file_offset;
   return frame;
+}
+
+void ProcessTable::ResolveModule(Process& process, Mapping& mapping) {
+  if (mapping.module_resolved || !IsFileBacked(mapping.mapping)) return;
+  mapping.module_resolved = true;
+  const process::MemoryMapping& m = mapping.mapping;
+  Result<uint32_t> id = symbolizer_.AddModule(
+      symbolize::ModuleKey{.dev = m.dev, .inode = m.inode}, m.path,
+      {proc_fs_.MapFilesPath(process.pid, m), proc_fs_.RootPath(process.pid, m.path)});
+  if (!id.ok()) return;
+  mapping.module_id = *id;
+  if (std::find(process.modules.begin(), process.modules.end(), *id) == process.modules.end()) {
+    process.modules.push_back(*id);
+    ++module_refs_[*id];
+  }
 }
 
 void ProcessTable::DropModuleReferences(Process& process) {

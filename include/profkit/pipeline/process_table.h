@@ -27,6 +27,9 @@ struct ProcessTableOptions {
   // A sample whose IP is in no known mapping triggers a re-read of /proc/PID/maps (new dlopen, JIT),
   // at most this often per process.
   int64_t maps_refresh_interval_ns = 1'000'000'000;
+  // New programs have their /proc state read at exec, before a short-lived one vanishes; beyond
+  // this many per second (a build farm execs thousands) the rest are read lazily at first sample.
+  uint32_t max_eager_loads_per_second = 200;
   std::string default_env;
 };
 
@@ -37,6 +40,8 @@ struct ProcessTableCounters {
   uint64_t unmapped_frames = 0;  // user IPs in no file-backed mapping
   uint64_t table_full = 0;
   uint64_t collected = 0;        // exited processes released
+  uint64_t eager_loads = 0;      // /proc state read at exec
+  uint64_t eager_loads_deferred = 0;  // over max_eager_loads_per_second, read at first sample
 };
 
 class ProcessTable {
@@ -90,6 +95,8 @@ class ProcessTable {
   // the next CollectExited, because samples taken before still point at them.
   void DropModuleReferences(Process& process);
   static Mapping* FindMapping(Process& process, uint64_t ip);
+  // Interns the mapping's file with the symbolizer (once) and references it for this process.
+  void ResolveModule(Process& process, Mapping& mapping);
 
   const process::ProcFs& proc_fs_;
   symbolize::NativeSymbolizer& symbolizer_;
@@ -99,6 +106,8 @@ class ProcessTable {
   std::unordered_map<uint32_t, uint32_t> module_refs_;
   std::vector<uint32_t> unreferenced_modules_;
   ProcessTableCounters counters_;
+  int64_t eager_window_start_ns_ = 0;
+  uint32_t eager_loads_in_window_ = 0;
 };
 
 }  // namespace profkit::pipeline
