@@ -8,6 +8,9 @@ function(profkit_module name)
   target_link_libraries(profkit_${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
+# `ninja unit_tests` builds every unit test and only what they need (the sanitizer build uses it).
+add_custom_target(unit_tests)
+
 # profkit_unit_test(<name> SOURCES ... DEPS ...)
 # A gtest binary registered with ctest under the label "unit" (no root, no network).
 function(profkit_unit_test name)
@@ -19,6 +22,7 @@ function(profkit_unit_test name)
   target_compile_definitions(${name} PRIVATE
     PROFKIT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
     PROFKIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  add_dependencies(unit_tests ${name})
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
 endfunction()

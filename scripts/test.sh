@@ -8,7 +8,7 @@ scripts/install-deps.sh --test
 echo "== build"
 scripts/build.sh build
 echo "== build (ASan+UBSan)"
-scripts/build.sh build-asan -DPROFKIT_SANITIZE=ON
+PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_SANITIZE=ON
 
 echo "== unit tests"
 ctest --test-dir build -L unit --output-on-failure -j2
