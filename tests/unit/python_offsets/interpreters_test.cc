@@ -1,0 +1,259 @@
+// Verifies the offsets against the interpreters installed on this machine: the built-in tables
+// (3.8–3.12) and ParseDebugOffsets on live `_Py_DebugOffsets` bytes (3.13+) must equal what the
+// dumper compiled against that interpreter's own headers prints.
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "profkit/python/offsets.h"
+#include "testing/temp_dir.h"
+
+namespace profkit::python {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kFirstMinor = 8;
+constexpr int kLastMinor = 13;
+// Enough of `_PyRuntime` for any known `_Py_DebugOffsets` layout (3.13: 584 bytes).
+constexpr int kRuntimeBytesToRead = 1024;
+
+struct Interpreter {
+  std::string python;  // executable
+  std::string config;  // python3.X-config next to it
+};
+
+// pyenv builds (/root/.pyenv/versions/3.X.Y) and the distribution's /usr/bin/python3.X when its
+// headers are installed.
+std::vector<Interpreter> FindInterpreters(int minor) {
+  std::vector<Interpreter> found;
+  const std::string exe = "python3." + std::to_string(minor);
+  const auto add = [&](const fs::path& bin) {
+    std::error_code ec;
+    if (fs::exists(bin / exe, ec) && fs::exists(bin / (exe + "-config"), ec)) {
+      found.push_back({(bin / exe).string(), (bin / (exe + "-config")).string()});
+    }
+  };
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/root/.pyenv/versions", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("3." + std::to_string(minor) + ".")) add(entry.path() / "bin");
+  }
+  add("/usr/bin");
+  return found;
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult Run(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string Trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+using FieldMap = std::map<std::string, uint64_t>;
+
+// The same names as the dumper prints; absent fields are left out.
+FieldMap PresentFields(const CPythonOffsets& o) {
+  FieldMap fields;
+  const auto put = [&](const char* name, uint32_t value) {
+    if (value != kNoOffset) fields[name] = value;
+  };
+  put("runtime.interpreters_head", o.runtime.interpreters_head);
+  put("runtime.tss_is_initialized", o.runtime.tss_is_initialized);
+  put("runtime.tss_key", o.runtime.tss_key);
+  put("interpreter.threads_head", o.interpreter.threads_head);
+  put("thread_state.next", o.thread_state.next);
+  put("thread_state.interp", o.thread_state.interp);
+  put("thread_state.frame", o.thread_state.frame);
+  put("thread_state.cframe", o.thread_state.cframe);
+  put("thread_state.current_frame", o.thread_state.current_frame);
+  put("thread_state.thread_id", o.thread_state.thread_id);
+  put("thread_state.native_thread_id", o.thread_state.native_thread_id);
+  put("thread_state.size", o.thread_state.size);
+  put("cframe.current_frame", o.cframe.current_frame);
+  put("frame_object.f_back", o.frame_object.f_back);
+  put("frame_object.f_code", o.frame_object.f_code);
+  put("frame_object.f_lasti", o.frame_object.f_lasti);
+  put("interpreter_frame.code", o.interpreter_frame.code);
+  put("interpreter_frame.previous", o.interpreter_frame.previous);
+  put("interpreter_frame.instr_ptr", o.interpreter_frame.instr_ptr);
+  put("interpreter_frame.owner", o.interpreter_frame.owner);
+  put("interpreter_frame.is_entry", o.interpreter_frame.is_entry);
+  put("interpreter_frame.size", o.interpreter_frame.size);
+  put("code_object.argcount", o.code_object.argcount);
+  put("code_object.kwonlyargcount", o.code_object.kwonlyargcount);
+  put("code_object.flags", o.code_object.flags);
+  put("code_object.firstlineno", o.code_object.firstlineno);
+  put("code_object.filename", o.code_object.filename);
+  put("code_object.name", o.code_object.name);
+  put("code_object.qualname", o.code_object.qualname);
+  put("code_object.lnotab", o.code_object.lnotab);
+  put("code_object.linetable", o.code_object.linetable);
+  put("code_object.code", o.code_object.code);
+  put("code_object.code_adaptive", o.code_object.code_adaptive);
+  put("code_object.size", o.code_object.size);
+  put("object.ob_type", o.object.ob_type);
+  put("unicode.length", o.unicode.length);
+  put("unicode.state", o.unicode.state);
+  put("unicode.ascii_data", o.unicode.ascii_data);
+  put("unicode.compact_data", o.unicode.compact_data);
+  put("bytes.ob_size", o.bytes.ob_size);
+  put("bytes.ob_sval", o.bytes.ob_sval);
+  return fields;
+}
+
+// Compiles the dumper against the interpreter's headers and returns its "<name> <value>" lines.
+FieldMap DumpFromHeaders(const Interpreter& interpreter, const std::string& dir) {
+  const CommandResult includes = Run(interpreter.config + " --includes");
+  EXPECT_EQ(includes.exit_code, 0) << includes.output;
+  const std::string binary = dir + "/offsets_dumper";
+  const CommandResult compile =
+      Run("cc -std=c11 -Wall -Werror " + Trim(includes.output) + " -o " + binary + " " +
+          PROFKIT_SOURCE_DIR "/tests/unit/python_offsets/offsets_dumper.c");
+  EXPECT_EQ(compile.exit_code, 0) << compile.output;
+  const CommandResult dump = Run(binary);
+  EXPECT_EQ(dump.exit_code, 0) << dump.output;
+  FieldMap fields;
+  size_t start = 0;
+  while (start < dump.output.size()) {
+    size_t end = dump.output.find('\n', start);
+    if (end == std::string::npos) end = dump.output.size();
+    const std::string line = dump.output.substr(start, end - start);
+    const size_t space = line.find(' ');
+    if (space != std::string::npos) {
+      fields[line.substr(0, space)] = std::stoull(line.substr(space + 1));
+    }
+    start = end + 1;
+  }
+  return fields;
+}
+
+// Field-by-field comparison so a failure names every differing field.
+void ExpectSameFields(const FieldMap& expected_from_headers, const FieldMap& actual,
+                      const std::string& what) {
+  for (const auto& [name, value] : expected_from_headers) {
+    const auto it = actual.find(name);
+    if (it == actual.end()) {
+      ADD_FAILURE() << what << ": " << name << " is absent, headers say " << value;
+    } else {
+      EXPECT_EQ(it->second, value) << what << ": " << name;
+    }
+  }
+  for (const auto& [name, value] : actual) {
+    EXPECT_TRUE(expected_from_headers.contains(name))
+        << what << ": " << name << "=" << value << " does not exist in these headers";
+  }
+}
+
+std::vector<uint8_t> ParseHex(const std::string& hex) {
+  std::vector<uint8_t> bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+  }
+  return bytes;
+}
+
+// The interpreter's own view of its version and the bytes at the start of its `_PyRuntime`
+// (its `_Py_DebugOffsets` on 3.13+), read in-process through ctypes.
+std::string AskInterpreter(const Interpreter& interpreter, const std::string& script) {
+  const CommandResult result = Run(interpreter.python + " -c '" + script + "'");
+  EXPECT_EQ(result.exit_code, 0) << interpreter.python << ": " << result.output;
+  return Trim(result.output);
+}
+
+class InstalledInterpreterTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(InstalledInterpreterTest, OffsetsMatchTheInterpreterHeaders) {
+  const int minor = GetParam();
+  const std::vector<Interpreter> interpreters = FindInterpreters(minor);
+  if (interpreters.empty()) GTEST_SKIP() << "no Python 3." << minor << " with headers installed";
+
+  for (const Interpreter& interpreter : interpreters) {
+    SCOPED_TRACE(interpreter.python);
+    testing::TempDir dir;
+    FieldMap from_headers = DumpFromHeaders(interpreter, dir.path());
+    ASSERT_TRUE(from_headers.contains("version"));
+    auto header_version = ParsePyVersionHex(static_cast<uint32_t>(from_headers["version"]));
+    ASSERT_TRUE(header_version.ok()) << header_version.status().message();
+    from_headers.erase("version");
+
+    // Version sources agree with each other and with the headers.
+    const std::string version_string =
+        AskInterpreter(interpreter, "import platform; print(platform.python_version())");
+    auto from_string = ParsePyVersionString(version_string);
+    ASSERT_TRUE(from_string.ok()) << from_string.status().message();
+    EXPECT_EQ(*from_string, *header_version);
+    auto from_name = ParsePythonFileName(interpreter.python);
+    ASSERT_TRUE(from_name.ok()) << from_name.status().message();
+    EXPECT_EQ(from_name->minor, minor);
+    if (minor >= 11) {
+      const std::string py_version_hex = AskInterpreter(
+          interpreter,
+          "import ctypes; v = ctypes.c_char.in_dll(ctypes.pythonapi, \"Py_Version\"); "
+          "print(ctypes.string_at(ctypes.addressof(v), 4).hex())");
+      const std::vector<uint8_t> bytes = ParseHex(py_version_hex);
+      auto from_symbol = ParsePyVersionBytes(bytes);
+      ASSERT_TRUE(from_symbol.ok()) << from_symbol.status().message();
+      EXPECT_EQ(*from_symbol, *header_version);
+    }
+
+    if (minor <= 12) {
+      const std::optional<CPythonOffsets> builtin = BuiltinOffsets(3, minor);
+      ASSERT_TRUE(builtin.has_value());
+      EXPECT_EQ(builtin->version.minor, minor);
+      ExpectSameFields(from_headers, PresentFields(*builtin), "BuiltinOffsets");
+      continue;
+    }
+    const std::string runtime_hex =
+        AskInterpreter(interpreter,
+                       "import ctypes; r = ctypes.c_char.in_dll(ctypes.pythonapi, \"_PyRuntime\"); "
+                       "print(ctypes.string_at(ctypes.addressof(r), " +
+                           std::to_string(kRuntimeBytesToRead) + ").hex())");
+    const std::vector<uint8_t> runtime = ParseHex(runtime_hex);
+    ASSERT_EQ(runtime.size(), static_cast<size_t>(kRuntimeBytesToRead)) << runtime_hex;
+    auto parsed = ParseDebugOffsets(runtime);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    EXPECT_EQ(parsed->version, *header_version);
+    ExpectSameFields(from_headers, PresentFields(*parsed), "ParseDebugOffsets");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Minors, InstalledInterpreterTest,
+                         ::testing::Range(kFirstMinor, kLastMinor + 1),
+                         [](const auto& info) { return "Python3_" + std::to_string(info.param); });
+
+TEST(InstalledInterpreterTest, SomeInterpreterIsInstalled) {
+  for (int minor = kFirstMinor; minor <= kLastMinor; ++minor) {
+    if (!FindInterpreters(minor).empty()) return;
+  }
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string(ci) == "true") {
+    FAIL() << "CI=true but no Python 3.8–3.13 with headers found in /root/.pyenv/versions or "
+              "/usr/bin";
+  }
+  GTEST_SKIP() << "no Python 3.8–3.13 with headers found; offsets unverified on this machine";
+}
+
+}  // namespace
+}  // namespace profkit::python
