@@ -67,7 +67,7 @@ def two_functions(workdir):
     require(cc is not None, "needs a C compiler")
     out = workdir / "two_functions"
     subprocess.run(
-        [cc, "-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline", "-o", out,
+        [cc, "-O1", "-g", "-pthread", "-fno-omit-frame-pointer", "-fno-inline", "-o", out,
          REPO / "tests/workloads/two_functions.c"],
         check=True)
     return out

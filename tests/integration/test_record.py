@@ -116,3 +116,19 @@ def test_record_deleted_binary_still_symbolizes(profkit_bin, root, two_functions
     total, shares = leaf_shares(collapsed_counts(out.read_text()))
     assert total > 0
     assert abs(shares.get("hot_a", 0) - 0.70) <= SHARE_TOLERANCE, shares
+
+
+def test_record_labels_threads(profkit_bin, root, two_functions, tmp_path, read_pprof):
+    """Samples of a named worker thread carry its own tid and name, under the process's pid."""
+    out = tmp_path / "threads.pprof"
+    result = record(profkit_bin, "--rate", TEST_RATE, "--output", out, "--", two_functions, "3", "thread")
+    profile = read_pprof(out.read_bytes())
+    assert_sample_count(profile.total(), cpu_seconds(result.stdout), TEST_RATE)
+    worker = [s for s in profile.message.sample if profile.labels(s)["thread_name"] == "hot-worker"]
+    assert sum(s.value[0] for s in worker) >= 0.9 * profile.total()
+    pids = {profile.labels(s)["pid"] for s in worker}
+    tids = {profile.labels(s)["tid"] for s in worker}
+    assert len(pids) == 1 and len(tids) == 1 and pids != tids, (pids, tids)
+    hot = [s for s in worker if profile.frames(s)[0] in ("hot_a", "hot_b")]
+    assert all(profile.frames(s)[1:3] == ["run_user", "worker_main"] for s in hot)
+    assert abs(profile.leaf_share("hot_a") - 0.70) <= SHARE_TOLERANCE

@@ -2,10 +2,13 @@
 //   two_functions SECONDS          70% of its CPU time in hot_a, 30% in hot_b (both leaves,
 //                                  called as main -> run_user -> hot_a / hot_b)
 //   two_functions SECONDS kernel   mostly in the kernel, reading /dev/zero from read_zero
+//   two_functions SECONDS thread   the 70/30 work on a second thread named "hot-worker"
 // At exit it prints "cpu_seconds=<its own CPU time>" so tests can compare the number of samples
 // with the CPU time actually consumed, whatever else the machine was doing.
 // Built with -O1 -fno-omit-frame-pointer -fno-inline so frame-pointer unwinding sees every frame.
+#define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +58,11 @@ __attribute__((noinline)) void run_kernel(double seconds) {
   close(fd);
 }
 
+static void* worker_main(void* seconds) {
+  run_user(*(const double*)seconds);
+  return NULL;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s SECONDS [kernel]\n", argv[0]);
@@ -63,6 +71,11 @@ int main(int argc, char** argv) {
   const double seconds = atof(argv[1]);
   if (argc > 2 && strcmp(argv[2], "kernel") == 0) {
     run_kernel(seconds);
+  } else if (argc > 2 && strcmp(argv[2], "thread") == 0) {
+    pthread_t worker;
+    if (pthread_create(&worker, NULL, worker_main, (void*)&seconds) != 0) abort();
+    pthread_setname_np(worker, "hot-worker");
+    pthread_join(worker, NULL);
   } else {
     run_user(seconds);
   }
