@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 
 echo "== build"
-scripts/build.sh build
+scripts/build.sh build -DPROFKIT_BUILD_TESTS=ON
 echo "== build (ASan+UBSan)"
-PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_SANITIZE=ON
+PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON -DPROFKIT_SANITIZE=ON
 
 echo "== unit tests"
 ctest --test-dir build -L unit --output-on-failure -j2
