@@ -6,9 +6,9 @@
 #include <chrono>
 
 #include "profkit/common/clock.h"
+#include "profkit/common/http_client.h"
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_sink.h"
-#include "profkit/forward/dataway_url.h"
 #include "profkit/forward/local_sink.h"
 
 namespace profkit::agent {
@@ -49,7 +49,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     Result<std::unique_ptr<forward::DatawaySink>> dataway =
         forward::DatawaySink::Create(forward::DatawayOptions{.url = config.dataway.url});
     if (!dataway.ok()) return dataway.status().WithContext("dataway.url");
-    spdlog::info("forwarding profiles to {}", forward::RedactUrl(config.dataway.url));
+    spdlog::info("forwarding profiles to {}", UrlWithoutSecrets(config.dataway.url));
     agent->sinks_.push_back(std::move(dataway).value());
   }
   if (agent->sinks_.empty()) {

@@ -137,9 +137,7 @@ Result<std::string> BuildUploadUrl(const std::string& dataway_url) {
 
 Result<std::string> DatawayUploadUrl(std::string_view dataway_url) {
   return BuildUploadUrl(std::string(dataway_url))
-      .WithContext(fmt::format("dataway url {:?}", RedactUrl(dataway_url)));
+      .WithContext(fmt::format("dataway url {:?}", UrlWithoutSecrets(dataway_url)));
 }
-
-std::string RedactUrl(std::string_view url) { return UrlWithoutSecrets(url); }
 
 }  // namespace profkit::forward

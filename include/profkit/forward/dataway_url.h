@@ -17,7 +17,4 @@ inline constexpr std::string_view kDatawayUploadPath = "/v1/upload/profiling";
 // Only http and https are accepted.
 Result<std::string> DatawayUploadUrl(std::string_view dataway_url);
 
-// Drops the query, fragment and user info: the form of a URL that may be logged.
-std::string RedactUrl(std::string_view url);
-
 }  // namespace profkit::forward

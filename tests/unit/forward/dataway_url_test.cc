@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "profkit/common/http_client.h"
+
 namespace profkit::forward {
 namespace {
 
@@ -29,12 +31,12 @@ TEST(DatawayUrlTest, RejectsBadUrlsWithoutLeakingTheToken) {
   }
 }
 
-TEST(RedactUrlTest, DropsQueryFragmentAndUserInfo) {
-  EXPECT_EQ(RedactUrl("https://host:1/v1/upload/profiling?token=tkn_x"),
+TEST(UrlWithoutSecretsTest, DropsQueryFragmentAndUserInfo) {
+  EXPECT_EQ(UrlWithoutSecrets("https://host:1/v1/upload/profiling?token=tkn_x"),
             "https://host:1/v1/upload/profiling");
-  EXPECT_EQ(RedactUrl("http://u:p@host/p#frag"), "http://host/p");
-  EXPECT_EQ(RedactUrl("http://host/a@b?x=@"), "http://host/a@b");
-  EXPECT_EQ(RedactUrl("no-scheme?token=1"), "no-scheme");
+  EXPECT_EQ(UrlWithoutSecrets("http://u:p@host/p#frag"), "http://host/p");
+  EXPECT_EQ(UrlWithoutSecrets("http://host/a@b?x=@"), "http://host/a@b");
+  EXPECT_EQ(UrlWithoutSecrets("no-scheme?token=1"), "no-scheme");
 }
 
 }  // namespace

@@ -6,24 +6,21 @@
 #include <filesystem>
 #include <fstream>
 
+#include "testing/temp_dir.h"
+
 namespace profkit::symbolize {
 namespace {
 
 class KernelSymbolizerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kallsyms.XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string Write(const std::string& content) {
     const std::string path = dir_ + "/kallsyms";
     std::ofstream(path) << content;
     return path;
   }
 
-  std::string dir_;
+  testing::TempDir temp_dir_;
+  const std::string dir_ = temp_dir_.path();
 };
 
 constexpr char kKallsyms[] =

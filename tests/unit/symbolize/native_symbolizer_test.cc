@@ -10,6 +10,7 @@
 
 #include "fixture_lib.h"
 #include "fixture_process.h"
+#include "testing/temp_dir.h"
 
 namespace profkit::symbolize {
 namespace {
@@ -32,23 +33,12 @@ uint32_t MustAdd(NativeSymbolizer& symbolizer, const Mapping& m,
   return id.ok() ? *id : 0;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "symbolize_test.XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Copy(const std::string& from, const std::string& name) const {
-    const std::string to = path_ + "/" + name;
-    std::filesystem::copy_file(from, to);
-    return to;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// Copies `from` into the test's directory as `name` and returns the copy's path.
+std::string CopyInto(const profkit::testing::TempDir& dir, const std::string& from, const std::string& name) {
+  const std::string to = dir.path() + "/" + name;
+  std::filesystem::copy_file(from, to);
+  return to;
+}
 
 TEST(NativeSymbolizerTest, SharedLibraryCppFunctionWithLine) {
   const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
@@ -176,7 +166,7 @@ TEST(NativeSymbolizerTest, SameKeyReturnsSameIdWithoutReopening) {
 }
 
 TEST(NativeSymbolizerTest, OpenCandidatesAreTriedInOrder) {
-  TempDir dir;
+  profkit::testing::TempDir dir;
   const std::string text = dir.path() + "/not_elf";
   std::ofstream(text) << "not an ELF file\n";
   NativeSymbolizer symbolizer;
@@ -222,8 +212,8 @@ TEST(NativeSymbolizerTest, OpenFileLimitAndDeletedFiles) {
                               .FileOffset(process.address("leaf"));
   for (const size_t max_open_files : {1, 2}) {
     SCOPED_TRACE(max_open_files);
-    TempDir dir;
-    const std::string copy = dir.Copy(FIXTURE_NO_BUILD_ID, "binary");
+    profkit::testing::TempDir dir;
+    const std::string copy = CopyInto(dir, FIXTURE_NO_BUILD_ID, "binary");
     NativeSymbolizer symbolizer({.max_open_files = max_open_files});
     auto deleted = symbolizer.AddModule({1, 1}, copy, {copy});
     auto other = symbolizer.AddModule({1, 2}, FIXTURE_LIB, {FIXTURE_LIB});
@@ -248,9 +238,9 @@ TEST(NativeSymbolizerTest, LaterCandidatesReopenClosedModule) {
   FixtureProcess process(FIXTURE_NO_BUILD_ID);
   const uint64_t offset = FindMapping(process.pid(), process.address("leaf"))
                               .FileOffset(process.address("leaf"));
-  TempDir dir;
-  const std::string first = dir.Copy(FIXTURE_NO_BUILD_ID, "first");
-  const std::string second = dir.Copy(FIXTURE_NO_BUILD_ID, "second");
+  profkit::testing::TempDir dir;
+  const std::string first = CopyInto(dir, FIXTURE_NO_BUILD_ID, "first");
+  const std::string second = CopyInto(dir, FIXTURE_NO_BUILD_ID, "second");
   NativeSymbolizer symbolizer({.max_open_files = 1});
   auto id = symbolizer.AddModule({1, 1}, "/bin/app", {first});
   ASSERT_TRUE(id.ok());
@@ -271,8 +261,8 @@ TEST(NativeSymbolizerTest, LaterCandidatesReopenClosedModule) {
 TEST(NativeSymbolizerTest, TablesSharedByBuildIdAndEvictedByMemory) {
   const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
   const uint64_t offset = m.FileOffset(AddressOf(&fixture::Widget::Compute));
-  TempDir dir;
-  const std::string copy = dir.Copy(FIXTURE_LIB, "copy.so");
+  profkit::testing::TempDir dir;
+  const std::string copy = CopyInto(dir, FIXTURE_LIB, "copy.so");
   NativeSymbolizer symbolizer({.max_symbol_memory_bytes = 1});
   auto a = symbolizer.AddModule({1, 1}, FIXTURE_LIB, {FIXTURE_LIB});
   auto b = symbolizer.AddModule({1, 2}, copy, {copy});
