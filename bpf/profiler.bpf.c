@@ -7,6 +7,11 @@
 #include "profkit/bpf_abi.h"
 #include "profkit_maps.h"
 
+#define PROFKIT_IPS_BYTES (2 * PROFKIT_MAX_STACK_DEPTH * sizeof(__u64))
+#define PROFKIT_PYTHON_FRAMES_BYTES (PROFKIT_MAX_PYTHON_FRAMES * sizeof(struct profkit_python_frame))
+
+#include "python_walker.bpf.h"
+
 /* bpf_get_stack() is GPL-only. One license per linked object: process.bpf.c has none. */
 char LICENSE[] SEC("license") = "GPL";
 
@@ -15,10 +20,12 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool kernel_stacks = true;
 
 /* A sample is assembled here, then only its used part is copied to the ring buffer. Too big for
- * the 512-byte BPF stack, and per-CPU because a perf_event program never nests on one CPU. */
+ * the 512-byte BPF stack, and per-CPU because a perf_event program never nests on one CPU. The
+ * body holds the kernel and user IPs, then the Python frames right after the last IP. */
 struct profkit_sample_scratch {
   struct profkit_sample_header header;
-  __u64 ips[2 * PROFKIT_MAX_STACK_DEPTH];
+  __u8 body[PROFKIT_IPS_BYTES + PROFKIT_PYTHON_FRAMES_BYTES];
+  struct python_walk_buffers python;
 };
 
 struct {
@@ -48,10 +55,11 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   s->header.ktime_ns = bpf_ktime_get_ns();
   bpf_get_current_comm(s->header.comm, sizeof(s->header.comm));
 
+  __u64 *ips = (__u64 *)s->body;
   __u32 flags = 0;
   __u64 kernel_depth = 0;
   if (kernel_stacks) {
-    long n = bpf_get_stack(ctx, s->ips, PROFKIT_STACK_BYTES, 0);
+    long n = bpf_get_stack(ctx, ips, PROFKIT_STACK_BYTES, 0);
     if (n < 0) {
       flags |= PROFKIT_SAMPLE_KERNEL_STACK_ERROR;
       profkit_count(PROFKIT_COUNTER_STACK_ERRORS);
@@ -64,7 +72,7 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   if (kernel_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
 
   __u64 user_depth = 0;
-  long n = bpf_get_stack(ctx, &s->ips[kernel_depth], PROFKIT_STACK_BYTES, BPF_F_USER_STACK);
+  long n = bpf_get_stack(ctx, &ips[kernel_depth], PROFKIT_STACK_BYTES, BPF_F_USER_STACK);
   if (n < 0) {
     flags |= PROFKIT_SAMPLE_USER_STACK_ERROR;
     profkit_count(PROFKIT_COUNTER_STACK_ERRORS);
@@ -84,12 +92,32 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
     }
   }
 
+  __u32 ips_bytes = (kernel_depth + user_depth) * sizeof(__u64);
+  __u32 python_depth = 0;
+  __u16 python_status = 0;
+  const struct profkit_python_process *python = bpf_map_lookup_elem(&python_processes, &tgid);
+  if (python) {
+    bool truncated = false;
+    flags |= PROFKIT_SAMPLE_PYTHON;
+    python_depth = py_walk_stack(python, &s->python, s->body, ips_bytes, &python_status, &truncated);
+    if (truncated) flags |= PROFKIT_SAMPLE_PYTHON_TRUNCATED;
+    profkit_count(PROFKIT_COUNTER_PYTHON_SAMPLES);
+    if (python_depth == 0) profkit_count(PROFKIT_COUNTER_PYTHON_WALK_FAILURES);
+  }
+  if (python_depth > PROFKIT_MAX_PYTHON_FRAMES) python_depth = PROFKIT_MAX_PYTHON_FRAMES;
+
   s->header.kernel_depth = kernel_depth;
   s->header.user_depth = user_depth;
   s->header.flags = flags;
+  s->header.python_depth = python_depth;
+  s->header.python_status = python_status;
+  s->header.reserved = 0;
 
-  __u64 size = sizeof(s->header) + (kernel_depth + user_depth) * sizeof(__u64);
-  if (size > sizeof(*s)) return 0; /* unreachable; bounds the size for the verifier */
+  __u64 size = sizeof(s->header) + ips_bytes + python_depth * sizeof(struct profkit_python_frame);
+  /* Already true; stated after a compiler barrier so the check survives optimisation and bounds
+   * the size for the verifier. */
+  barrier_var(size);
+  if (size > sizeof(s->header) + sizeof(s->body)) return 0;
   if (bpf_ringbuf_output(&events, s, size, profkit_wakeup_flags()) != 0) {
     profkit_count(PROFKIT_COUNTER_RINGBUF_DROPS);
   }

@@ -29,6 +29,11 @@
  * that saved up to 7 registers. */
 #define PROFKIT_STACK_TOP_WORDS 8
 
+/* CPython frames kept per sample. Enough for the deepest ordinary Python programs (recursion a few
+ * hundred deep, frameworks ~100); deeper stacks keep their innermost frames and are flagged
+ * PROFKIT_SAMPLE_PYTHON_TRUNCATED. A power of two: the walker masks its index with it. */
+#define PROFKIT_MAX_PYTHON_FRAMES 512
+
 /* The first __u32 of every record. Zero is left unused so zeroed memory never decodes. */
 enum profkit_event_kind {
   PROFKIT_EVENT_SAMPLE = 1,
@@ -47,12 +52,104 @@ enum profkit_sample_flags {
   PROFKIT_SAMPLE_USER_STACK_TRUNCATED = 1u << 3,
   /* user_stack_top holds the words at the interrupted user stack pointer. */
   PROFKIT_SAMPLE_USER_STACK_TOP_VALID = 1u << 4,
+  /* The process is a registered CPython process; python_status says how the walk went. */
+  PROFKIT_SAMPLE_PYTHON = 1u << 5,
+  /* The Python stack had more than PROFKIT_MAX_PYTHON_FRAMES frames: the outermost are missing. */
+  PROFKIT_SAMPLE_PYTHON_TRUNCATED = 1u << 6,
 };
-#define PROFKIT_SAMPLE_KNOWN_FLAGS 0x1fu
+#define PROFKIT_SAMPLE_KNOWN_FLAGS 0x7fu
+
+/* profkit_sample_header.python_status, meaningful with PROFKIT_SAMPLE_PYTHON. */
+enum profkit_python_status {
+  PROFKIT_PYTHON_OK = 0,
+  /* The interpreter has not created its thread-state key yet (start-up) or the key is outside the
+   * thread-specific slots the walker reads. */
+  PROFKIT_PYTHON_NO_KEY = 1,
+  /* This OS thread has no Python thread state: a native thread of a Python process. */
+  PROFKIT_PYTHON_NO_THREAD_STATE = 2,
+  /* Interpreter memory could not be read (paged out, or the walk met freed memory). The frames
+   * read before the failure are kept. */
+  PROFKIT_PYTHON_READ_ERROR = 3,
+};
+#define PROFKIT_PYTHON_STATUS_COUNT 4
+
+/* profkit_python_frame.flags */
+enum profkit_python_frame_flags {
+  /* The outermost Python frame of one C-level call of the interpreter loop: the next frame (if
+   * any) belongs to the eval-loop invocation further out on the native stack. */
+  PROFKIT_PYTHON_FRAME_ENTRY = 1u << 0,
+};
+
+/* One CPython frame as the walker saw it; userspace reads the code object. */
+struct profkit_python_frame {
+  __u64 code_object; /* PyCodeObject* in the target's address space */
+  /* Index of the executing instruction in the units of the version's line table: bytes
+   * (f_lasti, 3.8/3.9) or code units (3.10+). Negative before the first instruction ran. */
+  __s32 instruction;
+  /* profkit_python_code_checksum() of the code object as BPF read it: userspace rejects a cached
+   * code object whose checksum differs (the address was freed and reused). */
+  __u16 checksum;
+  __u16 flags; /* enum profkit_python_frame_flags */
+};
+
+/* Folds the code object's argcount, kwonlyargcount, flags and firstlineno into 16 bits. Shared
+ * by the walker and userspace so both compute the same value. */
+static inline __u16 profkit_python_code_checksum(__u32 argcount, __u32 kwonlyargcount, __u32 flags,
+                                                 __u32 firstlineno) {
+  __u32 h = firstlineno * 2654435761u;
+  h ^= flags * 2246822519u;
+  h ^= (argcount << 7) ^ (kwonlyargcount << 13);
+  h ^= h >> 15;
+  return (__u16)(h ^ (h >> 16));
+}
+
+/* How the walker finds frames in one CPython process (map python_processes, key = tgid). Filled
+ * by userspace from the version's offsets; every offset is relative to its struct. */
+enum profkit_python_layout {
+  /* 3.8–3.10: PyFrameObject chain; one frame per eval-loop invocation, f_lasti read directly. */
+  PROFKIT_PYTHON_LAYOUT_FRAME_OBJECT = 1,
+  /* 3.11+: _PyInterpreterFrame chain; instruction from the instruction pointer. */
+  PROFKIT_PYTHON_LAYOUT_INTERPRETER_FRAME = 2,
+};
+
+#define PROFKIT_PYTHON_NO_OFFSET 0xffffu
+/* Bytes of a frame / code object the walker copies in one read: covers every field it needs in
+ * every supported version (largest: 3.8/3.9 f_lasti at 104; code object fields below 80). */
+#define PROFKIT_PYTHON_FRAME_READ_BYTES 112
+#define PROFKIT_PYTHON_CODE_READ_BYTES 80
+
+struct profkit_python_process {
+  /* Py_tss_t {int _is_initialized; int _key} of the gilstate TSS key, read on every sample (it
+   * is created during interpreter start-up, possibly after the process was registered). */
+  __u64 tss_address;
+  /* 3.13+: &_Py_NoneStruct, the executable of entry frames; 0 before 3.13. */
+  __u64 none_address;
+  /* glibc's struct pthread: slot of key k < 32 at fs_base + tsd_first_block + k*16 (+8 for the
+   * value); keys 32..1023 through the block pointer at fs_base + tsd_second_level + (k/32)*8. */
+  __u16 tsd_first_block;
+  __u16 tsd_second_level;
+  __u16 layout; /* enum profkit_python_layout */
+  /* PyThreadState: frame (≤3.10), cframe (3.11/3.12) or current_frame (3.13+). */
+  __u16 thread_frame;
+  /* _PyCFrame.current_frame when thread_frame points at a cframe, else NO_OFFSET. */
+  __u16 cframe_current_frame;
+  __u16 frame_previous; /* f_back / previous */
+  __u16 frame_code;     /* f_code / f_executable */
+  __u16 frame_instruction; /* f_lasti (int) / prev_instr, instr_ptr (pointer) */
+  __u16 frame_owner;       /* char owner, 3.12+ (FRAME_OWNED_BY_CSTACK = 3 marks a shim) */
+  __u16 frame_is_entry;    /* bool is_entry, 3.11 */
+  __u16 frame_read_bytes;  /* ≤ PROFKIT_PYTHON_FRAME_READ_BYTES, within the frame struct */
+  __u16 code_adaptive;     /* 3.11+: offset of co_code_adaptive (instruction index base) */
+  __u16 code_argcount;
+  __u16 code_kwonlyargcount;
+  __u16 code_flags;
+  __u16 code_firstlineno;
+};
 
 /* A PROFKIT_EVENT_SAMPLE record is this header followed by
- * __u64 ips[kernel_depth + user_depth]: kernel IPs then user IPs, innermost first in each part.
- * Records are variable length: only the used IP slots are written to the ring buffer. */
+ * __u64 ips[kernel_depth + user_depth]: kernel IPs then user IPs, innermost first in each part,
+ * then struct profkit_python_frame python[python_depth], innermost first. Records are variable
+ * length: only the used slots are written to the ring buffer. */
 struct profkit_sample_header {
   __u32 kind; /* PROFKIT_EVENT_SAMPLE */
   __u32 pid;  /* tgid */
@@ -64,6 +161,9 @@ struct profkit_sample_header {
   __u16 user_depth;
   __u32 flags; /* enum profkit_sample_flags */
   __u64 user_stack_top[PROFKIT_STACK_TOP_WORDS];
+  __u16 python_depth;
+  __u16 python_status; /* enum profkit_python_status */
+  __u32 reserved;
 };
 
 /* PROFKIT_EVENT_EXEC, _FORK (a new process, not a thread) and _EXIT (the thread group leader). */
@@ -80,11 +180,16 @@ enum profkit_counter {
   PROFKIT_COUNTER_RINGBUF_DROPS = 0,
   /* bpf_get_stack() returned an error (kernel or user stack). */
   PROFKIT_COUNTER_STACK_ERRORS = 1,
-  PROFKIT_COUNTER_COUNT = 2,
+  /* Samples of registered CPython processes, and how many of them walked no Python frame. */
+  PROFKIT_COUNTER_PYTHON_SAMPLES = 2,
+  PROFKIT_COUNTER_PYTHON_WALK_FAILURES = 3,
+  PROFKIT_COUNTER_COUNT = 4,
 };
 
 #if defined(__cplusplus)
-static_assert(sizeof(struct profkit_sample_header) == 112, "sample header layout changed");
+static_assert(sizeof(struct profkit_sample_header) == 120, "sample header layout changed");
+static_assert(sizeof(struct profkit_python_frame) == 16, "python frame layout changed");
+static_assert(sizeof(struct profkit_python_process) == 48, "python process layout changed");
 static_assert(sizeof(struct profkit_sample_header) % 8 == 0, "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
 #endif

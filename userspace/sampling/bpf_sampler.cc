@@ -282,6 +282,20 @@ Result<int> BpfSampler::Poll(std::chrono::milliseconds timeout,
   return handled_in_poll_;
 }
 
+Status BpfSampler::RegisterPythonProcess(uint32_t pid, const profkit_python_process& layout) {
+  if (int err = bpf_map__update_elem(skel_->maps.python_processes, &pid, sizeof(pid), &layout,
+                                     sizeof(layout), BPF_ANY);
+      err != 0) {
+    return Status::FromErrno(fmt::format("registering CPython process {} with the BPF walker", pid),
+                             -err);
+  }
+  return Status::Ok();
+}
+
+void BpfSampler::UnregisterPythonProcess(uint32_t pid) {
+  bpf_map__delete_elem(skel_->maps.python_processes, &pid, sizeof(pid), 0);
+}
+
 SamplerCounters BpfSampler::counters() const {
   SamplerCounters counters;
   counters.samples = samples_.load(std::memory_order_relaxed);
@@ -303,6 +317,8 @@ SamplerCounters BpfSampler::counters() const {
   };
   counters.ringbuf_drops = sum(PROFKIT_COUNTER_RINGBUF_DROPS);
   counters.stack_errors = sum(PROFKIT_COUNTER_STACK_ERRORS);
+  counters.python_samples = sum(PROFKIT_COUNTER_PYTHON_SAMPLES);
+  counters.python_walk_failures = sum(PROFKIT_COUNTER_PYTHON_WALK_FAILURES);
   return counters;
 }
 

@@ -27,6 +27,19 @@ std::string CommFrom(const char (&comm)[PROFKIT_COMM_LEN]) {
   return std::string(comm, strnlen(comm, PROFKIT_COMM_LEN));
 }
 
+PythonWalkStatus PythonStatusFrom(uint16_t status) {
+  switch (status) {
+    case PROFKIT_PYTHON_OK:
+      return PythonWalkStatus::kOk;
+    case PROFKIT_PYTHON_NO_KEY:
+      return PythonWalkStatus::kNoKey;
+    case PROFKIT_PYTHON_NO_THREAD_STATE:
+      return PythonWalkStatus::kNoThreadState;
+    default:
+      return PythonWalkStatus::kReadError;
+  }
+}
+
 Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   constexpr size_t kHeaderSize = sizeof(profkit_sample_header);
   if (bytes.size() < kHeaderSize) {
@@ -41,12 +54,26 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   if ((header.flags & ~PROFKIT_SAMPLE_KNOWN_FLAGS) != 0) {
     return Status::Errorf("sample record has unknown flags {:#x}", header.flags);
   }
+  if (header.python_depth > PROFKIT_MAX_PYTHON_FRAMES) {
+    return Status::Errorf("sample record python depth {} exceeds the limit of {}",
+                          header.python_depth, PROFKIT_MAX_PYTHON_FRAMES);
+  }
+  const bool python = header.flags & PROFKIT_SAMPLE_PYTHON;
+  if (python && header.python_status >= PROFKIT_PYTHON_STATUS_COUNT) {
+    return Status::Errorf("sample record has unknown python status {}", header.python_status);
+  }
+  if (!python && header.python_depth != 0) {
+    return Status::Errorf("sample record has {} python frames but no python flag",
+                          header.python_depth);
+  }
   const size_t ip_count = size_t{header.kernel_depth} + header.user_depth;
-  const size_t expected = kHeaderSize + ip_count * sizeof(uint64_t);
+  const size_t ips_end = kHeaderSize + ip_count * sizeof(uint64_t);
+  const size_t expected = ips_end + size_t{header.python_depth} * sizeof(profkit_python_frame);
   if (bytes.size() != expected) {
     return Status::Errorf(
-        "sample record has {} bytes but its header announces {} (kernel_depth={} user_depth={})",
-        bytes.size(), expected, header.kernel_depth, header.user_depth);
+        "sample record has {} bytes but its header announces {} (kernel_depth={} user_depth={} "
+        "python_depth={})",
+        bytes.size(), expected, header.kernel_depth, header.user_depth, header.python_depth);
   }
 
   SampleRecord sample;
@@ -64,6 +91,19 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   sample.user_stack_truncated = header.flags & PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
   if (header.flags & PROFKIT_SAMPLE_USER_STACK_TOP_VALID) {
     sample.user_stack_top.assign(std::begin(header.user_stack_top), std::end(header.user_stack_top));
+  }
+  if (python) {
+    sample.python_status = PythonStatusFrom(header.python_status);
+    sample.python_stack_truncated = header.flags & PROFKIT_SAMPLE_PYTHON_TRUNCATED;
+    sample.python_frames.reserve(header.python_depth);
+    for (size_t i = 0; i < header.python_depth; ++i) {
+      const auto frame = Load<profkit_python_frame>(bytes, ips_end + i * sizeof(profkit_python_frame));
+      sample.python_frames.push_back(
+          PythonFrameRecord{.code_object = frame.code_object,
+                            .instruction = frame.instruction,
+                            .checksum = frame.checksum,
+                            .entry = (frame.flags & PROFKIT_PYTHON_FRAME_ENTRY) != 0});
+    }
   }
   return Record(std::move(sample));
 }

@@ -201,6 +201,85 @@ Result<ElfFile::Symbols> ElfFile::ReadSymbols() const {
   return symbols;
 }
 
+Result<std::vector<std::optional<ElfFile::ElfSymbol>>> ElfFile::FindSymbols(
+    std::span<const std::string_view> names) const {
+  PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
+  ElfHandle elf(raw);
+  std::vector<std::optional<ElfSymbol>> found(names.size());
+  size_t remaining = names.size();
+  for (const Elf64_Word wanted : {SHT_DYNSYM, SHT_SYMTAB}) {
+    for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn != nullptr && remaining > 0;
+         scn = elf_nextscn(elf.get(), scn)) {
+      GElf_Shdr shdr;
+      if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != wanted || shdr.sh_entsize == 0) {
+        continue;
+      }
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      if (data == nullptr) continue;
+      const size_t count = shdr.sh_size / shdr.sh_entsize;
+      for (size_t i = 0; i < count && remaining > 0; ++i) {
+        GElf_Sym sym;
+        if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) break;
+        if (sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+        const char* name = elf_strptr(elf.get(), shdr.sh_link, sym.st_name);
+        if (name == nullptr) continue;
+        const std::string_view view(name, strnlen(name, kMaxSymbolNameBytes));
+        for (size_t n = 0; n < names.size(); ++n) {
+          if (!found[n] && names[n] == view) {
+            found[n] = ElfSymbol{.address = sym.st_value, .size = sym.st_size};
+            --remaining;
+          }
+        }
+      }
+    }
+  }
+  return found;
+}
+
+Result<std::string> ElfFile::ReadAtAddress(uint64_t address, size_t size) const {
+  for (const LoadSegment& s : segments_) {
+    if (address < s.vaddr || address - s.vaddr >= s.file_size) continue;
+    if (size > s.file_size - (address - s.vaddr)) break;
+    std::string bytes(size, '\0');
+    const uint64_t offset = s.offset + (address - s.vaddr);
+    const ssize_t n = pread(fd_, bytes.data(), size, static_cast<off_t>(offset));
+    if (n < 0) return Status::FromErrno(fmt::format("{}: reading {} bytes at {:#x}", path_, size, offset), errno);
+    if (static_cast<size_t>(n) != size) {
+      return Status::Errorf("{}: short read of {} bytes at {:#x}", path_, size, offset);
+    }
+    return bytes;
+  }
+  return Status::Errorf("{}: {} bytes at address {:#x} are not in the file's loaded segments", path_,
+                        size, address);
+}
+
+Result<std::string> ElfFile::ReadSection(std::string_view name, size_t max_bytes) const {
+  PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
+  ElfHandle elf(raw);
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf.get(), &shstrndx) != 0) {
+    return Status::Errorf("{}: section names: {}", path_, ElfError());
+  }
+  for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn != nullptr;
+       scn = elf_nextscn(elf.get(), scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
+    const char* section = elf_strptr(elf.get(), shstrndx, shdr.sh_name);
+    if (section == nullptr || name != section) continue;
+    if (shdr.sh_type == SHT_NOBITS) return Status::Errorf("{}: {} has no file bytes", path_, name);
+    if (shdr.sh_size > max_bytes) {
+      return Status::Errorf("{}: {} is {} bytes (limit {})", path_, name, shdr.sh_size, max_bytes);
+    }
+    std::string bytes(shdr.sh_size, '\0');
+    const ssize_t n = pread(fd_, bytes.data(), bytes.size(), static_cast<off_t>(shdr.sh_offset));
+    if (n < 0 || static_cast<size_t>(n) != bytes.size()) {
+      return Status::Errorf("{}: reading {} failed", path_, name);
+    }
+    return bytes;
+  }
+  return Status::Errorf("{}: no section {}", path_, name);
+}
+
 DwarfFrames* ElfFile::dwarf() {
   if (!has_debug_info_ || dwarf_tried_) return dwarf_.get();
   dwarf_tried_ = true;

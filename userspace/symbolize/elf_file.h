@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "call_frames.h"
@@ -29,6 +31,11 @@ std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segm
 
 class ElfFile {
  public:
+  struct ElfSymbol {
+    uint64_t address;  // st_value: ELF virtual address
+    uint64_t size;
+  };
+
   struct Symbols {
     SymbolTable table;
     bool truncated = false;  // cut at kMaxSymbolsPerModule
@@ -47,6 +54,19 @@ class ElfFile {
 
   // Function symbols of .symtab, or of .dynsym when .symtab has none.
   Result<Symbols> ReadSymbols() const;
+
+  // Symbols of any type named exactly `names[i]` (first defined match in .dynsym, then .symtab),
+  // nullopt where none is defined.
+  Result<std::vector<std::optional<ElfSymbol>>> FindSymbols(
+      std::span<const std::string_view> names) const;
+
+  // `size` bytes of the file's content at ELF virtual address `address`; an error unless they lie
+  // inside one PT_LOAD segment's file part.
+  Result<std::string> ReadAtAddress(uint64_t address, size_t size) const;
+
+  // The contents of the named section, an error when it is missing, has no file bytes
+  // (SHT_NOBITS) or is larger than `max_bytes`.
+  Result<std::string> ReadSection(std::string_view name, size_t max_bytes) const;
 
   // DWARF of this file, opened on first use; nullptr without (usable) debug info.
   DwarfFrames* dwarf();

@@ -153,6 +153,43 @@ std::optional<uint64_t> NativeSymbolizer::ReturnAddressOffsetFromSp(uint32_t id,
   return std::nullopt;
 }
 
+Result<ElfFile*> NativeSymbolizer::OpenModule(uint32_t id) {
+  auto it = modules_.find(id);
+  ElfFile* file = it == modules_.end() ? nullptr : EnsureOpen(*it->second);
+  if (file == nullptr) return Status::Errorf("module {} is unknown or cannot be opened", id);
+  return file;
+}
+
+Result<std::vector<std::optional<NativeSymbolizer::Symbol>>> NativeSymbolizer::FindSymbols(
+    uint32_t id, std::span<const std::string_view> names) {
+  PROFKIT_ASSIGN_OR_RETURN(ElfFile * file, OpenModule(id));
+  PROFKIT_ASSIGN_OR_RETURN(auto found, file->FindSymbols(names));
+  std::vector<std::optional<Symbol>> symbols;
+  symbols.reserve(found.size());
+  for (const auto& symbol : found) {
+    symbols.push_back(symbol ? std::optional<Symbol>(Symbol{symbol->address, symbol->size})
+                             : std::nullopt);
+  }
+  return symbols;
+}
+
+Result<std::string> NativeSymbolizer::ReadAtAddress(uint32_t id, uint64_t address, size_t size) {
+  PROFKIT_ASSIGN_OR_RETURN(ElfFile * file, OpenModule(id));
+  return file->ReadAtAddress(address, size);
+}
+
+Result<std::string> NativeSymbolizer::ReadSection(uint32_t id, std::string_view name,
+                                                  size_t max_bytes) {
+  PROFKIT_ASSIGN_OR_RETURN(ElfFile * file, OpenModule(id));
+  return file->ReadSection(name, max_bytes);
+}
+
+std::optional<uint64_t> NativeSymbolizer::AddressOfFileOffset(uint32_t id, uint64_t file_offset) const {
+  auto it = modules_.find(id);
+  if (it == modules_.end()) return std::nullopt;
+  return FileOffsetToAddress(it->second->segments, file_offset);
+}
+
 void NativeSymbolizer::ReleaseModule(uint32_t id) {
   auto it = modules_.find(id);
   if (it == modules_.end()) return;

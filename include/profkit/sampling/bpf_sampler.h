@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/sampling/python_registry.h"
 #include "profkit/sampling/record.h"
 
 struct bpf_link;
@@ -44,9 +45,11 @@ struct SamplerCounters {
   uint64_t ringbuf_drops = 0;   // records lost in BPF because the ring buffer was full
   uint64_t stack_errors = 0;    // bpf_get_stack() failures (kernel or user)
   uint64_t decode_errors = 0;   // ring-buffer records that did not decode
+  uint64_t python_samples = 0;  // samples of registered CPython processes
+  uint64_t python_walk_failures = 0;  // of those, samples without any Python frame
 };
 
-class BpfSampler {
+class BpfSampler : public PythonProcessRegistry {
  public:
   // Loads the skeleton, opens a PERF_COUNT_SW_CPU_CLOCK perf event (frequency mode) on every
   // online CPU, attaches the sampling program to each and attaches the tracepoints. Errors name
@@ -56,7 +59,7 @@ class BpfSampler {
   BpfSampler(const BpfSampler&) = delete;
   BpfSampler& operator=(const BpfSampler&) = delete;
   // Detaches and closes everything.
-  ~BpfSampler();
+  ~BpfSampler() override;
 
   // Waits up to `timeout` for ring-buffer data, decodes every available record and calls
   // on_record (which must not throw) for each. Returns the number of records handed to
@@ -66,6 +69,9 @@ class BpfSampler {
   // decode are counted and logged (rate-limited), not returned as errors. Not thread-safe.
   Result<int> Poll(std::chrono::milliseconds timeout,
                    const std::function<void(const Record&)>& on_record);
+
+  Status RegisterPythonProcess(uint32_t pid, const profkit_python_process& layout) override;
+  void UnregisterPythonProcess(uint32_t pid) override;
 
   // BPF-side counters summed over CPUs, plus the userspace ones. Safe from any thread.
   SamplerCounters counters() const;

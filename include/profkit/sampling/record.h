@@ -12,6 +12,25 @@
 
 namespace profkit::sampling {
 
+// One CPython frame as the BPF walker read it (profkit_python_frame).
+struct PythonFrameRecord {
+  uint64_t code_object = 0;
+  int32_t instruction = 0;
+  uint16_t checksum = 0;
+  // The outermost Python frame of one eval-loop invocation on the native stack.
+  bool entry = false;
+
+  bool operator==(const PythonFrameRecord&) const = default;
+};
+
+enum class PythonWalkStatus : uint8_t {
+  kNotPython,      // the process is not registered as CPython
+  kOk,
+  kNoKey,          // the interpreter's thread-state key is not created yet
+  kNoThreadState,  // a native thread of a Python process
+  kReadError,      // memory could not be read; the frames before the failure are kept
+};
+
 // One CPU-clock sample of one thread.
 struct SampleRecord {
   uint32_t pid = 0;  // tgid
@@ -30,6 +49,9 @@ struct SampleRecord {
   // The words at the interrupted user stack pointer (see PROFKIT_STACK_TOP_WORDS); empty when
   // they could not be read.
   std::vector<uint64_t> user_stack_top;
+  PythonWalkStatus python_status = PythonWalkStatus::kNotPython;
+  std::vector<PythonFrameRecord> python_frames;  // innermost first
+  bool python_stack_truncated = false;
 
   bool operator==(const SampleRecord&) const = default;
 };

@@ -17,7 +17,9 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -110,6 +112,21 @@ class NativeSymbolizer {
   // captured. The CFI is read on first use and kept while the module's file is open.
   std::optional<uint64_t> ReturnAddressOffsetFromSp(uint32_t id, uint64_t file_offset);
 
+  // Lookups for runtimes that find their data structures through a module's symbols (CPython's
+  // _PyRuntime): symbols of any type by exact name (.dynsym, then .symtab; nullopt where absent),
+  // file bytes at an ELF virtual address, a section's bytes. Errors for unknown or unopenable
+  // modules.
+  struct Symbol {
+    uint64_t address;  // ELF virtual address
+    uint64_t size;
+  };
+  Result<std::vector<std::optional<Symbol>>> FindSymbols(uint32_t id,
+                                                         std::span<const std::string_view> names);
+  Result<std::string> ReadAtAddress(uint32_t id, uint64_t address, size_t size);
+  Result<std::string> ReadSection(uint32_t id, std::string_view name, size_t max_bytes);
+  // The ELF virtual address that file offset `file_offset` of the module is loaded at.
+  std::optional<uint64_t> AddressOfFileOffset(uint32_t id, uint64_t file_offset) const;
+
   // Forgets a module (its process set is gone). Ids are never reused.
   void ReleaseModule(uint32_t id);
 
@@ -130,6 +147,7 @@ class NativeSymbolizer {
                                              const ModuleInfo* expect);
   // Returns the module's open file, reopening it (and closing the LRU file) when needed.
   ElfFile* EnsureOpen(ModuleState& module);
+  Result<ElfFile*> OpenModule(uint32_t id);
   void CloseFilesOverLimit(const ModuleState* keep);
   // Returns the module's symbol table, loading it (and evicting LRU tables) when needed.
   const SymbolTable* EnsureTable(ModuleState& module);

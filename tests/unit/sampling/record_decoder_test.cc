@@ -116,12 +116,84 @@ TEST(DecodeRecordTest, StackTopOnlyWhenMarkedValid) {
               ElementsAre(0x1000, 0x1001, 0x1002, 0x1003, 0x1004, 0x1005, 0x1006, 0x1007));
 }
 
+profkit_python_frame PythonFrame(uint64_t code, int32_t instruction, uint16_t checksum,
+                                  uint16_t flags) {
+  profkit_python_frame frame = {};
+  frame.code_object = code;
+  frame.instruction = instruction;
+  frame.checksum = checksum;
+  frame.flags = flags;
+  return frame;
+}
+
+TEST(DecodeRecordTest, DecodesPythonFramesAfterTheIps) {
+  profkit_sample_header header =
+      SampleHeader(1, 2, PROFKIT_SAMPLE_PYTHON | PROFKIT_SAMPLE_PYTHON_TRUNCATED);
+  header.python_depth = 2;
+  header.python_status = PROFKIT_PYTHON_OK;
+  auto bytes = SampleBytes(header, {0xffffffff81000010, 0x401000, 0x401100});
+  Append(bytes, PythonFrame(0x7f0000100000, 12, 0xbeef, 0));
+  Append(bytes, PythonFrame(0x7f0000200000, -1, 0x1234, PROFKIT_PYTHON_FRAME_ENTRY));
+  auto record = DecodeRecord(bytes);
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  const auto& sample = std::get<SampleRecord>(*record);
+  EXPECT_THAT(sample.user_ips, ElementsAre(0x401000, 0x401100));
+  EXPECT_EQ(sample.python_status, PythonWalkStatus::kOk);
+  EXPECT_TRUE(sample.python_stack_truncated);
+  EXPECT_THAT(sample.python_frames,
+              ElementsAre(PythonFrameRecord{.code_object = 0x7f0000100000,
+                                            .instruction = 12,
+                                            .checksum = 0xbeef,
+                                            .entry = false},
+                          PythonFrameRecord{.code_object = 0x7f0000200000,
+                                            .instruction = -1,
+                                            .checksum = 0x1234,
+                                            .entry = true}));
+}
+
+TEST(DecodeRecordTest, DecodesPythonWalkFailures) {
+  profkit_sample_header header = SampleHeader(0, 1, PROFKIT_SAMPLE_PYTHON);
+  header.python_status = PROFKIT_PYTHON_NO_THREAD_STATE;
+  auto record = DecodeRecord(SampleBytes(header, {0x401000}));
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  EXPECT_EQ(std::get<SampleRecord>(*record).python_status, PythonWalkStatus::kNoThreadState);
+
+  auto native = DecodeRecord(SampleBytes(SampleHeader(0, 1), {0x401000}));
+  ASSERT_TRUE(native.ok()) << native.status().message();
+  EXPECT_EQ(std::get<SampleRecord>(*native).python_status, PythonWalkStatus::kNotPython);
+}
+
+TEST(DecodeRecordTest, RejectsInconsistentPythonSections) {
+  profkit_sample_header header = SampleHeader(0, 0, PROFKIT_SAMPLE_PYTHON);
+  header.python_depth = 2;
+  auto bytes = SampleBytes(header, {});
+  Append(bytes, PythonFrame(1, 0, 0, 0));
+  auto short_record = DecodeRecord(bytes);
+  ASSERT_FALSE(short_record.ok());
+  EXPECT_THAT(short_record.status().message(), HasSubstr("python_depth=2"));
+
+  header.python_depth = PROFKIT_MAX_PYTHON_FRAMES + 1;
+  EXPECT_THAT(DecodeRecord(SampleBytes(header, {})).status().message(),
+              HasSubstr("python depth 513 exceeds"));
+
+  header.python_depth = 0;
+  header.python_status = 9;
+  EXPECT_THAT(DecodeRecord(SampleBytes(header, {})).status().message(),
+              HasSubstr("unknown python status 9"));
+
+  profkit_sample_header unflagged = SampleHeader(0, 0);
+  unflagged.python_depth = 1;
+  auto unflagged_bytes = SampleBytes(unflagged, {});
+  Append(unflagged_bytes, PythonFrame(1, 0, 0, 0));
+  EXPECT_THAT(DecodeRecord(unflagged_bytes).status().message(), HasSubstr("no python flag"));
+}
+
 TEST(DecodeRecordTest, RejectsCountsOverflowingTheRecord) {
   // Announces 2 + 3 IPs but carries only 4.
   const auto bytes = SampleBytes(SampleHeader(2, 3), {1, 2, 3, 4});
   auto record = DecodeRecord(bytes);
   ASSERT_FALSE(record.ok());
-  EXPECT_THAT(record.status().message(), HasSubstr("announces 152"));
+  EXPECT_THAT(record.status().message(), HasSubstr("announces 160"));
 }
 
 TEST(DecodeRecordTest, RejectsTrailingBytes) {
@@ -148,7 +220,7 @@ TEST(DecodeRecordTest, RejectsTruncatedHeader) {
   bytes.resize(sizeof(profkit_sample_header) - 1);
   auto record = DecodeRecord(bytes);
   ASSERT_FALSE(record.ok());
-  EXPECT_THAT(record.status().message(), HasSubstr("shorter than its 112-byte header"));
+  EXPECT_THAT(record.status().message(), HasSubstr("shorter than its 120-byte header"));
 
   const std::vector<uint8_t> tiny = {1, 0};
   auto tiny_record = DecodeRecord(tiny);
