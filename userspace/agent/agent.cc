@@ -64,6 +64,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
                                  .kernel_stacks = config.ebpf.kernel_stacks});
     if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
     agent->sampler_ = std::move(sampler).value();
+    agent->pipeline_->SetPythonRegistry(agent->sampler_.get());
     spdlog::info("eBPF sampling started: {} Hz on every CPU, one profile per service every {} s",
                  config.ebpf.sample_rate,
                  duration_cast<milliseconds>(config.ebpf.upload_interval).count() / 1000.0);

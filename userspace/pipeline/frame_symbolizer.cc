@@ -20,8 +20,12 @@ SymbolizedFrame Unnamed(std::string name) {
 
 FrameSymbolizer::FrameSymbolizer(symbolize::NativeSymbolizer& native,
                                  std::unique_ptr<symbolize::KernelSymbolizer> kernel,
+                                 const python::FunctionTable* python_functions,
                                  size_t max_cached_frames)
-    : native_(native), kernel_(std::move(kernel)), max_cached_frames_(max_cached_frames) {}
+    : native_(native),
+      kernel_(std::move(kernel)),
+      python_functions_(python_functions),
+      max_cached_frames_(max_cached_frames) {}
 
 const SymbolizedFrame& FrameSymbolizer::Symbolize(const profile::Frame& frame) {
   auto it = cache_.find(frame);
@@ -56,6 +60,17 @@ SymbolizedFrame FrameSymbolizer::SymbolizeUncached(const profile::Frame& frame) 
                                                .start_line = line.start_line,
                                                .line = line.line});
       }
+      return out;
+    }
+    case profile::FrameKind::kPython: {
+      if (python_functions_ == nullptr) return Unnamed("<unknown python frame>");
+      const python::PythonFunction& function = python_functions_->Get(frame.module_id);
+      SymbolizedFrame out;
+      out.symbol_found = frame.module_id != python::FunctionTable::kUnknownFunction;
+      out.lines.push_back(profile::PprofLine{.function_name = function.name,
+                                             .filename = function.filename,
+                                             .start_line = function.first_line,
+                                             .line = static_cast<int64_t>(frame.address)});
       return out;
     }
   }

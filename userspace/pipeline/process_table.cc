@@ -37,9 +37,12 @@ void ProcessTable::OnExec(uint32_t pid, uint32_t ppid, std::string comm) {
   }
   Process& process = Insert(pid);
   // A new program image: everything read from the old one (environment, mappings) is stale.
+  if (observer_ != nullptr) observer_->OnImageGone(pid);
   DropModuleReferences(process);
   process.mappings.clear();
   process.details_loaded = false;
+  process.language = "cpp";
+  process.runtime_version.clear();
   process.exited = false;
   process.ppid = ppid;
   process.comm = std::move(comm);
@@ -119,6 +122,7 @@ void ProcessTable::LoadDetails(Process& process) {
                                               process.comm);
   Result<process::ServiceEnvironment> environment = proc_fs_.ReadServiceEnvironment(process.pid);
   if (!environment.ok()) ++counters_.proc_read_failures;
+  process.executable_path = exe.ok() ? *exe : std::string();
   process.identity = process::ResolveServiceIdentity(
       environment.ok() ? *environment : process::ServiceEnvironment{}, executable_name,
       options_.default_env);
@@ -153,6 +157,7 @@ void ProcessTable::LoadMappings(Process& process, int64_t now_ns) {
   // Opened now, through this process's /proc entries, while they exist: a process that exits
   // before its samples are symbolized takes its map_files and root with it.
   for (Mapping& mapping : process.mappings) ResolveModule(process, mapping);
+  if (observer_ != nullptr) observer_->OnMappingsLoaded(process);
 }
 
 ProcessTable::Mapping* ProcessTable::FindMapping(Process& process, uint64_t ip) {
@@ -218,6 +223,7 @@ void ProcessTable::DropModuleReferences(Process& process) {
 void ProcessTable::CollectExited() {
   for (auto it = processes_.begin(); it != processes_.end();) {
     if (it->second.exited) {
+      if (observer_ != nullptr) observer_->OnImageGone(it->first);
       DropModuleReferences(it->second);
       it = processes_.erase(it);
       ++counters_.collected;

@@ -19,8 +19,12 @@ class LocationTable {
     auto it = locations_.find(frame);
     if (it != locations_.end()) return it->second;
     const SymbolizedFrame& symbolized = symbolizer_.Symbolize(frame);
+    // A Python frame's `address` is its line, not a code address.
+    const bool python = frame.kind == profile::FrameKind::kPython;
     const uint64_t id = builder_.AddLocation(profile::PprofLocation{
-        .mapping_id = MappingOf(frame, symbolized), .address = frame.address, .lines = symbolized.lines});
+        .mapping_id = MappingOf(frame, symbolized),
+        .address = python ? 0 : frame.address,
+        .lines = symbolized.lines});
     locations_.emplace(frame, id);
     return id;
   }
@@ -34,7 +38,10 @@ class LocationTable {
       }
       return kernel_mapping_;
     }
-    if (frame.module_id == profile::kUnknownModule) return 0;
+    // Python code has no mapping: its functions carry file and line themselves.
+    if (frame.kind == profile::FrameKind::kPython || frame.module_id == profile::kUnknownModule) {
+      return 0;
+    }
     auto it = mappings_.find(frame.module_id);
     if (it != mappings_.end()) return it->second;
     const symbolize::ModuleInfo* module = symbolizer_.native().Module(frame.module_id);

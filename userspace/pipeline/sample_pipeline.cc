@@ -7,9 +7,6 @@
 namespace profkit::pipeline {
 namespace {
 
-// DataKit's language value for native programs; profiles of other runtimes get their own later.
-constexpr char kNativeLanguage[] = "cpp";
-
 std::unique_ptr<symbolize::KernelSymbolizer> LoadKernelSymbols(const std::string& path) {
   Result<symbolize::KernelSymbolizer> kernel = symbolize::KernelSymbolizer::Load(path);
   if (!kernel.ok()) {
@@ -28,11 +25,17 @@ SamplePipeline::SamplePipeline(PipelineOptions options)
   ProcessTableOptions table_options = options_.process_table;
   table_options.default_env = options_.default_env;
   process_table_ = std::make_unique<ProcessTable>(proc_fs_, native_symbolizer_, table_options);
-  frame_symbolizer_ =
-      std::make_unique<FrameSymbolizer>(native_symbolizer_, LoadKernelSymbols(options_.kallsyms_path));
+  python_ = std::make_unique<PythonProcesses>(native_symbolizer_, proc_fs_, options_.default_env);
+  process_table_->SetObserver(python_.get());
+  frame_symbolizer_ = std::make_unique<FrameSymbolizer>(
+      native_symbolizer_, LoadKernelSymbols(options_.kallsyms_path), &python_->functions());
 }
 
-SamplePipeline::~SamplePipeline() = default;
+SamplePipeline::~SamplePipeline() { process_table_->SetObserver(nullptr); }
+
+void SamplePipeline::SetPythonRegistry(sampling::PythonProcessRegistry* registry) {
+  python_->SetRegistry(registry);
+}
 
 void SamplePipeline::SetSampleFilter(std::function<bool(uint32_t pid)> filter) {
   filter_ = std::move(filter);
@@ -85,12 +88,20 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
                                              .address = ip,
                                              .is_return_address = !scratch_.frames.empty()});
   }
+  native_user_.clear();
   for (size_t i = 0; i < sample.user_ips.size(); ++i) {
     // The innermost user frame is the interrupted instruction only when no kernel frames precede
     // it; after a syscall it is a return address too.
-    scratch_.frames.push_back(
-        process_table_->ResolveUserFrame(*process, sample.user_ips[i], !scratch_.frames.empty()));
-    if (i == 0) InsertCallerOfFramelessLeaf(*process, sample);
+    native_user_.push_back(process_table_->ResolveUserFrame(
+        *process, sample.user_ips[i], !scratch_.frames.empty() || i > 0));
+    if (i == 0) InsertCallerOfFramelessLeaf(*process, sample, native_user_);
+  }
+  PythonProcesses::State* python =
+      sample.python_frames.empty() ? nullptr : python_->Find(sample.pid);
+  if (python != nullptr) {
+    AppendPythonStack(*python, sample);
+  } else {
+    scratch_.frames.insert(scratch_.frames.end(), native_user_.begin(), native_user_.end());
   }
   if (scratch_.truncated) ++counters_.truncated_stacks;
   if (options_.fixed_service) {
@@ -101,13 +112,30 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
   aggregator_.Add(profile::ServiceKey{.service = identity.service,
                                       .env = identity.env,
                                       .version = identity.version,
-                                      .language = kNativeLanguage},
+                                      .language = process->language,
+                                      .runtime_version = process->runtime_version},
                   scratch_);
 }
 
+void SamplePipeline::AppendPythonStack(PythonProcesses::State& state,
+                                       const sampling::SampleRecord& sample) {
+  roles_.clear();
+  for (const profile::Frame& frame : native_user_) roles_.push_back(python_->RoleOf(state, frame));
+  python_frames_.clear();
+  for (const sampling::PythonFrameRecord& record : sample.python_frames) {
+    python_frames_.push_back(PythonStackFrame{.frame = python_->Resolve(state, record), .entry = record.entry});
+  }
+  MergePythonStack(native_user_, roles_, python_frames_, scratch_.frames);
+  // The Python frames end the stack: only their own truncation matters, not the native walk's.
+  scratch_.truncated = sample.python_stack_truncated;
+  ++counters_.python_stacks;
+  if (sample.python_stack_truncated) ++counters_.python_truncated_stacks;
+}
+
 void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
-                                                  const sampling::SampleRecord& sample) {
-  const profile::Frame& leaf = scratch_.frames.back();
+                                                  const sampling::SampleRecord& sample,
+                                                  std::vector<profile::Frame>& frames) {
+  const profile::Frame& leaf = frames.back();
   if (sample.user_stack_top.empty() || leaf.module_id == profile::kUnknownModule) return;
   const std::optional<uint64_t> offset =
       native_symbolizer_.ReturnAddressOffsetFromSp(leaf.module_id, leaf.address);
@@ -121,7 +149,7 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
   const profile::Frame caller = process_table_->ResolveUserFrame(process, return_address, true);
   // Only a word that points into mapped code is a return address; anything else was data.
   if (caller.module_id == profile::kUnknownModule) return;
-  scratch_.frames.push_back(caller);
+  frames.push_back(caller);
   ++counters_.recovered_leaf_callers;
 }
 

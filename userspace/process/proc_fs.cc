@@ -63,6 +63,12 @@ Result<std::string> ProcFs::ReadExecutablePath(uint32_t pid) const {
   return path;
 }
 
+Result<std::vector<std::string>> ProcFs::ReadCommandLine(uint32_t pid) const {
+  PROFKIT_ASSIGN_OR_RETURN(std::string blob,
+                           ReadFileBounded(PidPath(pid, "cmdline"), kMaxCmdlineBytes, /*truncate_ok=*/true));
+  return SplitNulSeparated(blob);
+}
+
 Result<std::string> ProcFs::ReadThreadName(uint32_t pid, uint32_t tid) const {
   PROFKIT_ASSIGN_OR_RETURN(std::string name,
                            ReadFileBounded(fmt::format("{}/{}/task/{}/comm", root_, pid, tid),

@@ -100,6 +100,19 @@ std::string SanitizeTagValue(std::string_view value) {
 }
 
 // The first sanitized non-empty value among `candidates`, or "".
+std::string_view Basename(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::optional<std::string> ScriptService(std::string_view script) {
+  std::string_view name = Basename(script);
+  if (name.ends_with(".py")) name.remove_suffix(3);
+  std::string service = SanitizeTagValue(name);
+  if (service.empty()) return std::nullopt;
+  return service;
+}
+
 std::string FirstSet(std::initializer_list<const std::optional<std::string>*> candidates) {
   for (const std::optional<std::string>* candidate : candidates) {
     if (!candidate->has_value()) continue;
@@ -199,10 +212,53 @@ ServiceIdentity ResolveServiceIdentity(const ServiceEnvironment& env,
   return identity;
 }
 
+std::vector<std::string> SplitNulSeparated(std::string_view blob) {
+  std::vector<std::string> parts;
+  while (!blob.empty()) {
+    const size_t nul = blob.find('\0');
+    parts.emplace_back(blob.substr(0, nul));
+    if (nul == std::string_view::npos) break;
+    blob.remove_prefix(nul + 1);
+  }
+  return parts;
+}
+
+std::optional<std::string> PythonScriptName(const std::vector<std::string>& argv) {
+  if (argv.empty()) return std::nullopt;
+  const std::string_view interpreter = Basename(argv[0]);
+  if (!interpreter.starts_with("python")) return std::nullopt;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      if (i + 1 < argv.size()) return ScriptService(argv[i + 1]);
+      return std::nullopt;
+    }
+    if (arg.empty() || arg == "-") return std::nullopt;
+    if (arg.front() != '-') return ScriptService(arg);
+    if (arg.starts_with("--")) continue;  // --version, --help and friends take no argument
+    // Single-dash options may be bundled ("-uB"); c, m, W and X take the rest or the next argument.
+    for (size_t k = 1; k < arg.size(); ++k) {
+      const char option = arg[k];
+      if (option != 'c' && option != 'm' && option != 'W' && option != 'X') continue;
+      std::string_view value = arg.substr(k + 1);
+      if (value.empty()) {
+        if (i + 1 >= argv.size()) return std::nullopt;
+        value = argv[++i];
+      }
+      if (option == 'c') return std::nullopt;
+      if (option == 'm') {
+        std::string module = SanitizeTagValue(value);
+        if (module.empty()) return std::nullopt;
+        return module;
+      }
+      break;  // -W/-X value consumed
+    }
+  }
+  return std::nullopt;
+}
+
 std::string ExecutableName(std::string_view exe_path, std::string_view comm) {
-  const size_t slash = exe_path.rfind('/');
-  const std::string_view base =
-      slash == std::string_view::npos ? exe_path : exe_path.substr(slash + 1);
+  const std::string_view base = Basename(exe_path);
   return std::string(base.empty() ? comm : base);
 }
 

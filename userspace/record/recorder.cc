@@ -145,6 +145,7 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
       std::unique_ptr<sampling::BpfSampler> sampler,
       sampling::BpfSampler::Start(sampling::SamplerOptions{.sample_rate_hz = options.sample_rate_hz,
                                                            .kernel_stacks = options.kernel_stacks}));
+  pipeline.SetPythonRegistry(sampler.get());
   const int64_t start_unix_ns = WallTimeNanos();
   const int64_t start_mono = MonotonicNanos();
   if (child) PROFKIT_RETURN_IF_ERROR(child->Release());
@@ -165,6 +166,7 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
   PROFKIT_ASSIGN_OR_RETURN(int drained, sampler->Poll(std::chrono::milliseconds(0), handle));
   (void)drained;
   const int64_t end_unix_ns = WallTimeNanos();
+  pipeline.SetPythonRegistry(nullptr);
   sampler.reset();
 
   RecordSummary summary;

@@ -10,6 +10,7 @@
 
 #include "profkit/profile/frame.h"
 #include "profkit/profile/pprof_builder.h"
+#include "profkit/python/frame_resolver.h"
 #include "profkit/symbolize/kernel_symbolizer.h"
 #include "profkit/symbolize/native_symbolizer.h"
 
@@ -24,9 +25,11 @@ struct SymbolizedFrame {
 
 class FrameSymbolizer {
  public:
-  // `kernel` may be null when kernel symbols are unavailable.
+  // `kernel` may be null when kernel symbols are unavailable; `python_functions` names Python
+  // frames (may be null when none are produced).
   FrameSymbolizer(symbolize::NativeSymbolizer& native,
                   std::unique_ptr<symbolize::KernelSymbolizer> kernel,
+                  const python::FunctionTable* python_functions = nullptr,
                   size_t max_cached_frames = 500'000);
 
   const SymbolizedFrame& Symbolize(const profile::Frame& frame);
@@ -42,6 +45,7 @@ class FrameSymbolizer {
 
   symbolize::NativeSymbolizer& native_;
   std::unique_ptr<symbolize::KernelSymbolizer> kernel_;
+  const python::FunctionTable* python_functions_;
   const size_t max_cached_frames_;
   std::unordered_map<profile::Frame, SymbolizedFrame, profile::FrameHash> cache_;
 };

@@ -46,6 +46,17 @@ struct ProcessTableCounters {
 
 class ProcessTable {
  public:
+  struct Process;
+  // Told about each process's life, for state kept elsewhere per process (CPython unwinding).
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    // The process's mappings were just (re)read from /proc.
+    virtual void OnMappingsLoaded(Process& process) = 0;
+    // The process's program image is gone: it exec'd a new one, or it was released after exit.
+    virtual void OnImageGone(uint32_t pid) = 0;
+  };
+
   struct Mapping {
     process::MemoryMapping mapping;
     uint32_t module_id = profile::kUnknownModule;  // interned on first use
@@ -57,7 +68,12 @@ class ProcessTable {
     std::string comm;
     bool exited = false;
     bool details_loaded = false;  // identity and mappings read from /proc
+    std::string executable_path;  // as /proc/PID/exe shows it; "" for kernel threads
     process::ServiceIdentity identity;
+    // DataKit language value and runtime version of the service; native unless a runtime (CPython)
+    // was recognised in the process.
+    std::string language = "cpp";
+    std::string runtime_version;
     std::vector<Mapping> mappings;  // executable mappings sorted by start
     std::vector<uint32_t> modules;  // distinct symbolizer modules this process has referenced
     int64_t maps_loaded_at_ns = 0;
@@ -68,6 +84,9 @@ class ProcessTable {
   ~ProcessTable();
   ProcessTable(const ProcessTable&) = delete;
   ProcessTable& operator=(const ProcessTable&) = delete;
+
+  // At most one; null to detach. It must outlive the table or be detached first.
+  void SetObserver(Observer* observer) { observer_ = observer; }
 
   void OnExec(uint32_t pid, uint32_t ppid, std::string comm);
   void OnFork(uint32_t pid, uint32_t ppid, std::string comm);
@@ -100,6 +119,7 @@ class ProcessTable {
 
   const process::ProcFs& proc_fs_;
   symbolize::NativeSymbolizer& symbolizer_;
+  Observer* observer_ = nullptr;
   const ProcessTableOptions options_;
   std::unordered_map<uint32_t, Process> processes_;
   // How many tracked processes map each module: a module is released when none does.

@@ -12,6 +12,7 @@
 
 #include "profkit/pipeline/frame_symbolizer.h"
 #include "profkit/pipeline/process_table.h"
+#include "profkit/pipeline/python_processes.h"
 #include "profkit/pipeline/profile_assembly.h"
 #include "profkit/process/proc_fs.h"
 #include "profkit/profile/aggregator.h"
@@ -38,6 +39,8 @@ struct PipelineCounters {
   uint64_t orphan_samples = 0;     // the process vanished before it could be identified
   uint64_t truncated_stacks = 0;
   uint64_t recovered_leaf_callers = 0;  // callers of frameless leaves restored from the stack top
+  uint64_t python_stacks = 0;           // samples whose stack got Python frames
+  uint64_t python_truncated_stacks = 0; // of those, deeper than the walker goes
   uint64_t aggregation_drops = 0;  // distinct-stack limit reached
   uint64_t profiles_built = 0;
   uint64_t profile_errors = 0;
@@ -56,6 +59,10 @@ class SamplePipeline {
 
   // Keeps only samples whose pid passes `filter` (record mode). The filter may consult the table.
   void SetSampleFilter(std::function<bool(uint32_t pid)> filter);
+  // Where CPython processes are registered for the BPF walker (the sampler); null detaches, which
+  // must happen before the registry is destroyed.
+  void SetPythonRegistry(sampling::PythonProcessRegistry* registry);
+  PythonCounters python_counters() const { return python_->counters(); }
   ProcessTable& process_table() { return *process_table_; }
 
   void Handle(const sampling::Record& record);
@@ -75,17 +82,25 @@ class SamplePipeline {
   // A frame-pointer walk skips the caller of an innermost function that has not set up a frame
   // (GCC's leaf functions, libc's system-call wrappers); its CFI says where on the captured stack
   // top the return address into that caller is.
-  void InsertCallerOfFramelessLeaf(ProcessTable::Process& process, const sampling::SampleRecord& sample);
+  void InsertCallerOfFramelessLeaf(ProcessTable::Process& process, const sampling::SampleRecord& sample,
+                                   std::vector<profile::Frame>& frames);
+  // Replaces the user part of scratch_ with the merge of `native_user` and the sample's Python
+  // frames.
+  void AppendPythonStack(PythonProcesses::State& state, const sampling::SampleRecord& sample);
 
   const PipelineOptions options_;
   process::ProcFs proc_fs_;
   symbolize::NativeSymbolizer native_symbolizer_;
   std::unique_ptr<ProcessTable> process_table_;
+  std::unique_ptr<PythonProcesses> python_;
   std::unique_ptr<FrameSymbolizer> frame_symbolizer_;
   profile::Aggregator aggregator_;
   std::function<bool(uint32_t)> filter_;
   PipelineCounters counters_;
   profile::StackSample scratch_;
+  std::vector<profile::Frame> native_user_;
+  std::vector<NativeFrameRole> roles_;
+  std::vector<PythonStackFrame> python_frames_;
 };
 
 }  // namespace profkit::pipeline

@@ -22,6 +22,8 @@ inline constexpr size_t kMaxStatBytes = 4096;
 // Environment variables beyond the first MiB are not looked at (the blob is cut at the last
 // complete variable); counted in environ_truncated().
 inline constexpr size_t kMaxEnvironBytes = 1 << 20;
+// The command line is only used for a script name near its start: longer ones are cut.
+inline constexpr size_t kMaxCmdlineBytes = 64 << 10;
 // Thread names are at most 15 bytes (TASK_COMM_LEN - 1); a longer file is cut.
 inline constexpr size_t kMaxCommBytes = 64;
 
@@ -36,6 +38,8 @@ class ProcFs {
   Result<ServiceEnvironment> ReadServiceEnvironment(uint32_t pid) const;
   // readlink <root>/PID/exe with " (deleted)" stripped.
   Result<std::string> ReadExecutablePath(uint32_t pid) const;
+  // <root>/PID/cmdline split at its NULs (at most kMaxCmdlineBytes of it).
+  Result<std::vector<std::string>> ReadCommandLine(uint32_t pid) const;
   // <root>/PID/task/TID/comm without the trailing newline.
   Result<std::string> ReadThreadName(uint32_t pid, uint32_t tid) const;
   // The numeric entries of root, ascending; at most pid_max (<= 4194304) of them. An unreadable

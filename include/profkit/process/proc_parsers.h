@@ -76,6 +76,15 @@ ServiceIdentity ResolveServiceIdentity(const ServiceEnvironment& env,
                                        std::string_view executable_name,
                                        std::string_view default_env);
 
+// A NUL-separated blob (/proc/PID/cmdline) as its strings; a trailing NUL ends the last one.
+std::vector<std::string> SplitNulSeparated(std::string_view blob);
+
+// The default service of a Python program from its command line: the main script's name without
+// ".py" (`python3 -u /srv/app.py` → "app"; a shebang script `python3 /usr/bin/gunicorn` →
+// "gunicorn"), or the module of `-m` ("-m http.server" → "http.server"). nullopt when argv[0] is
+// not a python executable or there is no script (`-c`, stdin, an interactive session).
+std::optional<std::string> PythonScriptName(const std::vector<std::string>& argv);
+
 // The executable name used as default service: basename of the exe path; falls back to comm.
 std::string ExecutableName(std::string_view exe_path, std::string_view comm);
 

@@ -19,6 +19,7 @@ namespace profkit::profile {
 enum class FrameKind : uint8_t {
   kKernel = 1,  // address: kernel instruction pointer; module_id: 0
   kNative = 2,  // address: offset in the module's file (raw IP when module_id == kUnknownModule)
+  kPython = 3,  // module_id: function id (python::FunctionTable); address: source line
 };
 
 inline constexpr uint32_t kUnknownModule = 0;
@@ -61,10 +62,12 @@ struct ServiceKey {
   std::string env;
   std::string version;
   std::string language;  // "cpp" for native programs (DataKit's language value for C/C++)
+  std::string runtime_version;  // e.g. "3.11.2" for CPython; "" for native programs
 
   bool operator==(const ServiceKey&) const = default;
   bool operator<(const ServiceKey& o) const {
-    return std::tie(service, env, version, language) < std::tie(o.service, o.env, o.version, o.language);
+    return std::tie(service, env, version, language, runtime_version) <
+           std::tie(o.service, o.env, o.version, o.language, o.runtime_version);
   }
 };
 

@@ -23,6 +23,7 @@ struct ServiceKeyHash {
     HashCombine(seed, h(k.env));
     HashCombine(seed, h(k.version));
     HashCombine(seed, h(k.language));
+    HashCombine(seed, h(k.runtime_version));
     return seed;
   }
 };

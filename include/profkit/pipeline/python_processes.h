@@ -1,0 +1,93 @@
+// The CPython processes on the host: found from their mapped modules' symbols when a process's
+// mappings are read, registered with the BPF walker, and unregistered when the process is gone.
+// Turns what the walker emits into Python frames while the process is alive (code objects are
+// read from its memory) and tells the stack merge where the interpreter's code is.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "profkit/pipeline/process_table.h"
+#include "profkit/pipeline/python_stacks.h"
+#include "profkit/python/frame_resolver.h"
+#include "profkit/python/interpreter.h"
+#include "profkit/sampling/python_registry.h"
+#include "profkit/sampling/record.h"
+#include "profkit/symbolize/native_symbolizer.h"
+
+namespace profkit::pipeline {
+
+struct PythonCounters {
+  uint64_t processes = 0;           // registered now
+  uint64_t detected = 0;            // CPython processes found since start
+  uint64_t unsupported = 0;         // CPython processes that get native stacks only
+  uint64_t registration_failures = 0;
+  uint64_t code_reads = 0;
+  uint64_t code_read_failures = 0;
+  uint64_t checksum_mismatches = 0;
+  uint64_t functions = 0;           // distinct Python functions interned
+  uint64_t function_table_full = 0;
+};
+
+class PythonProcesses final : public ProcessTable::Observer {
+ public:
+  struct State {
+    uint32_t pid = 0;
+    uint32_t interpreter_module = profile::kUnknownModule;
+    python::InterpreterModule interpreter;
+    std::unique_ptr<python::CodeObjectCache> code_cache;
+    std::string version;  // "3.11.2"
+    bool registered = false;
+  };
+
+  PythonProcesses(symbolize::NativeSymbolizer& symbolizer, const process::ProcFs& proc_fs,
+                  std::string default_env);
+  ~PythonProcesses() override;
+
+  // Where registrations go (the BPF sampler); null stops registering. Processes found before a
+  // registry was set are registered when it is.
+  void SetRegistry(sampling::PythonProcessRegistry* registry);
+
+  // Call after `process`'s mappings were (re)read. Detects CPython in the executable or a mapped
+  // module whose name contains "python" (each module is inspected once), registers the process
+  // and makes it a Python service (language, runtime version, script-name service).
+  void OnMappingsLoaded(ProcessTable::Process& process) override;
+  // Unregisters the process and drops its code-object cache.
+  void OnImageGone(uint32_t pid) override;
+
+  State* Find(uint32_t pid);
+
+  profile::Frame Resolve(State& state, const sampling::PythonFrameRecord& record);
+  NativeFrameRole RoleOf(const State& state, const profile::Frame& frame) const;
+
+  const python::FunctionTable& functions() const { return functions_; }
+  PythonCounters counters() const;
+
+ private:
+  struct ModuleVerdict {
+    std::optional<python::InterpreterModule> interpreter;
+    std::string unsupported_reason;
+  };
+  const ModuleVerdict& Inspect(uint32_t module_id, const std::string& path);
+  void Register(State& state, const ProcessTable::Process& process);
+  void BecomePythonService(ProcessTable::Process& process, const State& state);
+
+  symbolize::NativeSymbolizer& symbolizer_;
+  const process::ProcFs& proc_fs_;
+  const std::string default_env_;
+  sampling::PythonProcessRegistry* registry_ = nullptr;
+  python::FunctionTable functions_;
+  std::unordered_map<uint32_t, ModuleVerdict> verdicts_;  // by module id (never reused)
+  std::unordered_map<uint32_t, State> states_;            // by pid
+  // Pids already reported as unsupported, so each says it once per image.
+  std::unordered_set<uint32_t> reported_;
+  PythonCounters counters_;
+  python::CodeCacheCounters retired_code_counters_;
+};
+
+}  // namespace profkit::pipeline

@@ -1,0 +1,186 @@
+#include "profkit/python/interpreter.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string_view>
+
+namespace profkit::python {
+namespace {
+
+// .rodata of libpython is about 300 KiB; an interpreter's is never near this.
+constexpr size_t kMaxRodataBytes = 64 << 20;
+// _Py_DebugOffsets of 3.13 is 584 bytes; read with room for later minors' growth.
+constexpr size_t kDebugOffsetsReadBytes = 2048;
+
+enum SymbolIndex { kRuntime, kPyVersion, kNone, kEvalLoop, kEvalLoopCold, kSymbolCount };
+constexpr std::array<std::string_view, kSymbolCount> kSymbolNames = {
+    "_PyRuntime", "Py_Version", "_Py_NoneStruct", "_PyEval_EvalFrameDefault",
+    "_PyEval_EvalFrameDefault.cold"};
+
+// PY_VERSION ("3.9.18") is a NUL-terminated string of its own in .rodata.
+std::optional<PythonVersion> FindVersionString(std::string_view rodata, int minor) {
+  const std::string prefix = fmt::format("3.{}.", minor);
+  for (size_t pos = rodata.find(prefix); pos != std::string_view::npos;
+       pos = rodata.find(prefix, pos + 1)) {
+    if (pos > 0 && rodata[pos - 1] != '\0') continue;
+    const size_t end = rodata.find('\0', pos);
+    if (end == std::string_view::npos) break;
+    auto version = ParsePyVersionString(rodata.substr(pos, end - pos));
+    if (version.ok() && version->minor == minor) return *version;
+  }
+  return std::nullopt;
+}
+
+Result<PythonVersion> ModuleVersion(symbolize::NativeSymbolizer& symbolizer, uint32_t module_id,
+                                    const std::string& path,
+                                    const std::optional<symbolize::NativeSymbolizer::Symbol>& py_version) {
+  if (py_version) {
+    PROFKIT_ASSIGN_OR_RETURN(std::string bytes, symbolizer.ReadAtAddress(module_id, py_version->address, 4));
+    return ParsePyVersionBytes({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  }
+  // Before 3.11 nothing but the name says which version this is.
+  PROFKIT_ASSIGN_OR_RETURN(PythonVersion version, ParsePythonFileName(path));
+  Result<std::string> rodata = symbolizer.ReadSection(module_id, ".rodata", kMaxRodataBytes);
+  if (rodata.ok()) {
+    if (auto full = FindVersionString(*rodata, version.minor)) return *full;
+  }
+  return version;
+}
+
+}  // namespace
+
+Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymbolizer& symbolizer,
+                                                       uint32_t module_id, const std::string& path) {
+  PROFKIT_ASSIGN_OR_RETURN(auto symbols, symbolizer.FindSymbols(module_id, kSymbolNames));
+  InterpreterInspection inspection;
+  if (!symbols[kRuntime]) return inspection;
+
+  Result<PythonVersion> version = ModuleVersion(symbolizer, module_id, path, symbols[kPyVersion]);
+  if (!version.ok()) {
+    inspection.unsupported_reason = fmt::format("CPython of unknown version: {}", version.status().message());
+    return inspection;
+  }
+  InterpreterModule module;
+  module.runtime_address = symbols[kRuntime]->address;
+  if (auto builtin = BuiltinOffsets(version->major, version->minor)) {
+    module.offsets = *builtin;
+    module.offsets.version = *version;
+  } else if (version->major == 3 && version->minor >= 13) {
+    Result<std::string> image =
+        symbolizer.ReadAtAddress(module_id, module.runtime_address, kDebugOffsetsReadBytes);
+    if (!image.ok()) {
+      inspection.unsupported_reason =
+          fmt::format("CPython {}.{}: reading _Py_DebugOffsets: {}", version->major, version->minor,
+                      image.status().message());
+      return inspection;
+    }
+    Result<CPythonOffsets> parsed =
+        ParseDebugOffsets({reinterpret_cast<const uint8_t*>(image->data()), image->size()});
+    if (!parsed.ok()) {
+      inspection.unsupported_reason = fmt::format("CPython {}.{}: {}", version->major,
+                                                  version->minor, parsed.status().message());
+      return inspection;
+    }
+    module.offsets = *parsed;
+  } else {
+    inspection.unsupported_reason =
+        fmt::format("CPython {}.{} is not supported (3.8–3.13 are)", version->major, version->minor);
+    return inspection;
+  }
+  Result<LineTableFormat> format = LineTableFormatForVersion(version->major, version->minor);
+  if (!format.ok()) {
+    inspection.unsupported_reason = std::string(format.status().message());
+    return inspection;
+  }
+  module.line_table_format = *format;
+  if (symbols[kNone] && version->minor >= 13) module.none_address = symbols[kNone]->address;
+  for (const int index : {kEvalLoop, kEvalLoopCold}) {
+    const auto& symbol = symbols[index];
+    if (symbol && symbol->size > 0) {
+      module.eval_loop_ranges.emplace_back(symbol->address, symbol->address + symbol->size);
+    }
+  }
+  inspection.interpreter = std::move(module);
+  return inspection;
+}
+
+Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uint64_t load_bias) {
+  const CPythonOffsets& o = module.offsets;
+  profkit_python_process p{};
+  const auto check = [](uint32_t offset, size_t width, size_t limit, const char* name) -> Status {
+    if (offset == kNoOffset || offset + width > limit) {
+      return Status::Errorf("offset of {} ({}) does not fit the walker's {}-byte copy", name,
+                            offset == kNoOffset ? -1 : static_cast<int64_t>(offset), limit);
+    }
+    return Status::Ok();
+  };
+  p.tss_address = load_bias + module.runtime_address + o.runtime.tss_is_initialized;
+  if (o.runtime.tss_key != o.runtime.tss_is_initialized + 4) {
+    return Status::Error("Py_tss_t layout: _key must follow _is_initialized");
+  }
+  p.none_address = module.none_address ? load_bias + *module.none_address : 0;
+  p.tsd_first_block = kGlibcTsdFirstBlock;
+  p.tsd_second_level = kGlibcTsdSecondLevel;
+  constexpr size_t kCode = PROFKIT_PYTHON_CODE_READ_BYTES;
+  PROFKIT_RETURN_IF_ERROR(check(o.code_object.argcount, 4, kCode, "co_argcount"));
+  PROFKIT_RETURN_IF_ERROR(check(o.code_object.kwonlyargcount, 4, kCode, "co_kwonlyargcount"));
+  PROFKIT_RETURN_IF_ERROR(check(o.code_object.flags, 4, kCode, "co_flags"));
+  PROFKIT_RETURN_IF_ERROR(check(o.code_object.firstlineno, 4, kCode, "co_firstlineno"));
+  p.code_argcount = o.code_object.argcount;
+  p.code_kwonlyargcount = o.code_object.kwonlyargcount;
+  p.code_flags = o.code_object.flags;
+  p.code_firstlineno = o.code_object.firstlineno;
+
+  if (o.thread_state.frame != kNoOffset) {
+    p.layout = PROFKIT_PYTHON_LAYOUT_FRAME_OBJECT;
+    p.thread_frame = o.thread_state.frame;
+    p.cframe_current_frame = PROFKIT_PYTHON_NO_OFFSET;
+    p.frame_read_bytes = PROFKIT_PYTHON_FRAME_READ_BYTES;
+    PROFKIT_RETURN_IF_ERROR(check(o.frame_object.f_back, 8, p.frame_read_bytes, "f_back"));
+    PROFKIT_RETURN_IF_ERROR(check(o.frame_object.f_code, 8, p.frame_read_bytes, "f_code"));
+    PROFKIT_RETURN_IF_ERROR(check(o.frame_object.f_lasti, 4, p.frame_read_bytes, "f_lasti"));
+    p.frame_previous = o.frame_object.f_back;
+    p.frame_code = o.frame_object.f_code;
+    p.frame_instruction = o.frame_object.f_lasti;
+    p.frame_owner = PROFKIT_PYTHON_NO_OFFSET;
+    p.frame_is_entry = PROFKIT_PYTHON_NO_OFFSET;
+    p.code_adaptive = 0;
+    return p;
+  }
+  p.layout = PROFKIT_PYTHON_LAYOUT_INTERPRETER_FRAME;
+  if (o.thread_state.cframe != kNoOffset) {
+    p.thread_frame = o.thread_state.cframe;
+    p.cframe_current_frame = o.cframe.current_frame;
+  } else if (o.thread_state.current_frame != kNoOffset) {
+    p.thread_frame = o.thread_state.current_frame;
+    p.cframe_current_frame = PROFKIT_PYTHON_NO_OFFSET;
+  } else {
+    return Status::Error("thread state has no frame, cframe or current_frame offset");
+  }
+  const auto& f = o.interpreter_frame;
+  // Only the struct itself: a frame at the end of its data-stack chunk may be followed by an
+  // unmapped page.
+  p.frame_read_bytes = static_cast<uint16_t>(std::min<uint32_t>(f.size, PROFKIT_PYTHON_FRAME_READ_BYTES));
+  PROFKIT_RETURN_IF_ERROR(check(f.previous, 8, p.frame_read_bytes, "previous"));
+  PROFKIT_RETURN_IF_ERROR(check(f.code, 8, p.frame_read_bytes, "f_code/f_executable"));
+  PROFKIT_RETURN_IF_ERROR(check(f.instr_ptr, 8, p.frame_read_bytes, "prev_instr/instr_ptr"));
+  p.frame_previous = f.previous;
+  p.frame_code = f.code;
+  p.frame_instruction = f.instr_ptr;
+  // 3.11 marks entry frames with is_entry; its owner enum has no C-stack value.
+  if (f.is_entry != kNoOffset) {
+    PROFKIT_RETURN_IF_ERROR(check(f.is_entry, 1, p.frame_read_bytes, "is_entry"));
+    p.frame_is_entry = f.is_entry;
+    p.frame_owner = PROFKIT_PYTHON_NO_OFFSET;
+  } else {
+    PROFKIT_RETURN_IF_ERROR(check(f.owner, 1, p.frame_read_bytes, "owner"));
+    p.frame_owner = f.owner;
+    p.frame_is_entry = PROFKIT_PYTHON_NO_OFFSET;
+  }
+  if (o.code_object.code_adaptive == kNoOffset) return Status::Error("no co_code_adaptive offset");
+  p.code_adaptive = o.code_object.code_adaptive;
+  return p;
+}
+
+}  // namespace profkit::python
