@@ -32,6 +32,18 @@ Result<std::string> ResolveHostname(const std::string& configured) {
   return std::string(name);
 }
 
+// Tags of an eBPF profile beyond service/env/version/host.
+std::vector<std::pair<std::string, std::string>> ProfileTags(const profile::ServiceKey& key,
+                                                             int sample_rate) {
+  std::vector<std::pair<std::string, std::string>> tags = {{"sample_rate", std::to_string(sample_rate)}};
+  // As dd-trace-py's profiles, which DataKit users already query by.
+  if (key.language == "python") {
+    tags.emplace_back("runtime", "cpython");
+    if (!key.runtime_version.empty()) tags.emplace_back("runtime_version", key.runtime_version);
+  }
+  return tags;
+}
+
 }  // namespace
 
 Agent::Agent(const config::Config& config) : config_(config) {}
@@ -129,7 +141,7 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
         .version = profile.key.version,
         .host = hostname_,
         .language = profile.key.language,
-        .extra_tags = {{"sample_rate", std::to_string(config_.ebpf.sample_rate)}},
+        .extra_tags = ProfileTags(profile.key, config_.ebpf.sample_rate),
         .start_unix_nanos = timing.start_unix_ns,
         .end_unix_nanos = timing.end_unix_ns,
         .attachments = {forward::Attachment{.name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
