@@ -26,7 +26,7 @@ struct ProcessTableOptions {
   size_t max_processes = 65536;
   // A sample whose IP is in no known mapping triggers a re-read of /proc/PID/maps (new dlopen, JIT),
   // at most this often per process.
-  int64_t maps_refresh_interval_ns = 1'000'000'000;
+  int64_t maps_refresh_interval_ns = 250'000'000;
   // New programs have their /proc state read at exec, before a short-lived one vanishes; beyond
   // this many per second (a build farm execs thousands) the rest are read lazily at first sample.
   uint32_t max_eager_loads_per_second = 200;
