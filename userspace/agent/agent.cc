@@ -166,6 +166,14 @@ void Agent::LogCounters() {
       s.samples, s.ringbuf_drops, s.stack_errors, s.decode_errors, s.process_events, p.orphan_samples,
       p.truncated_stacks, p.aggregation_drops, p.profiles_built, p.profile_errors, t.processes,
       t.proc_read_failures, t.unmapped_frames, t.collected);
+  const pipeline::PythonCounters py = pipeline_->python_counters();
+  spdlog::info(
+      "python counters: processes={} detected={} unsupported={} registration_failures={} "
+      "samples={} walk_failures={} stacks={} truncated={} code_reads={} code_read_failures={} "
+      "checksum_mismatches={} functions={} function_table_full={}",
+      py.processes, py.detected, py.unsupported, py.registration_failures, s.python_samples,
+      s.python_walk_failures, p.python_stacks, p.python_truncated_stacks, py.code_reads,
+      py.code_read_failures, py.checksum_mismatches, py.functions, py.function_table_full);
 }
 
 }  // namespace profkit::agent

@@ -13,10 +13,10 @@ constexpr size_t kMaxRodataBytes = 64 << 20;
 // _Py_DebugOffsets of 3.13 is 584 bytes; read with room for later minors' growth.
 constexpr size_t kDebugOffsetsReadBytes = 2048;
 
-enum SymbolIndex { kRuntime, kPyVersion, kNone, kEvalLoop, kEvalLoopCold, kSymbolCount };
+enum SymbolIndex { kRuntime, kPyVersion, kNone, kEvalLoop, kEvalLoopCold, kInitialize, kSymbolCount };
 constexpr std::array<std::string_view, kSymbolCount> kSymbolNames = {
     "_PyRuntime", "Py_Version", "_Py_NoneStruct", "_PyEval_EvalFrameDefault",
-    "_PyEval_EvalFrameDefault.cold"};
+    "_PyEval_EvalFrameDefault.cold", "Py_Initialize"};
 
 // PY_VERSION ("3.9.18") is a NUL-terminated string of its own in .rodata.
 std::optional<PythonVersion> FindVersionString(std::string_view rodata, int minor) {
@@ -54,7 +54,16 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
                                                        uint32_t module_id, const std::string& path) {
   PROFKIT_ASSIGN_OR_RETURN(auto symbols, symbolizer.FindSymbols(module_id, kSymbolNames));
   InterpreterInspection inspection;
-  if (!symbols[kRuntime]) return inspection;
+  if (!symbols[kRuntime]) {
+    // CPython before 3.7 has no _PyRuntime; say so rather than silently give native stacks.
+    if (symbols[kInitialize]) {
+      Result<PythonVersion> old = ParsePythonFileName(path);
+      inspection.unsupported_reason =
+          old.ok() ? fmt::format("CPython {}.{} is not supported (3.8–3.13 are)", old->major, old->minor)
+                   : std::string("CPython without _PyRuntime (before 3.7) is not supported");
+    }
+    return inspection;
+  }
 
   Result<PythonVersion> version = ModuleVersion(symbolizer, module_id, path, symbols[kPyVersion]);
   if (!version.ok()) {

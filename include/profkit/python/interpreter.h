@@ -39,7 +39,8 @@ struct InterpreterInspection {
 };
 
 // Looks for `_PyRuntime` in the module's symbols (.dynsym, then .symtab); modules without it are
-// not interpreters (both fields empty). The version comes from `Py_Version` (3.11+), else the file
+// not interpreters (both fields empty), except that one defining `Py_Initialize` is an older
+// CPython and reported unsupported. The version comes from `Py_Version` (3.11+), else the file
 // name (libpython3.X / python3.X) with the micro from the PY_VERSION string in .rodata; offsets from
 // the built-in tables (3.8–3.12) or the `_Py_DebugOffsets` at the start of `_PyRuntime`'s initial
 // image in the file (3.13).
