@@ -73,6 +73,7 @@ void ProcessTable::OnFork(uint32_t pid, uint32_t ppid, std::string comm) {
   process.ppid = ppid;
   process.comm = std::move(comm);
   process.exited = false;
+  if (observer_ != nullptr) observer_->OnForked(ppid, pid);
 }
 
 void ProcessTable::OnExit(uint32_t pid) {

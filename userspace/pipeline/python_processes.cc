@@ -59,6 +59,8 @@ const PythonProcesses::ModuleVerdict& PythonProcesses::Inspect(uint32_t module_i
 void PythonProcesses::OnMappingsLoaded(ProcessTable::Process& process) {
   auto existing = states_.find(process.pid);
   if (existing != states_.end()) {
+    // A forked child known since its fork becomes a Python service once its details are read.
+    if (process.language != "python") BecomePythonService(process, existing->second);
     if (!existing->second.registered) Register(existing->second, process);
     return;
   }
@@ -107,6 +109,7 @@ void PythonProcesses::Register(State& state, const ProcessTable::Process& proces
     Result<profkit_python_process> layout =
         python::WalkerLayout(state.interpreter, mapping->mapping.start - *mapped_address);
     status = layout.ok() ? registry_->RegisterPythonProcess(state.pid, *layout) : layout.status();
+    if (layout.ok()) state.layout = *layout;
   }
   if (!status.ok()) {
     ++counters_.registration_failures;
@@ -139,6 +142,29 @@ void PythonProcesses::OnImageGone(uint32_t pid) {
   retired_code_counters_.read_failures += c.read_failures;
   retired_code_counters_.checksum_mismatches += c.checksum_mismatches;
   states_.erase(it);
+}
+
+void PythonProcesses::OnForked(uint32_t parent, uint32_t child) {
+  auto it = states_.find(parent);
+  if (it == states_.end() || states_.contains(child)) return;
+  const State& from = it->second;
+  State& state = states_[child];
+  state.pid = child;
+  state.interpreter_module = from.interpreter_module;
+  state.interpreter = from.interpreter;
+  state.version = from.version;
+  state.code_cache = std::make_unique<python::CodeObjectCache>(
+      state.interpreter.offsets, state.interpreter.line_table_format,
+      std::make_unique<python::ProcessMemory>(child));
+  if (!from.registered || registry_ == nullptr) return;
+  Status status = registry_->RegisterPythonProcess(child, from.layout);
+  if (!status.ok()) {
+    ++counters_.registration_failures;
+    spdlog::warn("process {} (fork of CPython process {}): {}", child, parent, status.message());
+    return;
+  }
+  state.layout = from.layout;
+  state.registered = true;
 }
 
 PythonProcesses::State* PythonProcesses::Find(uint32_t pid) {

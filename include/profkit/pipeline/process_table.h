@@ -55,6 +55,8 @@ class ProcessTable {
     virtual void OnMappingsLoaded(Process& process) = 0;
     // The process's program image is gone: it exec'd a new one, or it was released after exit.
     virtual void OnImageGone(uint32_t pid) = 0;
+    // `child` is a fork of `parent`: the same image and mappings until it execs.
+    virtual void OnForked(uint32_t parent, uint32_t child) = 0;
   };
 
   struct Mapping {

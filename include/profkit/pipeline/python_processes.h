@@ -43,6 +43,7 @@ class PythonProcesses final : public ProcessTable::Observer {
     std::unique_ptr<python::CodeObjectCache> code_cache;
     std::string version;  // "3.11.2"
     bool registered = false;
+    profkit_python_process layout{};  // as registered
   };
 
   PythonProcesses(symbolize::NativeSymbolizer& symbolizer, const process::ProcFs& proc_fs,
@@ -59,6 +60,9 @@ class PythonProcesses final : public ProcessTable::Observer {
   void OnMappingsLoaded(ProcessTable::Process& process) override;
   // Unregisters the process and drops its code-object cache.
   void OnImageGone(uint32_t pid) override;
+  // A fork of a Python process (multiprocessing, pre-forking servers) is walked from its first
+  // sample on, with its parent's layout, before its own /proc state is read.
+  void OnForked(uint32_t parent, uint32_t child) override;
 
   State* Find(uint32_t pid);
 
