@@ -50,8 +50,8 @@ class PythonProcesses final : public ProcessTable::Observer {
                   std::string default_env);
   ~PythonProcesses() override;
 
-  // Where registrations go (the BPF sampler); null stops registering. Processes found before a
-  // registry was set are registered when it is.
+  // Where registrations go (the BPF sampler); null unregisters everything and stops registering.
+  // Processes found while there was none are registered at their next mappings load.
   void SetRegistry(sampling::PythonProcessRegistry* registry);
 
   // Call after `process`'s mappings were (re)read. Detects CPython in the executable or a mapped
