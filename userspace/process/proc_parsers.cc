@@ -235,7 +235,11 @@ std::optional<std::string> PythonScriptName(const std::vector<std::string>& argv
     }
     if (arg.empty() || arg == "-") return std::nullopt;
     if (arg.front() != '-') return ScriptService(arg);
-    if (arg.starts_with("--")) continue;  // --version, --help and friends take no argument
+    if (arg.starts_with("--")) {
+      // The one long option that takes a separate value (3.7+); the others take none.
+      if (arg == "--check-hash-based-pycs") ++i;
+      continue;
+    }
     // Single-dash options may be bundled ("-uB"); c, m, W and X take the rest or the next argument.
     for (size_t k = 1; k < arg.size(); ++k) {
       const char option = arg[k];

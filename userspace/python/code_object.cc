@@ -92,6 +92,9 @@ Result<std::string> ReadString(const MemoryReader& memory, const CPythonOffsets&
     if (code_point > 0x10ffff || (ascii && code_point > 0x7f)) {
       return Status::Errorf("str at {:#x} holds an invalid code point {:#x}", address, code_point);
     }
+    // Lone surrogates (file names with undecodable bytes) have no UTF-8 form; pprof strings must
+    // be valid UTF-8.
+    if (code_point >= 0xd800 && code_point <= 0xdfff) code_point = 0xfffd;
     std::string encoded;
     AppendUtf8(encoded, code_point);
     if (out.size() + encoded.size() > max_bytes) break;

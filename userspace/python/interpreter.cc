@@ -18,12 +18,13 @@ constexpr std::array<std::string_view, kSymbolCount> kSymbolNames = {
     "_PyRuntime", "Py_Version", "_Py_NoneStruct", "_PyEval_EvalFrameDefault",
     "_PyEval_EvalFrameDefault.cold", "Py_Initialize"};
 
-// PY_VERSION ("3.9.18") is a NUL-terminated string of its own in .rodata.
+// PY_VERSION ("3.9.18") is a NUL-terminated string in .rodata, on its own or as the tail of a
+// longer string the linker merged it into (an install prefix ending in "/3.9.18").
 std::optional<PythonVersion> FindVersionString(std::string_view rodata, int minor) {
   const std::string prefix = fmt::format("3.{}.", minor);
   for (size_t pos = rodata.find(prefix); pos != std::string_view::npos;
        pos = rodata.find(prefix, pos + 1)) {
-    if (pos > 0 && rodata[pos - 1] != '\0') continue;
+    if (pos > 0 && rodata[pos - 1] != '\0' && rodata[pos - 1] != '/') continue;
     const size_t end = rodata.find('\0', pos);
     if (end == std::string_view::npos) break;
     auto version = ParsePyVersionString(rodata.substr(pos, end - pos));

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/sysmacros.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace profkit::process {
 namespace {
@@ -199,6 +201,83 @@ TEST(ResolveServiceIdentityTest, Sanitizes) {
   EXPECT_EQ(id.env, std::string(199, 'e'));
   EXPECT_EQ(ResolveServiceIdentity({}, "a,b", " dev ").service, "a_b");
   EXPECT_EQ(ResolveServiceIdentity({}, "a", " dev ").env, "dev");
+}
+
+TEST(SplitNulSeparatedTest, CommandLineBlobs) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(SplitNulSeparated("python3\0-u\0app.py\0"s), (V{"python3", "-u", "app.py"}));
+  EXPECT_EQ(SplitNulSeparated("python3\0app.py"s), (V{"python3", "app.py"}));  // no final NUL
+  EXPECT_EQ(SplitNulSeparated(""), V{});
+  EXPECT_EQ(SplitNulSeparated("\0"s), V{""});
+  EXPECT_EQ(SplitNulSeparated("a\0\0b\0"s), (V{"a", "", "b"}));
+  EXPECT_EQ(SplitNulSeparated("one arg with spaces"), V{"one arg with spaces"});
+}
+
+std::optional<std::string> Script(std::vector<std::string> argv) { return PythonScriptName(argv); }
+
+TEST(PythonScriptNameTest, ScriptPath) {
+  EXPECT_EQ(Script({"/usr/bin/python3", "/srv/app.py"}), "app");
+  EXPECT_EQ(Script({"python3.11", "manage.py", "runserver"}), "manage");
+  EXPECT_EQ(Script({"/root/.pyenv/versions/3.12.1/bin/python", "worker"}), "worker");
+  // A shebang script: the kernel runs `python3 /usr/bin/gunicorn app:app`.
+  EXPECT_EQ(Script({"/usr/bin/python3", "/usr/bin/gunicorn", "app:app"}), "gunicorn");
+  // Only the final ".py" goes.
+  EXPECT_EQ(Script({"python3", "tool.py.py"}), "tool.py");
+  EXPECT_EQ(Script({"python3", "app.pyc"}), "app.pyc");
+  EXPECT_EQ(Script({"python3", ".py"}), std::nullopt);
+}
+
+TEST(PythonScriptNameTest, OptionsBeforeTheScript) {
+  EXPECT_EQ(Script({"python3", "-u", "/srv/app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "-uB", "/srv/app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "-E", "-s", "-OO", "app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "-X", "importtime", "app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "-Xdev", "app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "-W", "ignore::DeprecationWarning", "app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "-Werror", "-X", "dev", "app.py"}), "app");
+  // A bundle ending with an option that takes a value takes the next argument.
+  EXPECT_EQ(Script({"python3", "-uX", "utf8", "app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "--version"}), std::nullopt);
+}
+
+TEST(PythonScriptNameTest, Modules) {
+  EXPECT_EQ(Script({"python3", "-m", "http.server", "8000"}), "http.server");
+  EXPECT_EQ(Script({"python3", "-mhttp.server"}), "http.server");
+  EXPECT_EQ(Script({"python3", "-u", "-m", "celery", "-A", "proj", "worker"}), "celery");
+  EXPECT_EQ(Script({"python3", "-um", "uvicorn"}), "uvicorn");
+  EXPECT_EQ(Script({"python3", "-m"}), std::nullopt);
+  EXPECT_EQ(Script({"python3", "-m", " "}), std::nullopt);
+}
+
+TEST(PythonScriptNameTest, NoScript) {
+  EXPECT_EQ(Script({}), std::nullopt);
+  EXPECT_EQ(Script({"python3"}), std::nullopt);  // interactive
+  EXPECT_EQ(Script({"python3", "-c", "import app; app.main()"}), std::nullopt);
+  EXPECT_EQ(Script({"python3", "-c"}), std::nullopt);
+  EXPECT_EQ(Script({"python3", "-uc", "print(1)", "x.py"}), std::nullopt);
+  EXPECT_EQ(Script({"python3", "-"}), std::nullopt);  // stdin
+  EXPECT_EQ(Script({"python3", "-", "arg.py"}), std::nullopt);
+  EXPECT_EQ(Script({"python3", ""}), std::nullopt);
+  EXPECT_EQ(Script({"python3", "-X"}), std::nullopt);
+  EXPECT_EQ(Script({"python3", "-W"}), std::nullopt);
+}
+
+TEST(PythonScriptNameTest, DoubleDashEndsOptions) {
+  EXPECT_EQ(Script({"python3", "--", "app.py"}), "app");
+  EXPECT_EQ(Script({"python3", "-u", "--", "-weird.py"}), "-weird");
+  EXPECT_EQ(Script({"python3", "--"}), std::nullopt);
+}
+
+TEST(PythonScriptNameTest, NotPython) {
+  EXPECT_EQ(Script({"/usr/bin/ruby", "app.py"}), std::nullopt);
+  EXPECT_EQ(Script({"gunicorn", "app:app"}), std::nullopt);
+  EXPECT_EQ(Script({"/opt/python3/bin/uwsgi", "app.py"}), std::nullopt);
+  EXPECT_EQ(Script({"", "app.py"}), std::nullopt);
+}
+
+// `--check-hash-based-pycs` (3.7+) is the one long option that takes a value.
+TEST(PythonScriptNameTest, LongOptionWithAValue) {
+  EXPECT_EQ(Script({"python3", "--check-hash-based-pycs", "always", "app.py"}), "app");
 }
 
 TEST(ExecutableNameTest, BasenameElseComm) {

@@ -1,0 +1,195 @@
+// WalkerLayout: the BPF walker's map entry derived from each version's offsets.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "installed_pythons.h"
+#include "profkit/bpf_abi.h"
+#include "profkit/python/interpreter.h"
+
+namespace profkit::python {
+namespace {
+
+constexpr uint64_t kRuntime = 0x5a1e40;
+constexpr uint64_t kBias = 0x7f3a12000000;
+
+InterpreterModule Module(const CPythonOffsets& offsets) {
+  return InterpreterModule{.offsets = offsets, .runtime_address = kRuntime};
+}
+
+// Every field the walker reads lies inside the bytes it copies.
+void ExpectFieldsInsideCopies(const profkit_python_process& p) {
+  ASSERT_LE(p.frame_read_bytes, PROFKIT_PYTHON_FRAME_READ_BYTES);
+  ASSERT_GT(p.frame_read_bytes, 0);
+  const size_t instruction_width = p.layout == PROFKIT_PYTHON_LAYOUT_FRAME_OBJECT ? 4 : 8;
+  EXPECT_LE(p.frame_previous + 8u, p.frame_read_bytes);
+  EXPECT_LE(p.frame_code + 8u, p.frame_read_bytes);
+  EXPECT_LE(p.frame_instruction + instruction_width, p.frame_read_bytes);
+  if (p.frame_owner != PROFKIT_PYTHON_NO_OFFSET) {
+    EXPECT_LT(p.frame_owner, p.frame_read_bytes);
+  }
+  if (p.frame_is_entry != PROFKIT_PYTHON_NO_OFFSET) {
+    EXPECT_LT(p.frame_is_entry, p.frame_read_bytes);
+  }
+  for (const uint16_t field : {p.code_argcount, p.code_kwonlyargcount, p.code_flags, p.code_firstlineno}) {
+    EXPECT_LE(field + 4u, PROFKIT_PYTHON_CODE_READ_BYTES);
+  }
+}
+
+void ExpectLayoutMatchesOffsets(const CPythonOffsets& o, const profkit_python_process& p) {
+  const int minor = o.version.minor;
+  EXPECT_EQ(p.tss_address, kBias + kRuntime + o.runtime.tss_is_initialized);
+  EXPECT_EQ(p.tsd_first_block, kGlibcTsdFirstBlock);
+  EXPECT_EQ(p.tsd_second_level, kGlibcTsdSecondLevel);
+  EXPECT_EQ(p.code_argcount, o.code_object.argcount);
+  EXPECT_EQ(p.code_kwonlyargcount, o.code_object.kwonlyargcount);
+  EXPECT_EQ(p.code_flags, o.code_object.flags);
+  EXPECT_EQ(p.code_firstlineno, o.code_object.firstlineno);
+  if (minor <= 10) {
+    EXPECT_EQ(p.layout, PROFKIT_PYTHON_LAYOUT_FRAME_OBJECT);
+    EXPECT_EQ(p.thread_frame, o.thread_state.frame);
+    EXPECT_EQ(p.cframe_current_frame, PROFKIT_PYTHON_NO_OFFSET);
+    EXPECT_EQ(p.frame_previous, o.frame_object.f_back);
+    EXPECT_EQ(p.frame_code, o.frame_object.f_code);
+    EXPECT_EQ(p.frame_instruction, o.frame_object.f_lasti);
+    EXPECT_EQ(p.frame_owner, PROFKIT_PYTHON_NO_OFFSET);
+    EXPECT_EQ(p.frame_is_entry, PROFKIT_PYTHON_NO_OFFSET);
+    EXPECT_EQ(p.code_adaptive, 0);
+    return;
+  }
+  EXPECT_EQ(p.layout, PROFKIT_PYTHON_LAYOUT_INTERPRETER_FRAME);
+  if (minor <= 12) {
+    EXPECT_EQ(p.thread_frame, o.thread_state.cframe);
+    EXPECT_EQ(p.cframe_current_frame, o.cframe.current_frame);
+  } else {
+    EXPECT_EQ(p.thread_frame, o.thread_state.current_frame);
+    EXPECT_EQ(p.cframe_current_frame, PROFKIT_PYTHON_NO_OFFSET);
+  }
+  EXPECT_EQ(p.frame_previous, o.interpreter_frame.previous);
+  EXPECT_EQ(p.frame_code, o.interpreter_frame.code);
+  EXPECT_EQ(p.frame_instruction, o.interpreter_frame.instr_ptr);
+  if (minor == 11) {
+    EXPECT_EQ(p.frame_is_entry, o.interpreter_frame.is_entry);
+    EXPECT_EQ(p.frame_owner, PROFKIT_PYTHON_NO_OFFSET);
+  } else {
+    EXPECT_EQ(p.frame_owner, o.interpreter_frame.owner);
+    EXPECT_EQ(p.frame_is_entry, PROFKIT_PYTHON_NO_OFFSET);
+  }
+  // A frame at the end of its data-stack chunk may be followed by an unmapped page.
+  EXPECT_LE(p.frame_read_bytes, o.interpreter_frame.size);
+  EXPECT_EQ(p.code_adaptive, o.code_object.code_adaptive);
+  EXPECT_NE(p.code_adaptive, 0);
+}
+
+class BuiltinLayoutTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(BuiltinLayoutTest, MatchesTheOffsets) {
+  const std::optional<CPythonOffsets> offsets = BuiltinOffsets(3, GetParam());
+  ASSERT_TRUE(offsets.has_value());
+  Result<profkit_python_process> layout = WalkerLayout(Module(*offsets), kBias);
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  ExpectLayoutMatchesOffsets(*offsets, *layout);
+  ExpectFieldsInsideCopies(*layout);
+  EXPECT_EQ(layout->none_address, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, BuiltinLayoutTest, ::testing::Range(8, 13),
+                         [](const auto& info) { return "Python3_" + std::to_string(info.param); });
+
+TEST(WalkerLayoutTest, LoadBiasMovesOnlyAddresses) {
+  InterpreterModule module = Module(*BuiltinOffsets(3, 12));
+  module.none_address = 0x5b0000;
+  Result<profkit_python_process> at_zero = WalkerLayout(module, 0);
+  Result<profkit_python_process> biased = WalkerLayout(module, kBias);
+  ASSERT_TRUE(at_zero.ok() && biased.ok());
+  EXPECT_EQ(at_zero->tss_address, kRuntime + module.offsets.runtime.tss_is_initialized);
+  EXPECT_EQ(biased->tss_address, at_zero->tss_address + kBias);
+  EXPECT_EQ(biased->none_address, kBias + 0x5b0000);
+  EXPECT_EQ(biased->thread_frame, at_zero->thread_frame);
+  EXPECT_EQ(biased->frame_read_bytes, at_zero->frame_read_bytes);
+}
+
+// Offsets the walker's fixed-size copies cannot hold are refused with the field's name.
+TEST(WalkerLayoutTest, OffsetThatDoesNotFitNamesTheField) {
+  struct Case {
+    int minor;
+    void (*corrupt)(CPythonOffsets&);
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {10, [](CPythonOffsets& o) { o.frame_object.f_lasti = PROFKIT_PYTHON_FRAME_READ_BYTES - 2; },
+       "f_lasti"},
+      {9, [](CPythonOffsets& o) { o.frame_object.f_back = PROFKIT_PYTHON_FRAME_READ_BYTES; }, "f_back"},
+      {8, [](CPythonOffsets& o) { o.frame_object.f_code = kNoOffset; }, "f_code"},
+      {12, [](CPythonOffsets& o) { o.interpreter_frame.previous = o.interpreter_frame.size - 4; },
+       "previous"},
+      {11, [](CPythonOffsets& o) { o.interpreter_frame.code = 4096; }, "f_code/f_executable"},
+      {12, [](CPythonOffsets& o) { o.interpreter_frame.instr_ptr = kNoOffset; },
+       "prev_instr/instr_ptr"},
+      {11, [](CPythonOffsets& o) { o.interpreter_frame.is_entry = PROFKIT_PYTHON_FRAME_READ_BYTES; },
+       "is_entry"},
+      {12, [](CPythonOffsets& o) { o.interpreter_frame.owner = kNoOffset; }, "owner"},
+      {12, [](CPythonOffsets& o) { o.code_object.firstlineno = PROFKIT_PYTHON_CODE_READ_BYTES - 3; },
+       "co_firstlineno"},
+      {8, [](CPythonOffsets& o) { o.code_object.argcount = kNoOffset; }, "co_argcount"},
+      {10, [](CPythonOffsets& o) { o.code_object.flags = 1000; }, "co_flags"},
+      {11, [](CPythonOffsets& o) { o.code_object.kwonlyargcount = 80; }, "co_kwonlyargcount"},
+  };
+  for (const Case& c : cases) {
+    CPythonOffsets offsets = *BuiltinOffsets(3, c.minor);
+    c.corrupt(offsets);
+    Result<profkit_python_process> layout = WalkerLayout(Module(offsets), kBias);
+    ASSERT_FALSE(layout.ok()) << c.field;
+    EXPECT_NE(layout.status().message().find(c.field), std::string::npos)
+        << c.field << ": " << layout.status().message();
+  }
+}
+
+TEST(WalkerLayoutTest, InconsistentStructsAreRefused) {
+  CPythonOffsets o = *BuiltinOffsets(3, 11);
+  o.runtime.tss_key = o.runtime.tss_is_initialized + 8;
+  EXPECT_FALSE(WalkerLayout(Module(o), kBias).ok());
+
+  o = *BuiltinOffsets(3, 12);
+  o.thread_state.cframe = kNoOffset;
+  o.thread_state.current_frame = kNoOffset;
+  EXPECT_FALSE(WalkerLayout(Module(o), kBias).ok());
+
+  o = *BuiltinOffsets(3, 12);
+  o.code_object.code_adaptive = kNoOffset;
+  EXPECT_FALSE(WalkerLayout(Module(o), kBias).ok());
+}
+
+// 3.13 has no built-in table: its layout comes from the _Py_DebugOffsets of a real interpreter.
+TEST(WalkerLayoutTest, Python313FromDebugOffsets) {
+  const std::vector<std::string> pythons = testing::InstalledPythons(13);
+  if (pythons.empty()) {
+    if (testing::RunningInCi()) FAIL() << "CI=true but no Python 3.13 is installed";
+    GTEST_SKIP() << "no Python 3.13 installed";
+  }
+  for (const std::string& python : pythons) {
+    SCOPED_TRACE(python);
+    const testing::CommandOutput hex = testing::RunCommand(
+        python + " -c 'import ctypes; r = ctypes.c_char.in_dll(ctypes.pythonapi, \"_PyRuntime\"); "
+                 "print(ctypes.string_at(ctypes.addressof(r), 1024).hex())'");
+    ASSERT_EQ(hex.exit_code, 0);
+    std::vector<uint8_t> bytes;
+    for (size_t i = 0; i + 1 < hex.text.size() && hex.text[i] != '\n'; i += 2) {
+      bytes.push_back(static_cast<uint8_t>(std::stoul(hex.text.substr(i, 2), nullptr, 16)));
+    }
+    ASSERT_EQ(bytes.size(), 1024u);
+    Result<CPythonOffsets> offsets = ParseDebugOffsets(bytes);
+    ASSERT_TRUE(offsets.ok()) << offsets.status().message();
+    InterpreterModule module = Module(*offsets);
+    module.none_address = 0x5c0000;
+    Result<profkit_python_process> layout = WalkerLayout(module, kBias);
+    ASSERT_TRUE(layout.ok()) << layout.status().message();
+    ExpectLayoutMatchesOffsets(*offsets, *layout);
+    ExpectFieldsInsideCopies(*layout);
+    EXPECT_EQ(layout->none_address, kBias + 0x5c0000);
+  }
+}
+
+}  // namespace
+}  // namespace profkit::python
