@@ -30,6 +30,10 @@ static __always_inline void emit_process_event(__u32 kind, struct task_struct *t
  * while it still exists, or its samples cannot be symbolized. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(profkit_exec, struct task_struct *p) {
+  __u32 tgid = BPF_CORE_READ(p, tgid);
+  __u32 wakeups = PROFKIT_NEW_PROGRAM_WAKEUPS;
+  bpf_map_delete_elem(&python_processes, &tgid);
+  bpf_map_update_elem(&new_programs, &tgid, &wakeups, BPF_ANY);
   emit_process_event(PROFKIT_EVENT_EXEC, p, BPF_CORE_READ(p, real_parent, tgid), BPF_RB_FORCE_WAKEUP);
   return 0;
 }
@@ -45,7 +49,11 @@ int BPF_PROG(profkit_fork, struct task_struct *parent, struct task_struct *child
 /* Fires for every exiting thread; the group leader's exit stands for the process's. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(profkit_exit, struct task_struct *p) {
-  if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid)) return 0;
+  __u32 tgid = BPF_CORE_READ(p, tgid);
+  if (BPF_CORE_READ(p, pid) != tgid) return 0;
+  /* Its pid may be reused by a program that is not Python, or another version. */
+  bpf_map_delete_elem(&python_processes, &tgid);
+  bpf_map_delete_elem(&new_programs, &tgid);
   emit_process_event(PROFKIT_EVENT_EXIT, p, BPF_CORE_READ(p, real_parent, tgid), profkit_wakeup_flags());
   return 0;
 }

@@ -118,7 +118,17 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
    * the size for the verifier. */
   barrier_var(size);
   if (size > sizeof(s->header) + sizeof(s->body)) return 0;
-  if (bpf_ringbuf_output(&events, s, size, profkit_wakeup_flags()) != 0) {
+  __u64 wakeup = profkit_wakeup_flags();
+  __u32 *new_program_wakeups = bpf_map_lookup_elem(&new_programs, &tgid);
+  if (new_program_wakeups) {
+    wakeup = BPF_RB_FORCE_WAKEUP;
+    if (*new_program_wakeups <= 1) {
+      bpf_map_delete_elem(&new_programs, &tgid);
+    } else {
+      *new_program_wakeups -= 1;
+    }
+  }
+  if (bpf_ringbuf_output(&events, s, size, wakeup) != 0) {
     profkit_count(PROFKIT_COUNTER_RINGBUF_DROPS);
   }
   return 0;

@@ -9,14 +9,6 @@
 
 #include "profkit/bpf_abi.h"
 
-/* One entry per CPython process; the host rarely runs more than a few thousand. */
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u32);
-  __type(value, struct profkit_python_process);
-} python_processes SEC(".maps");
-
 /* 3.12+ `owner` value of the shim frame the interpreter pushes when C code calls into it. */
 #define PROFKIT_FRAME_OWNED_BY_CSTACK 3
 /* glibc serves thread-specific keys below 1024 (PTHREAD_KEYS_MAX). */

@@ -23,6 +23,27 @@ struct {
   __type(value, __u64);
 } counters SEC(".maps") __weak;
 
+/* CPython processes the sampler walks (profkit_python_process per tgid), written by userspace.
+ * An exec removes its entry at once: the layout described the old image. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, struct profkit_python_process);
+} python_processes SEC(".maps") __weak;
+
+/* Programs that just exec'd: their first samples wake the reader at once, because userspace can
+ * only find an interpreter (and register it above) once the dynamic loader has mapped it, which a
+ * sample's unknown address reveals; a short-lived Python program loses its Python frames until
+ * then. Value: samples left to wake for. LRU: entries of programs that never ran vanish. */
+#define PROFKIT_NEW_PROGRAM_WAKEUPS 3
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, __u32);
+} new_programs SEC(".maps") __weak;
+
 /* Waking the reader for every record costs a context switch per sample per CPU (12,700/s on a
  * 128-CPU host at 99 Hz). Instead the reader polls with a timeout and drains whatever is there,
  * and is woken early only once this many bytes wait, leaving the rest of the buffer as headroom

@@ -283,3 +283,40 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class LocatedFrame:
+    """One frame of a pprof sample with where it points: the mapping file ("" for mapping 0, the
+    interpreted-language frames) and the function's file, start line and the sampled line."""
+
+    __slots__ = ("name", "filename", "start_line", "line", "mapping_file")
+
+    def __init__(self, name, filename, start_line, line, mapping_file):
+        self.name, self.filename, self.start_line, self.line = name, filename, start_line, line
+        self.mapping_file = mapping_file
+
+    @property
+    def interpreted(self):
+        return self.mapping_file == ""
+
+    def __repr__(self):
+        where = self.mapping_file or "py"
+        return f"{self.name}@{self.filename}:{self.line}({where})"
+
+
+def located_frames(profile, sample):
+    """Frames of a pprof sample, innermost first, inlined functions expanded."""
+    frames = []
+    for location_id in sample.location_id:
+        location = profile.locations[location_id]
+        mapping = profile.mappings.get(location.mapping_id)
+        mapping_file = profile.s(mapping.filename) if mapping is not None else ""
+        if location.mapping_id != 0 and not mapping_file:
+            mapping_file = f"<mapping {location.mapping_id}>"
+        for line in location.line:
+            function = profile.functions[line.function_id]
+            frames.append(LocatedFrame(profile.s(function.name), profile.s(function.filename),
+                                       function.start_line, line.line, mapping_file))
+        if not location.line:
+            frames.append(LocatedFrame(f"0x{location.address:x}", "", 0, 0, mapping_file))
+    return frames

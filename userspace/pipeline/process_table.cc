@@ -69,10 +69,13 @@ void ProcessTable::OnFork(uint32_t pid, uint32_t ppid, std::string comm) {
     ++counters_.table_full;
     return;
   }
+  const bool known = processes_.contains(pid);
   Process& process = Insert(pid);
   process.ppid = ppid;
+  // The kernel reports a fork after waking the child, which may exec (or exit) before the report
+  // is written: a child already known has its own image, and must not get its parent's.
+  if (known) return;
   process.comm = std::move(comm);
-  process.exited = false;
   if (observer_ != nullptr) observer_->OnForked(ppid, pid);
 }
 

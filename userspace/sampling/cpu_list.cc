@@ -49,8 +49,11 @@ Result<std::vector<int>> ParseCpuList(std::string_view text) {
 }
 
 size_t RingBufferBytesForCpus(size_t cpus) {
-  constexpr size_t kBytesPerCpu = size_t{256} << 10;
-  constexpr size_t kMinBytes = size_t{1} << 20;
+  // A sample of a Python process with 50 frames is about 1.2 KiB. The reader polls every 100 ms
+  // but on a saturated host may not run for a second or more: a 1 MiB buffer overflowed at 499 Hz
+  // on 2 busy CPUs, 4 MiB (3 s of such samples) did not.
+  constexpr size_t kBytesPerCpu = size_t{1} << 20;
+  constexpr size_t kMinBytes = size_t{4} << 20;
   constexpr size_t kMaxBytes = size_t{64} << 20;
   size_t bytes = kMinBytes;
   while (bytes < cpus * kBytesPerCpu && bytes < kMaxBytes) bytes *= 2;

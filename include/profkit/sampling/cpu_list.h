@@ -15,9 +15,9 @@ inline constexpr int kMaxCpuId = 8191;
 // Sorted, de-duplicated CPU numbers. Errors name the offending element.
 Result<std::vector<int>> ParseCpuList(std::string_view text);
 
-// The default ring-buffer size for a host with `cpus` CPUs: 256 KiB per CPU holds ~120 samples of
-// full depth (2 KiB) or ~600 typical ones per CPU, over a second of reader stall at 99 Hz;
-// rounded up to a power of two (the kernel requires it) and kept within [1 MiB, 64 MiB].
+// The default ring-buffer size for a host with `cpus` CPUs: 1 MiB per CPU holds ~850 samples of
+// Python processes 50 frames deep (1.2 KiB), several seconds of reader stall at 99 Hz; rounded
+// up to a power of two (the kernel requires it) and kept within [4 MiB, 64 MiB].
 size_t RingBufferBytesForCpus(size_t cpus);
 
 }  // namespace profkit::sampling

@@ -54,10 +54,10 @@ namespace profkit::sampling {
 namespace {
 
 TEST(RingBufferBytesForCpusTest, ScalesWithCpusWithinBounds) {
-  EXPECT_EQ(RingBufferBytesForCpus(1), size_t{1} << 20);
-  EXPECT_EQ(RingBufferBytesForCpus(2), size_t{1} << 20);
-  EXPECT_EQ(RingBufferBytesForCpus(5), size_t{2} << 20);
-  EXPECT_EQ(RingBufferBytesForCpus(64), size_t{16} << 20);
+  EXPECT_EQ(RingBufferBytesForCpus(1), size_t{4} << 20);
+  EXPECT_EQ(RingBufferBytesForCpus(2), size_t{4} << 20);
+  EXPECT_EQ(RingBufferBytesForCpus(5), size_t{8} << 20);
+  EXPECT_EQ(RingBufferBytesForCpus(64), size_t{64} << 20);
   EXPECT_EQ(RingBufferBytesForCpus(100000), size_t{64} << 20);
 }
 
