@@ -134,7 +134,14 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
       .end_unix_ns = end_unix_ns,
       .sample_period_ns = 1'000'000'000 / config_.ebpf.sample_rate};
   interval_start_unix_ns_ = end_unix_ns;
-  for (pipeline::ServiceProfile& profile : pipeline_->FlushPprof(timing)) {
+  const int64_t flush_start = MonotonicNanos();
+  const auto handle = [this](const sampling::Record& record) { pipeline_->Handle(record); };
+  std::vector<pipeline::ServiceProfile> profiles = pipeline_->FlushPprof(timing, [&] {
+    // Symbolizing can take a while (DWARF on first use); keep up with exec events meanwhile.
+    if (sampler_) (void)sampler_->Poll(milliseconds(0), handle);
+  });
+  spdlog::debug("built {} profiles in {} ms", profiles.size(), (MonotonicNanos() - flush_start) / 1'000'000);
+  for (pipeline::ServiceProfile& profile : profiles) {
     forward::ProfileUpload upload{
         .service = profile.key.service,
         .env = profile.key.env,

@@ -30,6 +30,10 @@ FrameSymbolizer::FrameSymbolizer(symbolize::NativeSymbolizer& native,
 const SymbolizedFrame& FrameSymbolizer::Symbolize(const profile::Frame& frame) {
   auto it = cache_.find(frame);
   if (it != cache_.end()) return it->second;
+  if (miss_hook_ && ++misses_since_hook_ >= kMissesPerHook) {
+    misses_since_hook_ = 0;
+    miss_hook_();
+  }
   // Cheaper than LRU bookkeeping on every lookup, and a full cache means the working set changed.
   if (cache_.size() >= max_cached_frames_) cache_.clear();
   return cache_.emplace(frame, SymbolizeUncached(frame)).first->second;

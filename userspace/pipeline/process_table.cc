@@ -224,16 +224,24 @@ void ProcessTable::DropModuleReferences(Process& process) {
   process.modules.clear();
 }
 
-void ProcessTable::CollectExited() {
-  for (auto it = processes_.begin(); it != processes_.end();) {
-    if (it->second.exited) {
-      if (observer_ != nullptr) observer_->OnImageGone(it->first);
-      DropModuleReferences(it->second);
-      it = processes_.erase(it);
-      ++counters_.collected;
-    } else {
-      ++it;
-    }
+void ProcessTable::CollectExited() { CollectExited(ExitedPids()); }
+
+std::vector<uint32_t> ProcessTable::ExitedPids() const {
+  std::vector<uint32_t> pids;
+  for (const auto& [pid, process] : processes_) {
+    if (process.exited) pids.push_back(pid);
+  }
+  return pids;
+}
+
+void ProcessTable::CollectExited(const std::vector<uint32_t>& pids) {
+  for (uint32_t pid : pids) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end() || !it->second.exited) continue;
+    if (observer_ != nullptr) observer_->OnImageGone(pid);
+    DropModuleReferences(it->second);
+    processes_.erase(it);
+    ++counters_.collected;
   }
   for (uint32_t id : unreferenced_modules_) {
     // A module can be referenced again by a process that mapped it after the last one let go.

@@ -59,10 +59,18 @@ const PythonProcesses::ModuleVerdict& PythonProcesses::Inspect(uint32_t module_i
 void PythonProcesses::OnMappingsLoaded(ProcessTable::Process& process) {
   auto existing = states_.find(process.pid);
   if (existing != states_.end()) {
-    // A forked child known since its fork becomes a Python service once its details are read.
-    if (process.language != "python") BecomePythonService(process, existing->second);
-    if (!existing->second.registered) Register(existing->second, process);
-    return;
+    const uint32_t module = existing->second.interpreter_module;
+    const bool still_mapped =
+        std::any_of(process.mappings.begin(), process.mappings.end(),
+                    [module](const ProcessTable::Mapping& m) { return m.module_id == module; });
+    if (still_mapped) {
+      // A forked child known since its fork becomes a Python service once its details are read.
+      if (process.language != "python") BecomePythonService(process, existing->second);
+      if (!existing->second.registered) Register(existing->second, process);
+      return;
+    }
+    // A fork that exec'd before its exec event arrived: /proc already shows the new program.
+    OnImageGone(process.pid);
   }
   for (const ProcessTable::Mapping& mapping : process.mappings) {
     if (mapping.module_id == profile::kUnknownModule || !IsCandidate(process, mapping.mapping)) continue;
@@ -134,6 +142,7 @@ void PythonProcesses::BecomePythonService(ProcessTable::Process& process, const 
 
 void PythonProcesses::OnImageGone(uint32_t pid) {
   reported_.erase(pid);
+  if (states_.contains(pid)) spdlog::debug("CPython process {}: image gone", pid);
   auto it = states_.find(pid);
   if (it == states_.end()) return;
   if (it->second.registered && registry_ != nullptr) registry_->UnregisterPythonProcess(pid);
@@ -148,6 +157,7 @@ void PythonProcesses::OnForked(uint32_t parent, uint32_t child) {
   auto it = states_.find(parent);
   if (it == states_.end() || states_.contains(child)) return;
   const State& from = it->second;
+  spdlog::debug("process {} is a fork of CPython process {}", child, parent);
   State& state = states_[child];
   state.pid = child;
   state.interpreter_module = from.interpreter_module;

@@ -153,12 +153,17 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
   ++counters_.recovered_leaf_callers;
 }
 
-std::vector<ServiceProfile> SamplePipeline::FlushPprof(const IntervalTiming& timing) {
+std::vector<ServiceProfile> SamplePipeline::FlushPprof(const IntervalTiming& timing,
+                                                       const std::function<void()>& between_profiles) {
+  const std::vector<uint32_t> exited = process_table_->ExitedPids();
   counters_.aggregation_drops += aggregator_.dropped_samples();
   std::vector<profile::Aggregator::ServiceStacks> drained = aggregator_.Drain();
   // A fixed-service session always yields its profile, even an empty one ("it never ran").
   if (drained.empty() && options_.fixed_service) drained.push_back({.key = *options_.fixed_service});
   std::vector<ServiceProfile> profiles;
+  // Symbolizing a profile's new frames can take long (DWARF on first use): records are handled
+  // between symbolizations too, not only between profiles.
+  frame_symbolizer_->SetMissHook(between_profiles);
   for (const profile::Aggregator::ServiceStacks& stacks : drained) {
     Result<std::string> pprof = BuildServicePprof(stacks, *frame_symbolizer_, timing);
     if (!pprof.ok()) {
@@ -169,8 +174,10 @@ std::vector<ServiceProfile> SamplePipeline::FlushPprof(const IntervalTiming& tim
     }
     ++counters_.profiles_built;
     profiles.push_back(ServiceProfile{.key = stacks.key, .pprof_gzip = std::move(pprof).value(), .samples = stacks.total});
+    if (between_profiles) between_profiles();
   }
-  process_table_->CollectExited();
+  frame_symbolizer_->SetMissHook({});
+  process_table_->CollectExited(exited);
   return profiles;
 }
 

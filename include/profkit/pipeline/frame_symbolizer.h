@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,6 +35,11 @@ class FrameSymbolizer {
 
   const SymbolizedFrame& Symbolize(const profile::Frame& frame);
 
+  // Called before every kMissesPerHook-th uncached symbolization, while no result of this class is
+  // being read: the daemon handles newly arrived records there during a long flush. Empty = none.
+  static constexpr int kMissesPerHook = 64;
+  void SetMissHook(std::function<void()> hook) { miss_hook_ = std::move(hook); }
+
   // The text of each frame in the "collapsed" format, innermost first: function names, kernel
   // frames suffixed "_[k]".
   std::vector<std::string> CollapsedNames(const profile::Frame& frame);
@@ -48,6 +54,8 @@ class FrameSymbolizer {
   const python::FunctionTable* python_functions_;
   const size_t max_cached_frames_;
   std::unordered_map<profile::Frame, SymbolizedFrame, profile::FrameHash> cache_;
+  std::function<void()> miss_hook_;
+  int misses_since_hook_ = 0;
 };
 
 }  // namespace profkit::pipeline

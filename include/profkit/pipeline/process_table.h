@@ -105,6 +105,11 @@ class ProcessTable {
 
   // Releases exited processes; call right after their samples were flushed.
   void CollectExited();
+  // Same, for only those of `pids` that are still exited: a flush that keeps handling records
+  // while it runs collects the processes that had exited when it started, not those whose samples
+  // went into the next interval meanwhile.
+  void CollectExited(const std::vector<uint32_t>& pids);
+  std::vector<uint32_t> ExitedPids() const;
 
   ProcessTableCounters counters() const;
 
