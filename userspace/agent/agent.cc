@@ -32,6 +32,30 @@ Result<std::string> ResolveHostname(const std::string& configured) {
   return std::string(name);
 }
 
+std::string QueueDir(const config::Config& config) {
+  const std::string& path = config.profile.io.cache_path;
+  if (path.front() == '/' || config.agent.data_dir.empty()) return path;
+  return config.agent.data_dir + "/" + path;
+}
+
+Result<std::unique_ptr<forward::DatawaySink>> StartDataway(const config::Config& config) {
+  const config::ProfileIoConfig& io = config.profile.io;
+  forward::DatawayOptions options{
+      .url = config.dataway.url,
+      .queue = {.dir = QueueDir(config),
+                .capacity_bytes = static_cast<uint64_t>(io.cache_capacity_mb) << 20,
+                .clear_on_start = io.clear_cache_on_start},
+      .upload_workers = io.upload_workers,
+      .send_timeout = duration_cast<milliseconds>(io.send_timeout),
+      .max_attempts = io.send_retry_count};
+  Result<std::unique_ptr<forward::DatawaySink>> dataway = forward::DatawaySink::Create(options);
+  if (!dataway.ok()) return dataway.status().WithContext("dataway");
+  spdlog::info("forwarding to {} through the queue in {} ({} MiB, {} workers)",
+               UrlWithoutSecrets(config.dataway.url), options.queue.dir, io.cache_capacity_mb,
+               io.upload_workers);
+  return dataway;
+}
+
 }  // namespace
 
 Agent::Agent(const config::Config& config) : config_(config) {}
@@ -46,11 +70,10 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     spdlog::info("writing profiles under {}/<service>/", config.local.dir);
   }
   if (!config.dataway.url.empty()) {
-    Result<std::unique_ptr<forward::DatawaySink>> dataway =
-        forward::DatawaySink::Create(forward::DatawayOptions{.url = config.dataway.url});
-    if (!dataway.ok()) return dataway.status().WithContext("dataway.url");
-    spdlog::info("forwarding profiles to {}", UrlWithoutSecrets(config.dataway.url));
-    agent->sinks_.push_back(std::move(dataway).value());
+    PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<forward::DatawaySink> dataway,
+                             StartDataway(config));
+    agent->dataway_ = dataway.get();
+    agent->sinks_.push_back(std::move(dataway));
   }
   if (agent->sinks_.empty()) {
     spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");

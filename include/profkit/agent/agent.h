@@ -9,6 +9,7 @@
 
 #include "profkit/common/status.h"
 #include "profkit/config/config.h"
+#include "profkit/forward/dataway_sink.h"
 #include "profkit/forward/sink.h"
 #include "profkit/pipeline/sample_pipeline.h"
 #include "profkit/sampling/bpf_sampler.h"
@@ -34,6 +35,7 @@ class Agent {
   const config::Config config_;
   std::string hostname_;
   std::vector<std::unique_ptr<forward::ProfileSink>> sinks_;
+  forward::DatawaySink* dataway_ = nullptr;  // one of sinks_, when dataway.url is set
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
   std::unique_ptr<sampling::BpfSampler> sampler_;
   int64_t interval_start_unix_ns_ = 0;
