@@ -1,5 +1,6 @@
 #include "profkit/agent/agent.h"
 
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_sink.h"
 #include "profkit/forward/local_sink.h"
+#include "profkit/ingest/server.h"
 
 namespace profkit::agent {
 namespace {
@@ -75,6 +77,26 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     agent->dataway_ = dataway.get();
     agent->sinks_.push_back(std::move(dataway));
   }
+  if (config.profile.enabled) {
+    if (agent->dataway_ == nullptr) {
+      return Status::Error(
+          "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
+    }
+    forward::DatawaySink* dataway = agent->dataway_;
+    Result<std::unique_ptr<ingest::Server>> server = ingest::Server::Start(
+        ingest::ServerOptions{
+            .host = config.http.host,
+            .port = config.http.port,
+            .endpoints = config.profile.endpoints,
+            .body_limit = static_cast<size_t>(config.profile.body_size_limit_mb) << 20,
+            .rewrite = {.host = agent->hostname_, .tags = config.profile.tags}},
+        [dataway](const forward::QueuedRequest& request) { return dataway->Enqueue(request); },
+        nullptr);
+    if (!server.ok()) return server.status().WithContext("[http] listen");
+    agent->server_ = std::move(server).value();
+    spdlog::info("receiving profiles on http://{}:{} ({})", config.http.host,
+                 agent->server_->port(), fmt::join(config.profile.endpoints, ", "));
+  }
   if (agent->sinks_.empty()) {
     spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
   }
@@ -124,6 +146,8 @@ Status Agent::Run(const std::atomic<bool>& stop) {
     }
   }
 
+  // No upload is accepted after this, and every accepted one is already queued.
+  server_.reset();
   spdlog::info("stopping: flushing the current interval");
   const auto deadline = std::chrono::steady_clock::now() + kShutdownFlushBudget;
   if (sampler_) {
@@ -165,6 +189,20 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
 }
 
 void Agent::LogCounters() {
+  if (server_) {
+    const ingest::ServerCounters c = server_->counters();
+    spdlog::info("ingest counters: accepted={} rejected={} queue_errors={} tracer_requests={}",
+                 c.accepted, c.rejected, c.queue_errors, c.tracer_requests);
+  }
+  if (dataway_) {
+    const forward::DatawaySink::Counters c = dataway_->counters();
+    spdlog::info(
+        "dataway counters: sent={} failed_attempts={} dropped_permanent={} pending={} "
+        "queue_bytes={} evicted={} corrupted={} push_errors={}",
+        c.sent, c.failed_attempts, c.dropped_permanent, c.queue.pending_records,
+        c.queue.disk_bytes, c.queue.evicted_records, c.queue.corrupted_records,
+        c.queue.push_errors);
+  }
   if (!pipeline_ || !sampler_) return;
   const sampling::SamplerCounters s = sampler_->counters();
   const pipeline::PipelineCounters p = pipeline_->counters();
