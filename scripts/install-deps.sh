@@ -16,6 +16,8 @@ test_packages=(
   golang-go            # go tool pprof reads every profile the tests produce
   python3 python3-pytest python3-protobuf
   linux-perf bpftrace  # peers in bench/
+  nodejs npm           # a real dd-trace-js pushing to the ingest endpoint (tests/clients/)
+  wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
 )
 
 packages=("${build_packages[@]}")

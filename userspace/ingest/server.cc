@@ -1,6 +1,8 @@
 #include "profkit/ingest/server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +17,9 @@ namespace {
 constexpr time_t kKeepAliveTimeoutSeconds = 5;
 // Requests per connection before it is closed; high so load generators and busy tracers reuse it.
 constexpr size_t kKeepAliveMaxCount = 100000;
+// httplib serves each keep-alive connection on one pool thread until it closes: this is how many
+// tracer connections are served at once (more wait in the accept queue).
+constexpr size_t kServerThreads = 64;
 // A client that stops sending mid-body is cut off after this.
 constexpr time_t kReadTimeoutSeconds = 30;
 
@@ -47,10 +52,14 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue
   server->Route();
   httplib::Server& http = *server->http_;
   // httplib's default adds SO_REUSEPORT, which would let a second agent share the port silently.
+  // TCP_NODELAY: httplib writes a response's headers and body separately; with Nagle and the
+  // client's delayed ACK every keep-alive request would wait ~40 ms.
   http.set_socket_options([](int fd) {
     const int yes = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   });
+  http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   http.set_payload_max_length(server->options_.body_limit);
   http.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
   http.set_keep_alive_max_count(kKeepAliveMaxCount);

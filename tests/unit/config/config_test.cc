@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "profkit/common/file_util.h"
+
 namespace profkit::config {
 namespace {
 
@@ -45,6 +47,37 @@ TEST(ConfigTest, SampleFileParsesToDefaults) {
   Result<Config> r = LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ExpectDefaults(*r);
+}
+
+TEST(ConfigTest, SampleFileDataDirIsItsDirectory) {
+  Result<Config> r = LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->agent.data_dir, std::string(PROFKIT_SOURCE_DIR) + "/conf");
+  EXPECT_EQ(ParseOk("").agent.data_dir, "");
+}
+
+// The commented [[inputs.profile]] block of the sample, uncommented, is valid and has DataKit's
+// defaults.
+TEST(ConfigTest, SampleProfileInputBlockParses) {
+  Result<std::string> text = ReadFileBounded(
+      std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml", kMaxConfigFileBytes);
+  ASSERT_TRUE(text.ok());
+  const size_t start = text->find("#[[inputs.profile]]");
+  ASSERT_NE(start, std::string::npos);
+  std::string block;
+  for (size_t pos = start; pos < text->size();) {
+    size_t end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    const std::string line = text->substr(pos, end - pos);
+    if (line.rfind("#  #", 0) != 0 && line.rfind("#", 0) == 0) block += line.substr(1) + "\n";
+    pos = end + 1;
+  }
+  const Config c = ParseOk(block);
+  EXPECT_THAT(c.warnings, IsEmpty());
+  EXPECT_TRUE(c.profile.enabled);
+  EXPECT_EQ(c.profile.io.cache_capacity_mb, 10240);
+  EXPECT_EQ(c.profile.tags, (std::vector<std::pair<std::string, std::string>>{
+                                {"some_tag", "some_value"}}));
 }
 
 TEST(ConfigTest, AllKeysSet) {
