@@ -7,12 +7,15 @@
 // On Open every segment is scanned: a torn tail (a partial last record, as a crash mid-write
 // leaves it) is truncated away and counted; a record whose checksum fails is skipped and counted,
 // and the scan resynchronizes on the next valid record. Every record found is pending again:
-// delivery is at least once, and records that had been delivered but whose segment still held a
-// pending record are delivered again after a restart.
+// delivery is at least once. Recovered segments are never appended to; a fresh one is started.
 //
 // Records leave the queue by Take → (Ack | Release). A segment file is deleted once it is no
-// longer written to and all its records are acknowledged. Over `capacity_bytes` (file bytes on
-// disk), Push evicts the oldest segments, whole, and logs and counts the records lost.
+// longer written to and all its records are acknowledged; the segment being written to is
+// replaced by a fresh one once it is fully acknowledged and holds 1 MiB, and deleted by a clean
+// close when empty of pending records. So after a crash, at most the delivered records of
+// segments that still hold a pending record (or of the last, < 1 MiB, one) are sent again.
+// Over `capacity_bytes` (file bytes on disk), Push evicts the oldest segments, whole, and logs
+// and counts the records lost.
 #pragma once
 
 #include <chrono>
