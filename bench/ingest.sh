@@ -4,15 +4,17 @@
 #   profkit /profiling/v1/input, forwarding every upload through its disk queue to a local fake
 #   Dataway (nginx answering 200), and checking that every accepted upload was delivered.
 # Usage: bench/ingest.sh [--duration 15] [--connections 16] [--profkit build/profkit]
+#                        [--queue-dir DIR]   (default: a temporary directory under /tmp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=15 connections=16 profkit=build/profkit
+duration=15 connections=16 profkit=build/profkit queue_dir=
 while (($#)); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --profkit) profkit=$2; shift 2 ;;
-    -h|--help) sed -n 2,7p "$0"; exit 0 ;;
+    --queue-dir) queue_dir=$2; shift 2 ;;
+    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -63,10 +65,11 @@ run_wrk() {  # url → "requests/s p50 p99 non2xx"
 
 read -r n_rps n_p50 n_p99 n_bad n_total < <(run_wrk "http://127.0.0.1:$nginx_port/profiling/v1/input")
 
-mkdir -p "$work/data"
+data_dir=${queue_dir:-$work/data}
+mkdir -p "$data_dir"
 cat >"$work/profkit.toml" <<CONF
 [agent]
-data_dir = "$work/data"
+data_dir = "$data_dir"
 [http]
 listen = "127.0.0.1:$profkit_port"
 [dataway]
@@ -76,6 +79,8 @@ dir = ""
 [ebpf]
 enabled = false
 [[inputs.profile]]
+  [inputs.profile.io_config]
+    clear_cache_on_start = true
 CONF
 "$profkit" run --config "$work/profkit.toml" >"$work/profkit.log" 2>&1 &
 pids+=($!)
