@@ -90,8 +90,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
             .endpoints = config.profile.endpoints,
             .body_limit = static_cast<size_t>(config.profile.body_size_limit_mb) << 20,
             .rewrite = {.host = agent->hostname_, .tags = config.profile.tags}},
-        [dataway](const forward::QueuedRequest& request) { return dataway->Enqueue(request); },
-        nullptr);
+        [dataway](const forward::QueuedRequest& request) { return dataway->Enqueue(request); });
     if (!server.ok()) return server.status().WithContext("[http] listen");
     agent->server_ = std::move(server).value();
     spdlog::info("receiving profiles on http://{}:{} ({})", config.http.host,

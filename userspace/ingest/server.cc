@@ -34,10 +34,9 @@ std::string EscapeRegex(std::string_view text) {
 
 }  // namespace
 
-Server::Server(ServerOptions options, UploadQueue queue, UploadObserver observer)
+Server::Server(ServerOptions options, UploadQueue queue)
     : options_(std::move(options)),
       queue_(std::move(queue)),
-      observer_(std::move(observer)),
       http_(std::make_unique<httplib::Server>()) {}
 
 Server::~Server() {
@@ -45,10 +44,8 @@ Server::~Server() {
   if (thread_.joinable()) thread_.join();
 }
 
-Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue queue,
-                                              UploadObserver observer) {
-  std::unique_ptr<Server> server(
-      new Server(std::move(options), std::move(queue), std::move(observer)));
+Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue queue) {
+  std::unique_ptr<Server> server(new Server(std::move(options), std::move(queue)));
   server->Route();
   httplib::Server& http = *server->http_;
   // httplib's default adds SO_REUSEPORT, which would let a second agent share the port silently.
@@ -106,7 +103,7 @@ IngestResponse Server::HandleUploadRequest(const httplib::Request& request,
     if (too_large || response.status == 413) return kTooLarge;
     if (!read) return {400, "could not read the request body\n"};
     return HandleProfileUpload(request.get_header_value("Content-Type"), "", body,
-                               options_.body_limit, options_.rewrite, queue_, observer_);
+                               options_.body_limit, options_.rewrite, queue_);
   }
   // httplib parses multipart bodies itself (a plain receiver is not offered for them); parts
   // stream into `files`.
@@ -132,7 +129,7 @@ IngestResponse Server::HandleUploadRequest(const httplib::Request& request,
     parts.push_back(
         Part{file.name, file.filename, !file.filename.empty(), file.content_type, file.content});
   }
-  return HandleProfileParts(parts, options_.rewrite, queue_, observer_);
+  return HandleProfileParts(parts, options_.rewrite, queue_);
 }
 
 ServerCounters Server::counters() const {

@@ -44,7 +44,7 @@ std::string ProfileId() {
 IngestResponse HandleProfileUpload(std::string_view content_type,
                                    std::string_view content_encoding, std::string_view body,
                                    size_t body_limit, const RewriteOptions& options,
-                                   const UploadQueue& queue, const UploadObserver& observer) {
+                                   const UploadQueue& queue) {
   // datakit-profile.md §10 row 8: a whole-body gzip is decoded rather than forwarded broken.
   std::string inflated;
   if (!content_encoding.empty() && content_encoding != "identity") {
@@ -65,11 +65,11 @@ IngestResponse HandleProfileUpload(std::string_view content_type,
   if (!boundary.ok()) return bad(boundary.status());
   Result<std::vector<Part>> parts = ParseMultipart(body, *boundary);
   if (!parts.ok()) return bad(parts.status().WithContext("multipart body"));
-  return HandleProfileParts(*parts, options, queue, observer);
+  return HandleProfileParts(*parts, options, queue);
 }
 
 IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
-                                  const UploadQueue& queue, const UploadObserver& observer) {
+                                  const UploadQueue& queue) {
   Result<RewrittenUpload> upload = RewriteUpload(parts, options);
   if (!upload.ok()) return Rejected(upload.status());
 
@@ -81,7 +81,6 @@ IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteO
                   queued.message());
     return Error(QueueIsFull(queued) ? 503 : 500, "profkit: " + queued.message());
   }
-  if (observer) observer(*upload);
   return IngestResponse{200, fmt::format(R"({{"content":{{"profileID":"{}"}}}})", ProfileId()),
                         "application/json"};
 }

@@ -45,15 +45,14 @@ struct ServerCounters {
 class Server {
  public:
   // Binds (an error names the address when it is taken) and starts serving.
-  static Result<std::unique_ptr<Server>> Start(ServerOptions options, UploadQueue queue,
-                                               UploadObserver observer);
+  static Result<std::unique_ptr<Server>> Start(ServerOptions options, UploadQueue queue);
   ~Server();  // stops listening and waits for requests in progress
 
   uint16_t port() const { return port_; }
   ServerCounters counters() const;
 
  private:
-  Server(ServerOptions options, UploadQueue queue, UploadObserver observer);
+  Server(ServerOptions options, UploadQueue queue);
   void Route();
   IngestResponse HandleUploadRequest(const httplib::Request& request,
                                      const httplib::Response& response,
@@ -61,7 +60,6 @@ class Server {
 
   const ServerOptions options_;
   const UploadQueue queue_;
-  const UploadObserver observer_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   uint16_t port_ = 0;

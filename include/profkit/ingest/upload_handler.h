@@ -14,8 +14,6 @@ namespace profkit::ingest {
 
 // Durably queues one request for Dataway; ok only once it is on disk.
 using UploadQueue = std::function<Status(const forward::QueuedRequest&)>;
-// Called with each accepted upload after it is queued (profiling_metrics hook); may be empty.
-using UploadObserver = std::function<void(const RewrittenUpload&)>;
 
 struct IngestResponse {
   int status = 200;
@@ -27,7 +25,7 @@ struct IngestResponse {
 // a profile id once queued; 400 when the parts are not a profile upload (with the reason); 503
 // when the queue is full or the disk has no room; 500 for other queue errors.
 IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
-                                  const UploadQueue& queue, const UploadObserver& observer);
+                                  const UploadQueue& queue);
 
 // The same for a raw body: decodes Content-Encoding gzip, parses the multipart, then
 // HandleProfileParts. 200 with a small JSON body naming a profile id once queued; 400 when the body is not a profile
@@ -36,6 +34,6 @@ IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteO
 IngestResponse HandleProfileUpload(std::string_view content_type,
                                    std::string_view content_encoding, std::string_view body,
                                    size_t body_limit, const RewriteOptions& options,
-                                   const UploadQueue& queue, const UploadObserver& observer);
+                                   const UploadQueue& queue);
 
 }  // namespace profkit::ingest

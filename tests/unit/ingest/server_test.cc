@@ -23,8 +23,7 @@ class ServerTest : public ::testing::Test {
           std::lock_guard lock(mutex_);
           queued_.push_back(request);
           return Status::Ok();
-        },
-        nullptr);
+        });
     ASSERT_TRUE(server.ok()) << server.status().message();
     server_ = std::move(server).value();
   }
@@ -110,7 +109,7 @@ TEST_F(ServerTest, TracerEndpointsAnswerCheaply) {
 TEST_F(ServerTest, AddressInUseIsAClearError) {
   ServerOptions options;
   options.port = server_->port();
-  const auto second = Server::Start(options, nullptr, nullptr);
+  const auto second = Server::Start(options, nullptr);
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("cannot listen on 127.0.0.1:"), std::string::npos);
 }
