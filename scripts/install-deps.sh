@@ -16,10 +16,16 @@ test_packages=(
   golang-go            # go tool pprof reads every profile the tests produce
   python3 python3-pytest python3-protobuf
   linux-perf bpftrace  # peers in bench/
+  wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
 )
 
 packages=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then packages+=("${test_packages[@]}"); fi
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=("${test_packages[@]}")
+  # A real dd-trace-js pushes to the ingest endpoint (tests/clients/). A Node.js from elsewhere
+  # (e.g. NodeSource, which bundles npm and conflicts with Debian's npm) is fine as it is.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -320,3 +320,93 @@ def located_frames(profile, sample):
         if not location.line:
             frames.append(LocatedFrame(f"0x{location.address:x}", "", 0, 0, mapping_file))
     return frames
+
+
+# --- push endpoint (/profiling/v1/input) helpers ---
+
+FIXTURES = REPO / "tests" / "data" / "ingest"
+FIXTURE_CONTENT_TYPE = "multipart/form-data; boundary=6f6355e8d3c54f4b"
+
+
+def fixture_upload():
+    """The captured dd-trace-js 5.132 multipart body."""
+    return (FIXTURES / "ddtrace-js-5.132-push.multipart").read_bytes()
+
+
+def make_upload(service, payload=b"PPROF", boundary="itboundary"):
+    """A minimal v4 upload (event.json + one attachment) for `service`."""
+    event = ('{"attachments":["cpu.pprof"],"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:01:00Z",'
+             f'"family":"go","version":"4","tags_profiler":"service:{service},env:it"}}').encode()
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
+            "Content-Type: application/json\r\n\r\n").encode() + event + \
+           (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"cpu.pprof\"; "
+            "filename=\"cpu.pprof\"\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def post(port, path, body, content_type, chunked=False, timeout=30):
+    """POSTs to profkit; returns (status, body bytes)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if chunked:
+            conn.putrequest("POST", path)
+            conn.putheader("Content-Type", content_type)
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            for i in range(0, len(body), 4096):
+                piece = body[i:i + 4096]
+                conn.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            conn.send(b"0\r\n\r\n")
+        else:
+            conn.request("POST", path, body=body, headers={"Content-Type": content_type})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def parse_forwarded(request):
+    """The parts of a request the fake Dataway received: {name: (headers, data)} in order."""
+    content_type = request["headers"]["Content-Type"]
+    boundary = content_type.split("boundary=", 1)[1].encode()
+    parts = {}
+    for chunk in request["body"].split(b"--" + boundary)[1:-1]:
+        head, data = chunk[2:].split(b"\r\n\r\n", 1)
+        data = data[:-2]
+        headers = head.decode()
+        name = headers.split('name="', 1)[1].split('"', 1)[0]
+        parts[name] = (headers, data)
+    return parts
+
+
+def forwarded_services(requests):
+    """service tag of every upload the fake Dataway received (with repeats)."""
+    import json
+    services = []
+    for request in requests:
+        if not request["path"].startswith("/v1/upload/profiling"):
+            continue
+        event = json.loads(parse_forwarded(request)["event"][1])
+        tags = dict(t.split(":", 1) for t in event["tags_profiler"].split(",") if ":" in t)
+        services.append(tags.get("service"))
+    return services
+
+
+def push_config(dataway_port, http_port, data_dir, extra=""):
+    """An agent that only receives pushes (no eBPF) and forwards them to the fake Dataway."""
+    return f"""
+[agent]
+data_dir = "{data_dir}"
+hostname = "it-host"
+[http]
+listen = "127.0.0.1:{http_port}"
+[dataway]
+url = "http://127.0.0.1:{dataway_port}/?token=tkn_it"
+[local]
+dir = ""
+[ebpf]
+enabled = false
+[[inputs.profile]]
+{extra}
+"""

@@ -1,5 +1,6 @@
 #include "profkit/agent/agent.h"
 
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_sink.h"
 #include "profkit/forward/local_sink.h"
+#include "profkit/ingest/server.h"
 
 namespace profkit::agent {
 namespace {
@@ -44,6 +46,30 @@ std::vector<std::pair<std::string, std::string>> ProfileTags(const profile::Serv
   return tags;
 }
 
+std::string QueueDir(const config::Config& config) {
+  const std::string& path = config.profile.io.cache_path;
+  if (path.front() == '/' || config.agent.data_dir.empty()) return path;
+  return config.agent.data_dir + "/" + path;
+}
+
+Result<std::unique_ptr<forward::DatawaySink>> StartDataway(const config::Config& config) {
+  const config::ProfileIoConfig& io = config.profile.io;
+  forward::DatawayOptions options{
+      .url = config.dataway.url,
+      .queue = {.dir = QueueDir(config),
+                .capacity_bytes = static_cast<uint64_t>(io.cache_capacity_mb) << 20,
+                .clear_on_start = io.clear_cache_on_start},
+      .upload_workers = io.upload_workers,
+      .send_timeout = duration_cast<milliseconds>(io.send_timeout),
+      .max_attempts = io.send_retry_count};
+  Result<std::unique_ptr<forward::DatawaySink>> dataway = forward::DatawaySink::Create(options);
+  if (!dataway.ok()) return dataway.status().WithContext("dataway");
+  spdlog::info("forwarding to {} through the queue in {} ({} MiB, {} workers)",
+               UrlWithoutSecrets(config.dataway.url), options.queue.dir, io.cache_capacity_mb,
+               io.upload_workers);
+  return dataway;
+}
+
 }  // namespace
 
 Agent::Agent(const config::Config& config) : config_(config) {}
@@ -58,11 +84,29 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     spdlog::info("writing profiles under {}/<service>/", config.local.dir);
   }
   if (!config.dataway.url.empty()) {
-    Result<std::unique_ptr<forward::DatawaySink>> dataway =
-        forward::DatawaySink::Create(forward::DatawayOptions{.url = config.dataway.url});
-    if (!dataway.ok()) return dataway.status().WithContext("dataway.url");
-    spdlog::info("forwarding profiles to {}", UrlWithoutSecrets(config.dataway.url));
-    agent->sinks_.push_back(std::move(dataway).value());
+    PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<forward::DatawaySink> dataway,
+                             StartDataway(config));
+    agent->dataway_ = dataway.get();
+    agent->sinks_.push_back(std::move(dataway));
+  }
+  if (config.profile.enabled) {
+    if (agent->dataway_ == nullptr) {
+      return Status::Error(
+          "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
+    }
+    forward::DatawaySink* dataway = agent->dataway_;
+    Result<std::unique_ptr<ingest::Server>> server = ingest::Server::Start(
+        ingest::ServerOptions{
+            .host = config.http.host,
+            .port = config.http.port,
+            .endpoints = config.profile.endpoints,
+            .body_limit = static_cast<size_t>(config.profile.body_size_limit_mb) << 20,
+            .rewrite = {.host = agent->hostname_, .tags = config.profile.tags}},
+        [dataway](const forward::QueuedRequest& request) { return dataway->Enqueue(request); });
+    if (!server.ok()) return server.status().WithContext("[http] listen");
+    agent->server_ = std::move(server).value();
+    spdlog::info("receiving profiles on http://{}:{} ({})", config.http.host,
+                 agent->server_->port(), fmt::join(config.profile.endpoints, ", "));
   }
   if (agent->sinks_.empty()) {
     spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
@@ -114,6 +158,8 @@ Status Agent::Run(const std::atomic<bool>& stop) {
     }
   }
 
+  // No upload is accepted after this, and every accepted one is already queued.
+  server_.reset();
   spdlog::info("stopping: flushing the current interval");
   const auto deadline = std::chrono::steady_clock::now() + kShutdownFlushBudget;
   if (sampler_) {
@@ -162,6 +208,20 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
 }
 
 void Agent::LogCounters() {
+  if (server_) {
+    const ingest::ServerCounters c = server_->counters();
+    spdlog::info("ingest counters: accepted={} rejected={} queue_errors={} tracer_requests={}",
+                 c.accepted, c.rejected, c.queue_errors, c.tracer_requests);
+  }
+  if (dataway_) {
+    const forward::DatawaySink::Counters c = dataway_->counters();
+    spdlog::info(
+        "dataway counters: sent={} failed_attempts={} dropped_permanent={} pending={} "
+        "queue_bytes={} evicted={} corrupted={} push_errors={}",
+        c.sent, c.failed_attempts, c.dropped_permanent, c.queue.pending_records,
+        c.queue.disk_bytes, c.queue.evicted_records, c.queue.corrupted_records,
+        c.queue.push_errors);
+  }
   if (!pipeline_ || !sampler_) return;
   const sampling::SamplerCounters s = sampler_->counters();
   const pipeline::PipelineCounters p = pipeline_->counters();

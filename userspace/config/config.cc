@@ -27,6 +27,18 @@ constexpr size_t kMaxHostnameBytes = 253;
 constexpr size_t kMaxTagBytes = 200;
 // PATH_MAX including the terminating NUL.
 constexpr size_t kMaxPathBytes = 4095;
+// [[inputs.profile]] limits: a queue beyond 1 TiB or bodies beyond 1 GiB are configuration
+// mistakes; more senders than this only open more connections to one Dataway; a request that
+// takes an hour is hung.
+constexpr int kMinCacheCapacityMb = 1;
+constexpr int kMaxCacheCapacityMb = 1 << 20;
+constexpr int kMaxBodySizeLimitMb = 1024;
+constexpr int kMaxUploadWorkers = 256;
+constexpr int kMaxSendRetryCount = 100;
+constexpr std::chrono::nanoseconds kMinSendTimeout = std::chrono::seconds(1);
+constexpr std::chrono::nanoseconds kMaxSendTimeout = hours(1);
+constexpr size_t kMaxEndpoints = 16;
+constexpr size_t kMaxEndpointBytes = 256;
 
 // Tag values end up in pprof labels and line protocol: no separators, no control characters.
 Status ValidateTagValue(std::string_view value, size_t max_bytes) {
@@ -42,7 +54,19 @@ Status ValidateTagValue(std::string_view value, size_t max_bytes) {
   return Status::Ok();
 }
 
+Status ValidatePath(const TomlSection& section, std::string_view key, const std::string& path) {
+  if (path.size() > kMaxPathBytes) {
+    return Status::Errorf("{}: longer than {} bytes", section.KeyPath(key), kMaxPathBytes);
+  }
+  if (path.find('\0') != std::string::npos) {
+    return Status::Errorf("{}: contains a NUL character", section.KeyPath(key));
+  }
+  return Status::Ok();
+}
+
 Status ParseAgent(const TomlSection& section, AgentConfig* out) {
+  PROFKIT_RETURN_IF_ERROR(section.String("data_dir", &out->data_dir));
+  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "data_dir", out->data_dir));
   PROFKIT_RETURN_IF_ERROR(section.String("hostname", &out->hostname));
   return ValidateTagValue(out->hostname, kMaxHostnameBytes)
       .WithContext(section.KeyPath("hostname"));
@@ -65,13 +89,7 @@ Status ParseDataway(const TomlSection& section, DatawayConfig* out) {
 
 Status ParseLocal(const TomlSection& section, LocalConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.String("dir", &out->dir));
-  if (out->dir.size() > kMaxPathBytes) {
-    return Status::Errorf("{}: longer than {} bytes", section.KeyPath("dir"), kMaxPathBytes);
-  }
-  if (out->dir.find('\0') != std::string::npos) {
-    return Status::Errorf("{}: contains a NUL character", section.KeyPath("dir"));
-  }
-  return Status::Ok();
+  return ValidatePath(section, "dir", out->dir);
 }
 
 Status ParseEbpf(const TomlSection& section, EbpfConfig* out) {
@@ -85,6 +103,76 @@ Status ParseEbpf(const TomlSection& section, EbpfConfig* out) {
   return ValidateTagValue(out->env, kMaxTagBytes).WithContext(section.KeyPath("env"));
 }
 
+// Endpoints are exact paths matched by the HTTP server.
+Status ValidateEndpoint(std::string_view endpoint) {
+  if (endpoint.empty() || endpoint[0] != '/' || endpoint.size() > kMaxEndpointBytes) {
+    return Status::Errorf("\"{}\" must be a path starting with '/', at most {} bytes", endpoint,
+                          kMaxEndpointBytes);
+  }
+  for (const char c : endpoint) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f || c == '?' || c == '#') {
+      return Status::Errorf("\"{}\" contains a space, '?', '#' or a non-printable character",
+                            endpoint);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseProfileIo(const TomlSection& section, ProfileIoConfig* out) {
+  PROFKIT_RETURN_IF_ERROR(section.String("cache_path", &out->cache_path));
+  if (out->cache_path.empty()) {
+    return Status::Errorf("{}: must not be empty", section.KeyPath("cache_path"));
+  }
+  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "cache_path", out->cache_path));
+  PROFKIT_RETURN_IF_ERROR(section.Int("cache_capacity_mb", kMinCacheCapacityMb,
+                                      kMaxCacheCapacityMb, &out->cache_capacity_mb));
+  PROFKIT_RETURN_IF_ERROR(section.Bool("clear_cache_on_start", &out->clear_cache_on_start));
+  PROFKIT_RETURN_IF_ERROR(
+      section.Int("upload_workers", 1, kMaxUploadWorkers, &out->upload_workers));
+  PROFKIT_RETURN_IF_ERROR(
+      section.Duration("send_timeout", kMinSendTimeout, kMaxSendTimeout, &out->send_timeout));
+  return section.Int("send_retry_count", 1, kMaxSendRetryCount, &out->send_retry_count);
+}
+
+Status ParseProfileInput(const TomlSection& section, ProfileInputConfig* out) {
+  out->enabled = true;
+  PROFKIT_RETURN_IF_ERROR(section.StringArray("endpoints", &out->endpoints));
+  if (out->endpoints.size() > kMaxEndpoints) {
+    return Status::Errorf("{}: at most {} endpoints", section.KeyPath("endpoints"), kMaxEndpoints);
+  }
+  for (const std::string& endpoint : out->endpoints) {
+    PROFKIT_RETURN_IF_ERROR(ValidateEndpoint(endpoint).WithContext(section.KeyPath("endpoints")));
+  }
+  PROFKIT_RETURN_IF_ERROR(section.Int("body_size_limit_mb", 1, kMaxBodySizeLimitMb,
+                                      &out->body_size_limit_mb));
+  PROFKIT_RETURN_IF_ERROR(section.Bool("generate_metrics", &out->generate_metrics));
+  PROFKIT_ASSIGN_OR_RETURN(const TomlSection io, section.Table("io_config"));
+  PROFKIT_RETURN_IF_ERROR(ParseProfileIo(io, &out->io));
+  PROFKIT_RETURN_IF_ERROR(section.StringMap("tags", &out->tags));
+  for (const auto& [key, value] : out->tags) {
+    if (key.empty() || key.size() > kMaxTagBytes) {
+      return Status::Errorf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
+                            kMaxTagBytes);
+    }
+    if (value.size() > kMaxTagBytes) {
+      return Status::Errorf("{}.{}: longer than {} bytes", section.KeyPath("tags"), key,
+                            kMaxTagBytes);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseInputs(const TomlSection& inputs, ProfileInputConfig* out) {
+  PROFKIT_ASSIGN_OR_RETURN(const std::vector<TomlSection> profiles, inputs.TableArray("profile"));
+  if (profiles.empty()) return Status::Ok();
+  if (profiles.size() > 1) {
+    return Status::Errorf("{}: only one [[inputs.profile]] table is supported, got {}",
+                          inputs.KeyPath("profile"), profiles.size());
+  }
+  return ParseProfileInput(profiles[0], out);
+}
+
 // Each [table] is read by one function; a new table is one more line here.
 Status ParseTables(const TomlSection& root, Config* config) {
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection agent, root.Table("agent"));
@@ -96,7 +184,9 @@ Status ParseTables(const TomlSection& root, Config* config) {
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection local, root.Table("local"));
   PROFKIT_RETURN_IF_ERROR(ParseLocal(local, &config->local));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection ebpf, root.Table("ebpf"));
-  return ParseEbpf(ebpf, &config->ebpf);
+  PROFKIT_RETURN_IF_ERROR(ParseEbpf(ebpf, &config->ebpf));
+  PROFKIT_ASSIGN_OR_RETURN(const TomlSection inputs, root.Table("inputs"));
+  return ParseInputs(inputs, &config->profile);
 }
 
 // toml++ descriptions are single sentences, but keep the promise of one line regardless.
@@ -129,7 +219,12 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
 
 Result<Config> LoadConfigFile(const std::string& path) {
   PROFKIT_ASSIGN_OR_RETURN(const std::string text, ReadFileBounded(path, kMaxConfigFileBytes));
-  return ParseConfig(text, path);
+  PROFKIT_ASSIGN_OR_RETURN(Config config, ParseConfig(text, path));
+  if (config.agent.data_dir.empty()) {
+    const size_t slash = path.rfind('/');
+    config.agent.data_dir = slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+  }
+  return config;
 }
 
 }  // namespace profkit::config

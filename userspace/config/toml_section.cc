@@ -1,5 +1,7 @@
 #include "toml_section.h"
 
+#include <algorithm>
+
 #include "profkit/config/duration.h"
 
 namespace profkit::config {
@@ -131,6 +133,51 @@ Status TomlSection::Duration(std::string_view key, std::chrono::nanoseconds min,
                           FormatLimit(min), FormatLimit(max), text);
   }
   *out = *value;
+  return Status::Ok();
+}
+
+Result<std::vector<TomlSection>> TomlSection::TableArray(std::string_view key) const {
+  std::vector<TomlSection> out;
+  const toml::node* node = Get(key);
+  if (node == nullptr) return out;
+  const toml::array* array = node->as_array();
+  if (array == nullptr || !array->is_array_of_tables()) {
+    return TypeError(key, "an array of tables ([[" + KeyPath(key) + "]])", *node);
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    out.emplace_back(array->get(i)->as_table(), fmt::format("{}[{}]", KeyPath(key), i), visited_);
+  }
+  return out;
+}
+
+Status TomlSection::StringArray(std::string_view key, std::vector<std::string>* out) const {
+  const toml::node* node = Get(key);
+  if (node == nullptr) return Status::Ok();
+  const toml::array* array = node->as_array();
+  if (array == nullptr) return TypeError(key, "an array of strings", *node);
+  std::vector<std::string> values;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node* element = array->get(i);
+    if (!element->is_string()) {
+      return TypeError(fmt::format("{}[{}]", key, i), "a string", *element);
+    }
+    values.push_back(element->as_string()->get());
+  }
+  *out = std::move(values);
+  return Status::Ok();
+}
+
+Status TomlSection::StringMap(std::string_view key,
+                              std::vector<std::pair<std::string, std::string>>* out) const {
+  PROFKIT_ASSIGN_OR_RETURN(const TomlSection section, Table(key));
+  out->clear();
+  if (section.table_ == nullptr) return Status::Ok();
+  for (const auto& [name, value] : *section.table_) {
+    visited_->insert(&value);
+    if (!value.is_string()) return section.TypeError(name.str(), "a string", value);
+    out->emplace_back(std::string(name.str()), value.as_string()->get());
+  }
+  std::sort(out->begin(), out->end());
   return Status::Ok();
 }
 

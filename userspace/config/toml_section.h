@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "profkit/common/status.h"
@@ -34,6 +35,15 @@ class TomlSection {
   // A Go-style duration string (see duration.h) within [min, max].
   Status Duration(std::string_view key, std::chrono::nanoseconds min, std::chrono::nanoseconds max,
                   std::chrono::nanoseconds* out) const;
+
+  // The tables of the array of tables `key` ([[key]]); absent is none. Sections are named
+  // "<key path>[<index>]".
+  Result<std::vector<TomlSection>> TableArray(std::string_view key) const;
+  // An array of strings.
+  Status StringArray(std::string_view key, std::vector<std::string>* out) const;
+  // A sub-table of free-form keys with string values (e.g. tags), in key order; replaces `out`.
+  Status StringMap(std::string_view key,
+                   std::vector<std::pair<std::string, std::string>>* out) const;
 
   // "ebpf.sample_rate" for key "sample_rate" of section "ebpf".
   std::string KeyPath(std::string_view key) const;

@@ -102,7 +102,7 @@ Result<std::string> GetPart(CURLU* url, CURLUPart part, CURLUcode absent = CURLU
   return Status::Error(curl_url_strerror(rc));
 }
 
-Result<std::string> BuildUploadUrl(const std::string& dataway_url) {
+Result<std::string> BuildEndpointUrl(const std::string& dataway_url, std::string_view endpoint) {
   const std::unique_ptr<CURLU, CurlUrlDeleter> url(curl_url());
   if (url == nullptr) return Status::Error("out of memory");
   CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, dataway_url.c_str(), 0);
@@ -119,7 +119,7 @@ Result<std::string> BuildUploadUrl(const std::string& dataway_url) {
                            GetPart(url.get(), CURLUPART_QUERY, CURLUE_NO_QUERY));
   PROFKIT_ASSIGN_OR_RETURN(const std::string sorted, SortedQuery(query));
 
-  const std::string path(kDatawayUploadPath);
+  const std::string path(endpoint);
   rc = curl_url_set(url.get(), CURLUPART_PATH, path.c_str(), 0);
   // Credentials and fragments are not part of DataKit's upload URL either. The query is appended
   // afterwards because curl would lowercase its %-escapes.
@@ -136,7 +136,12 @@ Result<std::string> BuildUploadUrl(const std::string& dataway_url) {
 }  // namespace
 
 Result<std::string> DatawayUploadUrl(std::string_view dataway_url) {
-  return BuildUploadUrl(std::string(dataway_url))
+  return DatawayEndpointUrl(dataway_url, kDatawayUploadPath);
+}
+
+Result<std::string> DatawayEndpointUrl(std::string_view dataway_url, std::string_view path) {
+  if (path.empty() || path[0] != '/') return Status::Errorf("endpoint {:?} is not a path", path);
+  return BuildEndpointUrl(std::string(dataway_url), path)
       .WithContext(fmt::format("dataway url {:?}", UrlWithoutSecrets(dataway_url)));
 }
 

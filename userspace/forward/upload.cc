@@ -58,12 +58,13 @@ struct Part {
   std::string_view data;
 };
 
-Part MakePart(std::string_view name, std::string_view filename, std::string_view content_type,
-              std::string_view data) {
-  return Part{fmt::format("Content-Disposition: form-data; name={}; filename={}\r\n"
-                          "Content-Type: {}\r\n\r\n",
-                          QuoteParameter(name), QuoteParameter(filename), OneLine(content_type)),
-              data};
+Part MakePart(const MultipartPart& part) {
+  std::string headers = "Content-Disposition: form-data; name=" + QuoteParameter(part.name);
+  if (part.is_file) headers += "; filename=" + QuoteParameter(part.filename);
+  headers += "\r\n";
+  if (!part.content_type.empty()) headers += "Content-Type: " + OneLine(part.content_type) + "\r\n";
+  headers += "\r\n";
+  return Part{std::move(headers), part.data};
 }
 
 }  // namespace
@@ -107,13 +108,20 @@ std::string BuildEventJson(const ProfileUpload& upload) {
 
 MultipartBody BuildMultipartUpload(const ProfileUpload& upload) {
   const std::string event = BuildEventJson(upload);
-  std::vector<Part> parts;
+  std::vector<MultipartPart> parts;
   parts.reserve(upload.attachments.size() + 1);
-  parts.push_back(MakePart("event", "event.json", "application/json", event));
+  parts.push_back({"event", "event.json", true, "application/json", event});
   for (const Attachment& attachment : upload.attachments) {
     parts.push_back(
-        MakePart(attachment.name, attachment.name, attachment.content_type, attachment.data));
+        {attachment.name, attachment.name, true, attachment.content_type, attachment.data});
   }
+  return BuildMultipart(parts);
+}
+
+MultipartBody BuildMultipart(const std::vector<MultipartPart>& input) {
+  std::vector<Part> parts;
+  parts.reserve(input.size());
+  for (const MultipartPart& part : input) parts.push_back(MakePart(part));
 
   std::string boundary;
   const auto occurs = [&](const Part& part) {

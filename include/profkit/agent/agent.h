@@ -1,6 +1,7 @@
 // `profkit run`: wires the configured roads together and runs them until asked to stop.
 //   eBPF sampler → SamplePipeline → every upload_interval one pprof per service → sinks
-// (local files and/or Dataway).
+// (local files and/or Dataway); tracer pushes ([[inputs.profile]]) → ingest::Server → the
+// Dataway sink's durable queue.
 #pragma once
 
 #include <atomic>
@@ -9,7 +10,9 @@
 
 #include "profkit/common/status.h"
 #include "profkit/config/config.h"
+#include "profkit/forward/dataway_sink.h"
 #include "profkit/forward/sink.h"
+#include "profkit/ingest/server.h"
 #include "profkit/pipeline/sample_pipeline.h"
 #include "profkit/sampling/bpf_sampler.h"
 
@@ -34,6 +37,9 @@ class Agent {
   const config::Config config_;
   std::string hostname_;
   std::vector<std::unique_ptr<forward::ProfileSink>> sinks_;
+  forward::DatawaySink* dataway_ = nullptr;  // one of sinks_, when dataway.url is set
+  // Declared after sinks_: destroyed first, as its handlers queue into dataway_.
+  std::unique_ptr<ingest::Server> server_;
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
   std::unique_ptr<sampling::BpfSampler> sampler_;
   int64_t interval_start_unix_ns_ = 0;

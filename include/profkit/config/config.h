@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "profkit/common/status.h"
@@ -19,6 +20,9 @@ inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
 struct AgentConfig {
   // "" = the machine's hostname, resolved by the agent (parsing stays free of host lookups).
   std::string hostname;
+  // Base of relative state paths (the Dataway queue). "" = the config file's directory
+  // (LoadConfigFile fills it in; ParseConfig leaves "" = the working directory).
+  std::string data_dir;
 };
 
 struct HttpConfig {
@@ -46,12 +50,36 @@ struct EbpfConfig {
   std::string env;  // default env tag when a process has none
 };
 
+// [inputs.profile.io_config]: DataKit's names and defaults.
+struct ProfileIoConfig {
+  // The durable Dataway queue; relative to agent.data_dir.
+  std::string cache_path = "cache/profile_inputs";
+  int cache_capacity_mb = 10240;
+  bool clear_cache_on_start = false;
+  int upload_workers = 8;
+  std::chrono::nanoseconds send_timeout = std::chrono::seconds(75);
+  int send_retry_count = 4;  // attempts per round before a record goes back to the queue
+};
+
+// DataKit's [[inputs.profile]] table, accepted as is (one of them).
+struct ProfileInputConfig {
+  // False when the config has no [[inputs.profile]]: nothing is served, io_config has defaults.
+  bool enabled = false;
+  std::vector<std::string> endpoints = {"/profiling/v1/input"};
+  int body_size_limit_mb = 32;
+  bool generate_metrics = true;
+  ProfileIoConfig io;
+  // [inputs.profile.tags], sorted by key; they override the clients' tags.
+  std::vector<std::pair<std::string, std::string>> tags;
+};
+
 struct Config {
   AgentConfig agent;
   HttpConfig http;
   DatawayConfig dataway;
   LocalConfig local;
   EbpfConfig ebpf;
+  ProfileInputConfig profile;
   // e.g. "conf.toml: unknown key 'ebpf.sample_rat' (ignored)"
   std::vector<std::string> warnings;
 };

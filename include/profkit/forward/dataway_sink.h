@@ -1,92 +1,89 @@
-// Uploads profiles to Dataway from one sender thread, with retries (at-least-once within the
-// process lifetime; datakit-profile.md §10 row 4). Until the durable disk queue exists, the queue
-// is an in-memory FIFO bounded by bytes.
+// Delivers everything bound for Dataway through one DiskQueue: profiles built by the agent
+// (Submit), uploads pushed by tracers and profiling_metrics (Enqueue). `upload_workers` sender
+// threads take records from the queue; a record leaves it only after Dataway answered 2xx or a
+// permanent refusal (datakit-profile.md §10 row 4: at least once, across restarts too).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "profkit/common/http_client.h"
 #include "profkit/common/status.h"
+#include "profkit/forward/disk_queue.h"
+#include "profkit/forward/queued_request.h"
 #include "profkit/forward/sink.h"
 
 namespace profkit::forward {
 
 struct DatawayOptions {
   std::string url;  // the configured dataway.url
+  DiskQueueOptions queue;
+  int upload_workers = 8;
   std::chrono::milliseconds send_timeout{75000};
-  // Attempts per round; after a failed round the upload goes back to the queue tail.
+  // Attempts per round (send_retry_count); after a failed round the record goes back to the
+  // queue's tail.
   int max_attempts = 4;
   std::chrono::milliseconds initial_backoff{1000}, max_backoff{60000};
-  size_t max_queued_bytes = 256 << 20;
 };
 
 // 2xx: sent. 5xx, 408, 429 and transport errors: retried with exponential backoff and full jitter
-// (the backoff grows with consecutive failures of any upload, as they share one Dataway) up to
-// max_attempts, then re-queued at the tail. Other statuses are permanent: dropped with an error.
-// Over max_queued_bytes the oldest queued uploads are dropped with a warning.
+// (the backoff grows with consecutive failures of any record, as they share one Dataway) up to
+// max_attempts, then released to the queue's tail. Other statuses are permanent: logged with the
+// record's service and dropped.
 class DatawaySink : public ProfileSink {
  public:
-  // Validates the URL and the options.
+  // Validates the URL and the options, opens (and recovers) the queue, starts the workers.
   static Result<std::unique_ptr<DatawaySink>> Create(DatawayOptions options);
-  ~DatawaySink() override;  // stops the thread promptly, without flushing
+  // Stops the workers promptly (a request in flight is cancelled); queued records stay on disk.
+  ~DatawaySink() override;
 
+  // Queues the upload as a multipart body; errors are logged (the profile is lost).
   void Submit(ProfileUpload upload) override;
-  // Keeps sending until the queue is empty or `deadline`; then drops (and logs) what is left.
+  // Durably queues one request; ok means it will be delivered.
+  Status Enqueue(const QueuedRequest& request);
+  // Waits until the queue is empty or `deadline`; what is left stays queued for the next start.
   void Flush(std::chrono::steady_clock::time_point deadline) override;
 
   struct Counters {
     uint64_t sent = 0;
-    uint64_t retries = 0;  // attempts after a failed one
+    uint64_t failed_attempts = 0;  // each failed HTTP attempt (then retried or released)
     uint64_t dropped_permanent = 0;
-    uint64_t dropped_overflow = 0;
-    uint64_t dropped_shutdown = 0;  // given up on by Flush
-    uint64_t queued_bytes = 0;      // including the upload being sent
+    uint64_t dropped_undecodable = 0;  // queue records that are not a QueuedRequest
+    DiskQueueCounters queue;
   };
   Counters counters() const;
 
  private:
-  struct Pending {
-    std::string service;
-    int64_t end_unix_nanos = 0;
-    MultipartBody multipart;
-    bool failed_before = false;
-  };
   enum class Outcome { kSent, kPermanent, kRetryLater, kAborted };
 
-  DatawaySink(DatawayOptions options, std::string upload_url);
-  void Run();
-  Outcome Deliver(Pending& item);
-  // Waits the backoff due after consecutive failures; false when aborted meanwhile.
-  bool WaitBackoff();
-  bool AbortRequested() const;                            // mutex_ held
-  void DropLocked(const Pending& item, const char* why);  // mutex_ held
+  DatawaySink(DatawayOptions options, std::unique_ptr<DiskQueue> queue);
+  void RunWorker();
+  Outcome Deliver(const QueuedRequest& request, HttpClient& client, std::mt19937_64& jitter);
+  // Waits the backoff due after consecutive failures; false when stopping meanwhile.
+  bool WaitBackoff(std::mt19937_64& jitter);
+  Result<std::string> UrlFor(const std::string& path);
 
   const DatawayOptions options_;
-  const std::string upload_url_;
-  HttpClient client_;             // sender thread only
-  std::mt19937_64 jitter_;        // sender thread only
-  int consecutive_failures_ = 0;  // sender thread only
+  std::unique_ptr<DiskQueue> queue_;
+  std::atomic<int> consecutive_failures_{0};
+  // Cancels requests in flight and backoff waits at shutdown.
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_sender_;
-  std::condition_variable idle_;  // queue empty and nothing in flight, or the sender gave one back
-  std::deque<Pending> queue_;
-  bool in_flight_ = false;
-  bool stopping_ = false;
-  // Set when the sender must give up what it is doing (shutdown or an expired Flush deadline);
-  // also cancels the HTTP request in flight.
-  std::atomic<bool> abort_{false};
+  std::map<std::string, std::string> urls_;  // by endpoint path
   Counters counters_;
-  std::thread sender_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace profkit::forward

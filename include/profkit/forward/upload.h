@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,19 @@ struct MultipartBody {
   std::string content_type;  // "multipart/form-data; boundary=..."
   std::string body;
 };
+
+// One part of a multipart body being built.
+struct MultipartPart {
+  std::string name;
+  std::string filename;      // used when is_file
+  bool is_file = true;       // false: a plain field (no filename parameter)
+  std::string content_type;  // "" = no Content-Type line
+  std::string_view data;     // must outlive the BuildMultipart call
+};
+
+// The parts in order, each with a Content-Disposition (and Content-Type when set) header, under a
+// random boundary that occurs in no part.
+MultipartBody BuildMultipart(const std::vector<MultipartPart>& parts);
 
 // The `event` part (filename event.json, application/json) first, then one part per attachment
 // (name = filename = attachment name). The boundary is random and occurs in no part.

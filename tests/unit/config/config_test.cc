@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "profkit/common/file_util.h"
+
 namespace profkit::config {
 namespace {
 
@@ -45,6 +47,37 @@ TEST(ConfigTest, SampleFileParsesToDefaults) {
   Result<Config> r = LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ExpectDefaults(*r);
+}
+
+TEST(ConfigTest, SampleFileDataDirIsItsDirectory) {
+  Result<Config> r = LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->agent.data_dir, std::string(PROFKIT_SOURCE_DIR) + "/conf");
+  EXPECT_EQ(ParseOk("").agent.data_dir, "");
+}
+
+// The commented [[inputs.profile]] block of the sample, uncommented, is valid and has DataKit's
+// defaults.
+TEST(ConfigTest, SampleProfileInputBlockParses) {
+  Result<std::string> text = ReadFileBounded(
+      std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml", kMaxConfigFileBytes);
+  ASSERT_TRUE(text.ok());
+  const size_t start = text->find("#[[inputs.profile]]");
+  ASSERT_NE(start, std::string::npos);
+  std::string block;
+  for (size_t pos = start; pos < text->size();) {
+    size_t end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    const std::string line = text->substr(pos, end - pos);
+    if (line.rfind("#  #", 0) != 0 && line.rfind("#", 0) == 0) block += line.substr(1) + "\n";
+    pos = end + 1;
+  }
+  const Config c = ParseOk(block);
+  EXPECT_THAT(c.warnings, IsEmpty());
+  EXPECT_TRUE(c.profile.enabled);
+  EXPECT_EQ(c.profile.io.cache_capacity_mb, 10240);
+  EXPECT_EQ(c.profile.tags, (std::vector<std::pair<std::string, std::string>>{
+                                {"some_tag", "some_value"}}));
 }
 
 TEST(ConfigTest, AllKeysSet) {
@@ -178,8 +211,72 @@ url = "u"
                                       "conf.toml: unknown key 'ebpf.sample_rat' (ignored)",
                                       "conf.toml: unknown table 'ebpff' (ignored)",
                                       "conf.toml: unknown table 'http.tls' (ignored)",
-                                      "conf.toml: unknown table 'inputs' (ignored)",
+                                      "conf.toml: unknown key 'inputs.profile[0].url' (ignored)",
                                       "conf.toml: unknown key 'top' (ignored)"));
+}
+
+TEST(ConfigTest, DataKitProfileInputIsAcceptedAsIs) {
+  const Config c = ParseOk(R"(
+[[inputs.profile]]
+  endpoints = ["/profiling/v1/input", "/custom"]
+  body_size_limit_mb = 16
+  generate_metrics = false
+  [inputs.profile.io_config]
+    cache_path = "/var/cache/q"
+    cache_capacity_mb = 100
+    clear_cache_on_start = true
+    upload_workers = 2
+    send_timeout = "10s"
+    send_retry_count = 3
+  [inputs.profile.tags]
+    some_tag = "some_value"
+    a = "x,y"
+)");
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
+  EXPECT_TRUE(c.profile.enabled);
+  EXPECT_EQ(c.profile.endpoints, (std::vector<std::string>{"/profiling/v1/input", "/custom"}));
+  EXPECT_EQ(c.profile.body_size_limit_mb, 16);
+  EXPECT_FALSE(c.profile.generate_metrics);
+  EXPECT_EQ(c.profile.io.cache_path, "/var/cache/q");
+  EXPECT_EQ(c.profile.io.cache_capacity_mb, 100);
+  EXPECT_TRUE(c.profile.io.clear_cache_on_start);
+  EXPECT_EQ(c.profile.io.upload_workers, 2);
+  EXPECT_EQ(c.profile.io.send_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c.profile.io.send_retry_count, 3);
+  EXPECT_EQ(c.profile.tags, (std::vector<std::pair<std::string, std::string>>{
+                                {"a", "x,y"}, {"some_tag", "some_value"}}));
+}
+
+TEST(ConfigTest, ProfileInputDefaultsAreDataKits) {
+  const Config absent = ParseOk("");
+  EXPECT_FALSE(absent.profile.enabled);
+  const Config c = ParseOk("[[inputs.profile]]\n");
+  EXPECT_TRUE(c.profile.enabled);
+  EXPECT_EQ(c.profile.endpoints, (std::vector<std::string>{"/profiling/v1/input"}));
+  EXPECT_EQ(c.profile.body_size_limit_mb, 32);
+  EXPECT_TRUE(c.profile.generate_metrics);
+  EXPECT_EQ(c.profile.io.cache_path, "cache/profile_inputs");
+  EXPECT_EQ(c.profile.io.cache_capacity_mb, 10240);
+  EXPECT_FALSE(c.profile.io.clear_cache_on_start);
+  EXPECT_EQ(c.profile.io.upload_workers, 8);
+  EXPECT_EQ(c.profile.io.send_timeout, std::chrono::seconds(75));
+  EXPECT_EQ(c.profile.io.send_retry_count, 4);
+}
+
+TEST(ConfigTest, ProfileInputErrorsNameTheKey) {
+  EXPECT_EQ(ParseError("[[inputs.profile]]\nendpoints = [\"no-slash\"]\n"),
+            "conf.toml: inputs.profile[0].endpoints: \"no-slash\" must be a path starting with "
+            "'/', at most 256 bytes");
+  EXPECT_EQ(ParseError("[[inputs.profile]]\n[inputs.profile.io_config]\nupload_workers = 0\n"),
+            "conf.toml: inputs.profile[0].io_config.upload_workers: must be between 1 and 256, "
+            "got 0");
+  EXPECT_EQ(ParseError("[[inputs.profile]]\n[inputs.profile.tags]\nk = 1\n"),
+            "conf.toml: inputs.profile[0].tags.k: expected a string, got an integer");
+  EXPECT_EQ(ParseError("[[inputs.profile]]\n[[inputs.profile]]\n"),
+            "conf.toml: inputs.profile: only one [[inputs.profile]] table is supported, got 2");
+  EXPECT_EQ(ParseError("[inputs.profile]\n"),
+            "conf.toml: inputs.profile: expected an array of tables ([[inputs.profile]]), got a "
+            "table");
 }
 
 TEST(ConfigTest, SyntaxErrorHasLineAndColumn) {

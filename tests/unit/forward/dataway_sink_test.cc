@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "../testing/temp_dir.h"
 #include "fake_dataway.h"
+#include "profkit/forward/dataway_url.h"
 
 namespace profkit::forward {
 namespace {
@@ -18,9 +20,11 @@ using testing::Gate;
 using testing::RefusingPort;
 using testing::WaitFor;
 
-DatawayOptions Options(int port) {
+DatawayOptions Options(int port, const std::string& queue_dir) {
   DatawayOptions options;
   options.url = fmt::format("http://127.0.0.1:{}/any/path?token=tkn_1&a=b", port);
+  options.queue.dir = queue_dir;
+  options.upload_workers = 1;
   options.send_timeout = seconds(10);
   options.initial_backoff = milliseconds(1);
   options.max_backoff = milliseconds(5);
@@ -60,9 +64,15 @@ std::vector<std::string> ReceivedServices(FakeDataway& server) {
 
 steady_clock::time_point In(milliseconds duration) { return steady_clock::now() + duration; }
 
-TEST(DatawaySinkTest, UploadsMultipartToTheProfilingEndpoint) {
+class DatawaySinkTest : public ::testing::Test {
+ protected:
+  std::string QueueDir() const { return dir_.path() + "/queue"; }
+  profkit::testing::TempDir dir_;
+};
+
+TEST_F(DatawaySinkTest, UploadsMultipartToTheProfilingEndpoint) {
   FakeDataway server;
-  const auto sink = MakeSink(Options(server.Start()));
+  const auto sink = MakeSink(Options(server.Start(), QueueDir()));
   sink->Submit(Upload("api"));
   sink->Flush(In(seconds(30)));
 
@@ -92,35 +102,49 @@ TEST(DatawaySinkTest, UploadsMultipartToTheProfilingEndpoint) {
 
   const DatawaySink::Counters counters = sink->counters();
   EXPECT_EQ(counters.sent, 1u);
-  EXPECT_EQ(counters.retries, 0u);
-  EXPECT_EQ(counters.queued_bytes, 0u);
+  EXPECT_EQ(counters.failed_attempts, 0u);
+  EXPECT_EQ(counters.queue.pending_records, 0u);
 }
 
-TEST(DatawaySinkTest, RetriesServerErrorsThenSucceeds) {
+TEST_F(DatawaySinkTest, EnqueuedRequestsGoToTheirEndpoint) {
+  FakeDataway server;
+  const auto sink = MakeSink(Options(server.Start(), QueueDir()));
+  ASSERT_TRUE(sink->Enqueue(QueuedRequest{std::string(kDatawayMetricPath), "text/plain", "api",
+                                          "profiling_metrics,language=go x=1i 1\n"})
+                  .ok());
+  sink->Flush(In(seconds(30)));
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].target, "/v1/write/metric?a=b&token=tkn_1");
+  EXPECT_EQ(requests[0].content_type, "text/plain");
+  EXPECT_EQ(requests[0].body, "profiling_metrics,language=go x=1i 1\n");
+}
+
+TEST_F(DatawaySinkTest, RetriesServerErrorsThenSucceeds) {
   FakeDataway server([](size_t index, const Gate&) { return index < 2 ? 500 : 200; });
-  const auto sink = MakeSink(Options(server.Start()));
+  const auto sink = MakeSink(Options(server.Start(), QueueDir()));
   sink->Submit(Upload("api"));
   sink->Flush(In(seconds(30)));
   EXPECT_EQ(server.requests().size(), 3u);
   const DatawaySink::Counters counters = sink->counters();
   EXPECT_EQ(counters.sent, 1u);
-  EXPECT_EQ(counters.retries, 2u);
+  EXPECT_EQ(counters.failed_attempts, 2u);
   EXPECT_EQ(counters.dropped_permanent, 0u);
 }
 
-TEST(DatawaySinkTest, RetriesTooManyRequests) {
+TEST_F(DatawaySinkTest, RetriesTooManyRequests) {
   FakeDataway server([](size_t index, const Gate&) { return index == 0 ? 429 : 200; });
-  const auto sink = MakeSink(Options(server.Start()));
+  const auto sink = MakeSink(Options(server.Start(), QueueDir()));
   sink->Submit(Upload("api"));
   sink->Flush(In(seconds(30)));
   EXPECT_EQ(server.requests().size(), 2u);
   EXPECT_EQ(sink->counters().sent, 1u);
-  EXPECT_EQ(sink->counters().retries, 1u);
+  EXPECT_EQ(sink->counters().failed_attempts, 1u);
 }
 
-TEST(DatawaySinkTest, DropsPermanentRejections) {
+TEST_F(DatawaySinkTest, DropsPermanentRejections) {
   FakeDataway server([](size_t index, const Gate&) { return index == 0 ? 400 : 200; });
-  const auto sink = MakeSink(Options(server.Start()));
+  const auto sink = MakeSink(Options(server.Start(), QueueDir()));
   sink->Submit(Upload("bad"));
   sink->Submit(Upload("good"));
   sink->Flush(In(seconds(30)));
@@ -128,20 +152,22 @@ TEST(DatawaySinkTest, DropsPermanentRejections) {
   const DatawaySink::Counters counters = sink->counters();
   EXPECT_EQ(counters.dropped_permanent, 1u);
   EXPECT_EQ(counters.sent, 1u);
-  EXPECT_EQ(counters.retries, 0u);
-  EXPECT_EQ(counters.queued_bytes, 0u);
+  EXPECT_EQ(counters.failed_attempts, 0u);
+  EXPECT_EQ(counters.queue.pending_records, 0u);
 }
 
-TEST(DatawaySinkTest, ServerDownThenUpLosesNothing) {
+TEST_F(DatawaySinkTest, ServerDownThenUpLosesNothing) {
   FakeDataway server;  // outlives the sink, whose keep-alive connection would delay its stop
   RefusingPort down;
   ASSERT_GT(down.port(), 0);
-  DatawayOptions options = Options(down.port());
+  DatawayOptions options = Options(down.port(), QueueDir());
   options.max_attempts = 2;  // several rounds through the queue while down
+  options.upload_workers = 3;
   const auto sink = MakeSink(options);
   for (const char* service : {"s0", "s1", "s2"}) sink->Submit(Upload(service));
   // Two full rounds of every upload failed.
-  ASSERT_TRUE(WaitFor([&] { return sink->counters().retries >= 2 * 3 * 2; }));
+  ASSERT_TRUE(WaitFor([&] { return sink->counters().failed_attempts >= 2 * 3 * 2; }));
+  EXPECT_GE(sink->counters().queue.released, 3u);
 
   down.Release();
   ASSERT_EQ(server.Start(down.port()), down.port());
@@ -151,81 +177,80 @@ TEST(DatawaySinkTest, ServerDownThenUpLosesNothing) {
   EXPECT_EQ(services, (std::vector<std::string>{"s0", "s1", "s2"}));
   const DatawaySink::Counters counters = sink->counters();
   EXPECT_EQ(counters.sent, 3u);
-  EXPECT_EQ(counters.dropped_overflow + counters.dropped_permanent + counters.dropped_shutdown, 0u);
-  EXPECT_EQ(counters.queued_bytes, 0u);
+  EXPECT_EQ(counters.dropped_permanent + counters.queue.evicted_records, 0u);
+  EXPECT_EQ(counters.queue.pending_records, 0u);
 }
 
-TEST(DatawaySinkTest, OverflowDropsTheOldestQueuedUpload) {
-  FakeDataway server([](size_t index, const Gate& gate) {
-    if (index == 0) gate.Wait();
-    return 200;
-  });
-  DatawayOptions options = Options(server.Start());
-  const size_t upload_bytes = BuildMultipartUpload(Upload("u0", 10000)).body.size();
-  // One in flight plus three queued is one too many.
-  options.max_queued_bytes = upload_bytes * 7 / 2;
-  const auto sink = MakeSink(options);
-  sink->Submit(Upload("u0", 10000));
-  ASSERT_TRUE(server.WaitForRequests(1));
-  for (const char* service : {"u1", "u2", "u3"}) sink->Submit(Upload(service, 10000));
-  EXPECT_EQ(sink->counters().dropped_overflow, 1u);
-  EXPECT_EQ(sink->counters().queued_bytes, 3 * upload_bytes);
-
-  server.OpenGate();
-  sink->Flush(In(seconds(30)));
-  EXPECT_EQ(ReceivedServices(server), (std::vector<std::string>{"u0", "u2", "u3"}));
-  EXPECT_EQ(sink->counters().sent, 3u);
-  EXPECT_EQ(sink->counters().queued_bytes, 0u);
-}
-
-TEST(DatawaySinkTest, FlushGivesUpPromptlyDuringBackoff) {
-  FakeDataway server([](size_t, const Gate&) { return 503; });
-  DatawayOptions options = Options(server.Start());
+TEST_F(DatawaySinkTest, UndeliveredRecordsSurviveARestart) {
+  RefusingPort down;
+  ASSERT_GT(down.port(), 0);
+  DatawayOptions options = Options(down.port(), QueueDir());
   options.initial_backoff = options.max_backoff = seconds(60);
+  {
+    const auto sink = MakeSink(options);
+    for (const char* service : {"a", "b"}) sink->Submit(Upload(service));
+    const auto start = steady_clock::now();
+    sink->Flush(start + milliseconds(200));
+    EXPECT_LT(steady_clock::now() - start, seconds(2));
+    EXPECT_EQ(sink->counters().queue.pending_records, 2u);
+  }  // destroying the sink is prompt despite the long backoff (the test would time out)
+
+  FakeDataway server;
+  options.url = fmt::format("http://127.0.0.1:{}/?token=tkn_1&a=b", server.Start());
+  options.initial_backoff = options.max_backoff = milliseconds(1);
   const auto sink = MakeSink(options);
-  sink->Submit(Upload("api"));
-  ASSERT_TRUE(server.WaitForRequests(1));
-  const auto start = steady_clock::now();
-  sink->Flush(start + milliseconds(200));
-  const auto elapsed = steady_clock::now() - start;
-  EXPECT_GE(elapsed, milliseconds(200));
-  EXPECT_LT(elapsed, seconds(2));
-  const DatawaySink::Counters counters = sink->counters();
-  EXPECT_EQ(counters.dropped_shutdown, 1u);
-  EXPECT_EQ(counters.sent, 0u);
-  EXPECT_EQ(counters.queued_bytes, 0u);
+  EXPECT_EQ(sink->counters().queue.recovered, 2u);
+  sink->Flush(In(seconds(30)));
+  EXPECT_EQ(ReceivedServices(server), (std::vector<std::string>{"a", "b"}));
 }
 
-TEST(DatawaySinkTest, FlushAndShutdownCancelAHangingRequest) {
-  FakeDataway server([](size_t index, const Gate& gate) {
-    if (index < 2) gate.Wait();
+TEST_F(DatawaySinkTest, WorkersSendConcurrently) {
+  // Both requests must be in flight together for either to be answered.
+  std::atomic<int> arrived{0};
+  FakeDataway server([&](size_t, const Gate& gate) {
+    if (++arrived == 2) const_cast<Gate&>(gate).Open();
+    gate.Wait();
     return 200;
   });
-  auto sink = MakeSink(Options(server.Start()));
+  DatawayOptions options = Options(server.Start(), QueueDir());
+  options.upload_workers = 2;
+  const auto sink = MakeSink(options);
+  sink->Submit(Upload("x"));
+  sink->Submit(Upload("y"));
+  sink->Flush(In(seconds(30)));
+  EXPECT_EQ(sink->counters().sent, 2u);
+}
+
+TEST_F(DatawaySinkTest, ShutdownCancelsAHangingRequest) {
+  FakeDataway server([](size_t, const Gate& gate) {
+    gate.Wait();
+    return 200;
+  });
+  auto sink = MakeSink(Options(server.Start(), QueueDir()));
   sink->Submit(Upload("first"));
   ASSERT_TRUE(server.WaitForRequests(1));
   const auto start = steady_clock::now();
   sink->Flush(start + milliseconds(200));
-  EXPECT_LT(steady_clock::now() - start, seconds(2));
-  EXPECT_EQ(sink->counters().dropped_shutdown, 1u);
-
-  // The sink keeps working after a flush; destroying it cancels the request in flight.
-  sink->Submit(Upload("second"));
-  ASSERT_TRUE(server.WaitForRequests(2));
-  const auto destroy_start = steady_clock::now();
   sink.reset();
-  EXPECT_LT(steady_clock::now() - destroy_start, seconds(2));
+  EXPECT_LT(steady_clock::now() - start, seconds(2));
+  // Still queued for the next start.
+  auto queue = DiskQueue::Open(DiskQueueOptions{.dir = QueueDir()});
+  ASSERT_TRUE(queue.ok());
+  EXPECT_EQ((*queue)->counters().recovered, 1u);
 }
 
-TEST(DatawaySinkTest, CreateValidates) {
-  DatawayOptions options = Options(1);
+TEST_F(DatawaySinkTest, CreateValidates) {
+  DatawayOptions options = Options(1, QueueDir());
   options.url = "ftp://host/?token=secret";
   EXPECT_FALSE(DatawaySink::Create(options).ok());
-  options = Options(1);
+  options = Options(1, QueueDir());
   options.max_attempts = 0;
   EXPECT_FALSE(DatawaySink::Create(options).ok());
-  options = Options(1);
+  options = Options(1, QueueDir());
   options.max_backoff = milliseconds(0);
+  EXPECT_FALSE(DatawaySink::Create(options).ok());
+  options = Options(1, QueueDir());
+  options.upload_workers = 0;
   EXPECT_FALSE(DatawaySink::Create(options).ok());
 }
 

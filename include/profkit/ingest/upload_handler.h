@@ -1,0 +1,39 @@
+// The request logic of the profile push endpoint, free of HTTP plumbing so that it is tested
+// without sockets: decode, validate, rewrite, queue durably, and say what to answer.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "profkit/common/status.h"
+#include "profkit/forward/queued_request.h"
+#include "profkit/ingest/upload_rewrite.h"
+
+namespace profkit::ingest {
+
+// Durably queues one request for Dataway; ok only once it is on disk.
+using UploadQueue = std::function<Status(const forward::QueuedRequest&)>;
+
+struct IngestResponse {
+  int status = 200;
+  std::string body;  // one line for errors
+  std::string content_type = "text/plain";
+};
+
+// Validates and rewrites parsed parts, then queues the upload: 200 with a small JSON body naming
+// a profile id once queued; 400 when the parts are not a profile upload (with the reason); 503
+// when the queue is full or the disk has no room; 500 for other queue errors.
+IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
+                                  const UploadQueue& queue);
+
+// The same for a raw body: decodes Content-Encoding gzip, parses the multipart, then
+// HandleProfileParts. 200 with a small JSON body naming a profile id once queued; 400 when the body is not a profile
+// upload (with the reason); 413 when a Content-Encoding'd body inflates past `body_limit`; 503
+// when the queue is full or the disk has no room; 500 for other queue errors.
+IngestResponse HandleProfileUpload(std::string_view content_type,
+                                   std::string_view content_encoding, std::string_view body,
+                                   size_t body_limit, const RewriteOptions& options,
+                                   const UploadQueue& queue);
+
+}  // namespace profkit::ingest

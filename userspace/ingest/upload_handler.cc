@@ -1,0 +1,88 @@
+#include "profkit/ingest/upload_handler.h"
+
+#include <fmt/format.h>
+
+#include <random>
+
+#include "profkit/common/compression.h"
+#include "profkit/common/log.h"
+#include "profkit/forward/dataway_url.h"
+
+namespace profkit::ingest {
+namespace {
+
+// Bad uploads are the client's problem, but a misconfigured tracer sends one a minute forever.
+LogLimiter bad_upload_log(60'000'000'000);
+
+IngestResponse Error(int status, std::string message) {
+  return IngestResponse{status, std::move(message) + "\n", "text/plain"};
+}
+
+IngestResponse Rejected(const Status& status) {
+  if (const int64_t suppressed = bad_upload_log.Allow(); suppressed >= 0) {
+    spdlog::warn("ingest: rejected an upload ({} more since the last line): {}", suppressed,
+                 status.message());
+  }
+  return Error(400, status.message());
+}
+
+bool QueueIsFull(const Status& status) {
+  const std::string& message = status.message();
+  return message.find("No space left") != std::string::npos ||
+         message.find("File too large") != std::string::npos ||
+         message.find("Disk quota") != std::string::npos ||
+         message.find("exceeds the capacity") != std::string::npos;
+}
+
+std::string ProfileId() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  return fmt::format("{:016x}{:016x}", random(), random());
+}
+
+}  // namespace
+
+IngestResponse HandleProfileUpload(std::string_view content_type,
+                                   std::string_view content_encoding, std::string_view body,
+                                   size_t body_limit, const RewriteOptions& options,
+                                   const UploadQueue& queue) {
+  // datakit-profile.md §10 row 8: a whole-body gzip is decoded rather than forwarded broken.
+  std::string inflated;
+  if (!content_encoding.empty() && content_encoding != "identity") {
+    if (content_encoding != "gzip") {
+      return Error(400, fmt::format("unsupported Content-Encoding {:?}", content_encoding));
+    }
+    Result<std::string> decoded = GzipDecompress(body, body_limit);
+    if (!decoded.ok()) {
+      const bool too_large = decoded.status().message().find("exceed") != std::string::npos;
+      return Error(too_large ? 413 : 400,
+                   fmt::format("Content-Encoding gzip: {}", decoded.status().message()));
+    }
+    inflated = std::move(decoded).value();
+    body = inflated;
+  }
+  const auto bad = [](const Status& status) { return Rejected(status); };
+  Result<std::string> boundary = MultipartBoundary(content_type);
+  if (!boundary.ok()) return bad(boundary.status());
+  Result<std::vector<Part>> parts = ParseMultipart(body, *boundary);
+  if (!parts.ok()) return bad(parts.status().WithContext("multipart body"));
+  return HandleProfileParts(*parts, options, queue);
+}
+
+IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
+                                  const UploadQueue& queue) {
+  Result<RewrittenUpload> upload = RewriteUpload(parts, options);
+  if (!upload.ok()) return Rejected(upload.status());
+
+  const Status queued = queue(forward::QueuedRequest{
+      std::string(forward::kDatawayUploadPath), upload->multipart.content_type, upload->service,
+      upload->multipart.body});
+  if (!queued.ok()) {
+    spdlog::error("ingest: could not queue the upload of service {:?}: {}", upload->service,
+                  queued.message());
+    return Error(QueueIsFull(queued) ? 503 : 500, "profkit: " + queued.message());
+  }
+  return IngestResponse{200, fmt::format(R"({{"content":{{"profileID":"{}"}}}})", ProfileId()),
+                        "application/json"};
+}
+
+}  // namespace profkit::ingest
