@@ -1,6 +1,7 @@
 #include "profkit/pull/delta.h"
 
 #include <algorithm>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "profkit/common/http_client.h"
 #include "profkit/common/log.h"
 
 namespace profkit::pull {
@@ -36,7 +37,6 @@ TargetState StateFromFetchError(FetchErrorKind kind) {
     case FetchErrorKind::kHttpStatus:
       return TargetState::kHttpError;
     case FetchErrorKind::kTooLarge:
-    case FetchErrorKind::kGarbage:
       return TargetState::kGarbage;
   }
   return TargetState::kUnknown;
@@ -84,7 +84,8 @@ void GoPuller::Run() {
 }
 
 void GoPuller::RunRound(PprofFetcher& fetcher, DeltaState& deltas, TargetStateTracker& tracker) {
-  const std::string name = fmt::format("Go target {} ({})", target_.service, target_.url);
+  const std::string name =
+      fmt::format("Go target {:?} ({})", target_.service, UrlWithoutSecrets(target_.url));
   RawRound round;
   FetchError error;
   TargetState state = TargetState::kUp;

@@ -1,5 +1,6 @@
 #include "profkit/pull/go_round.h"
 
+#include <algorithm>
 #include <array>
 
 #include "profkit/common/compression.h"

@@ -52,7 +52,8 @@ class GoPuller {
   GoPuller& operator=(const GoPuller&) = delete;
 
   void Start();
-  // Cancels a transfer in flight and joins the thread; returns within about 100 ms.
+  // Cancels a transfer in flight and joins the thread; returns within about a second (libcurl
+  // checks the cancel flag from its progress callback).
   void Stop();
 
   TargetState state() const { return state_.load(); }

@@ -19,8 +19,7 @@ inline constexpr std::chrono::seconds kFetchTimeout{15};
 inline constexpr std::chrono::seconds kConnectTimeout{5};
 
 // How a fetch failed, so that the target's state changes only when the kind of failure does.
-enum class FetchErrorKind { kNone, kUnreachable, kTimeout, kHttpStatus, kTooLarge, kGarbage,
-                            kCancelled };
+enum class FetchErrorKind { kNone, kUnreachable, kTimeout, kHttpStatus, kTooLarge, kCancelled };
 
 struct FetchError {
   FetchErrorKind kind = FetchErrorKind::kNone;

@@ -92,6 +92,17 @@ TEST(PprofFetcherTest, ClassifiesFailures) {
   EXPECT_EQ(FetchOnce(fake.Target()).kind, FetchErrorKind::kNone);
 }
 
+TEST(PprofFetcherTest, CancelAbortsTheTransfer) {
+  FakeTarget fake;
+  fake.Answer(200, "x");
+  const std::atomic<bool> cancel{true};
+  PprofFetcher fetcher(fake.Target(), &cancel);
+  FetchedProfile fetched;
+  FetchError error;
+  EXPECT_FALSE(fetcher.Fetch(GoProfileType::kGoroutine, std::chrono::seconds(1), &fetched, &error));
+  EXPECT_EQ(error.kind, FetchErrorKind::kCancelled);
+}
+
 TEST(PprofFetcherTest, ClosedPortIsUnreachable) {
   GoTarget target;
   {
