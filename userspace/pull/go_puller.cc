@@ -58,6 +58,14 @@ void GoPuller::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
+void GoPuller::Wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_requested_ = true;
+  }
+  wake_.notify_all();
+}
+
 void GoPuller::Stop() {
   {
     std::lock_guard lock(mutex_);
@@ -79,7 +87,8 @@ void GoPuller::Run() {
     const auto now = std::chrono::steady_clock::now();
     while (next <= now) next += target_.interval;
     std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, next, [this] { return stop_.load(); });
+    wake_.wait_until(lock, next, [this] { return stop_.load() || wake_requested_; });
+    wake_requested_ = false;
   }
 }
 

@@ -52,6 +52,9 @@ class GoPuller {
   GoPuller& operator=(const GoPuller&) = delete;
 
   void Start();
+  // Runs a round now instead of at the next tick (e.g. when the election resumes pulling, as
+  // DataKit does); the grid of later ticks is kept.
+  void Wake();
   // Cancels a transfer in flight and joins the thread; returns within about a second (libcurl
   // checks the cancel flag from its progress callback).
   void Stop();
@@ -67,6 +70,7 @@ class GoPuller {
   Sink sink_;
   const std::atomic<bool>* paused_;
   std::atomic<bool> stop_{false};
+  bool wake_requested_ = false;  // guarded by mutex_
   std::atomic<TargetState> state_{TargetState::kUnknown};
   GoPullerCounters counters_;
   std::mutex mutex_;

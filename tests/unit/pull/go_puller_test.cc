@@ -168,5 +168,28 @@ TEST(GoPullerTest, PausedPullerDoesNotPull) {
   EXPECT_EQ(puller.state(), TargetState::kUnknown);
 }
 
+TEST(GoPullerTest, WakeAfterResumePullsWithoutWaitingForTheTick) {
+  FakeTarget fake;
+  fake.Answer(200, *GzipCompress(testing::BuildProfile({"goroutine"}, {{{"main"}, {2}, ""}}, 1)));
+  std::atomic<bool> paused{true};
+  std::mutex mutex;
+  std::condition_variable done;
+  std::optional<int64_t> count;
+  GoPuller puller(fake.Target(), [&](forward::ProfileUpload, std::optional<int64_t> n) {
+    std::lock_guard lock(mutex);
+    count = n;
+    done.notify_all();
+  }, &paused);
+  puller.Start();
+  paused = false;
+  puller.Wake();  // the next tick is 10 s away; the wait below would time the test out
+  {
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return count.has_value(); });
+  }
+  puller.Stop();
+  EXPECT_EQ(count, 2);
+}
+
 }  // namespace
 }  // namespace profkit::pull
