@@ -1,0 +1,3 @@
+module profkit.test/pprof_target
+
+go 1.19
