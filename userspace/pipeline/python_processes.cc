@@ -84,14 +84,7 @@ void PythonProcesses::OnMappingsLoaded(ProcessTable::Process& process) {
       return;
     }
     if (!verdict.interpreter) continue;
-    State& state = states_[process.pid];
-    state.pid = process.pid;
-    state.interpreter_module = mapping.module_id;
-    state.interpreter = *verdict.interpreter;
-    state.version = VersionString(state.interpreter.offsets.version);
-    state.code_cache = std::make_unique<python::CodeObjectCache>(
-        state.interpreter.offsets, state.interpreter.line_table_format,
-        std::make_unique<python::ProcessMemory>(process.pid));
+    State& state = AddState(process.pid, mapping.module_id, *verdict.interpreter);
     ++counters_.detected;
     spdlog::debug("process {} ({}) runs CPython {} from {}", process.pid, process.comm,
                   state.version, mapping.mapping.path);
@@ -153,19 +146,24 @@ void PythonProcesses::OnImageGone(uint32_t pid) {
   states_.erase(it);
 }
 
+PythonProcesses::State& PythonProcesses::AddState(uint32_t pid, uint32_t interpreter_module,
+                                                   const python::InterpreterModule& interpreter) {
+  State& state = states_[pid];
+  state.pid = pid;
+  state.interpreter_module = interpreter_module;
+  state.interpreter = interpreter;
+  state.version = VersionString(interpreter.offsets.version);
+  state.code_cache = std::make_unique<python::CodeObjectCache>(
+      interpreter.offsets, interpreter.line_table_format, std::make_unique<python::ProcessMemory>(pid));
+  return state;
+}
+
 void PythonProcesses::OnForked(uint32_t parent, uint32_t child) {
   auto it = states_.find(parent);
   if (it == states_.end() || states_.contains(child)) return;
   const State& from = it->second;
   spdlog::debug("process {} is a fork of CPython process {}", child, parent);
-  State& state = states_[child];
-  state.pid = child;
-  state.interpreter_module = from.interpreter_module;
-  state.interpreter = from.interpreter;
-  state.version = from.version;
-  state.code_cache = std::make_unique<python::CodeObjectCache>(
-      state.interpreter.offsets, state.interpreter.line_table_format,
-      std::make_unique<python::ProcessMemory>(child));
+  State& state = AddState(child, from.interpreter_module, from.interpreter);
   if (!from.registered || registry_ == nullptr) return;
   Status status = registry_->RegisterPythonProcess(child, from.layout);
   if (!status.ok()) {

@@ -1,5 +1,6 @@
 #include "profkit/python/code_object.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "profkit/bpf_abi.h"
@@ -66,14 +67,16 @@ Result<std::vector<uint8_t>> ReadBytesObject(const MemoryReader& memory, const C
 Result<std::string> ReadString(const MemoryReader& memory, const CPythonOffsets& o,
                                uint64_t address, size_t max_bytes) {
   if (address == 0) return Status::Error("null str pointer");
+  // length and state in one read: each read is a system call.
+  const uint32_t first = std::min(o.unicode.length, o.unicode.state);
+  const uint32_t end = std::max(o.unicode.length + 8, o.unicode.state + 4);
+  PROFKIT_ASSIGN_OR_RETURN(std::vector<uint8_t> fields, ReadBytes(memory, address + first, end - first));
   struct {
     int64_t length;
     uint32_t state;
   } header{};
-  PROFKIT_RETURN_IF_ERROR(memory.Read(address + o.unicode.length,
-                                      {reinterpret_cast<uint8_t*>(&header.length), 8}));
-  PROFKIT_RETURN_IF_ERROR(memory.Read(address + o.unicode.state,
-                                      {reinterpret_cast<uint8_t*>(&header.state), 4}));
+  std::memcpy(&header.length, fields.data() + (o.unicode.length - first), sizeof(header.length));
+  std::memcpy(&header.state, fields.data() + (o.unicode.state - first), sizeof(header.state));
   const uint32_t kind = (header.state >> kStateKindShift) & kStateKindMask;
   if (!(header.state & kStateCompact) || (kind != 1 && kind != 2 && kind != 4)) {
     return Status::Errorf("str at {:#x} is not a compact string (state {:#x})", address, header.state);

@@ -78,6 +78,8 @@ class PythonProcesses final : public ProcessTable::Observer {
     std::string unsupported_reason;
   };
   const ModuleVerdict& Inspect(uint32_t module_id, const std::string& path);
+  // A new state for `pid`, whose interpreter is `interpreter` loaded from `interpreter_module`.
+  State& AddState(uint32_t pid, uint32_t interpreter_module, const python::InterpreterModule& interpreter);
   void Register(State& state, const ProcessTable::Process& process);
   void BecomePythonService(ProcessTable::Process& process, const State& state);
 
