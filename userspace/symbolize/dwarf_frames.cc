@@ -3,7 +3,8 @@
 #include <dwarf.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <map>
+#include <utility>
 
 #include "demangle.h"
 
@@ -16,19 +17,32 @@ constexpr size_t kMaxUnitRanges = 1 << 20;
 // Inline nesting reported per address; deeper chains keep their innermost frames.
 constexpr size_t kMaxInlineDepth = 64;
 
+// Scopes indexed per unit; bounds the index of a hostile file (a real unit has thousands).
+constexpr size_t kMaxScopesPerUnit = 1 << 20;
+// DIE nesting followed while indexing; real code nests a few dozen levels.
+constexpr size_t kMaxDieDepth = 512;
+
 bool IsFunction(Dwarf_Die* die) {
   const int tag = dwarf_tag(die);
   return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine;
 }
 
-std::string LinkageName(Dwarf_Die* die) {
+// The mangled name, nullptr when the producer wrote none (GCC omits it for functions with
+// internal linkage, and for their out-of-line clones).
+const char* LinkageName(Dwarf_Die* die) {
   Dwarf_Attribute attr;
-  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name}) {
+  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
     if (dwarf_attr_integrate(die, name, &attr) != nullptr) {
       if (const char* s = dwarf_formstring(&attr); s != nullptr) return s;
     }
   }
-  return "";
+  return nullptr;
+}
+
+const char* PlainName(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  const char* s = dwarf_attr_integrate(die, DW_AT_name, &attr) != nullptr ? dwarf_formstring(&attr) : nullptr;
+  return s != nullptr ? s : "";
 }
 
 int64_t DeclLine(Dwarf_Die* die) {
@@ -36,13 +50,15 @@ int64_t DeclLine(Dwarf_Die* die) {
   return dwarf_decl_line(die, &line) == 0 ? line : 0;
 }
 
-// Source file of a DW_AT_call_file index in the unit's file table.
-std::string CallFile(Dwarf_Die* cu, Dwarf_Die* inlined) {
+uint64_t UnsignedAttribute(Dwarf_Die* die, int name, uint64_t missing) {
   Dwarf_Attribute attr;
-  Dwarf_Word index = 0;
-  if (dwarf_attr(inlined, DW_AT_call_file, &attr) == nullptr || dwarf_formudata(&attr, &index) != 0) {
-    return "";
-  }
+  Dwarf_Word value = 0;
+  if (dwarf_attr(die, name, &attr) == nullptr || dwarf_formudata(&attr, &value) != 0) return missing;
+  return value;
+}
+
+// Source file of a DW_AT_call_file index in the unit's file table.
+std::string UnitFile(Dwarf_Die* cu, uint64_t index) {
   Dwarf_Files* files = nullptr;
   size_t count = 0;
   if (dwarf_getsrcfiles(cu, &files, &count) != 0 || index >= count) return "";
@@ -50,13 +66,21 @@ std::string CallFile(Dwarf_Die* cu, Dwarf_Die* inlined) {
   return name != nullptr ? name : "";
 }
 
-int64_t CallLine(Dwarf_Die* inlined) {
-  Dwarf_Attribute attr;
-  Dwarf_Word line = 0;
-  if (dwarf_attr(inlined, DW_AT_call_line, &attr) == nullptr || dwarf_formudata(&attr, &line) != 0) {
-    return 0;
-  }
-  return static_cast<int64_t>(line);
+struct ScopeRange {
+  uint64_t start;
+  uint64_t end;
+  size_t depth;
+  int32_t scope;
+};
+
+// Paints [start, end) with `scope` over what is painted already; deeper scopes are painted after
+// the ones that contain them, so each address ends up with its innermost scope.
+void Paint(std::map<uint64_t, int32_t>& painted, const ScopeRange& range) {
+  auto after = painted.upper_bound(range.end);
+  const int32_t at_end = after == painted.begin() ? -1 : std::prev(after)->second;
+  painted.erase(painted.lower_bound(range.start), after);
+  painted[range.start] = range.scope;
+  painted[range.end] = at_end;
 }
 
 }  // namespace
@@ -103,11 +127,78 @@ const Dwarf_Die* DwarfFrames::FindUnit(uint64_t address) const {
   return address < it->end ? &it->cu : nullptr;
 }
 
+const DwarfFrames::UnitIndex& DwarfFrames::IndexOf(Dwarf_Die* cu) {
+  auto [it, inserted] = units_.try_emplace(dwarf_dieoffset(cu));
+  UnitIndex& index = it->second;
+  if (!inserted) return index;
+
+  std::vector<ScopeRange> ranges;
+  struct Pending {
+    Dwarf_Die die;
+    int32_t scope;  // innermost function scope enclosing `die`
+    size_t depth;
+  };
+  std::vector<Pending> stack;
+  Dwarf_Die child;
+  if (dwarf_child(cu, &child) == 0) stack.push_back({child, -1, 1});
+  while (!stack.empty() && index.scopes.size() < kMaxScopesPerUnit) {
+    Pending current = stack.back();
+    stack.pop_back();
+    Dwarf_Die sibling;
+    if (dwarf_siblingof(&current.die, &sibling) == 0) stack.push_back({sibling, current.scope, current.depth});
+
+    int32_t enclosing = current.scope;
+    if (IsFunction(&current.die)) {
+      const auto id = static_cast<int32_t>(index.scopes.size());
+      const bool inlined = dwarf_tag(&current.die) == DW_TAG_inlined_subroutine;
+      Dwarf_Addr base = 0;
+      Dwarf_Addr start = 0;
+      Dwarf_Addr end = 0;
+      bool has_code = false;
+      for (ptrdiff_t off = 0; (off = dwarf_ranges(&current.die, off, &base, &start, &end)) > 0;) {
+        if (start >= end) continue;
+        ranges.push_back({start, end, current.depth, id});
+        has_code = true;
+      }
+      // Declarations and abstract instances have no code: nothing inside them is a concrete
+      // scope, so their subtrees are skipped.
+      if (!has_code) continue;
+      const char* linkage_name = LinkageName(&current.die);
+      index.scopes.push_back(Scope{
+          .system_name = linkage_name != nullptr ? linkage_name : PlainName(&current.die),
+          .has_linkage_name = linkage_name != nullptr,
+          .start_line = DeclLine(&current.die),
+          .call_line = inlined ? static_cast<int64_t>(UnsignedAttribute(&current.die, DW_AT_call_line, 0)) : 0,
+          .call_file = inlined ? UnsignedAttribute(&current.die, DW_AT_call_file, kNoCallFile) : kNoCallFile,
+          .parent = inlined ? current.scope : -1});
+      enclosing = id;
+    }
+    if (current.depth < kMaxDieDepth && dwarf_child(&current.die, &child) == 0) {
+      stack.push_back({child, enclosing, current.depth + 1});
+    }
+  }
+
+  std::stable_sort(ranges.begin(), ranges.end(),
+                   [](const ScopeRange& a, const ScopeRange& b) { return a.depth < b.depth; });
+  std::map<uint64_t, int32_t> painted;
+  for (const ScopeRange& range : ranges) Paint(painted, range);
+  for (const auto& [start, scope] : painted) {
+    if (!index.innermost.empty() && index.innermost.back().scope == scope) continue;
+    index.innermost.push_back({start, scope});
+  }
+  return index;
+}
+
 std::vector<SymbolizedLine> DwarfFrames::Lookup(uint64_t address) {
   std::vector<SymbolizedLine> frames;
   const Dwarf_Die* found = FindUnit(address);
   if (found == nullptr) return frames;
   Dwarf_Die cu = *found;
+  const UnitIndex& index = IndexOf(&cu);
+  auto boundary = std::upper_bound(index.innermost.begin(), index.innermost.end(), address,
+                                   [](uint64_t a, const UnitIndex::Boundary& b) { return a < b.start; });
+  if (boundary == index.innermost.begin()) return frames;
+  int32_t scope_id = std::prev(boundary)->scope;
 
   std::string file;
   int64_t line = 0;
@@ -116,36 +207,24 @@ std::vector<SymbolizedLine> DwarfFrames::Lookup(uint64_t address) {
     int lineno = 0;
     if (dwarf_lineno(row, &lineno) == 0) line = lineno;
   }
-
-  // dwarf_getscopes follows an inlined instance into its abstract definition, so it yields the
-  // innermost function only; the concrete callers come from dwarf_getscopes_die on that instance.
-  Dwarf_Die* scopes = nullptr;
-  const int count = dwarf_getscopes(&cu, address, &scopes);
-  Dwarf_Die* chain = nullptr;
-  int chain_count = 0;
-  for (int i = 0; i < count; ++i) {
-    if (IsFunction(&scopes[i])) {
-      chain_count = dwarf_getscopes_die(&scopes[i], &chain);
-      break;
-    }
-  }
-  free(scopes);
-  for (int i = 0; i < chain_count && frames.size() < kMaxInlineDepth; ++i) {
-    Dwarf_Die* scope = &chain[i];
-    if (!IsFunction(scope)) continue;
+  while (scope_id >= 0 && frames.size() < kMaxInlineDepth) {
+    const Scope& scope = index.scopes[static_cast<size_t>(scope_id)];
     SymbolizedLine frame;
-    frame.system_name = LinkageName(scope);
-    frame.function = Demangle(frame.system_name);
+    // A function's bare DW_AT_name ("TestBody", "operator()") says less than its ELF symbol: the
+    // caller names it from the symbol table then, as binutils does.
+    if (scope.parent >= 0 || scope.has_linkage_name) {
+      frame.system_name = scope.system_name;
+      frame.function = Demangle(frame.system_name);
+    }
     frame.file = file;
     frame.line = line;
-    frame.start_line = DeclLine(scope);
+    frame.start_line = scope.start_line;
     frames.push_back(std::move(frame));
-    if (dwarf_tag(scope) == DW_TAG_subprogram) break;
     // The caller's position is the call site of this inlined instance.
-    file = CallFile(&cu, scope);
-    line = CallLine(scope);
+    file = scope.call_file == kNoCallFile ? "" : UnitFile(&cu, scope.call_file);
+    line = scope.call_line;
+    scope_id = scope.parent;
   }
-  free(chain);
   return frames;
 }
 
