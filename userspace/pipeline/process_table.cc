@@ -172,13 +172,14 @@ ProcessTable::Mapping* ProcessTable::FindMapping(Process& process, uint64_t ip) 
   return ip < it->mapping.end ? &*it : nullptr;
 }
 
-profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address) {
+profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address,
+                                              IpSource source) {
   profile::Frame frame{.kind = profile::FrameKind::kNative,
                        .module_id = profile::kUnknownModule,
                        .address = ip,
                        .is_return_address = is_return_address};
   Mapping* found = FindMapping(process, ip);
-  if (found == nullptr && !process.exited) {
+  if (found == nullptr && !process.exited && source == IpSource::kRegisters) {
     const int64_t now = MonotonicNanos();
     if (now - process.maps_loaded_at_ns >= options_.maps_refresh_interval_ns) {
       ++counters_.maps_refreshes;

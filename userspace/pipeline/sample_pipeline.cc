@@ -93,7 +93,8 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     // The innermost user frame is the interrupted instruction only when no kernel frames precede
     // it; after a syscall it is a return address too.
     native_user_.push_back(process_table_->ResolveUserFrame(
-        *process, sample.user_ips[i], !scratch_.frames.empty() || i > 0));
+        *process, sample.user_ips[i], !scratch_.frames.empty() || i > 0,
+        i == 0 ? ProcessTable::IpSource::kRegisters : ProcessTable::IpSource::kStackWalk));
     if (i == 0) InsertCallerOfFramelessLeaf(*process, sample, native_user_);
   }
   PythonProcesses::State* python =
@@ -146,7 +147,8 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
   const uint64_t return_address = sample.user_stack_top[*offset / sizeof(uint64_t)];
   // The frame-pointer walk already has this caller when the leaf did set up a frame after all.
   if (sample.user_ips.size() > 1 && sample.user_ips[1] == return_address) return;
-  const profile::Frame caller = process_table_->ResolveUserFrame(process, return_address, true);
+  const profile::Frame caller = process_table_->ResolveUserFrame(process, return_address, true,
+                                                                    ProcessTable::IpSource::kStackWalk);
   // Only a word that points into mapped code is a return address; anything else was data.
   if (caller.module_id == profile::kUnknownModule) return;
   frames.push_back(caller);

@@ -15,6 +15,8 @@ namespace profkit::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
+constexpr ProcessTable::IpSource kInterrupted = ProcessTable::IpSource::kRegisters;
+constexpr ProcessTable::IpSource kWalked = ProcessTable::IpSource::kStackWalk;
 
 // A fake /proc with processes whose single executable mapping is this test binary, reached through
 // <root>/<pid>/root -> "/" the way a process's root directory is reached on a real host.
@@ -80,7 +82,7 @@ TEST_F(ProcessTableTest, UserFramesBecomeModuleOffsets) {
   ProcessTable::Process* process = table.Get(100);
   ASSERT_NE(process, nullptr);
 
-  const profile::Frame frame = table.ResolveUserFrame(*process, kMapStart + 0x10, true);
+  const profile::Frame frame = table.ResolveUserFrame(*process, kMapStart + 0x10, true, kWalked);
   EXPECT_EQ(frame.kind, profile::FrameKind::kNative);
   ASSERT_NE(frame.module_id, profile::kUnknownModule);
   EXPECT_EQ(frame.address, 0x1010u) << "ip - map start + map file offset";
@@ -88,7 +90,7 @@ TEST_F(ProcessTableTest, UserFramesBecomeModuleOffsets) {
   ASSERT_NE(symbolizer.Module(frame.module_id), nullptr);
   EXPECT_EQ(symbolizer.Module(frame.module_id)->path, self_exe_);
 
-  const profile::Frame outside = table.ResolveUserFrame(*process, 0x10, false);
+  const profile::Frame outside = table.ResolveUserFrame(*process, 0x10, false, kInterrupted);
   EXPECT_EQ(outside.module_id, profile::kUnknownModule);
   EXPECT_EQ(outside.address, 0x10u);
   EXPECT_EQ(table.counters().unmapped_frames, 1u);
@@ -100,8 +102,8 @@ TEST_F(ProcessTableTest, ExitedProcessesAndTheirModulesAreReleasedAfterFlush) {
   process::ProcFs proc_fs(root_);
   symbolize::NativeSymbolizer symbolizer;
   ProcessTable table(proc_fs, symbolizer, {});
-  const uint32_t module = table.ResolveUserFrame(*table.Get(100), kMapStart, false).module_id;
-  EXPECT_EQ(table.ResolveUserFrame(*table.Get(101), kMapStart, false).module_id, module)
+  const uint32_t module = table.ResolveUserFrame(*table.Get(100), kMapStart, false, kInterrupted).module_id;
+  EXPECT_EQ(table.ResolveUserFrame(*table.Get(101), kMapStart, false, kInterrupted).module_id, module)
       << "one module for one file, however many processes map it";
 
   table.OnExit(100);
@@ -145,8 +147,29 @@ TEST_F(ProcessTableTest, ExecReadsProcBeforeAShortLivedProcessVanishes) {
   ProcessTable::Process* process = table.Get(100);
   ASSERT_NE(process, nullptr);
   EXPECT_EQ(process->identity.service, "batch");
-  EXPECT_NE(table.ResolveUserFrame(*process, kMapStart + 0x10, false).module_id, profile::kUnknownModule);
+  EXPECT_NE(table.ResolveUserFrame(*process, kMapStart + 0x10, false, kInterrupted).module_id, profile::kUnknownModule);
   EXPECT_EQ(table.counters().eager_loads, 1u);
+}
+
+TEST_F(ProcessTableTest, OnlyAnInterruptedIpRereadsTheMappingsOfANewProgram) {
+  AddProcess(100, 1, "python3", "");
+  const std::string maps = root_ + "/100/maps";
+  Write(maps, "");  // at exec only the dynamic loader has mapped anything
+  process::ProcFs proc_fs(root_);
+  symbolize::NativeSymbolizer symbolizer;
+  ProcessTable table(proc_fs, symbolizer, {});
+  table.OnExec(100, 1, "python3");
+  ProcessTable::Process* process = table.Get(100);
+  ASSERT_NE(process, nullptr);
+  // The loader's frames have no frame pointers: the walk reads data as return addresses.
+  EXPECT_EQ(table.ResolveUserFrame(*process, kMapStart + 0x10, true, kWalked).module_id, profile::kUnknownModule);
+  EXPECT_EQ(table.counters().maps_refreshes, 0u);
+  Write(maps, fmt::format("{:x}-{:x} r-xp 00001000 {:02x}:{:02x} {} {}\n", kMapStart, kMapEnd,
+                          self_dev_major_, self_dev_minor_, self_inode_, self_exe_));
+  EXPECT_NE(table.ResolveUserFrame(*process, kMapStart + 0x10, false, kInterrupted).module_id,
+            profile::kUnknownModule)
+      << "the library the program now runs in is found at once, not after the refresh interval";
+  EXPECT_EQ(table.counters().maps_refreshes, 1u);
 }
 
 TEST_F(ProcessTableTest, EagerLoadsAreRateLimited) {
