@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "profkit/common/clock.h"
+
 namespace profkit::pipeline {
 namespace {
 
@@ -30,9 +32,13 @@ FrameSymbolizer::FrameSymbolizer(symbolize::NativeSymbolizer& native,
 const SymbolizedFrame& FrameSymbolizer::Symbolize(const profile::Frame& frame) {
   auto it = cache_.find(frame);
   if (it != cache_.end()) return it->second;
-  if (miss_hook_ && ++misses_since_hook_ >= kMissesPerHook) {
-    misses_since_hook_ = 0;
-    miss_hook_();
+  if (miss_hook_) {
+    const int64_t now = MonotonicNanos();
+    if (++misses_since_hook_ >= kMissesPerHook || now - last_hook_ns_ >= kHookIntervalNs) {
+      misses_since_hook_ = 0;
+      last_hook_ns_ = now;
+      miss_hook_();
+    }
   }
   // Cheaper than LRU bookkeeping on every lookup, and a full cache means the working set changed.
   if (cache_.size() >= max_cached_frames_) cache_.clear();

@@ -35,9 +35,12 @@ class FrameSymbolizer {
 
   const SymbolizedFrame& Symbolize(const profile::Frame& frame);
 
-  // Called before every kMissesPerHook-th uncached symbolization, while no result of this class is
-  // being read: the daemon handles newly arrived records there during a long flush. Empty = none.
+  // Called before an uncached symbolization once kMissesPerHook of them or kHookIntervalNs have
+  // passed since the last call, while no result of this class is being read: the daemon handles
+  // newly arrived records there during a long flush (a new Python process is registered late
+  // otherwise, and its first samples lack Python frames). Empty = none.
   static constexpr int kMissesPerHook = 64;
+  static constexpr int64_t kHookIntervalNs = 5'000'000;
   void SetMissHook(std::function<void()> hook) { miss_hook_ = std::move(hook); }
 
   // The text of each frame in the "collapsed" format, innermost first: function names, kernel
@@ -56,6 +59,7 @@ class FrameSymbolizer {
   std::unordered_map<profile::Frame, SymbolizedFrame, profile::FrameHash> cache_;
   std::function<void()> miss_hook_;
   int misses_since_hook_ = 0;
+  int64_t last_hook_ns_ = 0;
 };
 
 }  // namespace profkit::pipeline

@@ -68,10 +68,10 @@ class SamplePipeline {
   void Handle(const sampling::Record& record);
 
   // Builds one pprof per service from everything aggregated since the last flush, then releases
-  // processes that exited before it. `between_profiles`, when set, runs after each profile and
-  // every FrameSymbolizer::kMissesPerHook new frames: the daemon handles the records that arrived
-  // meanwhile there (Handle may be called), so a flush that symbolizes for a while does not delay
-  // registering a new Python program.
+  // processes that exited before it. `between_profiles`, when set, runs after each profile and as
+  // FrameSymbolizer's miss hook: the daemon handles the records that arrived meanwhile there
+  // (Handle may be called), so a flush that symbolizes for a while does not delay registering a
+  // new Python program.
   std::vector<ServiceProfile> FlushPprof(const IntervalTiming& timing,
                                          const std::function<void()>& between_profiles = {});
   // Same, as one collapsed-stack text over all services.
