@@ -39,9 +39,13 @@ __attribute__((noinline)) void hot_b(uint64_t iterations) {
 
 __attribute__((noinline)) void run_user(double seconds) {
   const double end = now_seconds() + seconds;
-  while (now_seconds() < end) {
-    hot_a(700000);
-    hot_b(300000);
+  // A round of fixed length (about 1 ms) beats with the sampling period and can put most samples
+  // in the same phase of it; rounds of 1 to 7 units in a shuffled order keep the 70/30 split
+  // without a period near the sampler's.
+  for (uint64_t round = 0; now_seconds() < end; round++) {
+    const uint64_t units = 1 + round * 5 % 7;
+    hot_a(70000 * units);
+    hot_b(30000 * units);
   }
 }
 
