@@ -8,7 +8,9 @@ scripts/install-deps.sh --test
 echo "== build"
 scripts/build.sh build -DPROFKIT_BUILD_TESTS=ON
 echo "== build (ASan+UBSan)"
-PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON -DPROFKIT_SANITIZE=ON
+# -O1, the sanitizers' usual level: it compiles in about two thirds of -O2's time, and asserts stay on.
+PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON -DPROFKIT_SANITIZE=ON \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
 
 echo "== unit tests"
 ctest --test-dir build -L unit --output-on-failure -j2
