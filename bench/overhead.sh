@@ -4,23 +4,11 @@
 #        (bench/overhead.sh --help lists every option)
 set -euo pipefail
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "overhead.sh: must run as root (perf -a and BPF need it)" >&2
-  exit 1
-fi
-
-# Debian packages providing each command the benchmark runs; installed only when missing.
-declare -A package_of=([perf]=linux-perf [bpftrace]=bpftrace [gcc]=gcc [taskset]=util-linux)
-missing=()
-for cmd in "${!package_of[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_of[$cmd]}")
-done
-if ((${#missing[@]})); then
-  echo "overhead.sh: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
-    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y \
-        --no-install-recommends "${missing[@]}" >&2; }
-fi
+bench_name=overhead.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
+bench_require_root
+# The Debian package of each command the benchmark runs, installed only when missing.
+bench_install_missing perf=linux-perf bpftrace=bpftrace gcc=gcc taskset=util-linux
 
 # The Python side owns every child process and its cleanup (Ctrl-C, SIGTERM); exec keeps
 # signals going straight to it.
