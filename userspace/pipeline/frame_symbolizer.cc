@@ -3,14 +3,10 @@
 #include <fmt/format.h>
 
 #include "profkit/common/clock.h"
+#include "profkit/common/file_util.h"
 
 namespace profkit::pipeline {
 namespace {
-
-std::string Basename(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 SymbolizedFrame Unnamed(std::string name) {
   SymbolizedFrame frame;
@@ -60,7 +56,7 @@ SymbolizedFrame FrameSymbolizer::SymbolizeUncached(const profile::Frame& frame) 
           frame.module_id == profile::kUnknownModule ? nullptr : native_.Module(frame.module_id);
       if (module == nullptr) return Unnamed("[unknown]");
       std::vector<symbolize::SymbolizedLine> lines = native_.Symbolize(frame.module_id, lookup);
-      if (lines.empty()) return Unnamed(fmt::format("{}+0x{:x}", Basename(module->path), frame.address));
+      if (lines.empty()) return Unnamed(fmt::format("{}+0x{:x}", PathBasename(module->path), frame.address));
       SymbolizedFrame out;
       out.symbol_found = true;
       for (symbolize::SymbolizedLine& line : lines) {

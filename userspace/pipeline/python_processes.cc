@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "profkit/common/file_util.h"
 #include "profkit/common/log.h"
 
 namespace profkit::pipeline {
@@ -12,10 +13,7 @@ constexpr size_t kMaxModuleVerdicts = 65536;
 
 bool IsCandidate(const ProcessTable::Process& process, const process::MemoryMapping& m) {
   if (m.path == process.executable_path) return true;
-  const size_t slash = m.path.rfind('/');
-  const std::string_view name = slash == std::string::npos ? std::string_view(m.path)
-                                                           : std::string_view(m.path).substr(slash + 1);
-  return name.find("python") != std::string_view::npos;
+  return PathBasename(m.path).find("python") != std::string_view::npos;
 }
 
 std::string VersionString(const python::PythonVersion& v) {

@@ -5,6 +5,8 @@
 #include <array>
 #include <charconv>
 
+#include "profkit/common/file_util.h"
+
 namespace profkit::process {
 namespace {
 
@@ -99,20 +101,16 @@ std::string SanitizeTagValue(std::string_view value) {
   return out;
 }
 
-// The first sanitized non-empty value among `candidates`, or "".
-std::string_view Basename(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
+// A script's service: its file name without ".py", sanitized; none when nothing is left.
 std::optional<std::string> ScriptService(std::string_view script) {
-  std::string_view name = Basename(script);
+  std::string_view name = PathBasename(script);
   if (name.ends_with(".py")) name.remove_suffix(3);
   std::string service = SanitizeTagValue(name);
   if (service.empty()) return std::nullopt;
   return service;
 }
 
+// The first sanitized non-empty value among `candidates`, or "".
 std::string FirstSet(std::initializer_list<const std::optional<std::string>*> candidates) {
   for (const std::optional<std::string>* candidate : candidates) {
     if (!candidate->has_value()) continue;
@@ -225,7 +223,7 @@ std::vector<std::string> SplitNulSeparated(std::string_view blob) {
 
 std::optional<std::string> PythonScriptName(const std::vector<std::string>& argv) {
   if (argv.empty()) return std::nullopt;
-  const std::string_view interpreter = Basename(argv[0]);
+  const std::string_view interpreter = PathBasename(argv[0]);
   if (!interpreter.starts_with("python")) return std::nullopt;
   for (size_t i = 1; i < argv.size(); ++i) {
     const std::string_view arg = argv[i];
@@ -262,7 +260,7 @@ std::optional<std::string> PythonScriptName(const std::vector<std::string>& argv
 }
 
 std::string ExecutableName(std::string_view exe_path, std::string_view comm) {
-  const std::string_view base = Basename(exe_path);
+  const std::string_view base = PathBasename(exe_path);
   return std::string(base.empty() ? comm : base);
 }
 

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "profkit/common/file_util.h"
+
 namespace profkit::python {
 namespace {
 
@@ -474,8 +476,7 @@ Result<PythonVersion> ParsePythonFileName(std::string_view path) {
   const auto fail = [path] {
     return Status::Errorf("'{}' is not a python3.X executable or libpython3.X library name", path);
   };
-  const size_t slash = path.rfind('/');
-  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  std::string_view name = PathBasename(path);
   if (name.starts_with("lib")) name.remove_prefix(3);
   constexpr std::string_view kPrefix = "python3.";
   if (!name.starts_with(kPrefix)) return fail();

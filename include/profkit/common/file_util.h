@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "profkit/common/status.h"
 
@@ -19,5 +20,11 @@ Status WriteFileAtomically(const std::string& path, std::string_view data);
 
 // mkdir -p with mode 0755.
 Status MakeDirectories(const std::string& path);
+
+// What follows the last '/' ("libc.so.6" of "/usr/lib/libc.so.6"); the whole path without one.
+inline std::string_view PathBasename(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
 
 }  // namespace profkit
