@@ -19,7 +19,8 @@ using SampleSums = std::map<std::string, int64_t, std::less<>>;
 int64_t UnitFactor(std::string_view unit);
 
 // Decompresses `data` by its magic bytes (gzip, zstd, LZ4 frame or none) into at most
-// `max_decompressed_bytes`, parses and validates it as pprof and sums it. Errors name the reason
+// `max_decompressed_bytes`, reads its sample types, values and string table (the protobuf wire
+// format, checked: string indexes in range, one value per sample type in every sample) and sums. Errors name the reason
 // (a decompression bomb exceeds the bound; an overflowing sum is an error, not a wrapped value).
 Result<SampleSums> SumPprof(std::string_view data, size_t max_decompressed_bytes);
 
