@@ -75,6 +75,8 @@ class PprofScan {
           strings_.push_back(data_.substr(static_cast<size_t>(at), length));
           continue;
         }
+        // PushLimit ignores a limit past the enclosing one, so a cut message must be caught here.
+        if (length > static_cast<uint32_t>(in_.BytesUntilLimit())) return Truncated();
         const auto limit = in_.PushLimit(static_cast<int>(length));
         PROFKIT_RETURN_IF_ERROR(field == 1 ? ValueType() : Sample());
         if (in_.BytesUntilLimit() != 0) return Truncated();
@@ -136,7 +138,9 @@ class PprofScan {
         PROFKIT_RETURN_IF_ERROR(AddValue(values++, raw));
       } else if (field == 2 && wire_type == kLengthDelimited) {  // packed, as everyone writes it
         uint32_t length = 0;
-        if (!in_.ReadVarint32(&length)) return Truncated();
+        if (!in_.ReadVarint32(&length) || length > static_cast<uint32_t>(in_.BytesUntilLimit())) {
+          return Truncated();
+        }
         const auto limit = in_.PushLimit(static_cast<int>(length));
         while (in_.BytesUntilLimit() > 0) {
           if (!in_.ReadVarint64(&raw)) return Truncated();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "profkit/common/compression.h"
 #include "profkit/metrics/pprof_sums.h"
@@ -63,6 +64,32 @@ TEST(PprofSums, OverflowAndGarbageAreErrors) {
   const std::string big = BuildPprof({{{"t", "hours"}, int64_t{1} << 40}});
   EXPECT_THAT(SumPprof(big, 1 << 20).status().message(), HasSubstr("overflows"));
   EXPECT_FALSE(SumPprof("not a profile at all", 1 << 20).ok());
+}
+
+TEST(PprofSums, ReadsUnpackedValuesAndChecksTheStructure) {
+  using std::string_literals::operator""s;
+  // string_table ["", "c"]; sample_type {type 1, unit 1}; two samples with one unpacked value each.
+  const std::string strings = "\x32\x00\x32\x01""c"s;
+  const std::string type = "\x0a\x04\x08\x01\x10\x01"s;
+  const std::string samples = "\x12\x02\x10\x05\x12\x02\x10\x07"s;
+  Result<SampleSums> sums = SumPprof(samples + type + strings, 1 << 10);  // any field order
+  ASSERT_TRUE(sums.ok()) << sums.status().message();
+  EXPECT_EQ(sums->at("c"), 12);
+
+  EXPECT_THAT(SumPprof(strings + type + samples + "\x12\x04\x10\x01\x10\x02"s, 1 << 10).status().message(),
+              HasSubstr("malformed"));
+  EXPECT_THAT(SumPprof(strings + "\x0a\x04\x08\x09\x10\x01"s, 1 << 10).status().message(),
+              HasSubstr("out of range"));
+  EXPECT_THAT(SumPprof(type + samples, 1 << 10).status().message(), HasSubstr("string_table[0]"));
+  const std::string whole = strings + type + samples;
+  // Cut inside a field, never between two (a prefix of whole fields is a valid message).
+  const std::set<size_t> field_ends = {2, strings.size(), strings.size() + type.size(),
+                                       strings.size() + type.size() + 4};
+  for (size_t keep = 1; keep < whole.size(); ++keep) {
+    if (field_ends.contains(keep)) continue;
+    EXPECT_FALSE(SumPprof(whole.substr(0, keep), 1 << 10).ok()) << "keep " << keep;
+  }
+  EXPECT_THAT(SumPprof(whole, whole.size() - 1).status().message(), HasSubstr("limit"));
 }
 
 TEST(ProfileMetrics, PythonMatchesDataKitsFormulas) {
