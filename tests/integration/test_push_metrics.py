@@ -2,12 +2,13 @@
 decompression bomb) and the eBPF profile of a Python process give line-protocol points at the fake
 Dataway's /v1/write/metric."""
 import gzip
+import json
 import os
 import shutil
 import subprocess
 
-from conftest import (FIXTURE_CONTENT_TYPE, REPO, fixture_upload, forwarded_services, free_port, post,
-                      push_config)
+from conftest import (FIXTURE_CONTENT_TYPE, REPO, fixture_upload, forwarded_services, free_port,
+                      parse_forwarded, post, push_config)
 from test_push_ddtrace_js import ddtrace_js  # noqa: F401 (pytest fixture)
 from test_run import config as run_config
 
@@ -145,25 +146,49 @@ def test_ddtrace_js_run_gives_nodejs_metrics(ddtrace_js, start_agent, fake_dataw
     assert agent.stop() == 0
 
 
+def rfc3339_ns(text):
+    """profkit's event times: '2026-11-22T01:14:25.123456789Z'."""
+    import calendar
+    import time as time_module
+    seconds, fraction = text.rstrip("Z").split(".")
+    return calendar.timegm(time_module.strptime(seconds, "%Y-%m-%dT%H:%M:%S")) * 10**9 + int(fraction.ljust(9, "0"))
+
+
 def test_ebpf_python_cpu_cores(root, start_agent, fake_dataway, tmp_path):
     python = shutil.which("python3")
     agent = start_agent(run_config(f"http://127.0.0.1:{fake_dataway.port}/?token=tkn_it", tmp_path / "profiles"))
     agent.wait_for_log("eBPF sampling started")
-    seconds = 5  # spans at least one whole 2 s upload interval
-    done = subprocess.run([python, REPO / "tests/workloads/python/split.py", str(seconds)],
+    done = subprocess.run([python, REPO / "tests/workloads/python/split.py", "4"],
                           env=dict(os.environ, DD_SERVICE="py-metrics"), capture_output=True, text=True,
                           timeout=60, check=True)
     cpu = float(done.stdout.split("cpu_seconds=", 1)[1].split()[0])
 
-    def cores(requests):
-        return [fields["prof_python_cpu_cores"] for _, _, fields, _ in metric_lines(requests, "py-metrics")]
+    def intervals(requests):
+        """(cores, interval seconds) of each point, the interval from the upload ending at its time."""
+        durations = {}
+        for request in requests:
+            if request["path"].startswith("/v1/upload/profiling"):
+                event = json.loads(parse_forwarded(request)["event"][1])
+                if "service:py-metrics," in event["tags_profiler"] + ",":
+                    end = rfc3339_ns(event["end"])
+                    durations[end] = (end - rfc3339_ns(event["start"])) / 1e9
+        return [(fields["prof_python_cpu_cores"], durations.get(ts))
+                for _, _, fields, ts in metric_lines(requests, "py-metrics")]
+
+    def cpu_seen(requests):
+        return sum(cores * seconds for cores, seconds in intervals(requests) if seconds)
 
     # Each interval is delivered within about one more (2 s) after the workload ends.
-    requests = fake_dataway.wait_for(lambda rs: sum(cores(rs)) * 2 >= 0.8 * cpu, timeout=30)
+    try:
+        requests = fake_dataway.wait_for(lambda rs: cpu_seen(rs) >= 0.8 * cpu, timeout=30)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; (cores, seconds) so far {intervals(fake_dataway.requests)}, "
+                             f"workload CPU {cpu:.2f} s") from None
+    seen = intervals(requests)
+    print(f"(prof_python_cpu_cores, interval s): {seen}; workload CPU {cpu:.2f} s")
     _, tags, _, _ = metric_lines(requests, "py-metrics")[0]
     assert tags["language"] == "python" and tags["host"]
-    print(f"prof_python_cpu_cores per 2 s interval: {cores(requests)}; workload CPU {cpu:.2f} s")
-    # One busy thread: a whole interval is one core; the sum over intervals is the CPU time.
-    assert 0.75 <= max(cores(requests)) <= 1.1, cores(requests)
-    assert 0.8 * cpu <= sum(cores(requests)) * 2 <= 1.2 * cpu, (cores(requests), cpu)
+    # One thread: never more than one core; over all intervals, the process's own CPU time.
+    assert all(0 < cores <= 1.1 for cores, _ in seen), seen
+    assert 0.8 * cpu <= cpu_seen(requests) <= 1.2 * cpu, (seen, cpu)
     assert agent.stop() == 0
