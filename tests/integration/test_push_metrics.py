@@ -111,7 +111,7 @@ def test_decompression_bomb_is_forwarded_without_metrics(start_agent, fake_dataw
     status, answer = post(agent.port, "/profiling/v1/input", body, content_type)
     assert status == 200, answer
 
-    # Metrics are computed before the answer, so the bomb's attempt is over once good-svc's line arrives.
+    # One publisher thread, in arrival order: the bomb's attempt is over once good-svc's line arrives.
     requests = fake_dataway.wait_for(
         lambda rs: metric_lines(rs, "good-svc") and {"bomb-svc", "good-svc"} <= set(forwarded_services(rs)),
         timeout=30)

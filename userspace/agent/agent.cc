@@ -115,7 +115,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
         [dataway, publisher = agent->metrics_.get()](const forward::QueuedRequest& request) {
           const Status queued = dataway->Enqueue(request);
           // Only for accepted uploads; a metrics failure never fails the upload.
-          if (queued.ok() && publisher != nullptr) publisher->PublishQueued(request);
+          if (queued.ok() && publisher != nullptr) publisher->PublishQueuedLater(request);
           return queued;
         });
     if (!server.ok()) return server.status().WithContext("[http] listen");
@@ -239,8 +239,8 @@ void Agent::LogCounters() {
   }
   if (metrics_) {
     const metrics::PublisherCounters c = metrics_->counters();
-    spdlog::info("profiling_metrics counters: points={} skipped={} errors={}", c.points, c.skipped,
-                 c.errors);
+    spdlog::info("profiling_metrics counters: points={} skipped={} errors={} shed={}", c.points,
+                 c.skipped, c.errors, c.shed);
   }
   if (!pipeline_ || !sampler_) return;
   const sampling::SamplerCounters s = sampler_->counters();

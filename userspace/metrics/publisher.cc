@@ -151,6 +151,47 @@ Result<std::string> FromQueuedUpload(const forward::QueuedRequest& request,
 Publisher::Publisher(MetricsOptions options, Enqueue enqueue)
     : options_(std::move(options)), enqueue_(std::move(enqueue)) {}
 
+Publisher::~Publisher() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Publisher::PublishQueuedLater(forward::QueuedRequest request) {
+  if (request.path != forward::kDatawayUploadPath) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_.size() >= kMaxPendingUploads) {
+      ++shed_;
+      if (const int64_t suppressed = failure_log.Allow(); suppressed >= 0) {
+        spdlog::warn("profiling_metrics: {} uploads wait for their metrics; not measuring more "
+                     "({} more since the last line; the uploads are forwarded)",
+                     kMaxPendingUploads, suppressed);
+      }
+      return;
+    }
+    pending_.push_back(std::move(request));
+    if (!thread_.joinable()) thread_ = std::thread([this] { RunLater(); });
+  }
+  wake_.notify_one();
+}
+
+void Publisher::RunLater() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // stopping, everything published
+    forward::QueuedRequest request = std::move(pending_.front());
+    pending_.pop_front();
+    lock.unlock();
+    PublishQueued(request);
+    lock.lock();
+  }
+}
+
 void Publisher::Publish(const forward::ProfileUpload& upload) {
   if (!HasMetrics(upload.language)) return;
   Queue(FromUpload(upload, options_), upload.service);
@@ -185,7 +226,7 @@ void Publisher::Queue(const Result<std::string>& line, std::string_view service)
 }
 
 PublisherCounters Publisher::counters() const {
-  return PublisherCounters{points_.load(), skipped_.load(), errors_.load()};
+  return PublisherCounters{points_.load(), skipped_.load(), errors_.load(), shed_.load()};
 }
 
 }  // namespace profkit::metrics

@@ -6,10 +6,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -45,10 +49,15 @@ Result<std::string> FromQueuedUpload(const forward::QueuedRequest& request,
 // "2026-11-22T01:14:25.745Z", "...+08:00", up to nine fraction digits → ns since the epoch.
 Result<int64_t> ParseRfc3339Nanos(std::string_view text);
 
+// Pushed uploads waiting for their metrics beyond this are not measured (counted in `shed`): the
+// ingest path must not wait for metrics, and a burst must not hold unbounded copies of bodies.
+inline constexpr size_t kMaxPendingUploads = 256;
+
 struct PublisherCounters {
   uint64_t points = 0;     // queued lines
   uint64_t skipped = 0;    // profiles of a metric language that gave no point (no usable part)
   uint64_t errors = 0;     // profiles whose metrics failed (bad part, bomb) or could not be queued
+  uint64_t shed = 0;       // pushed uploads not measured because kMaxPendingUploads were waiting
 };
 
 // Computes and queues the point of each profile; never fails the caller.
@@ -57,19 +66,34 @@ class Publisher {
   using Enqueue = std::function<Status(const forward::QueuedRequest&)>;
 
   Publisher(MetricsOptions options, Enqueue enqueue);
+  // Publishes what PublishQueuedLater still holds, then stops its thread.
+  ~Publisher();
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
 
   void Publish(const forward::ProfileUpload& upload);
   // For requests of other paths than the profile upload, nothing.
   void PublishQueued(const forward::QueuedRequest& request);
+  // PublishQueued on the publisher's own thread, in submission order, so that an HTTP answer
+  // never waits for metrics (about 0.5 ms of CPU for a dd-trace-js upload). Sheds when
+  // kMaxPendingUploads are waiting.
+  void PublishQueuedLater(forward::QueuedRequest request);
 
   PublisherCounters counters() const;
 
  private:
   void Queue(const Result<std::string>& line, std::string_view service);
+  void RunLater();
 
   const MetricsOptions options_;
   const Enqueue enqueue_;
-  std::atomic<uint64_t> points_{0}, skipped_{0}, errors_{0};
+  std::atomic<uint64_t> points_{0}, skipped_{0}, errors_{0}, shed_{0};
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<forward::QueuedRequest> pending_;
+  bool stopping_ = false;
+  std::thread thread_;  // started by the first PublishQueuedLater
 };
 
 // Publishes the metrics of every profile submitted to it; put it before the other sinks so the

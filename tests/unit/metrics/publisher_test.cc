@@ -112,5 +112,28 @@ TEST(Publisher, QueuesLinesAndCountsFailuresWithoutThrowing) {
   EXPECT_EQ(counters.errors, 2u);
 }
 
+TEST(Publisher, LaterPublishesInOrderAndDrainsOnDestruction) {
+  Result<std::string> body = ReadFileBounded(
+      std::string(PROFKIT_TEST_DATA_DIR) + "/ingest/ddtrace-js-5.132-push.multipart", 1 << 20);
+  ASSERT_TRUE(body.ok());
+  Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(*body, "6f6355e8d3c54f4b");
+  ASSERT_TRUE(parts.ok());
+  Result<ingest::RewrittenUpload> rewritten = ingest::RewriteUpload(*parts, {"h", {}});
+  ASSERT_TRUE(rewritten.ok());
+  std::vector<std::string> services;
+  {
+    Publisher publisher({.host = "h"}, [&](const forward::QueuedRequest& request) {
+      services.push_back(request.service);  // only the publisher's thread calls this
+      return Status::Ok();
+    });
+    for (const char* service : {"a", "b", "c"}) {
+      publisher.PublishQueuedLater(forward::QueuedRequest{
+          std::string(forward::kDatawayUploadPath),
+          rewritten->multipart.content_type, service, rewritten->multipart.body});
+    }
+  }
+  EXPECT_EQ(services, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 }  // namespace
 }  // namespace profkit::metrics
