@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_packages=(
   cmake ninja-build g++ pkg-config
-  clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
+  clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev liblz4-dev
   libprotobuf-dev protobuf-compiler libcurl4-openssl-dev
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
 )

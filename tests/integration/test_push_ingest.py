@@ -27,7 +27,8 @@ def test_fixture_is_forwarded_byte_for_byte_with_datakit_metadata(push_agent, fa
     assert status == 200, answer
     assert json.loads(answer)["content"]["profileID"]
 
-    request = fake_dataway.wait_for(lambda rs: len(rs) >= 1, timeout=30)[0]
+    is_upload = lambda r: r["path"].startswith("/v1/upload/profiling")  # not profiling_metrics
+    request = next(filter(is_upload, fake_dataway.wait_for(lambda rs: any(map(is_upload, rs)), timeout=30)))
     assert request["path"] == "/v1/upload/profiling?token=tkn_it"
     forwarded = parse_forwarded(request)
     assert list(forwarded) == ["event", "space.pprof", "wall.pprof", "events.pprof"]

@@ -40,6 +40,8 @@ def parse_multipart(request):
 def uploads_of(requests, service):
     out = []
     for request in requests:
+        if not request["path"].startswith("/v1/upload/profiling"):
+            continue  # profiling_metrics lines
         parts = parse_multipart(request)
         event = json.loads(parts["event"][1])
         if f"service:{service}," in event["tags_profiler"] + ",":

@@ -12,6 +12,7 @@
 #include "profkit/forward/dataway_sink.h"
 #include "profkit/forward/local_sink.h"
 #include "profkit/ingest/server.h"
+#include "profkit/metrics/publisher.h"
 
 namespace profkit::agent {
 namespace {
@@ -89,6 +90,15 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     agent->dataway_ = dataway.get();
     agent->sinks_.push_back(std::move(dataway));
   }
+  if (agent->dataway_ != nullptr && config.profile.generate_metrics) {
+    forward::DatawaySink* dataway = agent->dataway_;
+    agent->metrics_ = std::make_unique<metrics::Publisher>(
+        metrics::MetricsOptions{.host = agent->hostname_, .tags = config.profile.tags},
+        [dataway](const forward::QueuedRequest& request) { return dataway->Enqueue(request); });
+    // First: it reads every submitted profile (eBPF, pulled) before the last sink takes the bytes.
+    agent->sinks_.insert(agent->sinks_.begin(),
+                         std::make_unique<metrics::MetricsSink>(*agent->metrics_));
+  }
   if (config.profile.enabled) {
     if (agent->dataway_ == nullptr) {
       return Status::Error(
@@ -102,7 +112,12 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
             .endpoints = config.profile.endpoints,
             .body_limit = static_cast<size_t>(config.profile.body_size_limit_mb) << 20,
             .rewrite = {.host = agent->hostname_, .tags = config.profile.tags}},
-        [dataway](const forward::QueuedRequest& request) { return dataway->Enqueue(request); });
+        [dataway, publisher = agent->metrics_.get()](const forward::QueuedRequest& request) {
+          const Status queued = dataway->Enqueue(request);
+          // Only for accepted uploads; a metrics failure never fails the upload.
+          if (queued.ok() && publisher != nullptr) publisher->PublishQueuedLater(request);
+          return queued;
+        });
     if (!server.ok()) return server.status().WithContext("[http] listen");
     agent->server_ = std::move(server).value();
     spdlog::info("receiving profiles on http://{}:{} ({})", config.http.host,
@@ -221,6 +236,11 @@ void Agent::LogCounters() {
         c.sent, c.failed_attempts, c.dropped_permanent, c.queue.pending_records,
         c.queue.disk_bytes, c.queue.evicted_records, c.queue.corrupted_records,
         c.queue.push_errors);
+  }
+  if (metrics_) {
+    const metrics::PublisherCounters c = metrics_->counters();
+    spdlog::info("profiling_metrics counters: points={} skipped={} errors={} shed={}", c.points,
+                 c.skipped, c.errors, c.shed);
   }
   if (!pipeline_ || !sampler_) return;
   const sampling::SamplerCounters s = sampler_->counters();

@@ -1,11 +1,21 @@
 #include "profkit/common/compression.h"
 
+#include <lz4frame.h>
 #include <zlib.h>
+#include <zstd.h>
+
+#include <memory>
 
 namespace profkit {
 namespace {
 
 constexpr int kGzipWindowBits = 15 + 16;  // +16 selects the gzip wrapper in zlib
+// Decoders write through a fixed buffer so the output bound is checked before the string grows.
+constexpr size_t kDecodeChunkBytes = 65536;
+
+bool HasPrefix(std::string_view data, std::string_view magic) {
+  return data.size() >= magic.size() && data.substr(0, magic.size()) == magic;
+}
 
 }  // namespace
 
@@ -53,6 +63,91 @@ Result<std::string> GzipDecompress(std::string_view data, size_t max_output_byte
   }
   inflateEnd(&stream);
   return out;
+}
+
+Compression DetectCompression(std::string_view data) {
+  using std::string_view_literals::operator""sv;
+  if (HasPrefix(data, "\x1f\x8b"sv)) return Compression::kGzip;
+  if (HasPrefix(data, "\x28\xb5\x2f\xfd"sv)) return Compression::kZstd;
+  if (HasPrefix(data, "\x04\x22\x4d\x18"sv)) return Compression::kLz4Frame;
+  return Compression::kNone;
+}
+
+std::string_view CompressionName(Compression compression) {
+  switch (compression) {
+    case Compression::kNone: return "none";
+    case Compression::kGzip: return "gzip";
+    case Compression::kZstd: return "zstd";
+    case Compression::kLz4Frame: return "lz4";
+  }
+  return "unknown";
+}
+
+Result<std::string> ZstdDecompress(std::string_view data, size_t max_output_bytes) {
+  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> stream(ZSTD_createDStream(),
+                                                                      ZSTD_freeDStream);
+  if (!stream) return Status::Error("zstd: out of memory");
+  ZSTD_inBuffer in{data.data(), data.size(), 0};
+  std::string out;
+  char buffer[kDecodeChunkBytes];
+  size_t pending = 1;  // 0 once a frame is complete and fully flushed
+  while (in.pos < in.size || pending != 0) {
+    ZSTD_outBuffer chunk{buffer, sizeof(buffer), 0};
+    const size_t before = in.pos;
+    pending = ZSTD_decompressStream(stream.get(), &chunk, &in);
+    if (ZSTD_isError(pending)) return Status::Errorf("zstd: {}", ZSTD_getErrorName(pending));
+    if (out.size() + chunk.pos > max_output_bytes) {
+      return Status::Errorf("zstd: decompressed size exceeds {} bytes", max_output_bytes);
+    }
+    out.append(buffer, chunk.pos);
+    // No input consumed and no output produced: the frame needs bytes that are not there.
+    if (pending != 0 && in.pos == in.size && in.pos == before && chunk.pos == 0) {
+      return Status::Error("zstd: unexpected end of stream");
+    }
+  }
+  return out;
+}
+
+Result<std::string> Lz4FrameDecompress(std::string_view data, size_t max_output_bytes) {
+  LZ4F_dctx* raw = nullptr;
+  if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
+    return Status::Error("lz4: cannot create a decompression context");
+  }
+  std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> context(
+      raw, LZ4F_freeDecompressionContext);
+  std::string out;
+  char buffer[kDecodeChunkBytes];
+  size_t offset = 0;
+  size_t hint = 1;  // 0 once a frame is complete
+  while (offset < data.size() || hint != 0) {
+    size_t produced = sizeof(buffer);
+    size_t consumed = data.size() - offset;
+    hint = LZ4F_decompress(context.get(), buffer, &produced, data.data() + offset, &consumed,
+                           nullptr);
+    if (LZ4F_isError(hint)) return Status::Errorf("lz4: {}", LZ4F_getErrorName(hint));
+    offset += consumed;
+    if (out.size() + produced > max_output_bytes) {
+      return Status::Errorf("lz4: decompressed size exceeds {} bytes", max_output_bytes);
+    }
+    out.append(buffer, produced);
+    if (hint != 0 && offset == data.size() && consumed == 0 && produced == 0) {
+      return Status::Error("lz4: unexpected end of stream");
+    }
+  }
+  return out;
+}
+
+Result<std::string> Decompress(std::string_view data, size_t max_output_bytes) {
+  switch (DetectCompression(data)) {
+    case Compression::kGzip: return GzipDecompress(data, max_output_bytes);
+    case Compression::kZstd: return ZstdDecompress(data, max_output_bytes);
+    case Compression::kLz4Frame: return Lz4FrameDecompress(data, max_output_bytes);
+    case Compression::kNone: break;
+  }
+  if (data.size() > max_output_bytes) {
+    return Status::Errorf("{} bytes exceed the limit of {} bytes", data.size(), max_output_bytes);
+  }
+  return std::string(data);
 }
 
 }  // namespace profkit

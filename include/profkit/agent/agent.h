@@ -13,6 +13,7 @@
 #include "profkit/forward/dataway_sink.h"
 #include "profkit/forward/sink.h"
 #include "profkit/ingest/server.h"
+#include "profkit/metrics/publisher.h"
 #include "profkit/pipeline/sample_pipeline.h"
 #include "profkit/sampling/bpf_sampler.h"
 
@@ -38,6 +39,9 @@ class Agent {
   std::string hostname_;
   std::vector<std::unique_ptr<forward::ProfileSink>> sinks_;
   forward::DatawaySink* dataway_ = nullptr;  // one of sinks_, when dataway.url is set
+  // profiling_metrics of every profile to Dataway (generate_metrics); fed by sinks_.front() and
+  // server_, so declared between them.
+  std::unique_ptr<metrics::Publisher> metrics_;
   // Declared after sinks_: destroyed first, as its handlers queue into dataway_.
   std::unique_ptr<ingest::Server> server_;
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
