@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
 
 namespace profkit::pyroscope {
 namespace {
@@ -71,7 +72,7 @@ Result<int64_t> ParseRelative(std::string_view text, int64_t now_unix_nanos) {
   constexpr int64_t kMaxOffsetDays = 3650;
   if (!AllDigits(offset) || offset.size() > 9) return Status::Errorf("{:?}: bad offset", text);
   PROFKIT_ASSIGN_OR_RETURN(const int64_t amount, ParseInt(offset));
-  if (amount * unit / 86'400'000'000'000 > kMaxOffsetDays) {
+  if (amount > kMaxOffsetDays * 86'400'000'000'000 / unit) {
     return Status::Errorf("{:?}: offset over {} days", text, kMaxOffsetDays);
   }
   return now_unix_nanos + sign * amount * unit;
@@ -171,10 +172,14 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_unix_nanos) {
   }
   if (text.size() == 8) return ParseYyyymmdd(text);
   PROFKIT_ASSIGN_OR_RETURN(const int64_t value, ParseInt(text));
-  if (text.size() <= 10) return value * 1'000'000'000;
-  if (text.size() <= 13) return value * 1'000'000;
-  if (text.size() <= 16) return value * 1'000;
-  return value;
+  const int64_t nanos_per_unit = text.size() <= 10   ? 1'000'000'000
+                                 : text.size() <= 13 ? 1'000'000
+                                 : text.size() <= 16 ? 1'000
+                                                     : 1;
+  if (value > INT64_MAX / nanos_per_unit) {
+    return Status::Errorf("{:?} is past the year 2262 (unix nanoseconds overflow)", text);
+  }
+  return value * nanos_per_unit;
 }
 
 Result<IngestQuery> ParseIngestQuery(const QueryParams& params, int64_t now_unix_nanos) {

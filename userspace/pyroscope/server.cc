@@ -78,7 +78,7 @@ Response Server::Handle(const httplib::Request& request, const httplib::Response
       fmt::format("body larger than body_size_limit_mb ({} bytes)", context_.body_limit);
   const std::string content_type = request.get_header_value("Content-Type");
   const int64_t now = WallTimeNanos();
-  IngestRequest ingest{.params = request.params, .content_type = content_type};
+  IngestRequest parsed{.params = request.params, .content_type = content_type};
   std::string body;
   std::vector<httplib::MultipartFormData> files;
   bool too_many = false;
@@ -111,13 +111,13 @@ Response Server::Handle(const httplib::Request& request, const httplib::Response
   if (too_many) return Response{400, fmt::format("more than {} parts\n", ingest::kMaxMultipartParts)};
   if (!read) return Response{400, "could not read the request body (malformed or truncated)\n"};
   if (push) return HandlePush(content_type, body, context_, deliver_, now);
-  ingest.body = body;
-  ingest.multipart = request.is_multipart_form_data();
+  parsed.body = body;
+  parsed.multipart = request.is_multipart_form_data();
   for (const httplib::MultipartFormData& file : files) {
-    ingest.parts.push_back(ingest::Part{file.name, file.filename, !file.filename.empty(),
+    parsed.parts.push_back(ingest::Part{file.name, file.filename, !file.filename.empty(),
                                         file.content_type, file.content});
   }
-  return HandleIngest(ingest, context_, deliver_, now);
+  return HandleIngest(parsed, context_, deliver_, now);
 }
 
 ServerCounters Server::counters() const {

@@ -13,9 +13,9 @@ namespace profkit::pyroscope {
 
 // Deeper stacks are cut by every profiler long before this; a longer line is garbage.
 inline constexpr size_t kMaxFoldedFrames = 4096;
-// Counts beyond this (a thousand years of samples at 1 GHz) are garbage, and keep count × period
-// far from int64 overflow.
-inline constexpr int64_t kMaxFoldedCount = 1'000'000'000'000;
+// A billion samples of one stack in one upload is already 115 days of one CPU at 100 Hz; the
+// bound keeps count × period (period ≤ 1e9 ns) within int64.
+inline constexpr int64_t kMaxFoldedCount = 1'000'000'000;
 
 struct FoldedOptions {
   bool lines = false;  // format=lines: a stack per line, counted once; else "a;b;c <count>"

@@ -99,8 +99,10 @@ TEST(FoldedToPprofTest, ErrorsNameTheLine) {
   EXPECT_NE(FoldedToPprof("a -1\n", {}).status().message().find("line 1: the count"),
             std::string::npos);
   EXPECT_NE(FoldedToPprof("a 1x\n", {}).status().message().find("line 1"), std::string::npos);
-  EXPECT_NE(FoldedToPprof("a 99999999999999999\n", {}).status().message().find("line 1"),
+  EXPECT_NE(FoldedToPprof("a 1000000001\n", {}).status().message().find("line 1"),
             std::string::npos);
+  // The largest count at the lowest rate still fits.
+  EXPECT_TRUE(FoldedToPprof("a 1000000000\n", {.sample_rate = 1}).ok());
   EXPECT_NE(FoldedToPprof(";; 3\n", {}).status().message().find("empty"), std::string::npos);
   std::string deep;
   for (size_t i = 0; i <= kMaxFoldedFrames; ++i) deep += "f;";

@@ -56,6 +56,8 @@ TEST(ParseTimeTest, NowAndOffsets) {
   EXPECT_FALSE(ParseTime("now-1w", kNow).ok());
   EXPECT_FALSE(ParseTime("now-h", kNow).ok());
   EXPECT_FALSE(ParseTime("now-99999999d", kNow).ok());
+  EXPECT_FALSE(ParseTime("now-999999999h", kNow).ok());
+  EXPECT_TRUE(ParseTime("now-3650d", kNow).ok());
 }
 
 TEST(ParseTimeTest, Garbage) {
@@ -63,6 +65,11 @@ TEST(ParseTimeTest, Garbage) {
   EXPECT_FALSE(ParseTime("-5", kNow).ok());
   EXPECT_FALSE(ParseTime("12345678901234567890", kNow).ok());
   EXPECT_FALSE(ParseTime("20231340", kNow).ok());
+  // Every unit overflows int64 nanoseconds past 2262.
+  EXPECT_FALSE(ParseTime("9999999999", kNow).ok());
+  EXPECT_FALSE(ParseTime("9999999999999", kNow).ok());
+  EXPECT_FALSE(ParseTime("9999999999999999", kNow).ok());
+  EXPECT_TRUE(ParseTime("9223372036", kNow).ok());
 }
 
 TEST(IngestQueryTest, DefaultsOfPyroscope) {
