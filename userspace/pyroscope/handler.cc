@@ -273,6 +273,10 @@ Response HandlePush(std::string_view content_type, std::string_view body,
         return ConnectError(400, "invalid_argument",
                             fmt::format("series {}: more than {} labels", s, kMaxLabels));
       }
+      if (const Status valid = ValidateLabel(label.name(), label.value()); !valid.ok()) {
+        return ConnectError(400, "invalid_argument",
+                            valid.WithContext(fmt::format("series {}", s)).message());
+      }
       labels.emplace_back(label.name(), label.value());
     }
     const std::string* service = FindLabel(labels, "service_name");

@@ -116,6 +116,21 @@ Status Word(const QueryParams& params, const std::string& key, std::string* out)
 
 }  // namespace
 
+Status ValidateLabel(std::string_view key, std::string_view value) {
+  if (key.empty() || key.size() > kMaxLabelBytes || !std::all_of(key.begin(), key.end(), IsKeyChar)) {
+    return Status::Errorf("label key {:?} must be [A-Za-z0-9_.-]+, at most {} bytes", key,
+                          kMaxLabelBytes);
+  }
+  if (value.size() > kMaxLabelBytes ||
+      std::any_of(value.begin(), value.end(),
+                  [](char c) { return IsControl(c) || c == '{' || c == '}'; })) {
+    return Status::Errorf(
+        "the value of label {:?} is over {} bytes or contains '{{', '}}' or a control character",
+        key, kMaxLabelBytes);
+  }
+  return Status::Ok();
+}
+
 Result<AppName> ParseAppName(std::string_view text) {
   if (text.size() > kMaxNameBytes) {
     return Status::Errorf("name: longer than {} bytes ({})", kMaxNameBytes, text.size());
@@ -142,14 +157,7 @@ Result<AppName> ParseAppName(std::string_view text) {
     }
     const std::string_view key = Trim(pair.substr(0, equals));
     const std::string_view value = Trim(pair.substr(equals + 1));
-    if (key.empty() || !std::all_of(key.begin(), key.end(), IsKeyChar)) {
-      return Status::Errorf("name: label key {:?} must be [A-Za-z0-9_.-]+", key);
-    }
-    if (std::any_of(value.begin(), value.end(),
-                    [](char c) { return IsControl(c) || c == '{' || c == '}'; })) {
-      return Status::Errorf("name: the value of label {:?} contains '{{', '}}' or a control character",
-                            key);
-    }
+    PROFKIT_RETURN_IF_ERROR(ValidateLabel(key, value).WithContext("name"));
     if (std::any_of(app.labels.begin(), app.labels.end(),
                     [&](const auto& label) { return label.first == key; })) {
       return Status::Errorf("name: label {:?} given twice", key);

@@ -32,8 +32,13 @@ struct AppName {
   Labels labels;
 };
 
-// The name must be non-empty; label keys are [A-Za-z0-9_.-]+, values have no ',', '{', '}' or
-// control characters; blanks around keys and values are dropped; a repeated key is an error.
+// A label becomes a tag: keys are [A-Za-z0-9_.-]+, values have no '{', '}' or control
+// characters, both at most kMaxLabelBytes. Errors name the key.
+inline constexpr size_t kMaxLabelBytes = 1024;
+Status ValidateLabel(std::string_view key, std::string_view value);
+
+// The name must be non-empty; labels as ValidateLabel; blanks around keys and values are
+// dropped; a repeated key is an error.
 Result<AppName> ParseAppName(std::string_view text);
 
 // A from/until value as unix nanoseconds: digits only → unix time whose unit follows from the

@@ -287,6 +287,12 @@ TEST(HandlePushTest, ErrorsAreConnectJson) {
                  kNow);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("series 0 sample 1"), std::string::npos) << r.body;
+  request.ParseFromString(PushBody(1, CpuPprof()));
+  request.mutable_series(0)->mutable_labels(1)->set_value("a\nb");
+  r = HandlePush("application/proto", request.SerializeAsString(), Context(), recorder.deliver(),
+                 kNow);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("series 0: the value of label"), std::string::npos) << r.body;
   r = HandlePush("application/proto", PushBody(kMaxPushProfiles + 1, "x"), Context(),
                  recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 400);
