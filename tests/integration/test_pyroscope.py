@@ -57,11 +57,13 @@ def test_pyroscope_nodejs_client(pyroscope_js, pyroscope_agent, fake_dataway, re
     node = subprocess.Popen(["node", str(pyroscope_js / "app.js")], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
 
-    def has_wall(requests):
-        return any(forwarded_services([r]) == ["pyro-node-it"] and "wall.pprof" in parse_forwarded(r)
-                   for r in requests)
+    def node_files(requests):
+        return {name for r in requests if forwarded_services([r]) == ["pyro-node-it"]
+                for name in parse_forwarded(r) if name != "event"}
     try:
-        requests = fake_dataway.wait_for(has_wall, timeout=60)
+        # The client flushes a wall and a heap profile, as two uploads to the same name.
+        requests = fake_dataway.wait_for(lambda rs: {"wall.pprof", "heap.pprof"} <= node_files(rs),
+                                         timeout=60)
     finally:
         node.kill()
         node.wait()
@@ -82,6 +84,10 @@ def test_pyroscope_nodejs_client(pyroscope_js, pyroscope_agent, fake_dataway, re
     # The Node client names functions "<file>:<function>:<line>".
     assert any(":profkitHotFunction:" in name for name in function_names(profile)), function_names(profile)
     assert profile.total() > 0
+    heap_request = next(r for r in requests if "heap.pprof" in parse_forwarded(r))
+    heap = read_pprof(parse_forwarded(heap_request)["heap.pprof"][1])
+    assert ("space", "bytes") in heap.sample_types() or ("inuse_space", "bytes") in heap.sample_types(), \
+        heap.sample_types()
     node_log = (tmp_path / "node.log").read_text(errors="replace")
     assert "rror" not in node_log, node_log
 
