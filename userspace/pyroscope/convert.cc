@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -53,19 +54,21 @@ SampleShape ShapeFor(const FoldedOptions& options) {
   return shape;
 }
 
-bool HasType(const perftools::profiles::Profile& profile, std::string_view part) {
-  for (const auto& type : profile.sample_type()) {
-    if (profile.string_table(type.type()).find(part) != std::string::npos) return true;
+bool HasType(std::span<const std::string> sample_types, std::string_view part) {
+  for (const std::string& type : sample_types) {
+    if (type.find(part) != std::string::npos) return true;
   }
   return false;
 }
 
 }  // namespace
 
-Result<std::string> FoldedToPprof(std::string_view text, const FoldedOptions& options) {
+Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& options) {
   const SampleShape shape = ShapeFor(options);
   profile::PprofBuilder builder(shape.header);
   std::vector<uint64_t> locations;
+  // Frames repeat across lines; views into `text`, which outlives the map.
+  std::unordered_map<std::string_view, uint64_t> location_of;
   size_t line_number = 0;
   while (!text.empty()) {
     ++line_number;
@@ -100,8 +103,12 @@ Result<std::string> FoldedToPprof(std::string_view text, const FoldedOptions& op
         return Status::Errorf("line {}: more than {} frames", line_number, kMaxFoldedFrames);
       }
       if (!frame.empty()) {
-        locations.push_back(builder.AddLocation(
-            profile::PprofLocation{.lines = {profile::PprofLine{.function_name = std::string(frame)}}}));
+        auto [it, added] = location_of.try_emplace(frame, 0);
+        if (added) {
+          it->second = builder.AddLocation(profile::PprofLocation{
+              .lines = {profile::PprofLine{.function_name = std::string(frame)}}});
+        }
+        locations.push_back(it->second);
       }
       if (semicolon == std::string_view::npos) break;
       stack = stack.substr(0, semicolon);
@@ -110,7 +117,10 @@ Result<std::string> FoldedToPprof(std::string_view text, const FoldedOptions& op
     const std::array<int64_t, 2> values = {count, count * shape.period};
     builder.AddSample(locations, std::span(values.data(), shape.period > 0 ? 2 : 1), {});
   }
-  return builder.SerializeGzip();
+  FoldedProfile out;
+  PROFKIT_ASSIGN_OR_RETURN(out.gzip, builder.SerializeGzip());
+  for (const ValueType& type : shape.header.sample_types) out.sample_types.push_back(type.type);
+  return out;
 }
 
 std::string LanguageForSpy(std::string_view spy_name) {
@@ -134,11 +144,17 @@ std::string LanguageForSpy(std::string_view spy_name) {
   return ingest::ResolveLanguage({std::string(name)});
 }
 
-std::string AttachmentName(const perftools::profiles::Profile& profile, std::string_view hint,
+std::vector<std::string> SampleTypes(const perftools::profiles::Profile& profile) {
+  std::vector<std::string> types;
+  for (const auto& type : profile.sample_type()) types.push_back(profile.string_table(type.type()));
+  return types;
+}
+
+std::string AttachmentName(std::span<const std::string> sample_types, std::string_view hint,
                            std::string_view spy_name) {
   const bool go = spy_name == "gospy";
   const auto has = [&](std::string_view part) {
-    return hint.find(part) != std::string_view::npos || HasType(profile, part);
+    return hint.find(part) != std::string_view::npos || HasType(sample_types, part);
   };
   if (has("wall")) return "wall.pprof";
   if (has("cpu") || has("samples")) return "cpu.pprof";

@@ -201,7 +201,7 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
                   prepared.status().WithContext("profile").message());
     }
     parts.extra.emplace_back("input_format", "pprof");
-    parts.attachment_name = AttachmentName(prepared->profile, hint, query.spy_name);
+    parts.attachment_name = AttachmentName(SampleTypes(prepared->profile), hint, query.spy_name);
     parts.data = std::move(prepared->gzip);
   } else {
     if (request.multipart) return Text(400, "format=lines: expected a text body, got multipart");
@@ -220,7 +220,7 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
       text = inflated;
     }
     const bool lines = query.format == "lines";
-    Result<std::string> converted = FoldedToPprof(
+    Result<FoldedProfile> converted = FoldedToPprof(
         text, FoldedOptions{.lines = lines,
                             .metric = query.metric,
                             .units = query.units,
@@ -234,10 +234,8 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
     parts.extra.emplace_back("sample_rate", std::to_string(query.sample_rate));
     parts.extra.emplace_back("units", query.units);
     parts.extra.emplace_back("aggregation_type", query.aggregation_type);
-    Result<perftools::profiles::Profile> profile = profile::ParsePprof(*converted, context.body_limit);
-    if (!profile.ok()) return Text(500, profile.status().WithContext("converted profile").message());
-    parts.attachment_name = AttachmentName(*profile, query.metric, query.spy_name);
-    parts.data = std::move(converted).value();
+    parts.attachment_name = AttachmentName(converted->sample_types, query.metric, query.spy_name);
+    parts.data = std::move(converted->gzip);
   }
   return Queue(BuildUpload(context, std::move(parts)), deliver, false);
 }
@@ -308,8 +306,8 @@ Response HandlePush(std::string_view content_type, std::string_view body,
                         .extra = {{"input_format", "push"}},
                         .start_unix_nanos = start,
                         .end_unix_nanos = end,
-                        .attachment_name = AttachmentName(profile, metric ? *metric : "",
-                                                          spy ? *spy : ""),
+                        .attachment_name = AttachmentName(SampleTypes(profile),
+                                                          metric ? *metric : "", spy ? *spy : ""),
                         .data = std::move(prepared->gzip)};
       if (spy != nullptr) parts.extra.emplace_back("spy_name", *spy);
       uploads.push_back(BuildUpload(context, std::move(parts)));

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pprof/profile.pb.h"
 #include "profkit/common/status.h"
@@ -30,8 +32,12 @@ struct FoldedOptions {
 // for metric "wall") with period 1e9/sample_rate and value count × period; "objects" →
 // <metric or "objects">/count; "bytes" → <metric or "space">/bytes; "goroutines" →
 // goroutine/count; "lock_samples" → contentions/count; "lock_nanoseconds" → delay/nanoseconds;
-// other units → <units>/count. Errors name the line. Returns the gzip-compressed pprof.
-Result<std::string> FoldedToPprof(std::string_view text, const FoldedOptions& options);
+// other units → <units>/count. Errors name the line.
+struct FoldedProfile {
+  std::string gzip;  // the gzip-compressed pprof
+  std::vector<std::string> sample_types;
+};
+Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& options);
 
 // DataKit's language value for a Pyroscope spyName (README "Pyroscope ingest"): the known spies
 // by name (gospy → golang, pyspy → python, rbspy → ruby, nodespy → nodejs, dotnetspy → dotnet,
@@ -44,7 +50,10 @@ std::string LanguageForSpy(std::string_view spy_name);
 // heap.pprof, mutex.pprof, block.pprof, goroutines.pprof, else profile.pprof. For gospy the
 // names of dd-trace-go uploads (delta-heap.pprof, ...) so that Go profiles look alike whichever
 // way they arrive.
-std::string AttachmentName(const perftools::profiles::Profile& profile, std::string_view hint,
+std::string AttachmentName(std::span<const std::string> sample_types, std::string_view hint,
                            std::string_view spy_name);
+
+// The sample type names of a profile, in order.
+std::vector<std::string> SampleTypes(const perftools::profiles::Profile& profile);
 
 }  // namespace profkit::pyroscope

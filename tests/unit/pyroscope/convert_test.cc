@@ -11,9 +11,12 @@ namespace {
 
 namespace pb = perftools::profiles;
 
-pb::Profile Parse(const Result<std::string>& bytes) {
-  EXPECT_TRUE(bytes.ok()) << bytes.status().message();
-  Result<pb::Profile> profile = profile::ParsePprof(bytes.ok() ? *bytes : "", 1 << 20);
+pb::Profile Parse(const Result<FoldedProfile>& folded) {
+  EXPECT_TRUE(folded.ok()) << folded.status().message();
+  Result<pb::Profile> profile = profile::ParsePprof(folded.ok() ? folded->gzip : "", 1 << 20);
+  if (folded.ok() && profile.ok()) {
+    EXPECT_EQ(folded->sample_types, SampleTypes(*profile));
+  }
   EXPECT_TRUE(profile.ok()) << profile.status().message();
   return profile.ok() ? *profile : pb::Profile();
 }
@@ -131,7 +134,7 @@ TEST(AttachmentNameTest, FromSampleTypesAndHints) {
   const auto name = [](const char* folded_units, std::string_view metric, std::string_view hint,
                        std::string_view spy) {
     const pb::Profile p = Parse(FoldedToPprof("a 1\n", {.metric = metric, .units = folded_units}));
-    return AttachmentName(p, hint, spy);
+    return AttachmentName(SampleTypes(p), hint, spy);
   };
   EXPECT_EQ(name("samples", "", "", "nodespy"), "cpu.pprof");
   EXPECT_EQ(name("samples", "wall", "", "nodespy"), "wall.pprof");
