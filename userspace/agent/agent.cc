@@ -10,6 +10,7 @@
 #include "profkit/common/http_client.h"
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_sink.h"
+#include "profkit/forward/dataway_url.h"
 #include "profkit/forward/local_sink.h"
 #include "profkit/ingest/server.h"
 #include "profkit/metrics/publisher.h"
@@ -122,6 +123,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     agent->server_ = std::move(server).value();
     spdlog::info("receiving profiles on http://{}:{} ({})", config.http.host,
                  agent->server_->port(), fmt::join(config.profile.endpoints, ", "));
+    PROFKIT_RETURN_IF_ERROR(agent->StartPyroscope());
   }
   if (agent->sinks_.empty()) {
     spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
@@ -175,6 +177,7 @@ Status Agent::Run(const std::atomic<bool>& stop) {
 
   // No upload is accepted after this, and every accepted one is already queued.
   server_.reset();
+  pyroscope_servers_.clear();
   spdlog::info("stopping: flushing the current interval");
   const auto deadline = std::chrono::steady_clock::now() + kShutdownFlushBudget;
   if (sampler_) {
@@ -222,7 +225,43 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
   malloc_trim(0);
 }
 
+// Each Pyroscope upload goes to the same sinks as the eBPF profiles, but the Dataway copy is
+// queued synchronously so that the client gets its 200 only once the upload is on disk.
+Status Agent::StartPyroscope() {
+  std::vector<forward::ProfileSink*> copies;
+  for (const auto& sink : sinks_) {
+    if (sink.get() != dataway_) copies.push_back(sink.get());
+  }
+  forward::DatawaySink* dataway = dataway_;
+  const pyroscope::Deliver deliver = [copies, dataway](const forward::ProfileUpload& upload) {
+    for (forward::ProfileSink* sink : copies) sink->Submit(upload);
+    if (dataway == nullptr) return Status::Ok();
+    forward::MultipartBody multipart = forward::BuildMultipartUpload(upload);
+    return dataway->Enqueue(forward::QueuedRequest{std::string(forward::kDatawayUploadPath),
+                                                   std::move(multipart.content_type),
+                                                   upload.service, std::move(multipart.body)});
+  };
+  for (const config::PyroscopeInputConfig& input : config_.profile.pyroscope) {
+    Result<std::unique_ptr<pyroscope::Server>> server = pyroscope::Server::Start(
+        pyroscope::ListenerContext{
+            .input = input,
+            .agent_host = hostname_,
+            .body_limit = static_cast<size_t>(config_.profile.body_size_limit_mb) << 20},
+        deliver);
+    if (!server.ok()) return server.status().WithContext("[[inputs.profile.pyroscope]] url");
+    spdlog::info("receiving Pyroscope profiles on http://{}:{} ({}, {})", input.host,
+                 (*server)->port(), pyroscope::kIngestPath, pyroscope::kPushPath);
+    pyroscope_servers_.push_back(std::move(server).value());
+  }
+  return Status::Ok();
+}
+
 void Agent::LogCounters() {
+  for (const auto& server : pyroscope_servers_) {
+    const pyroscope::ServerCounters c = server->counters();
+    spdlog::info("pyroscope counters (port {}): accepted={} rejected={} queue_errors={}",
+                 server->port(), c.accepted, c.rejected, c.queue_errors);
+  }
   if (server_) {
     const ingest::ServerCounters c = server_->counters();
     spdlog::info("ingest counters: accepted={} rejected={} queue_errors={} tracer_requests={}",

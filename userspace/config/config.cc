@@ -6,6 +6,7 @@
 
 #include "profkit/common/file_util.h"
 #include "profkit/config/address.h"
+#include "pyroscope_config.h"
 #include "toml_section.h"
 
 namespace profkit::config {
@@ -160,7 +161,7 @@ Status ParseProfileInput(const TomlSection& section, ProfileInputConfig* out) {
                             kMaxTagBytes);
     }
   }
-  return Status::Ok();
+  return ParsePyroscopeInputs(section, &out->pyroscope);
 }
 
 Status ParseInputs(const TomlSection& inputs, ProfileInputConfig* out) {

@@ -15,6 +15,7 @@
 #include "profkit/ingest/server.h"
 #include "profkit/metrics/publisher.h"
 #include "profkit/pipeline/sample_pipeline.h"
+#include "profkit/pyroscope/server.h"
 #include "profkit/sampling/bpf_sampler.h"
 
 namespace profkit::agent {
@@ -34,6 +35,8 @@ class Agent {
   explicit Agent(const config::Config& config);
   void FlushInterval(int64_t end_unix_ns);
   void LogCounters();
+  // One listener per [[inputs.profile.pyroscope]]; needs sinks_ and hostname_.
+  Status StartPyroscope();
 
   const config::Config config_;
   std::string hostname_;
@@ -44,6 +47,8 @@ class Agent {
   std::unique_ptr<metrics::Publisher> metrics_;
   // Declared after sinks_: destroyed first, as its handlers queue into dataway_.
   std::unique_ptr<ingest::Server> server_;
+  // [[inputs.profile.pyroscope]] listeners; like server_, destroyed before the sinks.
+  std::vector<std::unique_ptr<pyroscope::Server>> pyroscope_servers_;
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
   std::unique_ptr<sampling::BpfSampler> sampler_;
   int64_t interval_start_unix_ns_ = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/config/pyroscope_config.h"
 
 namespace profkit::config {
 
@@ -71,6 +72,8 @@ struct ProfileInputConfig {
   ProfileIoConfig io;
   // [inputs.profile.tags], sorted by key; they override the clients' tags.
   std::vector<std::pair<std::string, std::string>> tags;
+  // [[inputs.profile.pyroscope]]: Pyroscope listeners, forwarding through the same queue.
+  std::vector<PyroscopeInputConfig> pyroscope;
 };
 
 struct Config {
