@@ -89,7 +89,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     agent->dataway_ = dataway.get();
     agent->sinks_.push_back(std::move(dataway));
   }
-  if (config.profile.enabled) {
+  // Without a Dataway, [[inputs.profile]] may still hold Go pull targets (they write local files).
+  if (config.profile.enabled && (agent->dataway_ != nullptr || config.profile.go_targets.empty())) {
     if (agent->dataway_ == nullptr) {
       return Status::Error(
           "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
@@ -110,6 +111,17 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
   }
   if (agent->sinks_.empty()) {
     spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
+  }
+  if (!config.profile.go_targets.empty()) {
+    if (agent->dataway_ == nullptr) {
+      spdlog::warn("[[inputs.profile]] push endpoints are off: they forward to Dataway only");
+    }
+    Agent* raw = agent.get();
+    PROFKIT_ASSIGN_OR_RETURN(agent->go_pull_,
+                             GoPullRunner::Start(config, agent->hostname_,
+                                                 [raw](forward::ProfileUpload upload) {
+                                                   raw->Submit(std::move(upload));
+                                                 }));
   }
 
   if (config.ebpf.enabled) {
@@ -159,6 +171,7 @@ Status Agent::Run(const std::atomic<bool>& stop) {
   }
 
   // No upload is accepted after this, and every accepted one is already queued.
+  if (go_pull_) go_pull_->Stop();
   server_.reset();
   spdlog::info("stopping: flushing the current interval");
   const auto deadline = std::chrono::steady_clock::now() + kShutdownFlushBudget;
@@ -199,15 +212,20 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
         .end_unix_nanos = timing.end_unix_ns,
         .attachments = {forward::Attachment{.name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
     spdlog::debug("profile of service '{}': {} samples", upload.service, profile.samples);
-    // Every sink but the last gets a copy; the last takes the bytes.
-    for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->Submit(upload);
-    if (!sinks_.empty()) sinks_.back()->Submit(std::move(upload));
+    Submit(std::move(upload));
   }
   // Building profiles allocates in bursts; hand the freed pages back instead of keeping the peak.
   malloc_trim(0);
 }
 
+void Agent::Submit(forward::ProfileUpload upload) {
+  // Every sink but the last gets a copy; the last takes the bytes.
+  for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->Submit(upload);
+  if (!sinks_.empty()) sinks_.back()->Submit(std::move(upload));
+}
+
 void Agent::LogCounters() {
+  if (go_pull_) go_pull_->LogCounters();
   if (server_) {
     const ingest::ServerCounters c = server_->counters();
     spdlog::info("ingest counters: accepted={} rejected={} queue_errors={} tracer_requests={}",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/pull/go_target.h"
 
 namespace profkit::config {
 
@@ -23,6 +24,8 @@ struct AgentConfig {
   // Base of relative state paths (the Dataway queue). "" = the config file's directory
   // (LoadConfigFile fills it in; ParseConfig leaves "" = the working directory).
   std::string data_dir;
+  // Dataway election namespace: agents of one namespace elect one leader that runs pull mode.
+  std::string election_namespace = "default";
 };
 
 struct HttpConfig {
@@ -71,6 +74,11 @@ struct ProfileInputConfig {
   ProfileIoConfig io;
   // [inputs.profile.tags], sorted by key; they override the clients' tags.
   std::vector<std::pair<std::string, std::string>> tags;
+  // Pull mode runs only on the agent Dataway elects (DataKit's default); without a Dataway, or
+  // when false, it always runs. Push endpoints and eBPF are never elected.
+  bool election = true;
+  // [[inputs.profile.go]]: Go programs to pull profiles from, each validated.
+  std::vector<pull::GoTarget> go_targets;
 };
 
 struct Config {
