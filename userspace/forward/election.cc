@@ -135,13 +135,13 @@ void DatawayElection::Run() {
   spdlog::info("election: candidate in namespace {:?} as {:?}; pull inputs wait for leadership",
                options_.election_namespace, options_.id);
   while (!stop_.load()) {
-    const std::chrono::seconds wait = Step(client);
+    const std::chrono::milliseconds wait = Step(client);
     std::unique_lock lock(mutex_);
     wake_.wait_for(lock, wait, [this] { return stop_.load(); });
   }
 }
 
-std::chrono::seconds DatawayElection::Step(HttpClient& client) {
+std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
   const bool leader = leader_.load();
   HttpRequest request;
   request.url = leader ? heartbeat_url_ : election_url_;
@@ -150,7 +150,7 @@ std::chrono::seconds DatawayElection::Step(HttpClient& client) {
   request.cancel = &stop_;
   ++counters_.requests;
   const Result<HttpResponse> response = client.Post(request);
-  if (stop_.load()) return kDefaultElectionInterval;
+  if (stop_.load()) return options_.retry_interval;
 
   Status error;
   Result<ElectionReply> reply = Status::Error("no reply");
@@ -167,22 +167,22 @@ std::chrono::seconds DatawayElection::Step(HttpClient& client) {
   if (!error.ok()) {
     ++counters_.failures;
     if (!last_call_failed_) {
-      spdlog::warn("election: {} to {} failed: {}; retrying every {}s", what,
-                   UrlWithoutSecrets(request.url), error.message(),
-                   kDefaultElectionInterval.count());
+      spdlog::warn("election: {} to {} failed: {}; retrying every {} ms", what,
+                   UrlWithoutSecrets(request.url), error.message(), options_.retry_interval.count());
     }
     last_call_failed_ = true;
     if (leader && ++failed_heartbeats_ >= kMaxFailedHeartbeats) {
       SetLeader(false, fmt::format("{} heartbeats failed", failed_heartbeats_));
     }
-    return kDefaultElectionInterval;
+    return options_.retry_interval;
   }
   if (last_call_failed_) spdlog::info("election: Dataway answers again");
   last_call_failed_ = false;
   failed_heartbeats_ = 0;
   if (reply->leader != leader) {
-    std::string why = reply->leader ? "Dataway elected this agent"
-                                    : fmt::format("Dataway chose {:?}", reply->incumbency_id);
+    std::string why = reply->leader                  ? "Dataway elected this agent"
+                      : reply->incumbency_id.empty() ? "Dataway answered defeat"
+                                                     : fmt::format("Dataway chose {:?}", reply->incumbency_id);
     if (!reply->error_msg.empty()) why += fmt::format(" ({})", reply->error_msg);
     SetLeader(reply->leader, why);
   }

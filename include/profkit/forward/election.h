@@ -53,6 +53,8 @@ struct ElectionOptions {
   std::string election_namespace = "default";
   std::string id;  // the agent's host name, as DataKit
   std::chrono::milliseconds request_timeout{10000};
+  // The wait after a failed request (DataKit: electionIntervalDefault).
+  std::chrono::milliseconds retry_interval = kDefaultElectionInterval;
 };
 
 // Runs the election on its own thread. Starts as a candidate (not leader); `on_change(leader)`
@@ -81,7 +83,7 @@ class DatawayElection {
                   std::string heartbeat_url);
   void Run();
   // One request; the interval to wait before the next.
-  std::chrono::seconds Step(HttpClient& client);
+  std::chrono::milliseconds Step(HttpClient& client);
   void SetLeader(bool leader, std::string_view why);
 
   const ElectionOptions options_;
