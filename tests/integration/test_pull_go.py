@@ -210,7 +210,7 @@ def test_election_pauses_and_resumes_pull(fake_dataway, start_agent, go_programs
     # Leader loss: the heartbeat says defeat; no round at the next tick.
     fake_dataway.set_election(election_status="defeat", heartbeat_status="defeat")
     agent.wait_for_log("pull inputs pause", timeout=5)
-    count = len(uploads_of(fake_dataway.requests, "go-elected"))
+    count = len(uploads_of(fake_dataway.wait_for(lambda r: True, timeout=1), "go-elected"))
     next_tick = elected_at + INTERVAL + 1
     with pytest.raises(AssertionError, match="timed out"):
         fake_dataway.wait_for(lambda r: len(uploads_of(r, "go-elected")) > count,
