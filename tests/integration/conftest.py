@@ -188,12 +188,14 @@ class FakeDataway:
                 body = self.rfile.read(length)
                 with owner.cond:
                     status = owner.status
+                    reply = owner.election_reply(self.path)
                     owner.requests.append(
                         {"path": self.path, "headers": dict(self.headers), "body": body, "status": status})
                     owner.cond.notify_all()
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
+                self.wfile.write(reply)
 
             def log_message(self, *args):
                 pass
@@ -202,6 +204,27 @@ class FakeDataway:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    # Dataway's leader election (datakit-profile.md §5.1): what POST /v1/election (candidate) and
+    # /v1/election/heartbeat (leader) answer; tests change these under `cond`.
+    election_status = "defeat"
+    heartbeat_status = "success"
+    election_interval = 1
+
+    def election_reply(self, path):
+        if not path.startswith("/v1/election"):
+            return b""
+        import json
+        heartbeat = path.startswith("/v1/election/heartbeat")
+        status = self.heartbeat_status if heartbeat else self.election_status
+        return json.dumps({"content": {"status": status, "incumbency_id": "other-host",
+                                       "interval": self.election_interval}}).encode()
+
+    def set_election(self, **answers):
+        """e.g. set_election(election_status="success"): changes what the election endpoints answer."""
+        with self.cond:
+            for key, value in answers.items():
+                setattr(self, key, value)
 
     def wait_for(self, predicate, timeout):
         """Waits until predicate(requests) is true; returns the requests."""

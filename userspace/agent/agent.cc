@@ -100,7 +100,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
     agent->sinks_.insert(agent->sinks_.begin(),
                          std::make_unique<metrics::MetricsSink>(*agent->metrics_));
   }
-  if (config.profile.enabled) {
+  // Without a Dataway, [[inputs.profile]] may still hold Go pull targets (they write local files).
+  if (config.profile.enabled && (agent->dataway_ != nullptr || config.profile.go_targets.empty())) {
     if (agent->dataway_ == nullptr) {
       return Status::Error(
           "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
@@ -127,6 +128,17 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
   }
   if (agent->sinks_.empty()) {
     spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
+  }
+  if (!config.profile.go_targets.empty()) {
+    if (agent->dataway_ == nullptr) {
+      spdlog::warn("[[inputs.profile]] push endpoints are off: they forward to Dataway only");
+    }
+    Agent* raw = agent.get();
+    PROFKIT_ASSIGN_OR_RETURN(agent->go_pull_,
+                             GoPullRunner::Start(config, agent->hostname_,
+                                                 [raw](forward::ProfileUpload upload) {
+                                                   raw->Submit(std::move(upload));
+                                                 }));
   }
 
   if (config.ebpf.enabled) {
@@ -176,6 +188,7 @@ Status Agent::Run(const std::atomic<bool>& stop) {
   }
 
   // No upload is accepted after this, and every accepted one is already queued.
+  if (go_pull_) go_pull_->Stop();
   server_.reset();
   pyroscope_servers_.clear();
   spdlog::info("stopping: flushing the current interval");
@@ -217,9 +230,7 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
         .end_unix_nanos = timing.end_unix_ns,
         .attachments = {forward::Attachment{.name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
     spdlog::debug("profile of service '{}': {} samples", upload.service, profile.samples);
-    // Every sink but the last gets a copy; the last takes the bytes.
-    for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->Submit(upload);
-    if (!sinks_.empty()) sinks_.back()->Submit(std::move(upload));
+    Submit(std::move(upload));
   }
   // Building profiles allocates in bursts; hand the freed pages back instead of keeping the peak.
   malloc_trim(0);
@@ -256,7 +267,14 @@ Status Agent::StartPyroscope() {
   return Status::Ok();
 }
 
+void Agent::Submit(forward::ProfileUpload upload) {
+  // Every sink but the last gets a copy; the last takes the bytes.
+  for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->Submit(upload);
+  if (!sinks_.empty()) sinks_.back()->Submit(std::move(upload));
+}
+
 void Agent::LogCounters() {
+  if (go_pull_) go_pull_->LogCounters();
   for (const auto& server : pyroscope_servers_) {
     const pyroscope::ServerCounters c = server->counters();
     spdlog::info("pyroscope counters (port {}): accepted={} rejected={} queue_errors={}",

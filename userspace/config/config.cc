@@ -6,6 +6,7 @@
 
 #include "profkit/common/file_util.h"
 #include "profkit/config/address.h"
+#include "go_pull_config.h"
 #include "pyroscope_config.h"
 #include "toml_section.h"
 
@@ -69,8 +70,14 @@ Status ParseAgent(const TomlSection& section, AgentConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.String("data_dir", &out->data_dir));
   PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "data_dir", out->data_dir));
   PROFKIT_RETURN_IF_ERROR(section.String("hostname", &out->hostname));
-  return ValidateTagValue(out->hostname, kMaxHostnameBytes)
-      .WithContext(section.KeyPath("hostname"));
+  PROFKIT_RETURN_IF_ERROR(ValidateTagValue(out->hostname, kMaxHostnameBytes)
+                              .WithContext(section.KeyPath("hostname")));
+  PROFKIT_RETURN_IF_ERROR(section.String("election_namespace", &out->election_namespace));
+  if (out->election_namespace.empty()) {
+    return Status::Errorf("{}: must not be empty", section.KeyPath("election_namespace"));
+  }
+  return ValidateTagValue(out->election_namespace, kMaxTagBytes)
+      .WithContext(section.KeyPath("election_namespace"));
 }
 
 Status ParseHttp(const TomlSection& section, HttpConfig* out) {
@@ -148,6 +155,8 @@ Status ParseProfileInput(const TomlSection& section, ProfileInputConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.Int("body_size_limit_mb", 1, kMaxBodySizeLimitMb,
                                       &out->body_size_limit_mb));
   PROFKIT_RETURN_IF_ERROR(section.Bool("generate_metrics", &out->generate_metrics));
+  PROFKIT_RETURN_IF_ERROR(section.Bool("election", &out->election));
+  PROFKIT_RETURN_IF_ERROR(ParseGoTargets(section, &out->go_targets));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection io, section.Table("io_config"));
   PROFKIT_RETURN_IF_ERROR(ParseProfileIo(io, &out->io));
   PROFKIT_RETURN_IF_ERROR(section.StringMap("tags", &out->tags));

@@ -47,6 +47,8 @@ class TomlSection {
 
   // "ebpf.sample_rate" for key "sample_rate" of section "ebpf".
   std::string KeyPath(std::string_view key) const;
+  // The section's own dotted path, e.g. "inputs.profile[0].go[1]".
+  const std::string& path() const { return path_; }
 
  private:
   // The node at `key` (null when absent), marked as visited.

@@ -63,6 +63,7 @@ Result<std::string> LocalSink::Write(const ProfileUpload& upload) {
   PROFKIT_RETURN_IF_ERROR(MakeDirectories(service_dir));
 
   const std::string timestamp = FormatFileTimestamp(upload.end_unix_nanos);
+  std::lock_guard lock(mutex_);
   const bool single = upload.attachments.size() == 1;
   for (int suffix = 0; suffix <= kMaxCollisionSuffix; ++suffix) {
     const std::string stem =

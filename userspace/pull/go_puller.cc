@@ -66,12 +66,16 @@ void GoPuller::Wake() {
   wake_.notify_all();
 }
 
-void GoPuller::Stop() {
+void GoPuller::RequestStop() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
   }
   wake_.notify_all();
+}
+
+void GoPuller::Stop() {
+  RequestStop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -83,7 +87,11 @@ void GoPuller::Run() {
   // time.Ticker in DataKit) instead of running back to back.
   auto next = std::chrono::steady_clock::now();
   while (!stop_.load()) {
-    if (paused_ == nullptr || !paused_->load()) RunRound(fetcher, deltas, tracker);
+    if (paused_ != nullptr && paused_->load()) {
+      deltas = DeltaState();
+    } else {
+      RunRound(fetcher, deltas, tracker);
+    }
     const auto now = std::chrono::steady_clock::now();
     while (next <= now) next += target_.interval;
     std::unique_lock lock(mutex_);

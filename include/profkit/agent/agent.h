@@ -1,13 +1,14 @@
 // `profkit run`: wires the configured roads together and runs them until asked to stop.
 //   eBPF sampler → SamplePipeline → every upload_interval one pprof per service → sinks
 // (local files and/or Dataway); tracer pushes ([[inputs.profile]]) → ingest::Server → the
-// Dataway sink's durable queue.
+// Dataway sink's durable queue; Go programs ([[inputs.profile.go]]) → GoPullRunner → sinks.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <vector>
 
+#include "profkit/agent/go_pull_runner.h"
 #include "profkit/common/status.h"
 #include "profkit/config/config.h"
 #include "profkit/forward/dataway_sink.h"
@@ -37,6 +38,8 @@ class Agent {
   void LogCounters();
   // One listener per [[inputs.profile.pyroscope]]; needs sinks_ and hostname_.
   Status StartPyroscope();
+  // The one way profiles reach the sinks (eBPF flushes, Go pulls); thread-safe.
+  void Submit(forward::ProfileUpload upload);
 
   const config::Config config_;
   std::string hostname_;
@@ -52,6 +55,8 @@ class Agent {
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
   std::unique_ptr<sampling::BpfSampler> sampler_;
   int64_t interval_start_unix_ns_ = 0;
+  // [[inputs.profile.go]]; declared last: stopped first, as its pullers submit to sinks_.
+  std::unique_ptr<GoPullRunner> go_pull_;
 };
 
 }  // namespace profkit::agent

@@ -12,6 +12,7 @@
 
 #include "profkit/common/status.h"
 #include "profkit/config/pyroscope_config.h"
+#include "profkit/pull/go_target.h"
 
 namespace profkit::config {
 
@@ -24,6 +25,8 @@ struct AgentConfig {
   // Base of relative state paths (the Dataway queue). "" = the config file's directory
   // (LoadConfigFile fills it in; ParseConfig leaves "" = the working directory).
   std::string data_dir;
+  // Dataway election namespace: agents of one namespace elect one leader that runs pull mode.
+  std::string election_namespace = "default";
 };
 
 struct HttpConfig {
@@ -74,6 +77,11 @@ struct ProfileInputConfig {
   std::vector<std::pair<std::string, std::string>> tags;
   // [[inputs.profile.pyroscope]]: Pyroscope listeners, forwarding through the same queue.
   std::vector<PyroscopeInputConfig> pyroscope;
+  // Pull mode runs only on the agent Dataway elects (DataKit's default); without a Dataway, or
+  // when false, it always runs. Push endpoints and eBPF are never elected.
+  bool election = true;
+  // [[inputs.profile.go]]: Go programs to pull profiles from, each validated.
+  std::vector<pull::GoTarget> go_targets;
 };
 
 struct Config {

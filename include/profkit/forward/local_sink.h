@@ -1,5 +1,6 @@
 #pragma once
 
+#include <mutex>
 #include <string>
 
 #include "profkit/common/status.h"
@@ -9,7 +10,8 @@ namespace profkit::forward {
 
 // Writes each upload under <dir>/<service>/ as <FormatFileTimestamp(end)>.pprof, or, with several
 // attachments, as <stem>.<attachment name> each. An existing file is never overwritten: the stem
-// gets "-1", "-2", ... Files are written atomically. Synchronous.
+// gets "-1", "-2", ... Files are written atomically. Synchronous; thread-safe (the eBPF flush and
+// the Go pullers submit from different threads).
 class LocalSink : public ProfileSink {
  public:
   explicit LocalSink(std::string dir);
@@ -23,6 +25,9 @@ class LocalSink : public ProfileSink {
 
  private:
   std::string dir_;
+  // Held from the collision check to the last write, so that two uploads with the same end time
+  // never pick the same name.
+  std::mutex mutex_;
 };
 
 // A service name made safe as one directory name: only [A-Za-z0-9._-] and non-ASCII bytes kept

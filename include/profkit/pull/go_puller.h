@@ -45,7 +45,8 @@ class GoPuller {
                                   std::optional<int64_t> num_goroutine)>;
 
   // `target` must have passed ValidateGoTarget. `paused` (may be null; election) skips rounds
-  // while true and is re-checked at every tick.
+  // while true and is re-checked at every tick; a paused tick forgets the previous cumulative
+  // profiles, as the period until the next round belongs to whichever agent was leader then.
   GoPuller(GoTarget target, Sink sink, const std::atomic<bool>* paused);
   ~GoPuller();  // Stop()
   GoPuller(const GoPuller&) = delete;
@@ -55,8 +56,11 @@ class GoPuller {
   // Runs a round now instead of at the next tick (e.g. when the election resumes pulling, as
   // DataKit does); the grid of later ticks is kept.
   void Wake();
-  // Cancels a transfer in flight and joins the thread; returns within about a second (libcurl
-  // checks the cancel flag from its progress callback).
+  // Cancels a transfer in flight without waiting: RequestStop() every puller, then Stop() each,
+  // and shutting down many pullers takes as long as the slowest one.
+  void RequestStop();
+  // RequestStop() and joins the thread; returns within about a second (libcurl checks the
+  // cancel flag from its progress callback).
   void Stop();
 
   TargetState state() const { return state_.load(); }

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "profkit/common/file_util.h"
 #include "testing/temp_dir.h"
@@ -55,6 +58,23 @@ TEST_F(LocalSinkTest, HostileServiceNamesStayInsideTheDirectory) {
   EXPECT_EQ(*sink.Write(Upload("..")), dir_ + "/__/20231114T221420Z.pprof");
   EXPECT_EQ(*sink.Write(Upload("服务 1")), dir_ + "/服务_1/20231114T221420Z.pprof");
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir_).parent_path() / "x"));
+}
+
+// The eBPF flush and the Go pullers write from different threads, often with the same end time.
+TEST_F(LocalSinkTest, ConcurrentWritersNeverShareAFile) {
+  LocalSink sink(dir_);
+  constexpr int kThreads = 4, kPerThread = 20;
+  std::vector<std::vector<std::string>> paths(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) paths[t].push_back(*sink.Write(Upload("api")));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::set<std::string> distinct;
+  for (const auto& list : paths) distinct.insert(list.begin(), list.end());
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
 TEST(SanitizePathComponentTest, BoundedOnACharacterBoundary) {

@@ -1,6 +1,7 @@
-// A Go program serving net/http/pprof on 127.0.0.1 with an ephemeral port, for profkit's pull
-// tests. It prints "port <n>" once listening, keeps a fixed number of goroutines parked, burns
-// CPU, allocates, and contends on a mutex and a channel so that every profile type has samples.
+// A Go program serving net/http/pprof on 127.0.0.1 with an ephemeral port (or on the address in
+// $PPROF_TARGET_ADDR), for profkit's pull tests. It prints "port <n>" once listening, keeps a
+// fixed number of goroutines parked, burns CPU, allocates, and contends on a mutex and a channel
+// so that every profile type has samples.
 // GET /goroutines answers runtime.NumGoroutine().
 package main
 
@@ -79,7 +80,11 @@ func main() {
 	http.HandleFunc("/goroutines", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, strconv.Itoa(runtime.NumGoroutine()))
 	})
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := os.Getenv("PPROF_TARGET_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -1,0 +1,206 @@
+#include "profkit/forward/election.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "profkit/common/log.h"
+#include "profkit/forward/dataway_url.h"
+
+namespace profkit::forward {
+namespace {
+
+// Error replies are logged for diagnosis; a proxy's HTML page needn't flood the log.
+constexpr size_t kMaxLoggedReplyBytes = 256;
+// Reply strings (ids, messages) kept for logs.
+constexpr size_t kMaxReplyStringBytes = 256;
+
+struct CurlUrlDeleter {
+  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+};
+struct CurlStringDeleter {
+  void operator()(char* text) const { curl_free(text); }
+};
+
+bool HasToken(std::string_view query) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    if (item.starts_with("token=") && item.size() > 6) return true;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
+std::string BoundedString(const nlohmann::json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return "";
+  return it->get<std::string>().substr(0, kMaxReplyStringBytes);
+}
+
+}  // namespace
+
+Result<ElectionReply> ParseElectionReply(std::string_view body) {
+  const nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return Status::Error("election reply is not JSON");
+  const auto content = json.is_object() ? json.find("content") : json.end();
+  if (content == json.end() || !content->is_object()) {
+    return Status::Error("election reply has no \"content\" object");
+  }
+  ElectionReply reply;
+  const std::string status = BoundedString(*content, "status");
+  if (status == "success") {
+    reply.leader = true;
+  } else if (status != "defeat") {
+    return Status::Errorf("election reply: unknown status {:?}", status);
+  }
+  if (const auto interval = content->find("interval");
+      interval != content->end() && interval->is_number()) {
+    const double seconds = interval->get<double>();
+    reply.interval = std::chrono::seconds(static_cast<int64_t>(std::clamp<double>(
+        seconds, kMinElectionInterval.count(), kMaxElectionInterval.count())));
+  }
+  reply.incumbency_id = BoundedString(*content, "incumbency_id");
+  reply.error_msg = BoundedString(*content, "error_msg");
+  return reply;
+}
+
+Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view path,
+                                std::string_view election_namespace, std::string_view id) {
+  PROFKIT_ASSIGN_OR_RETURN(const std::string base, DatawayEndpointUrl(dataway_url, path));
+  std::unique_ptr<CURLU, CurlUrlDeleter> url(curl_url());
+  if (url == nullptr) return Status::Error("election URL: out of memory");
+  if (curl_url_set(url.get(), CURLUPART_URL, base.c_str(), 0) != CURLUE_OK) {
+    return Status::Errorf("election URL: cannot parse {}", UrlWithoutSecrets(base));
+  }
+  char* raw_query = nullptr;
+  const bool have_query = curl_url_get(url.get(), CURLUPART_QUERY, &raw_query, 0) == CURLUE_OK;
+  std::unique_ptr<char, CurlStringDeleter> query(raw_query);
+  if (!have_query || !HasToken(query.get())) {
+    return Status::Error("dataway.url has no token=...: the election needs it (or set "
+                         "election = false in [[inputs.profile]])");
+  }
+  // CURLU_URLENCODE escapes the value after the first '='.
+  for (const std::string& item : {fmt::format("namespace={}", election_namespace),
+                                  fmt::format("id={}", id)}) {
+    if (curl_url_set(url.get(), CURLUPART_QUERY, item.c_str(),
+                     CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK) {
+      return Status::Error("election URL: cannot add the namespace and id");
+    }
+  }
+  char* raw_out = nullptr;
+  if (curl_url_get(url.get(), CURLUPART_URL, &raw_out, 0) != CURLUE_OK) {
+    return Status::Error("election URL: cannot build it");
+  }
+  std::unique_ptr<char, CurlStringDeleter> out(raw_out);
+  return std::string(out.get());
+}
+
+Result<std::unique_ptr<DatawayElection>> DatawayElection::Start(ElectionOptions options,
+                                                                OnChange on_change) {
+  PROFKIT_ASSIGN_OR_RETURN(std::string election_url,
+                           ElectionUrl(options.dataway_url, kElectionPath,
+                                       options.election_namespace, options.id));
+  PROFKIT_ASSIGN_OR_RETURN(std::string heartbeat_url,
+                           ElectionUrl(options.dataway_url, kElectionHeartbeatPath,
+                                       options.election_namespace, options.id));
+  std::unique_ptr<DatawayElection> election(new DatawayElection(
+      std::move(options), std::move(on_change), std::move(election_url),
+      std::move(heartbeat_url)));
+  election->thread_ = std::thread([raw = election.get()] { raw->Run(); });
+  return election;
+}
+
+DatawayElection::DatawayElection(ElectionOptions options, OnChange on_change,
+                                 std::string election_url, std::string heartbeat_url)
+    : options_(std::move(options)),
+      on_change_(std::move(on_change)),
+      election_url_(std::move(election_url)),
+      heartbeat_url_(std::move(heartbeat_url)) {}
+
+DatawayElection::~DatawayElection() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DatawayElection::Run() {
+  HttpClient client;
+  spdlog::info("election: candidate in namespace {:?} as {:?}; pull inputs wait for leadership",
+               options_.election_namespace, options_.id);
+  while (!stop_.load()) {
+    const std::chrono::milliseconds wait = Step(client);
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, wait, [this] { return stop_.load(); });
+  }
+}
+
+std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
+  const bool leader = leader_.load();
+  HttpRequest request;
+  request.url = leader ? heartbeat_url_ : election_url_;
+  request.headers = {{"User-Agent", "profkit"}};
+  request.timeout = options_.request_timeout;
+  request.cancel = &stop_;
+  ++counters_.requests;
+  const Result<HttpResponse> response = client.Post(request);
+  if (stop_.load()) return options_.retry_interval;
+
+  Status error;
+  Result<ElectionReply> reply = Status::Error("no reply");
+  if (!response.ok()) {
+    error = response.status();
+  } else if (response->status < 200 || response->status >= 300) {
+    error = Status::Errorf("HTTP {} {:?}", response->status,
+                           std::string_view(response->body).substr(0, kMaxLoggedReplyBytes));
+  } else {
+    reply = ParseElectionReply(response->body);
+    if (!reply.ok()) error = reply.status();
+  }
+  const std::string_view what = leader ? "heartbeat" : "election request";
+  if (!error.ok()) {
+    ++counters_.failures;
+    if (!last_call_failed_) {
+      spdlog::warn("election: {} to {} failed: {}; retrying every {} ms", what,
+                   UrlWithoutSecrets(request.url), error.message(), options_.retry_interval.count());
+    }
+    last_call_failed_ = true;
+    if (leader && ++failed_heartbeats_ >= kMaxFailedHeartbeats) {
+      SetLeader(false, fmt::format("{} heartbeats failed", failed_heartbeats_));
+    }
+    return options_.retry_interval;
+  }
+  if (last_call_failed_) spdlog::info("election: Dataway answers again");
+  last_call_failed_ = false;
+  failed_heartbeats_ = 0;
+  if (reply->leader != leader) {
+    std::string why = reply->leader                  ? "Dataway elected this agent"
+                      : reply->incumbency_id.empty() ? "Dataway answered defeat"
+                                                     : fmt::format("Dataway chose {:?}", reply->incumbency_id);
+    if (!reply->error_msg.empty()) why += fmt::format(" ({})", reply->error_msg);
+    SetLeader(reply->leader, why);
+  }
+  return reply->interval;
+}
+
+void DatawayElection::SetLeader(bool leader, std::string_view why) {
+  leader_ = leader;
+  failed_heartbeats_ = 0;
+  ++counters_.changes;
+  if (leader) {
+    spdlog::info("election: leader of namespace {:?}: {}; pull inputs run",
+                 options_.election_namespace, why);
+  } else {
+    spdlog::warn("election: not the leader of namespace {:?} any more: {}; pull inputs pause",
+                 options_.election_namespace, why);
+  }
+  on_change_(leader);
+}
+
+}  // namespace profkit::forward
