@@ -57,8 +57,11 @@ def test_pyroscope_nodejs_client(pyroscope_js, pyroscope_agent, fake_dataway, re
     node = subprocess.Popen(["node", str(pyroscope_js / "app.js")], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
 
+    def uploads(requests):  # not profiling_metrics lines
+        return [r for r in requests if r["path"].startswith("/v1/upload/profiling")]
+
     def node_files(requests):
-        return {name for r in requests if forwarded_services([r]) == ["pyro-node-it"]
+        return {name for r in uploads(requests) if forwarded_services([r]) == ["pyro-node-it"]
                 for name in parse_forwarded(r) if name != "event"}
     try:
         # The client flushes a wall and a heap profile, as two uploads to the same name.
@@ -68,6 +71,7 @@ def test_pyroscope_nodejs_client(pyroscope_js, pyroscope_agent, fake_dataway, re
         node.kill()
         node.wait()
         log.close()
+    requests = uploads(requests)
     request = next(r for r in requests
                    if forwarded_services([r]) == ["pyro-node-it"] and "wall.pprof" in parse_forwarded(r))
     parts, event, tags = event_of(request)
@@ -169,7 +173,9 @@ def test_raw_http_bodies(pyroscope_agent, fake_dataway, read_pprof, pprof_pb2):
         status, body = post(agent.port, path, payload, content_type)
         assert status == want_status and want_text in body, (path, status, body)
 
-    requests = fake_dataway.wait_for(lambda rs: len(rs) >= 3, timeout=30)
+    def uploads(rs):  # not the profiling_metrics lines of the python and golang uploads
+        return [r for r in rs if r["path"].startswith("/v1/upload/profiling")]
+    requests = uploads(fake_dataway.wait_for(lambda rs: len(uploads(rs)) >= 3, timeout=30))
     assert len(requests) == 3
     by_app = {}
     for request in requests:
