@@ -1,9 +1,6 @@
 #include "profkit/ingest/server.h"
 
 #include <httplib.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 
@@ -13,15 +10,11 @@
 namespace profkit::ingest {
 namespace {
 
-// Idle keep-alive connections are closed after this; tracers upload once a minute and reconnect.
-constexpr time_t kKeepAliveTimeoutSeconds = 5;
-// Requests per connection before it is closed; high so load generators and busy tracers reuse it.
-constexpr size_t kKeepAliveMaxCount = 100000;
 // httplib serves each keep-alive connection on one pool thread until it closes: this is how many
 // tracer connections are served at once (more wait in the accept queue).
 constexpr size_t kServerThreads = 64;
-// A client that stops sending mid-body is cut off after this.
-constexpr time_t kReadTimeoutSeconds = 30;
+// Requests per connection before it is closed; high so load generators and busy tracers reuse it.
+constexpr size_t kKeepAliveMaxCount = 100000;
 
 std::string EscapeRegex(std::string_view text) {
   std::string out;
@@ -35,47 +28,17 @@ std::string EscapeRegex(std::string_view text) {
 }  // namespace
 
 Server::Server(ServerOptions options, UploadQueue queue)
-    : options_(std::move(options)),
-      queue_(std::move(queue)),
-      http_(std::make_unique<httplib::Server>()) {}
-
-Server::~Server() {
-  http_->stop();
-  if (thread_.joinable()) thread_.join();
-}
+    : options_(std::move(options)), queue_(std::move(queue)) {}
 
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue queue) {
   std::unique_ptr<Server> server(new Server(std::move(options), std::move(queue)));
   server->Route();
-  httplib::Server& http = *server->http_;
-  // httplib's default adds SO_REUSEPORT, which would let a second agent share the port silently.
-  // TCP_NODELAY: httplib writes a response's headers and body separately; with Nagle and the
-  // client's delayed ACK every keep-alive request would wait ~40 ms.
-  http.set_socket_options([](int fd) {
-    const int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
-  });
-  http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  http.set_payload_max_length(server->options_.body_limit);
-  http.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
-  http.set_keep_alive_max_count(kKeepAliveMaxCount);
-  http.set_read_timeout(kReadTimeoutSeconds, 0);
-  const std::string& host = server->options_.host;
-  int port = server->options_.port;
-  if (port == 0) {
-    port = http.bind_to_any_port(host);
-  } else if (!http.bind_to_port(host, port)) {
-    port = -1;
-  }
-  if (port <= 0) {
-    return Status::Errorf("http: cannot listen on {}:{} (address in use or not local?)", host,
-                          server->options_.port);
-  }
-  server->port_ = static_cast<uint16_t>(port);
-  server->thread_ = std::thread([&http] { http.listen_after_bind(); });
-  // stop() is a no-op until the loop runs; don't let the destructor race it.
-  while (!http.is_running()) std::this_thread::yield();
+  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(HttpListenerOptions{
+      .host = server->options_.host,
+      .port = server->options_.port,
+      .threads = kServerThreads,
+      .body_limit = server->options_.body_limit,
+      .keep_alive_max_count = kKeepAliveMaxCount}));
   return server;
 }
 
@@ -138,7 +101,7 @@ ServerCounters Server::counters() const {
 }
 
 void Server::Route() {
-  httplib::Server& http = *http_;
+  httplib::Server& http = listener_.server();
   for (const std::string& endpoint : options_.endpoints) {
     http.Post(EscapeRegex(endpoint), [this](const httplib::Request& request,
                                             httplib::Response& response,

@@ -1,9 +1,6 @@
 #include "profkit/pyroscope/server.h"
 
 #include <httplib.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 
 #include "profkit/common/clock.h"
 #include "profkit/common/log.h"
@@ -13,53 +10,21 @@ namespace {
 
 // Pyroscope clients flush every 10-60 s from one connection each; a few threads serve a host.
 constexpr size_t kServerThreads = 8;
-// Idle keep-alive connections are closed after this; clients reconnect at their next flush.
-constexpr time_t kKeepAliveTimeoutSeconds = 5;
-// A client that stops sending mid-body is cut off after this.
-constexpr time_t kReadTimeoutSeconds = 30;
 
 }  // namespace
 
 Server::Server(ListenerContext context, Deliver deliver)
-    : context_(std::move(context)),
-      deliver_(std::move(deliver)),
-      http_(std::make_unique<httplib::Server>()) {}
-
-Server::~Server() {
-  http_->stop();
-  if (thread_.joinable()) thread_.join();
-}
+    : context_(std::move(context)), deliver_(std::move(deliver)) {}
 
 Result<std::unique_ptr<Server>> Server::Start(ListenerContext context, Deliver deliver) {
   std::unique_ptr<Server> server(new Server(std::move(context), std::move(deliver)));
   server->Route();
-  httplib::Server& http = *server->http_;
-  // As ingest::Server: no SO_REUSEPORT (a second agent must not share the port silently), and
-  // TCP_NODELAY (headers and body are written separately).
-  http.set_socket_options([](int fd) {
-    const int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
-  });
-  http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  http.set_payload_max_length(server->context_.body_limit);
-  http.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
-  http.set_read_timeout(kReadTimeoutSeconds, 0);
-  const config::PyroscopeInputConfig& input = server->context_.input;
-  int port = input.port;
-  if (port == 0) {
-    port = http.bind_to_any_port(input.host);
-  } else if (!http.bind_to_port(input.host, port)) {
-    port = -1;
-  }
-  if (port <= 0) {
-    return Status::Errorf("pyroscope: cannot listen on {}:{} (address in use or not local?)",
-                          input.host, input.port);
-  }
-  server->port_ = static_cast<uint16_t>(port);
-  server->thread_ = std::thread([&http] { http.listen_after_bind(); });
-  // stop() is a no-op until the loop runs; don't let the destructor race it.
-  while (!http.is_running()) std::this_thread::yield();
+  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(ingest::HttpListenerOptions{
+      .host = server->context_.input.host,
+      .port = server->context_.input.port,
+      .threads = kServerThreads,
+      .body_limit = server->context_.body_limit,
+      .name = "pyroscope"}));
   return server;
 }
 
@@ -127,7 +92,7 @@ ServerCounters Server::counters() const {
 void Server::Route() {
   for (const bool push : {false, true}) {
     // httplib routes are regular expressions.
-    http_->Post(push ? R"(/push\.v1\.PusherService/Push)" : kIngestPath,
+    listener_.server().Post(push ? R"(/push\.v1\.PusherService/Push)" : kIngestPath,
                 [this, push](const httplib::Request& request, httplib::Response& response,
                              const httplib::ContentReader& reader) {
                   const Response answer = Handle(request, response, reader, push);

@@ -12,14 +12,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/ingest/http_listener.h"
 #include "profkit/ingest/upload_handler.h"
 
 namespace httplib {
-class Server;
 class ContentReader;
 struct Request;
 struct Response;
@@ -46,9 +45,8 @@ class Server {
  public:
   // Binds (an error names the address when it is taken) and starts serving.
   static Result<std::unique_ptr<Server>> Start(ServerOptions options, UploadQueue queue);
-  ~Server();  // stops listening and waits for requests in progress
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return listener_.port(); }
   ServerCounters counters() const;
 
  private:
@@ -60,10 +58,9 @@ class Server {
 
   const ServerOptions options_;
   const UploadQueue queue_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
-  uint16_t port_ = 0;
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, queue_errors_{0}, tracer_requests_{0};
+  // Last: destroyed first, so no handler runs while the members it uses are destroyed.
+  HttpListener listener_;
 };
 
 }  // namespace profkit::ingest

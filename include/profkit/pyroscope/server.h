@@ -7,13 +7,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <thread>
 
 #include "profkit/common/status.h"
+#include "profkit/ingest/http_listener.h"
 #include "profkit/pyroscope/handler.h"
 
 namespace httplib {
-class Server;
 class ContentReader;
 struct Request;
 struct Response;
@@ -35,9 +34,8 @@ class Server {
   // Binds context.input.host:port (port 0: an ephemeral one, for tests) and starts serving; an
   // error names the address.
   static Result<std::unique_ptr<Server>> Start(ListenerContext context, Deliver deliver);
-  ~Server();  // stops listening and waits for requests in progress
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return listener_.port(); }
   ServerCounters counters() const;
 
  private:
@@ -49,10 +47,9 @@ class Server {
 
   const ListenerContext context_;
   const Deliver deliver_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
-  uint16_t port_ = 0;
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, queue_errors_{0};
+  // Last: destroyed first, so no handler runs while the members it uses are destroyed.
+  ingest::HttpListener listener_;
 };
 
 }  // namespace profkit::pyroscope
