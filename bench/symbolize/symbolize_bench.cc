@@ -3,7 +3,8 @@
 //
 //   symbolize_bench FILE [ADDRESSES [--dump]]
 //
-// Prints one line per phase; --dump also prints every address's frames (to compare builds). A bench, not a test: it asserts nothing.
+// Prints one line per phase; --dump also prints every address's frames (to compare builds). A
+// bench, not a test: it asserts nothing.
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -89,8 +90,8 @@ int main(int argc, char** argv) {
     if (dump) {
       std::printf("0x%lx", static_cast<unsigned long>(offset));
       for (const auto& l : lines) {
-        std::printf(" | %s %s:%ld (%ld)", l.function.c_str(), l.file.c_str(), static_cast<long>(l.line),
-                    static_cast<long>(l.start_line));
+        std::printf(" | %s %s:%ld (%ld)", l.function.c_str(), l.file.c_str(),
+                    static_cast<long>(l.line), static_cast<long>(l.start_line));
       }
       std::printf("\n");
     }
@@ -100,13 +101,18 @@ int main(int argc, char** argv) {
   const double spread = Seconds(std::chrono::steady_clock::now() - start);
   // Again, every unit now indexed: the steady state of a long-running agent.
   start = std::chrono::steady_clock::now();
-  for (long i = 0; i < count; ++i) symbolizer.Symbolize(*id, text.file_offset + static_cast<uint64_t>(i) * step);
+  for (long i = 0; i < count; ++i)
+    symbolizer.Symbolize(*id, text.file_offset + static_cast<uint64_t>(i) * step);
   const double again = Seconds(std::chrono::steady_clock::now() - start);
   std::printf("%s: .text %.1f MiB\n", path, static_cast<double>(text.size) / (1 << 20));
-  std::printf("first lookup (symbols + DWARF index): %.1f ms, %zu frames\n", cold * 1e3, first_frames);
-  std::printf("%ld addresses, first pass: %.1f us per address, %.2f frames per address, %zu without symbol\n",
-              count, spread * 1e6 / static_cast<double>(count),
-              static_cast<double>(frames) / static_cast<double>(count), unresolved);
-  std::printf("same addresses again: %.1f us per address\n", again * 1e6 / static_cast<double>(count));
+  std::printf("first lookup (symbols + DWARF index): %.1f ms, %zu frames\n", cold * 1e3,
+              first_frames);
+  std::printf(
+      "%ld addresses, first pass: %.1f us per address, %.2f frames per address, %zu without "
+      "symbol\n",
+      count, spread * 1e6 / static_cast<double>(count),
+      static_cast<double>(frames) / static_cast<double>(count), unresolved);
+  std::printf("same addresses again: %.1f us per address\n",
+              again * 1e6 / static_cast<double>(count));
   return 0;
 }

@@ -53,8 +53,9 @@ std::string Canonical(const std::string& name) {
   const size_t dot = name.find('.');
   std::string out = dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
   for (size_t i = 0; i + 2 < out.size(); ++i) {
-    const bool structor = (out[i] == 'C' && (out[i + 1] == '1' || out[i + 1] == '2' || out[i + 1] == '4')) ||
-                          (out[i] == 'D' && (out[i + 1] == '0' || out[i + 1] == '1' || out[i + 1] == '2'));
+    const bool structor =
+        (out[i] == 'C' && (out[i + 1] == '1' || out[i + 1] == '2' || out[i + 1] == '4')) ||
+        (out[i] == 'D' && (out[i + 1] == '0' || out[i + 1] == '1' || out[i + 1] == '2'));
     if (structor && out[i + 2] == 'E') out[i + 1] = '*';
   }
   return out;
@@ -97,7 +98,8 @@ TEST(InlineChainTest, AgreesWithAddr2line) {
   for (size_t i = 0; i < offsets.size(); ++i) {
     // No function or no line covers the address in DWARF (padding, PLT, _init): the symbol
     // table answers that, not the inline chains under test.
-    if (expected[i].empty() || expected[i][0].function == "??" || expected[i][0].line == 0) continue;
+    if (expected[i].empty() || expected[i][0].function == "??" || expected[i][0].line == 0)
+      continue;
     const std::vector<SymbolizedLine> frames = symbolizer.Symbolize(*id, offsets[i]);
     std::string got;
     std::string want;
