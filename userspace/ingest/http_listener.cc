@@ -47,4 +47,58 @@ Status HttpListener::Start(const HttpListenerOptions& options) {
   return Status::Ok();
 }
 
+std::vector<Part> RequestBody::PartViews() const {
+  std::vector<Part> views;
+  views.reserve(parts.size());
+  for (const OwnedPart& part : parts) {
+    views.push_back(
+        Part{part.name, part.filename, !part.filename.empty(), part.content_type, part.content});
+  }
+  return views;
+}
+
+RequestBody ReadRequestBody(const httplib::Request& request, const httplib::Response& response,
+                            const httplib::ContentReader& reader, size_t body_limit,
+                            bool parse_multipart) {
+  RequestBody body;
+  size_t total = 0;
+  bool too_large = false;
+  const auto bounded = [&](size_t size) {
+    total += size;
+    too_large = total > body_limit;
+    return !too_large;
+  };
+  bool too_many = false;
+  bool read = false;
+  body.multipart = parse_multipart && request.is_multipart_form_data();
+  if (body.multipart) {
+    read = reader(
+        [&](const httplib::MultipartFormData& file) {
+          too_many = body.parts.size() == kMaxMultipartParts;
+          if (!too_many) body.parts.push_back({file.name, file.filename, file.content_type, ""});
+          return !too_many;
+        },
+        [&](const char* data, size_t size) {
+          if (!bounded(size)) return false;
+          body.parts.back().content.append(data, size);
+          return true;
+        });
+  } else {
+    read = reader([&](const char* data, size_t size) {
+      if (!bounded(size)) return false;
+      body.bytes.append(data, size);
+      return true;
+    });
+  }
+  // httplib answers 413 itself when Content-Length exceeds the payload limit.
+  if (too_large || response.status == 413) {
+    body.outcome = RequestBody::Outcome::kTooLarge;
+  } else if (too_many) {
+    body.outcome = RequestBody::Outcome::kTooManyParts;
+  } else {
+    body.outcome = read ? RequestBody::Outcome::kRead : RequestBody::Outcome::kUnreadable;
+  }
+  return body;
+}
+
 }  // namespace profkit::ingest

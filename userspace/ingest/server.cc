@@ -45,54 +45,23 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue
 IngestResponse Server::HandleUploadRequest(const httplib::Request& request,
                                            const httplib::Response& response,
                                            const httplib::ContentReader& reader) {
-  // httplib has already undone any Content-Encoding (gzip, br) while streaming the body; the
-  // receivers below bound what it inflates to body_limit.
-  size_t total = 0;
-  bool too_large = false;
-  const auto bounded = [&](size_t size) {
-    total += size;
-    too_large = total > options_.body_limit;
-    return !too_large;
-  };
-  const IngestResponse kTooLarge{413, fmt::format("body larger than body_size_limit_mb ({} bytes)\n",
-                                                  options_.body_limit)};
-  if (!request.is_multipart_form_data()) {
-    std::string body;
-    const bool read = reader([&](const char* data, size_t size) {
-      if (!bounded(size)) return false;
-      body.append(data, size);
-      return true;
-    });
-    if (too_large || response.status == 413) return kTooLarge;
-    if (!read) return {400, "could not read the request body\n"};
-    return HandleProfileUpload(request.get_header_value("Content-Type"), "", body,
+  const RequestBody body = ReadRequestBody(request, response, reader, options_.body_limit, true);
+  switch (body.outcome) {
+    case RequestBody::Outcome::kTooLarge:
+      return {413, fmt::format("body larger than body_size_limit_mb ({} bytes)\n", options_.body_limit)};
+    case RequestBody::Outcome::kTooManyParts:
+      return {400, fmt::format("more than {} parts\n", kMaxMultipartParts)};
+    case RequestBody::Outcome::kUnreadable:
+      return {400, body.multipart ? "multipart body: malformed or truncated\n"
+                                  : "could not read the request body\n"};
+    case RequestBody::Outcome::kRead:
+      break;
+  }
+  if (!body.multipart) {
+    return HandleProfileUpload(request.get_header_value("Content-Type"), "", body.bytes,
                                options_.body_limit, options_.rewrite, queue_);
   }
-  // httplib parses multipart bodies itself (a plain receiver is not offered for them); parts
-  // stream into `files`.
-  std::vector<httplib::MultipartFormData> files;
-  bool too_many = false;
-  const bool read = reader(
-      [&](const httplib::MultipartFormData& file) {
-        too_many = files.size() == kMaxMultipartParts;
-        if (!too_many) files.push_back(file);
-        return !too_many;
-      },
-      [&](const char* data, size_t size) {
-        if (!bounded(size)) return false;
-        files.back().content.append(data, size);
-        return true;
-      });
-  if (too_large || response.status == 413) return kTooLarge;
-  if (too_many) return {400, fmt::format("more than {} parts\n", kMaxMultipartParts)};
-  if (!read) return {400, "multipart body: malformed or truncated\n"};
-  std::vector<Part> parts;
-  parts.reserve(files.size());
-  for (const httplib::MultipartFormData& file : files) {
-    parts.push_back(
-        Part{file.name, file.filename, !file.filename.empty(), file.content_type, file.content});
-  }
-  return HandleProfileParts(parts, options_.rewrite, queue_);
+  return HandleProfileParts(body.PartViews(), options_.rewrite, queue_);
 }
 
 ServerCounters Server::counters() const {

@@ -30,58 +30,32 @@ Result<std::unique_ptr<Server>> Server::Start(ListenerContext context, Deliver d
 
 Response Server::Handle(const httplib::Request& request, const httplib::Response& response,
                         const httplib::ContentReader& reader, bool push) {
-  // httplib has already undone any Content-Encoding (gzip) while streaming the body; the
-  // receivers bound what it inflates to body_limit.
-  size_t total = 0;
-  bool too_large = false;
-  const auto bounded = [&](size_t size) {
-    total += size;
-    too_large = total > context_.body_limit;
-    return !too_large;
-  };
-  const std::string too_large_message =
-      fmt::format("body larger than body_size_limit_mb ({} bytes)", context_.body_limit);
+  const ingest::RequestBody body =
+      ingest::ReadRequestBody(request, response, reader, context_.body_limit, !push);
+  switch (body.outcome) {
+    case ingest::RequestBody::Outcome::kTooLarge: {
+      const std::string message =
+          fmt::format("body larger than body_size_limit_mb ({} bytes)", context_.body_limit);
+      if (push) {
+        return Response{413, fmt::format(R"({{"code":"resource_exhausted","message":"{}"}})", message),
+                        "application/json"};
+      }
+      return Response{413, message + "\n"};
+    }
+    case ingest::RequestBody::Outcome::kTooManyParts:
+      return Response{400, fmt::format("more than {} parts\n", ingest::kMaxMultipartParts)};
+    case ingest::RequestBody::Outcome::kUnreadable:
+      return Response{400, "could not read the request body (malformed or truncated)\n"};
+    case ingest::RequestBody::Outcome::kRead:
+      break;
+  }
   const std::string content_type = request.get_header_value("Content-Type");
   const int64_t now = WallTimeNanos();
+  if (push) return HandlePush(content_type, body.bytes, context_, deliver_, now);
   IngestRequest parsed{.params = request.params, .content_type = content_type};
-  std::string body;
-  std::vector<httplib::MultipartFormData> files;
-  bool too_many = false;
-  bool read = false;
-  if (!push && request.is_multipart_form_data()) {
-    // httplib parses multipart bodies itself (a plain receiver is not offered for them).
-    read = reader(
-        [&](const httplib::MultipartFormData& file) {
-          too_many = files.size() == ingest::kMaxMultipartParts;
-          if (!too_many) files.push_back(file);
-          return !too_many;
-        },
-        [&](const char* data, size_t size) {
-          if (!bounded(size)) return false;
-          files.back().content.append(data, size);
-          return true;
-        });
-  } else {
-    read = reader([&](const char* data, size_t size) {
-      if (!bounded(size)) return false;
-      body.append(data, size);
-      return true;
-    });
-  }
-  if (too_large || response.status == 413) {
-    if (push) return Response{413, fmt::format(R"({{"code":"resource_exhausted","message":"{}"}})",
-                                               too_large_message), "application/json"};
-    return Response{413, too_large_message + "\n"};
-  }
-  if (too_many) return Response{400, fmt::format("more than {} parts\n", ingest::kMaxMultipartParts)};
-  if (!read) return Response{400, "could not read the request body (malformed or truncated)\n"};
-  if (push) return HandlePush(content_type, body, context_, deliver_, now);
-  parsed.body = body;
-  parsed.multipart = request.is_multipart_form_data();
-  for (const httplib::MultipartFormData& file : files) {
-    parsed.parts.push_back(ingest::Part{file.name, file.filename, !file.filename.empty(),
-                                        file.content_type, file.content});
-  }
+  parsed.body = body.bytes;
+  parsed.multipart = body.multipart;
+  parsed.parts = body.PartViews();
   return HandleIngest(parsed, context_, deliver_, now);
 }
 

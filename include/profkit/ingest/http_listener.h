@@ -1,5 +1,6 @@
-// An httplib server serving on its own thread, set up the way every profkit listener needs it:
-// no SO_REUSEPORT, TCP_NODELAY, a bounded thread pool, body limit and timeouts.
+// What profkit's HTTP listeners (the push endpoint, each Pyroscope listener) share: an httplib
+// server on its own thread set up the way they all need it (no SO_REUSEPORT, TCP_NODELAY, a
+// bounded thread pool, body limit and timeouts), and the bounded reading of a request body.
 #pragma once
 
 #include <cstddef>
@@ -8,11 +9,16 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/ingest/multipart.h"
 
 namespace httplib {
 class Server;
+class ContentReader;
+struct Request;
+struct Response;
 }  // namespace httplib
 
 namespace profkit::ingest {
@@ -50,5 +56,26 @@ class HttpListener {
   std::thread thread_;
   uint16_t port_ = 0;
 };
+
+// A request body as httplib streams it (Content-Encoding already undone), at most body_limit
+// bytes; multipart bodies arrive as parts (at most kMaxMultipartParts).
+struct RequestBody {
+  enum class Outcome { kRead, kTooLarge, kTooManyParts, kUnreadable };
+  Outcome outcome = Outcome::kUnreadable;
+  bool multipart = false;
+  std::string bytes;  // the body, when not multipart
+  struct OwnedPart {
+    std::string name, filename, content_type, content;
+  };
+  std::vector<OwnedPart> parts;
+
+  // Views of `parts` for the multipart handlers; valid while this body lives.
+  std::vector<Part> PartViews() const;
+};
+// `parse_multipart`: a multipart/form-data body is split into parts (httplib offers no plain
+// reader for them); otherwise any body is read whole.
+RequestBody ReadRequestBody(const httplib::Request& request, const httplib::Response& response,
+                            const httplib::ContentReader& reader, size_t body_limit,
+                            bool parse_multipart);
 
 }  // namespace profkit::ingest
