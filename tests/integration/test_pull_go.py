@@ -8,6 +8,7 @@ the other.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -165,6 +166,16 @@ def test_pull_uploads_deltas_survives_down_and_slow_targets(
     goroutines = read_pprof(parts["goroutines.pprof"][1])
     assert goroutines.sample_types() == [("goroutine", "count")]
     assert goroutines.total() >= 7  # the program's parked goroutines
+    # profiling_metrics of the pulled rounds: the goroutine count from the goroutine sample type
+    # (DataKit reads "goroutines" and sends 0).
+    def go_demo_metrics(rs):
+        return [r["body"].decode() for r in rs
+                if r["path"].startswith("/v1/write/metric") and b"service=go-demo" in r["body"]]
+    lines = go_demo_metrics(fake_dataway.wait_for(lambda r: len(go_demo_metrics(r)) >= 2, timeout=10))
+    counts = [int(m.group(1)) for m in (re.search(r"prof_go_num_goroutine=(\d+)i?[, ]", line) for line in lines) if m]
+    assert counts and min(counts) >= 7, lines
+    assert all(line.startswith("profiling_metrics,") and "language=golang" in line for line in lines), lines
+    assert any("prof_go_cpu_cores=" in line for line in lines), lines
 
     # go-late failed at t=0 and t=10 (logged once); it comes up now and round 3 (t=20) uploads.
     late = go_programs(f"127.0.0.1:{late_port}")
