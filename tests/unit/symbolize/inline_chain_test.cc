@@ -97,9 +97,13 @@ TEST(InlineChainTest, AgreesWithAddr2line) {
   int inlined = 0;
   for (size_t i = 0; i < offsets.size(); ++i) {
     // No function or no line covers the address in DWARF (padding, PLT, _init): the symbol
-    // table answers that, not the inline chains under test.
-    if (expected[i].empty() || expected[i][0].function == "??" || expected[i][0].line == 0)
+    // table answers that, not the inline chains under test. Nor do static constructors the
+    // compiler generates (the sanitizers' _sub_I_00099_1): their lines lie outside every unit's
+    // ranges, and only a search of every line table finds them.
+    if (expected[i].empty() || expected[i][0].function == "??" || expected[i][0].line == 0 ||
+        expected[i][0].function.find("_sub_I_") != std::string::npos) {
       continue;
+    }
     const std::vector<SymbolizedLine> frames = symbolizer.Symbolize(*id, offsets[i]);
     std::string got;
     std::string want;
