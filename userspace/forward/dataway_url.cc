@@ -133,6 +133,17 @@ Result<std::string> BuildEndpointUrl(const std::string& dataway_url, std::string
   return upload_url;
 }
 
+bool HasToken(std::string_view query) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    if (item.starts_with("token=") && item.size() > 6) return true;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::string> DatawayUploadUrl(std::string_view dataway_url) {
@@ -143,6 +154,18 @@ Result<std::string> DatawayEndpointUrl(std::string_view dataway_url, std::string
   if (path.empty() || path[0] != '/') return Status::Errorf("endpoint {:?} is not a path", path);
   return BuildEndpointUrl(std::string(dataway_url), path)
       .WithContext(fmt::format("dataway url {:?}", UrlWithoutSecrets(dataway_url)));
+}
+
+Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view path,
+                                std::string_view election_namespace, std::string_view id) {
+  PROFKIT_ASSIGN_OR_RETURN(std::string url, DatawayEndpointUrl(dataway_url, path));
+  const size_t query = url.find('?');
+  if (query == std::string::npos || !HasToken(std::string_view(url).substr(query + 1))) {
+    return Status::Error("dataway.url has no token=...: the election needs it (or set "
+                         "election = false in [[inputs.profile]])");
+  }
+  url += "&namespace=" + QueryEscape(election_namespace) + "&id=" + QueryEscape(id);
+  return url;
 }
 
 }  // namespace profkit::forward

@@ -1,7 +1,5 @@
 #include "profkit/forward/election.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -16,24 +14,6 @@ namespace {
 constexpr size_t kMaxLoggedReplyBytes = 256;
 // Reply strings (ids, messages) kept for logs.
 constexpr size_t kMaxReplyStringBytes = 256;
-
-struct CurlUrlDeleter {
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
-};
-struct CurlStringDeleter {
-  void operator()(char* text) const { curl_free(text); }
-};
-
-bool HasToken(std::string_view query) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    if (item.starts_with("token=") && item.size() > 6) return true;
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return false;
-}
 
 std::string BoundedString(const nlohmann::json& object, const char* key) {
   const auto it = object.find(key);
@@ -66,37 +46,6 @@ Result<ElectionReply> ParseElectionReply(std::string_view body) {
   reply.incumbency_id = BoundedString(*content, "incumbency_id");
   reply.error_msg = BoundedString(*content, "error_msg");
   return reply;
-}
-
-Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view path,
-                                std::string_view election_namespace, std::string_view id) {
-  PROFKIT_ASSIGN_OR_RETURN(const std::string base, DatawayEndpointUrl(dataway_url, path));
-  std::unique_ptr<CURLU, CurlUrlDeleter> url(curl_url());
-  if (url == nullptr) return Status::Error("election URL: out of memory");
-  if (curl_url_set(url.get(), CURLUPART_URL, base.c_str(), 0) != CURLUE_OK) {
-    return Status::Errorf("election URL: cannot parse {}", UrlWithoutSecrets(base));
-  }
-  char* raw_query = nullptr;
-  const bool have_query = curl_url_get(url.get(), CURLUPART_QUERY, &raw_query, 0) == CURLUE_OK;
-  std::unique_ptr<char, CurlStringDeleter> query(raw_query);
-  if (!have_query || !HasToken(query.get())) {
-    return Status::Error("dataway.url has no token=...: the election needs it (or set "
-                         "election = false in [[inputs.profile]])");
-  }
-  // CURLU_URLENCODE escapes the value after the first '='.
-  for (const std::string& item : {fmt::format("namespace={}", election_namespace),
-                                  fmt::format("id={}", id)}) {
-    if (curl_url_set(url.get(), CURLUPART_QUERY, item.c_str(),
-                     CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK) {
-      return Status::Error("election URL: cannot add the namespace and id");
-    }
-  }
-  char* raw_out = nullptr;
-  if (curl_url_get(url.get(), CURLUPART_URL, &raw_out, 0) != CURLUE_OK) {
-    return Status::Error("election URL: cannot build it");
-  }
-  std::unique_ptr<char, CurlStringDeleter> out(raw_out);
-  return std::string(out.get());
 }
 
 Result<std::unique_ptr<DatawayElection>> DatawayElection::Start(ElectionOptions options,

@@ -20,5 +20,9 @@ inline constexpr std::string_view kDatawayMetricPath = "/v1/write/metric";
 Result<std::string> DatawayUploadUrl(std::string_view dataway_url);
 // The same for any Dataway endpoint path (starting with '/').
 Result<std::string> DatawayEndpointUrl(std::string_view dataway_url, std::string_view path);
+// <scheme://host>/<path>?<dataway query sorted>&namespace=<ns>&id=<id> (the election endpoints);
+// the dataway URL must carry a token (Dataway identifies the workspace by it).
+Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view path,
+                                std::string_view election_namespace, std::string_view id);
 
 }  // namespace profkit::forward

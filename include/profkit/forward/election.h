@@ -16,6 +16,7 @@
 
 #include "profkit/common/http_client.h"
 #include "profkit/common/status.h"
+#include "profkit/forward/dataway_url.h"
 
 namespace profkit::forward {
 
@@ -42,11 +43,6 @@ struct ElectionReply {
 // {"content":{"status":"success"|"defeat","interval":N,"incumbency_id":..,"error_msg":..}};
 // anything else (other status, missing content) is an error.
 Result<ElectionReply> ParseElectionReply(std::string_view body);
-
-// <scheme://host>/<path>?<dataway query sorted>&namespace=<ns>&id=<id>; the dataway URL must
-// carry a token (Dataway identifies the workspace by it).
-Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view path,
-                                std::string_view election_namespace, std::string_view id);
 
 struct ElectionOptions {
   std::string dataway_url;
