@@ -10,7 +10,6 @@
 #include "profkit/common/http_client.h"
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_sink.h"
-#include "profkit/forward/dataway_url.h"
 #include "profkit/forward/local_sink.h"
 #include "profkit/ingest/server.h"
 #include "profkit/metrics/publisher.h"
@@ -246,11 +245,7 @@ Status Agent::StartPyroscope() {
   forward::DatawaySink* dataway = dataway_;
   const pyroscope::Deliver deliver = [copies, dataway](const forward::ProfileUpload& upload) {
     for (forward::ProfileSink* sink : copies) sink->Submit(upload);
-    if (dataway == nullptr) return Status::Ok();
-    forward::MultipartBody multipart = forward::BuildMultipartUpload(upload);
-    return dataway->Enqueue(forward::QueuedRequest{std::string(forward::kDatawayUploadPath),
-                                                   std::move(multipart.content_type),
-                                                   upload.service, std::move(multipart.body)});
+    return dataway == nullptr ? Status::Ok() : dataway->EnqueueUpload(upload);
   };
   for (const config::PyroscopeInputConfig& input : config_.profile.pyroscope) {
     Result<std::unique_ptr<pyroscope::Server>> server = pyroscope::Server::Start(

@@ -57,11 +57,14 @@ DatawaySink::~DatawaySink() {
   }
 }
 
-void DatawaySink::Submit(ProfileUpload upload) {
+Status DatawaySink::EnqueueUpload(const ProfileUpload& upload) {
   MultipartBody multipart = BuildMultipartUpload(upload);
-  const Status queued = Enqueue(QueuedRequest{std::string(kDatawayUploadPath),
-                                              std::move(multipart.content_type), upload.service,
-                                              std::move(multipart.body)});
+  return Enqueue(QueuedRequest{std::string(kDatawayUploadPath), std::move(multipart.content_type),
+                               upload.service, std::move(multipart.body)});
+}
+
+void DatawaySink::Submit(ProfileUpload upload) {
+  const Status queued = EnqueueUpload(upload);
   if (!queued.ok()) {
     spdlog::error("dataway: dropping the profile of service {:?} ending {}: {}", upload.service,
                   FormatRfc3339Nano(upload.end_unix_nanos), queued.message());

@@ -48,6 +48,8 @@ class DatawaySink : public ProfileSink {
 
   // Queues the upload as a multipart body; errors are logged (the profile is lost).
   void Submit(ProfileUpload upload) override;
+  // The same, for callers that answer a client: ok means it is durably queued.
+  Status EnqueueUpload(const ProfileUpload& upload);
   // Durably queues one request; ok means it will be delivered.
   Status Enqueue(const QueuedRequest& request);
   // Waits until the queue is empty or `deadline`; what is left stays queued for the next start.
