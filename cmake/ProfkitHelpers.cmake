@@ -26,3 +26,23 @@ function(profkit_unit_test name)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
 endfunction()
+
+# profkit_generate_proto(<out_var> PROTO <file.proto> IMPORT_DIR <dir> OUT_DIR <dir>)
+# Generates C++ for one .proto into OUT_DIR, laid out as protoc lays it out (the proto's path
+# relative to IMPORT_DIR), and sets <out_var> to the .pb.cc to compile. A plain custom command
+# instead of protobuf_generate(): CMake 3.25's version derives the output path from the current
+# source directory, which does not match protoc's output for a proto outside it.
+function(profkit_generate_proto out_var)
+  cmake_parse_arguments(ARG "" "PROTO;IMPORT_DIR;OUT_DIR" "" ${ARGN})
+  file(RELATIVE_PATH relative ${ARG_IMPORT_DIR} ${ARG_PROTO})
+  string(REGEX REPLACE "\\.proto$" "" stem ${relative})
+  get_filename_component(subdir ${relative} DIRECTORY)
+  add_custom_command(
+    OUTPUT ${ARG_OUT_DIR}/${stem}.pb.cc ${ARG_OUT_DIR}/${stem}.pb.h
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${ARG_OUT_DIR}/${subdir}
+    COMMAND protobuf::protoc --proto_path=${ARG_IMPORT_DIR} --cpp_out=${ARG_OUT_DIR} ${ARG_PROTO}
+    DEPENDS ${ARG_PROTO} protobuf::protoc
+    COMMENT "Generating C++ for ${relative}"
+    VERBATIM)
+  set(${out_var} ${ARG_OUT_DIR}/${stem}.pb.cc PARENT_SCOPE)
+endfunction()
