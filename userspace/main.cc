@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "profkit/agent/agent.h"
+#include "profkit/common/limits.h"
 #include "profkit/common/log.h"
 #include "profkit/config/config.h"
 #include "profkit/record/recorder.h"
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
       "record", "Profile processes (with their threads and children) or a command, then write one file");
   record->add_option("--pid", record_options.pids, "Process to profile (repeatable)");
   record->add_option("--rate", record_options.sample_rate_hz, "Samples per second per CPU")
-      ->check(CLI::Range(1, 1000));
+      ->check(CLI::Range(1, profkit::kMaxSampleRateHz));
   CLI::Option* duration_option =
       record->add_option("--duration", duration, "Seconds to record (default: until the target exits or Ctrl-C)")
           ->check(CLI::PositiveNumber);

@@ -7,32 +7,17 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "profkit/common/unique_fd.h"
+
 namespace profkit {
-namespace {
-
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) close(fd_);
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes, bool truncate_ok) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(fmt::format("open {}", path), errno);
-  FdCloser closer(fd);
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(fmt::format("open {}", path), errno);
   std::string data;
   char buffer[16384];
   while (true) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    const ssize_t n = read(fd.get(), buffer, sizeof(buffer));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno(fmt::format("read {}", path), errno);
@@ -50,21 +35,21 @@ Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes, b
 
 Status WriteFileAtomically(const std::string& path, std::string_view data) {
   const std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno(fmt::format("create {}", tmp), errno);
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return Status::FromErrno(fmt::format("create {}", tmp), errno);
   size_t written = 0;
   while (written < data.size()) {
-    const ssize_t n = write(fd, data.data() + written, data.size() - written);
+    const ssize_t n = write(fd.get(), data.data() + written, data.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
-      close(fd);
+      fd.reset();
       unlink(tmp.c_str());
       return Status::FromErrno(fmt::format("write {}", tmp), err);
     }
     written += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0 || close(fd) != 0) {
+  if (fsync(fd.get()) != 0 || fd.Close() != 0) {
     const int err = errno;
     unlink(tmp.c_str());
     return Status::FromErrno(fmt::format("sync {}", tmp), err);

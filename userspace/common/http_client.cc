@@ -9,7 +9,6 @@
 #include "profkit/common/log.h"
 
 namespace profkit {
-namespace {
 
 void InitCurlOnce() {
   static std::once_flag once;
@@ -21,6 +20,8 @@ void InitCurlOnce() {
     }
   });
 }
+
+namespace {
 
 size_t AppendBounded(char* data, size_t size, size_t count, void* user) {
   auto* body = static_cast<std::string*>(user);

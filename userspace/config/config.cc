@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "profkit/common/file_util.h"
+#include "profkit/common/limits.h"
 #include "profkit/config/address.h"
 #include "go_pull_config.h"
 #include "pyroscope_config.h"
@@ -16,26 +17,20 @@ namespace {
 using std::chrono::hours;
 using std::chrono::seconds;
 
-// Above 1000 Hz per CPU the BPF program's own cost dominates what it measures.
 constexpr int kMinSampleRate = 1;
-constexpr int kMaxSampleRate = 1000;
 // Shorter intervals make many tiny profiles (tests use 2-5 s); longer ones delay data and grow
 // the per-interval aggregation state.
 constexpr std::chrono::nanoseconds kMinUploadInterval = seconds(1);
 constexpr std::chrono::nanoseconds kMaxUploadInterval = hours(1);
 // A DNS name is at most 253 bytes.
 constexpr size_t kMaxHostnameBytes = 253;
-// Tag values (hostname, env) are bounded like the ones read from processes' environments.
-constexpr size_t kMaxTagBytes = 200;
 // PATH_MAX including the terminating NUL.
 constexpr size_t kMaxPathBytes = 4095;
 // [[inputs.profile]] limits: a queue beyond 1 TiB or bodies beyond 1 GiB are configuration
-// mistakes; more senders than this only open more connections to one Dataway; a request that
-// takes an hour is hung.
+// mistakes; a request that takes an hour is hung (kMaxUploadWorkers is in common/limits.h).
 constexpr int kMinCacheCapacityMb = 1;
 constexpr int kMaxCacheCapacityMb = 1 << 20;
 constexpr int kMaxBodySizeLimitMb = 1024;
-constexpr int kMaxUploadWorkers = 256;
 constexpr int kMaxSendRetryCount = 100;
 constexpr std::chrono::nanoseconds kMinSendTimeout = std::chrono::seconds(1);
 constexpr std::chrono::nanoseconds kMaxSendTimeout = hours(1);
@@ -103,7 +98,7 @@ Status ParseLocal(const TomlSection& section, LocalConfig* out) {
 Status ParseEbpf(const TomlSection& section, EbpfConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.Bool("enabled", &out->enabled));
   PROFKIT_RETURN_IF_ERROR(
-      section.Int("sample_rate", kMinSampleRate, kMaxSampleRate, &out->sample_rate));
+      section.Int("sample_rate", kMinSampleRate, kMaxSampleRateHz, &out->sample_rate));
   PROFKIT_RETURN_IF_ERROR(section.Duration("upload_interval", kMinUploadInterval,
                                            kMaxUploadInterval, &out->upload_interval));
   PROFKIT_RETURN_IF_ERROR(section.Bool("kernel_stacks", &out->kernel_stacks));

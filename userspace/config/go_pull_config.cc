@@ -3,6 +3,8 @@
 #include <chrono>
 #include <string>
 
+#include "profkit/common/limits.h"
+
 namespace profkit::config {
 namespace {
 
@@ -10,14 +12,12 @@ namespace {
 constexpr size_t kMaxGoTargets = 64;
 // Longer intervals make deltas span so much that the data is stale when it arrives.
 constexpr std::chrono::nanoseconds kMaxPullInterval = std::chrono::hours(1);
-// Tags end up in event.json's tags_profiler, bounded like [inputs.profile.tags].
-constexpr size_t kMaxGoTagBytes = 200;
 // A target's service/env/version are tags too.
 constexpr size_t kMaxGoTagFields = 64;
 
 Status CheckTag(const TomlSection& section, std::string_view key, const std::string& value) {
-  if (value.size() > kMaxGoTagBytes) {
-    return Status::Errorf("{}: longer than {} bytes", section.KeyPath(key), kMaxGoTagBytes);
+  if (value.size() > kMaxTagBytes) {
+    return Status::Errorf("{}: longer than {} bytes", section.KeyPath(key), kMaxTagBytes);
   }
   return Status::Ok();
 }
@@ -51,9 +51,9 @@ Status ParseGoTarget(const TomlSection& section, pull::GoTarget* out) {
     return Status::Errorf("{}: at most {} tags", section.KeyPath("tags"), kMaxGoTagFields);
   }
   for (const auto& [key, value] : out->tags) {
-    if (key.size() > kMaxGoTagBytes) {
+    if (key.size() > kMaxTagBytes) {
       return Status::Errorf("{}: tag keys must have at most {} bytes", section.KeyPath("tags"),
-                            kMaxGoTagBytes);
+                            kMaxTagBytes);
     }
     PROFKIT_RETURN_IF_ERROR(CheckTag(section, "tags." + key, value));
   }

@@ -2,13 +2,12 @@
 
 #include <set>
 
+#include "profkit/common/limits.h"
 #include "profkit/config/address.h"
 
 namespace profkit::config {
 namespace {
 
-// As the other tag values of the config: they end up in tags_profiler, which has no escaping.
-constexpr size_t kMaxTagBytes = 200;
 
 Status ValidateTag(std::string_view value) {
   if (value.size() > kMaxTagBytes) {

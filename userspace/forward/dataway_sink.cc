@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "profkit/common/clock.h"
+#include "profkit/common/limits.h"
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_url.h"
 
@@ -12,8 +13,6 @@ namespace {
 
 // Error bodies are logged for diagnosis; a proxy's HTML page needn't flood the log.
 constexpr size_t kMaxLoggedResponseBytes = 256;
-// More senders than this only open more connections to one Dataway.
-constexpr int kMaxUploadWorkers = 256;
 // Workers wake this often while the queue is empty (Close wakes them at once anyway).
 constexpr std::chrono::seconds kTakeWait{1};
 

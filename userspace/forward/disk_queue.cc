@@ -16,6 +16,7 @@
 
 #include "profkit/common/file_util.h"
 #include "profkit/common/log.h"
+#include "profkit/common/unique_fd.h"
 
 namespace profkit::forward {
 namespace {
@@ -91,12 +92,10 @@ Status ReadAllAt(int fd, char* out, size_t size, uint64_t offset) {
 
 // Makes a created or deleted file name durable.
 Status SyncDirectory(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open " + dir, errno);
-  const int rc = fsync(fd);
-  const int err = errno;
-  close(fd);
-  return rc == 0 ? Status::Ok() : Status::FromErrno("fsync " + dir, err);
+  const UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno("open " + dir, errno);
+  if (fsync(fd.get()) != 0) return Status::FromErrno("fsync " + dir, errno);
+  return Status::Ok();
 }
 
 std::optional<uint64_t> SegmentNumber(std::string_view name) {
@@ -122,11 +121,8 @@ uint64_t SegmentBytes(const DiskQueueOptions& options) {
 }  // namespace
 
 struct DiskQueue::Segment {
-  Segment(uint64_t number_in, std::string path_in, int fd_in)
-      : number(number_in), path(std::move(path_in)), fd(fd_in) {}
-  ~Segment() { close(fd); }
-  Segment(const Segment&) = delete;
-  Segment& operator=(const Segment&) = delete;
+  Segment(uint64_t number_in, std::string path_in, UniqueFd fd_in)
+      : number(number_in), path(std::move(path_in)), file(std::move(fd_in)), fd(file.get()) {}
 
   // Group commit: one fdatasync covers every write that finished before it started.
   Status SyncTo(uint64_t end) {
@@ -140,7 +136,8 @@ struct DiskQueue::Segment {
 
   const uint64_t number;
   const std::string path;
-  const int fd;
+  const UniqueFd file;  // closed with the segment
+  const int fd;         // file.get()
   uint64_t size = 0;            // queue mutex
   uint64_t live_records = 0;    // queue mutex
   std::atomic<uint64_t> written{0};  // bytes whose write finished
@@ -191,7 +188,7 @@ Status DiskQueue::Recover() {
     }
     const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno("open " + path, errno);
-    auto segment = std::make_shared<Segment>(number, path, fd);
+    auto segment = std::make_shared<Segment>(number, path, UniqueFd(fd));
     PROFKIT_RETURN_IF_ERROR(ScanSegment(segment, &path == &found.back().second));
     segments_.push_back(std::move(segment));
   }
@@ -263,7 +260,7 @@ Status DiskQueue::StartSegmentLocked() {
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno("create " + path, errno);
   ++next_segment_number_;
-  segments_.push_back(std::make_shared<Segment>(next_segment_number_ - 1, path, fd));
+  segments_.push_back(std::make_shared<Segment>(next_segment_number_ - 1, path, UniqueFd(fd)));
   PROFKIT_RETURN_IF_ERROR(SyncDirectory(options_.dir));
   // The previous segment is sealed now; it may already be fully delivered.
   if (segments_.size() >= 2) RetireIfDoneLocked(segments_[segments_.size() - 2]);

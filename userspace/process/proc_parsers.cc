@@ -82,13 +82,13 @@ bool IsTagSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-// Trimmed, cut to kMaxTagValueBytes at a UTF-8 character boundary, ',' and control characters
+// Trimmed, cut to kMaxTagBytes at a UTF-8 character boundary, ',' and control characters
 // replaced by '_'.
 std::string SanitizeTagValue(std::string_view value) {
   while (!value.empty() && IsTagSpace(value.front())) value.remove_prefix(1);
   while (!value.empty() && IsTagSpace(value.back())) value.remove_suffix(1);
-  if (value.size() > kMaxTagValueBytes) {
-    size_t cut = kMaxTagValueBytes;
+  if (value.size() > kMaxTagBytes) {
+    size_t cut = kMaxTagBytes;
     // Back up over continuation bytes (10xxxxxx) so no character is split.
     while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
     value = value.substr(0, cut);

@@ -11,11 +11,6 @@ namespace {
 
 namespace pb = perftools::profiles;
 
-bool IsGzip(std::string_view bytes) {
-  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
-         static_cast<unsigned char>(bytes[1]) == 0x8b;
-}
-
 class Validator {
  public:
   explicit Validator(const pb::Profile& p) : p_(p) {}
@@ -106,7 +101,7 @@ class Validator {
 
 Result<pb::Profile> ParsePprof(std::string_view bytes, size_t max_decompressed_bytes) {
   std::string decompressed;
-  if (IsGzip(bytes)) {
+  if (DetectCompression(bytes) == Compression::kGzip) {
     PROFKIT_ASSIGN_OR_RETURN(decompressed, GzipDecompress(bytes, max_decompressed_bytes));
     bytes = decompressed;
   } else if (bytes.size() > max_decompressed_bytes) {

@@ -17,11 +17,6 @@ constexpr std::array<GoProfileType, 6> kFetchOrder = {
     GoProfileType::kCpu,   GoProfileType::kHeap,  GoProfileType::kAllocs,
     GoProfileType::kMutex, GoProfileType::kBlock, GoProfileType::kGoroutine};
 
-bool IsGzip(std::string_view data) {
-  return data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f &&
-         static_cast<unsigned char>(data[1]) == 0x8b;
-}
-
 Result<std::string> GzipProfile(const pb::Profile& profile) {
   std::string raw;
   if (!profile.SerializeToString(&raw)) return Status::Error("serializing a delta profile failed");
@@ -94,7 +89,7 @@ Result<RoundResult> DeltaState::Process(const GoTarget& target, const RawRound& 
     std::string data;
     if (delta_types.empty()) {
       const std::string& body = round.profiles.at(type).body;
-      if (IsGzip(body)) {
+      if (DetectCompression(body) == Compression::kGzip) {
         data = body;  // Go's own gzip output, already validated
       } else {
         PROFKIT_ASSIGN_OR_RETURN(data, GzipCompress(body));

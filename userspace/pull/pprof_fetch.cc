@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 
 #include <cstdlib>
-#include <mutex>
 
 #include "profkit/common/clock.h"
 #include "profkit/common/http_client.h"
@@ -11,17 +10,6 @@
 
 namespace profkit::pull {
 namespace {
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // Without curl_global_init the first easy handle would do it, racing with other threads.
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      spdlog::critical("curl_global_init failed");
-      std::abort();
-    }
-  });
-}
 
 struct Transfer {
   std::string* body;

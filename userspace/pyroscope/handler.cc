@@ -48,8 +48,7 @@ struct PreparedProfile {
 Result<PreparedProfile> PreparePprof(std::string_view bytes, size_t limit) {
   PreparedProfile prepared;
   PROFKIT_ASSIGN_OR_RETURN(prepared.profile, profile::ParsePprof(bytes, limit));
-  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
-      static_cast<unsigned char>(bytes[1]) == 0x8b) {
+  if (DetectCompression(bytes) == Compression::kGzip) {
     prepared.gzip = std::string(bytes);
   } else {
     PROFKIT_ASSIGN_OR_RETURN(prepared.gzip, GzipCompress(bytes));
@@ -209,8 +208,7 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
     // undoes) — and a client that gzips without saying so is recognised by the magic bytes.
     std::string inflated;
     std::string_view text = request.body;
-    if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f &&
-        static_cast<unsigned char>(text[1]) == 0x8b) {
+    if (DetectCompression(text) == Compression::kGzip) {
       Result<std::string> decoded = GzipDecompress(text, context.body_limit);
       if (!decoded.ok()) {
         return Text(TooLarge(decoded.status()) ? 413 : 400,

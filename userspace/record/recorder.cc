@@ -12,6 +12,7 @@
 #include "profkit/common/clock.h"
 #include "profkit/common/file_util.h"
 #include "profkit/common/log.h"
+#include "profkit/common/unique_fd.h"
 #include "profkit/pipeline/sample_pipeline.h"
 #include "profkit/record/target_filter.h"
 #include "profkit/sampling/bpf_sampler.h"
@@ -26,40 +27,37 @@ constexpr std::chrono::milliseconds kPollTimeout{100};
 class ChildProcess {
  public:
   static Result<ChildProcess> Spawn(const std::vector<std::string>& command) {
-    int release[2];
-    int exec_error[2];
-    if (pipe2(release, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
-    if (pipe2(exec_error, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+    PROFKIT_ASSIGN_OR_RETURN(Pipe release, Pipe::Open());
+    PROFKIT_ASSIGN_OR_RETURN(Pipe exec_error, Pipe::Open());
     const pid_t pid = fork();
     if (pid < 0) return Status::FromErrno("fork", errno);
     if (pid == 0) {
-      close(release[1]);
-      close(exec_error[0]);
+      release.write_end.reset();
+      exec_error.read_end.reset();
       char go = 0;
-      if (read(release[0], &go, 1) != 1) _exit(127);
+      if (read(release.read_end.get(), &go, 1) != 1) _exit(127);
       std::vector<char*> argv;
       for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
       argv.push_back(nullptr);
       execvp(argv[0], argv.data());
       const int err = errno;
-      (void)!write(exec_error[1], &err, sizeof(err));
+      (void)!write(exec_error.write_end.get(), &err, sizeof(err));
       _exit(127);
     }
-    close(release[0]);
-    close(exec_error[1]);
-    return ChildProcess(pid, release[1], exec_error[0], command.front());
+    return ChildProcess(pid, std::move(release.write_end), std::move(exec_error.read_end),
+                        command.front());
   }
 
   ChildProcess(ChildProcess&& other) noexcept
       : pid_(std::exchange(other.pid_, -1)),
-        release_fd_(std::exchange(other.release_fd_, -1)),
-        exec_error_fd_(std::exchange(other.exec_error_fd_, -1)),
+        release_fd_(std::move(other.release_fd_)),
+        exec_error_fd_(std::move(other.exec_error_fd_)),
         name_(std::move(other.name_)) {}
   ChildProcess& operator=(ChildProcess&&) = delete;
 
   ~ChildProcess() {
-    if (release_fd_ >= 0) close(release_fd_);
-    if (exec_error_fd_ >= 0) close(exec_error_fd_);
+    release_fd_.reset();
+    exec_error_fd_.reset();
     if (pid_ > 0 && !exit_status_) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
@@ -70,13 +68,13 @@ class ChildProcess {
 
   Status Release() {
     const char go = 1;
-    if (write(release_fd_, &go, 1) != 1) return Status::FromErrno("starting the command", errno);
-    close(release_fd_);
-    release_fd_ = -1;
+    if (write(release_fd_.get(), &go, 1) != 1) {
+      return Status::FromErrno("starting the command", errno);
+    }
+    release_fd_.reset();
     int err = 0;
-    const ssize_t n = read(exec_error_fd_, &err, sizeof(err));
-    close(exec_error_fd_);
-    exec_error_fd_ = -1;
+    const ssize_t n = read(exec_error_fd_.get(), &err, sizeof(err));
+    exec_error_fd_.reset();
     if (n == sizeof(err)) return Status::FromErrno(fmt::format("cannot run '{}'", name_), err);
     return Status::Ok();
   }
@@ -93,12 +91,26 @@ class ChildProcess {
   std::optional<int> exit_status() const { return exit_status_; }
 
  private:
-  ChildProcess(pid_t pid, int release_fd, int exec_error_fd, std::string name)
-      : pid_(pid), release_fd_(release_fd), exec_error_fd_(exec_error_fd), name_(std::move(name)) {}
+  // Both ends of a close-on-exec pipe.
+  struct Pipe {
+    static Result<Pipe> Open() {
+      int fds[2];
+      if (pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+      return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+    }
+    UniqueFd read_end;
+    UniqueFd write_end;
+  };
+
+  ChildProcess(pid_t pid, UniqueFd release_fd, UniqueFd exec_error_fd, std::string name)
+      : pid_(pid),
+        release_fd_(std::move(release_fd)),
+        exec_error_fd_(std::move(exec_error_fd)),
+        name_(std::move(name)) {}
 
   pid_t pid_;
-  int release_fd_;
-  int exec_error_fd_;
+  UniqueFd release_fd_;
+  UniqueFd exec_error_fd_;
   std::string name_;
   std::optional<int> exit_status_;
 };

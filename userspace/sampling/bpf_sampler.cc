@@ -20,6 +20,7 @@
 #include "profkit/bpf_abi.h"
 #include "profkit/common/file_util.h"
 #include "profkit/common/log.h"
+#include "profkit/common/unique_fd.h"
 #include "profkit/sampling/cpu_list.h"
 
 namespace profkit::sampling {
@@ -53,21 +54,6 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
   }
   return n;
 }
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 std::string PerfEventParanoid() {
   auto value = ReadFileBounded("/proc/sys/kernel/perf_event_paranoid", 64);

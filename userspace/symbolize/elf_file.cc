@@ -114,19 +114,16 @@ std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segm
 }
 
 Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(fmt::format("open {}", path), errno);
-  std::unique_ptr<ElfFile> file(new ElfFile(fd, path));
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(fmt::format("open {}", path), errno);
+  std::unique_ptr<ElfFile> file(new ElfFile(std::move(fd), path));
   PROFKIT_RETURN_IF_ERROR(file->ReadHeaders().WithContext(path));
   return file;
 }
 
-ElfFile::~ElfFile() {
-  // Before the descriptor their Elf handles read through.
-  dwarf_.reset();
-  eh_frame_.reset();
-  close(fd_);
-}
+// The DWARF and .eh_frame handles go first (members die in reverse order), then the descriptor
+// they read through.
+ElfFile::~ElfFile() = default;
 
 Status ElfFile::ReadHeaders() {
   struct stat st;

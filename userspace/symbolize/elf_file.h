@@ -15,6 +15,7 @@
 #include "call_frames.h"
 #include "dwarf_frames.h"
 #include "profkit/common/status.h"
+#include "profkit/common/unique_fd.h"
 #include "symbol_table.h"
 
 namespace profkit::symbolize {
@@ -75,10 +76,12 @@ class ElfFile {
   Dwarf_CFI* eh_frame();
 
  private:
-  ElfFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ElfFile(UniqueFd fd, std::string path) : file_(std::move(fd)), path_(std::move(path)) {}
   Status ReadHeaders();
 
-  const int fd_;
+  // Declared first so it is closed last, after the Elf handles that read through it.
+  const UniqueFd file_;
+  const int fd_ = file_.get();
   const std::string path_;
   uint64_t file_size_ = 0;
   std::string build_id_;

@@ -33,6 +33,10 @@ inline constexpr size_t kMaxHttpResponseBodyBytes = 1 << 20;
 // How often a transfer checks HttpRequest::cancel while waiting on the network.
 inline constexpr std::chrono::milliseconds kHttpCancelPollInterval{50};
 
+// libcurl's global initialisation, done once for the process; call it before curl_easy_init
+// (every libcurl user in profkit does, so no two threads race to do it implicitly).
+void InitCurlOnce();
+
 // "https://user:pw@host:1/p?token=x#f" → "https://host:1/p": safe to log.
 std::string UrlWithoutSecrets(std::string_view url);
 

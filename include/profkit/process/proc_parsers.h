@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "profkit/common/limits.h"
 #include "profkit/common/status.h"
 
 namespace profkit::process {
@@ -63,14 +64,12 @@ struct ServiceIdentity {
   std::string version;
 };
 
-// Longest tag value kept; longer values are cut at a UTF-8 character boundary.
-inline constexpr size_t kMaxTagValueBytes = 200;
 // The service when neither the environment nor the executable names one.
 inline constexpr std::string_view kUnknownService = "unknown";
 
 // service: DD_SERVICE, then OTEL_SERVICE_NAME, else executable_name (else kUnknownService);
 // env: DD_ENV else default_env; version: DD_VERSION (else "").
-// Values are sanitized for tag use (trimmed; at most kMaxTagValueBytes; ',' and control
+// Values are sanitized for tag use (trimmed; at most kMaxTagBytes; ',' and control
 // characters replaced by '_'); values that are empty after trimming count as unset.
 ServiceIdentity ResolveServiceIdentity(const ServiceEnvironment& env,
                                        std::string_view executable_name,

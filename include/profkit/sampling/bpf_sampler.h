@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "profkit/common/limits.h"  // kMaxSampleRateHz
 #include "profkit/common/status.h"
 #include "profkit/sampling/python_registry.h"
 #include "profkit/sampling/record.h"
@@ -30,9 +31,6 @@ struct SamplerOptions {
   size_t ring_buffer_bytes = 0;
 };
 
-// Highest accepted sample rate: the kernel's default kernel.perf_event_max_sample_rate ceiling
-// is 100000, but beyond 1000 Hz the BPF cost per sample dominates the profiled machine.
-inline constexpr int kMaxSampleRateHz = 1000;
 // Largest accepted ring buffer; above this the memory is better spent elsewhere.
 inline constexpr size_t kMaxRingBufferBytes = size_t{1} << 30;
 

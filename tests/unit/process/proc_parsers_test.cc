@@ -197,7 +197,7 @@ TEST(ResolveServiceIdentityTest, Sanitizes) {
   env.dd_env = std::string(199, 'e') + "\u00e9" + "tail";
   const ServiceIdentity id = ResolveServiceIdentity(env, "exe", " dev ");
   EXPECT_EQ(id.service, "my_svc_name_");
-  EXPECT_EQ(id.version, std::string(kMaxTagValueBytes, 'v'));
+  EXPECT_EQ(id.version, std::string(kMaxTagBytes, 'v'));
   EXPECT_EQ(id.env, std::string(199, 'e'));
   EXPECT_EQ(ResolveServiceIdentity({}, "a,b", " dev ").service, "a_b");
   EXPECT_EQ(ResolveServiceIdentity({}, "a", " dev ").env, "dev");
