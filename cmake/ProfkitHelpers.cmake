@@ -11,10 +11,22 @@ endfunction()
 # `ninja unit_tests` builds every unit test and only what they need (the sanitizer build uses it).
 add_custom_target(unit_tests)
 
-# profkit_unit_test(<name> SOURCES ... DEPS ...)
-# A gtest binary registered with ctest under the label "unit" (no root, no network).
+# profkit_unit_test(<name> SOURCES ... DEPS ... [LABELS <label>...])
+# A gtest binary registered with ctest. The labels say what the test needs to run (ctest -L):
+#   unit             nothing but the build: no root, no network, no toolchain (the default);
+#   needs_toolchain  compiles or runs interpreters at run time (cc, go, python3.X);
+#   requires_bpf     root and a kernel that loads profkit's BPF programs.
+# Under CI=true a test whose requirement is missing fails instead of skipping.
 function(profkit_unit_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  foreach(label ${ARG_LABELS})
+    if(NOT label MATCHES "^(unit|needs_toolchain|requires_bpf)$")
+      message(FATAL_ERROR "profkit_unit_test(${name}): unknown label '${label}'")
+    endif()
+  endforeach()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   # Shared test helpers: #include "testing/<helper>.h" (tests/unit/testing/).
@@ -24,7 +36,7 @@ function(profkit_unit_test name)
     PROFKIT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_dependencies(unit_tests ${name})
   add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
 endfunction()
 
 # profkit_generate_proto(<out_var> PROTO <file.proto> IMPORT_DIR <dir> OUT_DIR <dir>)

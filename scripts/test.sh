@@ -12,11 +12,15 @@ echo "== build (ASan+UBSan)"
 PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON -DPROFKIT_SANITIZE=ON \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
 
+# ctest labels (cmake/ProfkitHelpers.cmake): unit needs nothing but the build, needs_toolchain
+# compiles or runs interpreters at run time, requires_bpf needs root and BPF.
 echo "== unit tests"
-ctest --test-dir build -L unit --output-on-failure -j2
+ctest --test-dir build -L 'unit|needs_toolchain' --output-on-failure -j2
 echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan -L unit --output-on-failure -j2
+  ctest --test-dir build-asan -L 'unit|needs_toolchain' --output-on-failure -j2
 
+echo "== BPF sampler check (root)"
+ctest --test-dir build -L requires_bpf --output-on-failure
 echo "== integration tests (root, BPF, real processes)"
 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration

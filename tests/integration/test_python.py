@@ -1,8 +1,8 @@
 """Python stacks end to end under BPF (root): `profkit record` and `profkit run` on CPython.
 
 Every test runs for Debian's /usr/bin/python3 and the newest pyenv interpreter of each minor version
-3.8–3.13 in /root/.pyenv/versions (skipped when absent, failed under CI=true), on the workloads in
-tests/workloads/python/, whose shape is known: which function takes what share of the CPU time, on
+3.8–3.13 in $PYENV_ROOT/versions (default /root/.pyenv; skipped when absent, failed under CI=true),
+on the workloads in tests/workloads/python/, whose shape is known: which function takes what share of the CPU time, on
 which line, under which exact chain of callers. One `profkit record` run per interpreter and
 workload is shared by the assertions on it.
 """
@@ -22,7 +22,8 @@ from conftest import (IN_CI, REPO, TEST_RATE, assert_sample_count, cpu_seconds, 
 from test_run import config as run_config, parse_multipart, uploads_of
 
 WORKLOADS = REPO / "tests/workloads/python"
-PYENV_VERSIONS = Path("/root/.pyenv/versions")
+# pyenv builds, as the unit tests find them (tests/unit/testing/installed_pythons.h).
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or "/root/.pyenv") / "versions"
 SUPPORTED = ("debian", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 # profkit has no offsets for these: their processes must still be profiled, with native frames.
 UNSUPPORTED = ("3.6", "3.7")

@@ -16,15 +16,11 @@
 #include "profkit/pull/delta.h"
 #include "profkit/pull/go_round.h"
 #include "profkit/pull/pprof_fetch.h"
+#include "testing/ci.h"
 #include "testing/temp_dir.h"
 
 namespace profkit::pull {
 namespace {
-
-bool RunningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
 
 bool HaveGo() { return std::system("command -v go >/dev/null 2>&1") == 0; }
 
@@ -71,7 +67,7 @@ class GoPullTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!HaveGo()) {
-      if (RunningInCi()) FAIL() << "CI=true but `go` (Debian golang-go) is not installed";
+      if (profkit::testing::RunningInCi()) FAIL() << "CI=true but `go` (Debian golang-go) is not installed";
       GTEST_SKIP() << "go is not installed";
     }
     binary_ = dir_.path() + "/pprof_target";

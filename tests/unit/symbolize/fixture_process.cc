@@ -11,6 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
+
+#include "testing/command.h"
 
 extern char** environ;
 
@@ -62,17 +65,9 @@ int64_t MarkedLine(const std::string& file, const std::string& name) {
 }
 
 std::string CommandOutput(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "popen " << command;
-    return "";
-  }
-  std::string output;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  EXPECT_EQ(pclose(pipe), 0) << command;
-  return output;
+  profkit::testing::CommandOutput output = profkit::testing::RunCommand(command);
+  EXPECT_EQ(output.exit_code, 0) << command;
+  return std::move(output.text);
 }
 
 std::string ReadelfBuildId(const std::string& path) {

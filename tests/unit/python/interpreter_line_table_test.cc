@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,32 +15,26 @@
 
 #include "profkit/common/file_util.h"
 #include "profkit/python/line_table.h"
+#include "testing/ci.h"
+#include "testing/installed_pythons.h"
 #include "testing/temp_dir.h"
 
 namespace profkit::python {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr char kScriptDir[] = PROFKIT_SOURCE_DIR "/tests/unit/python_line_table";
+constexpr char kScriptDir[] = PROFKIT_SOURCE_DIR "/tests/unit/python";
 // The dump of all code objects is a few MiB; more means something else went wrong.
 constexpr size_t kMaxDumpBytes = size_t{256} << 20;
 constexpr size_t kMaxLogBytes = size_t{1} << 20;
 // Mismatches printed per interpreter; all are counted.
 constexpr int kMaxReportedMismatches = 20;
 
+// Every test interpreter (testing/installed_pythons.h), whatever its version.
 std::vector<std::string> FindInterpreters() {
   std::vector<std::string> found;
-  if (access("/usr/bin/python3", X_OK) == 0) found.push_back("/usr/bin/python3");
-  std::error_code error;
-  std::vector<std::string> pyenv;
-  for (const auto& entry : fs::directory_iterator("/root/.pyenv/versions", error)) {
-    const std::string python = entry.path() / "bin" / "python3";
-    if (access(python.c_str(), X_OK) == 0) pyenv.push_back(python);
-  }
-  std::sort(pyenv.begin(), pyenv.end());
-  found.insert(found.end(), pyenv.begin(), pyenv.end());
+  for (const testing::TestPython& python : testing::TestPythons()) found.push_back(python.path);
   return found;
 }
 
@@ -177,7 +170,6 @@ void CheckCode(const json& code, LineTableFormat format, const std::string& labe
 }
 
 TEST(InterpreterLineTableTest, DecoderAgreesWithEveryInterpreterOnEveryInstruction) {
-  const char* ci = std::getenv("CI");
   int checked_interpreters = 0;
   for (const std::string& python : FindInterpreters()) {
     testing::TempDir dir;
@@ -208,10 +200,12 @@ TEST(InterpreterLineTableTest, DecoderAgreesWithEveryInterpreterOnEveryInstructi
     ++checked_interpreters;
   }
   if (checked_interpreters == 0) {
-    if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "CI=true but no CPython 3.8-3.13 found (/usr/bin/python3, /root/.pyenv/versions)";
+    if (testing::RunningInCi()) {
+      FAIL() << "CI=true but no CPython 3.8-3.13 found (PROFKIT_TEST_PYTHONS, "
+             << testing::PyenvRoot() << "/versions, /usr/bin)";
     }
-    GTEST_SKIP() << "no CPython 3.8-3.13 found in /usr/bin/python3 or /root/.pyenv/versions";
+    GTEST_SKIP() << "no CPython 3.8-3.13 found (PROFKIT_TEST_PYTHONS, " << testing::PyenvRoot()
+                 << "/versions, /usr/bin)";
   }
 }
 

@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "installed_pythons.h"
 #include "profkit/bpf_abi.h"
 #include "profkit/common/file_util.h"
 #include "profkit/process/proc_parsers.h"
@@ -28,6 +27,8 @@
 #include "profkit/python/interpreter.h"
 #include "profkit/python/process_memory.h"
 #include "profkit/symbolize/native_symbolizer.h"
+#include "testing/ci.h"
+#include "testing/installed_pythons.h"
 #include "testing/temp_dir.h"
 
 extern char** environ;

@@ -2,16 +2,16 @@
 // (3.8–3.12) and ParseDebugOffsets on live `_Py_DebugOffsets` bytes (3.13+) must equal what the
 // dumper compiled against that interpreter's own headers prints.
 #include <gtest/gtest.h>
-#include <stdio.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "profkit/python/offsets.h"
+#include "testing/ci.h"
+#include "testing/command.h"
+#include "testing/installed_pythons.h"
 #include "testing/temp_dir.h"
 
 namespace profkit::python {
@@ -29,41 +29,20 @@ struct Interpreter {
   std::string config;  // python3.X-config next to it
 };
 
-// pyenv builds (/root/.pyenv/versions/3.X.Y) and the distribution's /usr/bin/python3.X when its
-// headers are installed.
+// The test interpreters (testing/installed_pythons.h) whose headers are installed: a
+// python3.X-config next to the executable.
 std::vector<Interpreter> FindInterpreters(int minor) {
   std::vector<Interpreter> found;
-  const std::string exe = "python3." + std::to_string(minor);
-  const auto add = [&](const fs::path& bin) {
+  for (const std::string& python : testing::InstalledPythons(minor)) {
     std::error_code ec;
-    if (fs::exists(bin / exe, ec) && fs::exists(bin / (exe + "-config"), ec)) {
-      found.push_back({(bin / exe).string(), (bin / (exe + "-config")).string()});
-    }
-  };
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/root/.pyenv/versions", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with("3." + std::to_string(minor) + ".")) add(entry.path() / "bin");
+    if (fs::exists(python + "-config", ec)) found.push_back({python, python + "-config"});
   }
-  add("/usr/bin");
   return found;
 }
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult Run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+// stdout and stderr of `command`.
+testing::CommandOutput Run(const std::string& command) {
+  return testing::RunCommand(command + " 2>&1");
 }
 
 std::string Trim(std::string text) {
@@ -125,21 +104,21 @@ FieldMap PresentFields(const CPythonOffsets& o) {
 
 // Compiles the dumper against the interpreter's headers and returns its "<name> <value>" lines.
 FieldMap DumpFromHeaders(const Interpreter& interpreter, const std::string& dir) {
-  const CommandResult includes = Run(interpreter.config + " --includes");
-  EXPECT_EQ(includes.exit_code, 0) << includes.output;
+  const testing::CommandOutput includes = Run(interpreter.config + " --includes");
+  EXPECT_EQ(includes.exit_code, 0) << includes.text;
   const std::string binary = dir + "/offsets_dumper";
-  const CommandResult compile =
-      Run("cc -std=c11 -Wall -Werror " + Trim(includes.output) + " -o " + binary + " " +
-          PROFKIT_SOURCE_DIR "/tests/unit/python_offsets/offsets_dumper.c");
-  EXPECT_EQ(compile.exit_code, 0) << compile.output;
-  const CommandResult dump = Run(binary);
-  EXPECT_EQ(dump.exit_code, 0) << dump.output;
+  const testing::CommandOutput compile =
+      Run("cc -std=c11 -Wall -Werror " + Trim(includes.text) + " -o " + binary + " " +
+          PROFKIT_SOURCE_DIR "/tests/unit/python/offsets_dumper.c");
+  EXPECT_EQ(compile.exit_code, 0) << compile.text;
+  const testing::CommandOutput dump = Run(binary);
+  EXPECT_EQ(dump.exit_code, 0) << dump.text;
   FieldMap fields;
   size_t start = 0;
-  while (start < dump.output.size()) {
-    size_t end = dump.output.find('\n', start);
-    if (end == std::string::npos) end = dump.output.size();
-    const std::string line = dump.output.substr(start, end - start);
+  while (start < dump.text.size()) {
+    size_t end = dump.text.find('\n', start);
+    if (end == std::string::npos) end = dump.text.size();
+    const std::string line = dump.text.substr(start, end - start);
     const size_t space = line.find(' ');
     if (space != std::string::npos) {
       fields[line.substr(0, space)] = std::stoull(line.substr(space + 1));
@@ -177,9 +156,9 @@ std::vector<uint8_t> ParseHex(const std::string& hex) {
 // The interpreter's own view of its version and the bytes at the start of its `_PyRuntime`
 // (its `_Py_DebugOffsets` on 3.13+), read in-process through ctypes.
 std::string AskInterpreter(const Interpreter& interpreter, const std::string& script) {
-  const CommandResult result = Run(interpreter.python + " -c '" + script + "'");
-  EXPECT_EQ(result.exit_code, 0) << interpreter.python << ": " << result.output;
-  return Trim(result.output);
+  const testing::CommandOutput result = Run(interpreter.python + " -c '" + script + "'");
+  EXPECT_EQ(result.exit_code, 0) << interpreter.python << ": " << result.text;
+  return Trim(result.text);
 }
 
 class InstalledInterpreterTest : public ::testing::TestWithParam<int> {};
@@ -187,7 +166,10 @@ class InstalledInterpreterTest : public ::testing::TestWithParam<int> {};
 TEST_P(InstalledInterpreterTest, OffsetsMatchTheInterpreterHeaders) {
   const int minor = GetParam();
   const std::vector<Interpreter> interpreters = FindInterpreters(minor);
-  if (interpreters.empty()) GTEST_SKIP() << "no Python 3." << minor << " with headers installed";
+  if (interpreters.empty()) {
+    if (testing::RunningInCi()) FAIL() << "CI=true but no Python 3." << minor << " with headers";
+    GTEST_SKIP() << "no Python 3." << minor << " with headers installed";
+  }
 
   for (const Interpreter& interpreter : interpreters) {
     SCOPED_TRACE(interpreter.python);
@@ -247,10 +229,9 @@ TEST(InstalledInterpreterTest, SomeInterpreterIsInstalled) {
   for (int minor = kFirstMinor; minor <= kLastMinor; ++minor) {
     if (!FindInterpreters(minor).empty()) return;
   }
-  const char* ci = std::getenv("CI");
-  if (ci != nullptr && std::string(ci) == "true") {
-    FAIL() << "CI=true but no Python 3.8–3.13 with headers found in /root/.pyenv/versions or "
-              "/usr/bin";
+  if (testing::RunningInCi()) {
+    FAIL() << "CI=true but no Python 3.8–3.13 with headers found (PROFKIT_TEST_PYTHONS, "
+           << testing::PyenvRoot() << "/versions, /usr/bin)";
   }
   GTEST_SKIP() << "no Python 3.8–3.13 with headers found; offsets unverified on this machine";
 }
