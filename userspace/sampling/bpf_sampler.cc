@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,11 +64,21 @@ std::string PerfEventParanoid() {
   return text;
 }
 
-// Load and attach fail with EPERM/EACCES for the same few reasons.
-constexpr char kPrivilegeHint[] =
-    "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (kernel >= 5.8; "
-    "CAP_SYS_ADMIN before); on kernels before 5.11 BPF memory is charged to RLIMIT_MEMLOCK, "
-    "so also raise it (ulimit -l unlimited, or LimitMEMLOCK=infinity in the systemd unit)";
+// Load and attach fail with EPERM/EACCES for the same few reasons. (On the kernels profkit runs
+// on, BPF memory is charged to the cgroup, not RLIMIT_MEMLOCK.)
+constexpr char kPrivilegeHint[] = "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE";
+
+// The oldest kernel with everything the BPF programs use, newest feature first: bpf_loop (5.17),
+// bpf_task_pt_regs (5.15), bpf_get_current_task_btf (5.11), BPF ring buffers (5.8), tp_btf
+// programs and bpf_probe_read_user (5.5), all on kernel BTF. README.md states the same.
+constexpr char kKernelRequirement[] =
+    "Linux >= 5.17 built with CONFIG_DEBUG_INFO_BTF=y (bpf_loop, bpf_task_pt_regs, BPF ring "
+    "buffers, tp_btf programs)";
+
+std::string KernelRelease() {
+  struct utsname name;
+  return uname(&name) == 0 ? name.release : "unknown";
+}
 
 Status LoadError(int err) {
   Status status = Status::FromErrno("loading the BPF programs", err);
@@ -75,10 +86,9 @@ Status LoadError(int err) {
     return Status::Errorf("{} ({}; verifier output, if any, is in the log above)",
                           status.message(), kPrivilegeHint);
   }
-  return Status::Errorf("{} (the kernel needs BTF, BPF ring buffers and tp_btf programs: "
-                        "Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF=y; verifier output, if any, "
+  return Status::Errorf("{} (profkit needs {}; this kernel is {}; verifier output, if any, "
                         "is in the log above)",
-                        status.message());
+                        status.message(), kKernelRequirement, KernelRelease());
 }
 
 Status PerfEventOpenError(int cpu, int rate_hz, int err) {
