@@ -1,7 +1,7 @@
 /* The CPython frame walker, called by the sampler for processes userspace registered in
  * python_processes. It finds the sampled thread's PyThreadState through the interpreter's gilstate
  * TSS slot in glibc's struct pthread (which stays set while the thread has released the GIL, unlike
- * _Py_tss_tstate or tstate_current; shared/reference/cpython.md §1.1) and emits, per frame, the code
+ * _Py_tss_tstate or tstate_current; docs/cpython-internals.md §1.1) and emits, per frame, the code
  * object address, the instruction index and a checksum. Strings and line numbers are userspace's
  * job. Included by profiler.bpf.c only; it needs that file's scratch type. */
 #ifndef PROFKIT_PYTHON_WALKER_BPF_H_

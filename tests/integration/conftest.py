@@ -205,7 +205,7 @@ class FakeDataway:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    # Dataway's leader election (datakit-profile.md §5.1): what POST /v1/election (candidate) and
+    # Dataway's leader election (docs/datakit-protocol.md §4): what POST /v1/election (candidate) and
     # /v1/election/heartbeat (leader) answer; tests change these under `cond`.
     election_status = "defeat"
     heartbeat_status = "success"

@@ -45,7 +45,7 @@ IngestResponse HandleProfileUpload(std::string_view content_type,
                                    std::string_view content_encoding, std::string_view body,
                                    size_t body_limit, const RewriteOptions& options,
                                    const UploadQueue& queue) {
-  // datakit-profile.md §10 row 8: a whole-body gzip is decoded rather than forwarded broken.
+  // docs/datakit-protocol.md §5 row 8: a whole-body gzip is decoded rather than forwarded broken.
   std::string inflated;
   if (!content_encoding.empty() && content_encoding != "identity") {
     if (content_encoding != "gzip") {

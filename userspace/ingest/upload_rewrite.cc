@@ -10,7 +10,7 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// DataKit's LangMaps (datakit-profile.md §2.4).
+// DataKit's LangMaps (docs/datakit-protocol.md §2).
 constexpr std::array<std::pair<std::string_view, std::string_view>, 23> kLanguages = {{
     {"javascript", "nodejs"}, {"pyroscope-rs", "rust"}, {"cplusplus", "cpp"}, {"java", "java"},
     {"jvm", "java"},          {"kotlin", "java"},       {"scala", "java"},    {"python", "python"},

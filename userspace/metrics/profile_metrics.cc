@@ -61,9 +61,9 @@ Result<SampleSums> Sum(const ProfileFile& file, size_t max_part_bytes) {
   return sums;
 }
 
-// dd-trace-py (datakit-profile.md §4.3): the part named auto, main or prof, else one whose name
+// dd-trace-py (docs/datakit-protocol.md §3.2): the part named auto, main or prof, else one whose name
 // ends in .pprof, else by filename; exact names first, then upload order, so the choice is
-// deterministic (§10 row 14).
+// deterministic (docs/datakit-protocol.md §5 row 14).
 const ProfileFile* PickPythonFile(const std::vector<ProfileFile>& files) {
   for (std::string_view wanted : {"auto", "main", "prof"}) {
     for (const ProfileFile& file : files) {
@@ -112,7 +112,7 @@ Result<std::vector<Field>> PythonFields(const ProfileInput& input, Duration d,
   return fields.Take();
 }
 
-// dd-trace-go's metrics.json name → profiling_metrics field (datakit-profile.md §4.4).
+// dd-trace-go's metrics.json name → profiling_metrics field (docs/datakit-protocol.md §3.3).
 constexpr std::array<std::pair<std::string_view, std::string_view>, 15> kGoMetricsJson = {{
     {"go_cpu_cores", "prof_go_cpu_cores"},
     {"go_cpu_cores_gc_overhead", "prof_go_cpu_cores_gc_overhead"},
@@ -159,7 +159,7 @@ Status AddGoMetricsJson(const ProfileFile& file, Duration d, size_t max_part_byt
     fields.Add("prof_go_alloc_bytes_total", *alloc_per_sec * d.seconds);
   }
   // Dimensionally odd (go_gc_pause_time is already a fraction) but DataKit's formula, which
-  // dashboards are built on (§10 row 23); it replaces a go_cpu_cores_gc_overhead, as there.
+  // dashboards are built on (docs/datakit-protocol.md §5 row 23); it replaces a go_cpu_cores_gc_overhead, as there.
   if (gc_pause && *gc_pause / d.seconds > 0) {
     fields.Set("prof_go_cpu_cores_gc_overhead", *gc_pause / d.seconds);
   }
@@ -167,7 +167,8 @@ Status AddGoMetricsJson(const ProfileFile& file, Duration d, size_t max_part_byt
 }
 
 // The part whose name contains `key`, preferring "<key>.pprof" or "<key>" exactly, then
-// "delta-<key>.pprof", then upload order (goroutines.pprof over goroutineswait.pprof, §10 row 14).
+// "delta-<key>.pprof", then upload order (goroutines.pprof over goroutineswait.pprof;
+// docs/datakit-protocol.md §5 row 14).
 const ProfileFile* PickGoFile(const std::vector<ProfileFile>& files, std::string_view key) {
   const std::string exact[] = {std::string(key) + ".pprof", std::string(key),
                                "delta-" + std::string(key) + ".pprof"};
@@ -220,7 +221,8 @@ Result<std::vector<Field>> GoFields(const ProfileInput& input, Duration d, size_
     add_sum(sums, "delay", "prof_go_mutex_delay_time");
   }));
   PROFKIT_RETURN_IF_ERROR(add_from("goroutines", [&](const SampleSums& sums) {
-    // Go names the type "goroutine"; DataKit looks for "goroutines" and reads 0 (§10 row 2).
+    // Go names the type "goroutine"; DataKit looks for "goroutines" and reads 0
+    // (docs/datakit-protocol.md §5 row 2).
     add_sum(sums, "goroutine", "prof_go_num_goroutine");
     add_sum(sums, "goroutines", "prof_go_num_goroutine");
   }));

@@ -20,7 +20,7 @@ namespace {
 // A misconfigured client sends a bad profile every flush, forever.
 LogLimiter bad_request_log(60'000'000'000);
 
-// The formats of /ingest profkit does not read (client-protocols.md §3.2); current clients send
+// The formats of /ingest profkit does not read (docs/client-protocols.md §3.2); current clients send
 // pprof or folded text.
 constexpr std::array<std::string_view, 4> kUnsupportedFormats = {"trie", "tree", "jfr",
                                                                  "speedscope"};

@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kMaxParamBytes = 256;
 
 // Suffixes of the application name that name the metric of a non-pprof upload
-// (client-protocols.md §3.1, convertMetadata()).
+// (docs/client-protocols.md §3.1).
 constexpr std::array<std::string_view, 14> kMetricSuffixes = {
     "cpu",         "wall",           "itimer",         "alloc_objects", "alloc_space",
     "inuse_objects", "inuse_space",  "goroutines",     "mutex_count",   "mutex_duration",

@@ -8,9 +8,9 @@
 namespace profkit::python {
 namespace {
 
-// Tables measured from each version's own headers (tests/unit/python_offsets verifies them against
+// Tables measured from each version's own headers (tests/unit/python/ verifies them against
 // every installed interpreter). Pyroscope's DWARF tables show no patch-release variation of these
-// fields within a minor version (cpython.md §2).
+// fields within a minor version (docs/cpython-internals.md §2).
 constexpr CPythonOffsets kPython38{
     .version = {.major = 3, .minor = 8},
     .runtime = {.interpreters_head = 32, .tss_is_initialized = 1392, .tss_key = 1396},
@@ -143,7 +143,7 @@ constexpr uint32_t kLevelBeta = 0xB;
 constexpr uint32_t kLevelCandidate = 0xC;
 constexpr uint32_t kLevelFinal = 0xF;
 
-// Byte positions of the uint64_t fields of _Py_DebugOffsets in the 3.13 layout (cpython.md §3).
+// Byte positions of the uint64_t fields of _Py_DebugOffsets in the 3.13 layout (docs/cpython-internals.md §3).
 // The struct grows in the middle between minor versions, so each minor needs its own layout.
 struct DebugLayout313 {
   static constexpr size_t kVersion = 8;

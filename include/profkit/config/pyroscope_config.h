@@ -1,5 +1,5 @@
 // [[inputs.profile.pyroscope]]: one Pyroscope-compatible listener per table (DataKit's keys,
-// datakit-profile.md §6).
+// docs/datakit-protocol.md §6).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Dataway leader election, as DataKit's: agents sharing a namespace ask Dataway which of them is
-// the leader; only the leader runs pull-type inputs (datakit-profile.md §5.1). A candidate POSTs
+// the leader; only the leader runs pull-type inputs (docs/datakit-protocol.md §4). A candidate POSTs
 // /v1/election, the leader POSTs /v1/election/heartbeat, each time waiting the `interval` the
 // reply gives.
 #pragma once
@@ -25,7 +25,7 @@ inline constexpr std::string_view kElectionHeartbeatPath = "/v1/election/heartbe
 
 // DataKit's electionIntervalDefault: the wait after an error or before the first reply.
 inline constexpr std::chrono::seconds kDefaultElectionInterval{4};
-// Server intervals are clamped to [min, max]: DataKit panics on 0 (§10 row 20), and a huge value
+// Server intervals are clamped to [min, max]: DataKit panics on 0 (docs/datakit-protocol.md §5 row 20), and a huge value
 // would leave a lost leadership unnoticed for that long.
 inline constexpr std::chrono::seconds kMinElectionInterval{1};
 inline constexpr std::chrono::seconds kMaxElectionInterval{300};

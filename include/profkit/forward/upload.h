@@ -1,6 +1,6 @@
 // One profile upload as Dataway receives it: a multipart body whose `event` part (event.json)
 // carries the metadata and whose other parts are the profile files. The layout is DataKit's
-// (datakit-profile.md §2.6, §3.2), minus its quirks (§10 row 9).
+// (docs/datakit-protocol.md §1), minus its quirks (§5 row 9).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The agent's HTTP server on [http] listen: DataKit's profile push endpoints and cheap answers to
-// the other paths Datadog tracers call on the same port (client-protocols.md §2.9).
+// the other paths Datadog tracers call on the same port (docs/client-protocols.md §2.2).
 //   POST <each endpoint>            profile uploads (HandleProfileUpload)
 //   GET  /info                      a Datadog agent description listing the endpoints below
 //   PUT/POST /v0.4/traces, /v0.5/traces   200 {"rate_by_service":{}}; traces are dropped

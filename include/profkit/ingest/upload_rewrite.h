@@ -1,6 +1,6 @@
-// Turns a tracer's upload (v1, v3 or v4 layout; client-protocols.md §2.1) into the upload profkit
+// Turns a tracer's upload (v1, v3 or v4 layout; docs/client-protocols.md §2.1) into the upload profkit
 // forwards: every file part byte for byte with its own headers, plus one `event.json` in DataKit's
-// metadata schema (datakit-profile.md §2.6, with the fixes of §10 rows 1, 9, 11, 12).
+// metadata schema (docs/datakit-protocol.md §1.2, with the fixes of §5 rows 1, 9, 11, 12).
 //
 // Tags: the client's (event `tags_profiler`, or legacy `tags[]` fields) < [inputs.profile.tags],
 // which override; `host` is filled with the agent's host name when the client sent none. The

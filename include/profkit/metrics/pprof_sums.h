@@ -1,4 +1,4 @@
-// DataKit's pprof aggregation (datakit-profile.md §4.2): per sample type, the sum of its values
+// DataKit's pprof aggregation (docs/datakit-protocol.md §3.1): per sample type, the sum of its values
 // over all samples, durations converted to nanoseconds and sizes to bytes.
 #pragma once
 

@@ -1,5 +1,5 @@
 // profiling_metrics fields of one profile upload, with DataKit's names and formulas
-// (datakit-profile.md §4.3 Python, §4.4 Go with the `goroutine` fix of §10 row 2) and profkit's
+// (docs/datakit-protocol.md §3.2 Python, §3.3 Go with the `goroutine` fix of §5 row 2) and profkit's
 // own for Node.js (README "profiling_metrics"). D_ns = end − start, D_s = D_ns / 1e9.
 #pragma once
 

@@ -21,7 +21,7 @@ struct GoTarget {
   std::string url;  // "http://host:6060"; only scheme, host and port are used, as in DataKit
   std::chrono::seconds interval{10};
   std::string service, env, version;
-  // DataKit pulls nothing when enabled_types is unset (datakit-profile.md §10 row 17).
+  // DataKit pulls nothing when enabled_types is unset (docs/datakit-protocol.md §5 row 17).
   std::vector<GoProfileType> enabled_types = {GoProfileType::kCpu, GoProfileType::kHeap,
                                               GoProfileType::kGoroutine};
   std::vector<std::pair<std::string, std::string>> tags;

@@ -1,4 +1,4 @@
-// The query string of Pyroscope's POST /ingest (client-protocols.md §3.1), parsed and validated:
+// The query string of Pyroscope's POST /ingest (docs/client-protocols.md §3.1), parsed and validated:
 // errors are one line naming the parameter, for a 400 answer.
 #pragma once
 

@@ -48,7 +48,7 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
                                                        uint32_t module_id, const std::string& path);
 
 // glibc's struct pthread (x86-64): the first block of thread-specific slots and the pointer array
-// of the others. Stable since glibc 2.x's key_data layout (cpython.md §1.2).
+// of the others (docs/cpython-internals.md §1.2).
 inline constexpr uint16_t kGlibcTsdFirstBlock = 0x310;
 inline constexpr uint16_t kGlibcTsdSecondLevel = 0x510;
 

@@ -1,6 +1,6 @@
 // CPython interpreter structure offsets (x86-64, glibc, release builds) for walking Python stacks
 // from outside the process: built-in tables for 3.8–3.12, and a parser of CPython's own
-// `_Py_DebugOffsets` for 3.13+. Facts and their provenance: shared/reference/cpython.md §2 and §3.
+// `_Py_DebugOffsets` for 3.13+. Facts and their provenance: docs/cpython-internals.md §2 and §3.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,7 @@ struct CPythonOffsets {
     uint32_t interpreters_head = kNoOffset;
     // `Py_tss_t autoTSSkey` (gilstate's ≤ 3.11): `_is_initialized` and `_key`. The key selects the
     // pthread TSS slot holding this OS thread's `PyThreadState*`, which survives GIL release
-    // (cpython.md §1.1) — the only way to get Python frames of GIL-released native work.
+    // (docs/cpython-internals.md §1.1) — the only way to get Python frames of GIL-released native work.
     uint32_t tss_is_initialized = kNoOffset;
     uint32_t tss_key = kNoOffset;
   } runtime;
@@ -70,7 +70,7 @@ struct CPythonOffsets {
   struct FrameObject {
     uint32_t f_back = kNoOffset;
     uint32_t f_code = kNoOffset;
-    // int: last started instruction, in bytes (3.8, 3.9) or in code units (3.10); cpython.md §4.1.
+    // int: last started instruction, in bytes (3.8, 3.9) or in code units (3.10); docs/cpython-internals.md §4.
     uint32_t f_lasti = kNoOffset;
   } frame_object;
 

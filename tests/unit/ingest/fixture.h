@@ -1,4 +1,4 @@
-// The captured dd-trace-js 5.132 upload (tests/data/ingest/, from shared/fixtures/).
+// The captured dd-trace-js 5.132 upload (tests/data/ingest/).
 #pragma once
 
 #include <fstream>

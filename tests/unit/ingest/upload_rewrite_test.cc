@@ -55,7 +55,7 @@ TEST(UploadRewriteTest, DdTraceJsFixtureGolden) {
             nlohmann::json::parse(R"(["space.pprof","wall.pprof","events.pprof"])"));
   EXPECT_EQ(event["start"], original["start"]);
   EXPECT_EQ(event["end"], original["end"]);
-  // Original fields survive (datakit-profile.md §10 row 9).
+  // Original fields survive (docs/datakit-protocol.md §5 row 9).
   EXPECT_EQ(event["info"], original["info"]);
   EXPECT_EQ(event["endpoint_counts"], original["endpoint_counts"]);
   EXPECT_EQ(event["family"], "node");

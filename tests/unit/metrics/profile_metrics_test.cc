@@ -29,7 +29,7 @@ std::map<std::string, Value> ByKey(const std::vector<Field>& fields) {
 double AsDouble(const Value& value) { return std::get<double>(value); }
 int64_t AsInt(const Value& value) { return std::get<int64_t>(value); }
 
-// The sums of DataKit's testdata python.pprof (datakit-profile.md §4.3), as dd-trace-py names and
+// The sums of DataKit's testdata python.pprof (docs/datakit-protocol.md §3.2), as dd-trace-py names and
 // units its sample types.
 std::string DdTracePyProfile() {
   return BuildPprof({{{"cpu-samples", "count"}, 799},
@@ -184,7 +184,7 @@ TEST(ProfileMetrics, GoMetricsJsonWinsAndDerivesAsDataKit) {
   EXPECT_EQ(AsInt(f["prof_go_num_goroutine"]), 9);
   EXPECT_DOUBLE_EQ(AsDouble(f["prof_go_cpu_cores"]), 0.5);
   EXPECT_DOUBLE_EQ(AsDouble(f["prof_go_alloc_bytes_total"]), 232769.73 * 10);
-  // go_gc_pause_time / D_s, replacing the reported overhead (§10 row 23).
+  // go_gc_pause_time / D_s, replacing the reported overhead (docs/datakit-protocol.md §5 row 23).
   EXPECT_DOUBLE_EQ(AsDouble(f["prof_go_cpu_cores_gc_overhead"]), 0.0000096 / 10);
   EXPECT_FALSE(f.contains("unknown"));
 

@@ -10,7 +10,7 @@ namespace profkit::python {
 namespace {
 
 // `_Py_DebugOffsets` of a live CPython 3.13.0 (x86-64): the uint64_t fields after the cookie, in
-// struct order (shared/reference/cpython-offsets/py_debug_offsets_3.13.0_live.txt).
+// struct order (positions and the version value in docs/cpython-internals.md §3).
 constexpr uint64_t kLive3130[] = {
     51183856, 0,    283320, 608, 632, 194968, 7272, 7264, 7344, 7400, 7656, 7640, 7648, 16, 7752,
     0,        7768, 7760,   304, 0,   8,      16,   72,   152,  160,  232,  32,   80,   8,  0,
@@ -18,7 +18,7 @@ constexpr uint64_t kLive3130[] = {
     416,      24,   88,     168, 32,  24,     16,   40,   24,   16,   48,   32,   40,   24, 16,
     32,       16,   24,     40,  16,  32,     64,   32,   16,   40,   240,  200};
 
-// Byte positions inside _Py_DebugOffsets 3.13 (cpython.md §3).
+// Byte positions inside _Py_DebugOffsets 3.13 (docs/cpython-internals.md §3).
 constexpr size_t kVersionPos = 8;
 constexpr size_t kFreeThreadedPos = 16;
 constexpr size_t kThreadSizePos = 152;
