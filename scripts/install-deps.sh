@@ -17,6 +17,7 @@ test_packages=(
   python3 python3-pytest python3-protobuf
   linux-perf bpftrace  # peers in bench/
   wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
+  clang-format clang-tidy  # scripts/check-format.sh, .clang-tidy
 )
 
 packages=("${build_packages[@]}")
