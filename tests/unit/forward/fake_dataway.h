@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "profkit/common/unique_fd.h"
+
 namespace profkit::forward::testing {
 
 struct RecordedRequest {
@@ -46,27 +48,21 @@ class Gate {
 class RefusingPort {
  public:
   RefusingPort() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof(address);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    if (bind(fd_.get(), reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+        getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0) {
       port_ = ntohs(address.sin_port);
     }
   }
-  ~RefusingPort() { Release(); }
-  RefusingPort(const RefusingPort&) = delete;
-  RefusingPort& operator=(const RefusingPort&) = delete;
-  void Release() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
+  void Release() { fd_.reset(); }
   int port() const { return port_; }
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
   int port_ = 0;
 };
 

@@ -21,6 +21,7 @@
 
 #include "profkit/bpf_abi.h"
 #include "profkit/common/file_util.h"
+#include "profkit/common/unique_fd.h"
 #include "profkit/process/proc_parsers.h"
 #include "profkit/python/code_object.h"
 #include "profkit/python/frame_resolver.h"
@@ -89,15 +90,15 @@ class RunningPython {
     int in[2];
     int out[2];
     if (pipe2(in, O_CLOEXEC) != 0) return;
-    if (pipe2(out, O_CLOEXEC) != 0) {
-      close(in[0]);
-      close(in[1]);
-      return;
-    }
+    UniqueFd child_stdin(in[0]);
+    stdin_.reset(in[1]);
+    if (pipe2(out, O_CLOEXEC) != 0) return;
+    UniqueFd child_stdout(out[1]);
+    stdout_.reset(out[0]);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, child_stdin.get(), STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, child_stdout.get(), STDOUT_FILENO);
     // -I: no PYTHON* variables or user site packages, whatever the test's environment.
     std::vector<std::string> args = {python, "-I", script};
     std::vector<char*> argv;
@@ -105,15 +106,11 @@ class RunningPython {
     argv.push_back(nullptr);
     if (posix_spawn(&pid_, python.c_str(), &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
   }
 
   ~RunningPython() {
-    if (stdin_ >= 0) close(stdin_);
-    if (stdout_ >= 0) close(stdout_);
+    stdin_.reset();
+    stdout_.reset();
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
@@ -129,10 +126,10 @@ class RunningPython {
   std::string ReadReport() {
     std::string text;
     while (text.find("ready\n") == std::string::npos && text.size() < kMaxReportBytes) {
-      pollfd fd{.fd = stdout_, .events = POLLIN, .revents = 0};
+      pollfd fd{.fd = stdout_.get(), .events = POLLIN, .revents = 0};
       if (poll(&fd, 1, kReportTimeoutMs) <= 0) return "";
       char buffer[4096];
-      const ssize_t n = read(stdout_, buffer, sizeof(buffer));
+      const ssize_t n = read(stdout_.get(), buffer, sizeof(buffer));
       if (n <= 0) return "";
       text.append(buffer, static_cast<size_t>(n));
     }
@@ -141,8 +138,8 @@ class RunningPython {
 
  private:
   pid_t pid_ = -1;
-  int stdin_ = -1;
-  int stdout_ = -1;
+  UniqueFd stdin_;
+  UniqueFd stdout_;
 };
 
 Report ParseReport(const std::string& text) {
