@@ -37,8 +37,9 @@ profkit::Result<std::unique_ptr<profkit::sampling::SampleSource>> StartSampler(
 #else
   (void)options;
   return profkit::Status::Error(
-      "this profkit was built without BPF (cmake -DPROFKIT_BUILD_BPF=OFF): eBPF sampling is not "
-      "available; set ebpf.enabled = false, or rebuild with clang and bpftool installed");
+      "this profkit was built without BPF (cmake -DPROFKIT_BUILD_BPF=OFF), so it cannot sample: "
+      "rebuild with clang and bpftool installed, or (for `run`) set ebpf.enabled = false to run "
+      "only the other inputs");
 #endif
 }
 

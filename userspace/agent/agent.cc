@@ -207,7 +207,8 @@ Status Agent::Run(const std::atomic<bool>& stop) {
   pyroscope_servers_.clear();
   const auto deadline = stop_seen.value_or(std::chrono::steady_clock::now()) + kShutdownFlushBudget;
   for (const auto& sink : sinks_) sink->Flush(deadline);
-  LogCounters();
+  // RunSampling logged them already, with the loop's.
+  if (!pipeline_) LogCounters();
   return Status::Ok();
 }
 
