@@ -43,34 +43,36 @@ sampling::ProcessSnapshot SnapshotProcess(const process::ProcFs& proc_fs, uint32
       .cmdline = ReadOptional(proc_fs, pid, "cmdline", process::kMaxCmdlineBytes)};
 }
 
-Result<std::unique_ptr<RecordDump>> RecordDump::Create(const std::string& path,
-                                                       process::ProcFs proc_fs) {
+Result<std::unique_ptr<RecordDump>> RecordDump::Create(
+    const std::string& path, std::function<bool(uint32_t pid)> keep_sample, process::ProcFs proc_fs) {
   PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<sampling::RecordFileWriter> writer,
                            sampling::RecordFileWriter::Create(path));
-  return std::unique_ptr<RecordDump>(new RecordDump(std::move(writer), std::move(proc_fs)));
+  return std::unique_ptr<RecordDump>(
+      new RecordDump(std::move(writer), std::move(keep_sample), std::move(proc_fs)));
 }
 
 void RecordDump::Keep(Status status) {
   if (error_.ok() && !status.ok()) error_ = std::move(status);
 }
 
+bool RecordDump::Admit(const sampling::Record& record) {
+  if (const auto* event = std::get_if<sampling::ProcessEventRecord>(&record)) {
+    if (event->kind != sampling::ProcessEventRecord::Kind::kExit) snapshotted_.erase(event->pid);
+    return true;
+  }
+  const uint32_t pid = std::get<sampling::SampleRecord>(record).pid;
+  if (!keep_sample_(pid)) return false;
+  if (snapshotted_.insert(pid).second) Keep(writer_->AppendProcess(SnapshotProcess(proc_fs_, pid)));
+  return true;
+}
+
 void RecordDump::OnRawRecord(std::span<const uint8_t> bytes) {
   if (!error_.ok()) return;
+  Result<sampling::Record> record = sampling::DecodeRecord(bytes);
+  // An undecodable record is kept as captured: the replay counts it as a decode error too.
+  if (record.ok() && !Admit(*record)) return;
   Keep(writer_->AppendRecord(bytes));
   ++records_;
-  Result<sampling::Record> record = sampling::DecodeRecord(bytes);
-  if (!record.ok()) return;  // kept as captured: the replay counts it as a decode error too
-  uint32_t pid = 0;
-  bool image_changed = false;
-  if (const auto* sample = std::get_if<sampling::SampleRecord>(&*record)) {
-    pid = sample->pid;
-  } else {
-    const auto& event = std::get<sampling::ProcessEventRecord>(*record);
-    pid = event.pid;
-    image_changed = event.kind == sampling::ProcessEventRecord::Kind::kExec;
-  }
-  if (!seen_.insert(pid).second && !image_changed) return;
-  Keep(writer_->AppendProcess(SnapshotProcess(proc_fs_, pid)));
 }
 
 Status RecordDump::Close() {

@@ -162,7 +162,9 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
                                        .kernel_stacks = options.kernel_stacks}));
   std::unique_ptr<RecordDump> dump;
   if (!options.dump_records.empty()) {
-    PROFKIT_ASSIGN_OR_RETURN(dump, RecordDump::Create(options.dump_records));
+    PROFKIT_ASSIGN_OR_RETURN(dump, RecordDump::Create(options.dump_records, [&filter](uint32_t pid) {
+                               return filter.Matches(pid);
+                             }));
     source->SetRawRecordTap([&dump](std::span<const uint8_t> bytes) { dump->OnRawRecord(bytes); });
   }
   pipeline.SetPythonRegistry(source.get());

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -33,6 +34,15 @@ struct PythonCounters {
   uint64_t checksum_mismatches = 0;
   uint64_t functions = 0;           // distinct Python functions interned
   uint64_t function_table_full = 0;
+};
+
+// The process memory of a replay (sampling/replay_source.h), which captures none: every read
+// fails, so code objects are not read and Python frames stay unresolved.
+class NoProcessMemory final : public python::MemoryReader {
+ public:
+  Status Read(uint64_t address, std::span<uint8_t>) const override {
+    return Status::Errorf("no process memory in a replay (address 0x{:x})", address);
+  }
 };
 
 class PythonProcesses final : public ProcessTable::Observer {
