@@ -11,9 +11,14 @@ echo "== build (ASan+UBSan)"
 # -O1, the sanitizers' usual level: it compiles in about two thirds of -O2's time, and asserts stay on.
 PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON -DPROFKIT_SANITIZE=ON \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
+echo "== build without BPF (no clang/bpftool; profkit and every unit test still build)"
+PROFKIT_TARGET="profkit unit_tests" scripts/build.sh build-nobpf -DPROFKIT_BUILD_TESTS=ON \
+  -DPROFKIT_BUILD_BPF=OFF
 
 echo "== unit tests"
 ctest --test-dir build -L unit --output-on-failure -j2
+echo "== unit tests (without BPF)"
+ctest --test-dir build-nobpf -L unit --output-on-failure -j2
 echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L unit --output-on-failure -j2

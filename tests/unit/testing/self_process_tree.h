@@ -46,6 +46,19 @@ class SelfProcessTree {
     std::filesystem::create_symlink(self_exe_, dir + "/exe");
     std::filesystem::create_symlink("/", dir + "/root");
   }
+  // A process running `exe` with the given /proc/PID/maps text and NUL-separated command line.
+  void AddProgram(uint32_t pid, const std::string& comm, const std::string& exe,
+                  const std::string& maps, const std::string& cmdline) const {
+    const std::string dir = fmt::format("{}/{}", root(), pid);
+    (void)MakeDirectories(dir);
+    Write(dir + "/stat", fmt::format("{} ({}) S 1 1 1 0 -1 4194560 100 0 0 0 5 1 0 0 20 0 1 0 "
+                                     "12345 1000000 100", pid, comm));
+    Write(dir + "/environ", "");
+    Write(dir + "/maps", maps);
+    Write(dir + "/cmdline", cmdline);
+    std::filesystem::create_symlink(exe, dir + "/exe");
+    std::filesystem::create_symlink("/", dir + "/root");
+  }
   void RemoveProcess(uint32_t pid) const {
     std::filesystem::remove_all(fmt::format("{}/{}", root(), pid));
   }
