@@ -192,7 +192,6 @@ Status Agent::Run(const std::atomic<bool>& stop) {
     }
   };
   if (pipeline_) {
-    spdlog::debug("sampling until stopped; the last interval is flushed on the way out");
     PROFKIT_RETURN_IF_ERROR(RunSampling(stop_requested, tick));
   } else {
     while (!stop_requested()) {

@@ -1,6 +1,7 @@
 #include "profkit/pipeline/process_table.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "profkit/common/clock.h"
 #include "profkit/common/log.h"
@@ -180,6 +181,7 @@ profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, boo
                        .module_id = profile::kUnknownModule,
                        .address = ip,
                        .is_return_address = is_return_address};
+  process.resolved_in_interval = current_interval_;
   Mapping* found = FindMapping(process, ip);
   if (found == nullptr && !process.exited && source == IpSource::kRegisters) {
     const int64_t now = MonotonicNanos();
@@ -237,15 +239,23 @@ void ProcessTable::CollectExited(uint64_t interval) {
       continue;
     }
     if (observer_ != nullptr) observer_->OnImageGone(process.pid);
-    // Its samples are flushed: its modules may go in this same collection.
-    DropModuleReferences(process, interval);
+    // Its modules may go in this same collection, unless samples of a later interval (taken
+    // just before the exit, read after it) still point at them.
+    DropModuleReferences(process, std::max(interval, process.resolved_in_interval));
     it = processes_.erase(it);
     ++counters_.collected;
   }
+  std::unordered_set<uint32_t> let_go_later;
+  for (const LetGoModule& module : unreferenced_modules_) {
+    if (module.interval > interval) let_go_later.insert(module.id);
+  }
   std::erase_if(unreferenced_modules_, [&](const LetGoModule& module) {
     if (module.interval > interval) return false;
-    // A module can be referenced again by a process that mapped it after the last one let go.
-    if (!module_refs_.contains(module.id)) symbolizer_.ReleaseModule(module.id);
+    // A module can be referenced again by a process that mapped it after the last one let go;
+    // one let go again since is released with that later interval.
+    if (!module_refs_.contains(module.id) && !let_go_later.contains(module.id)) {
+      symbolizer_.ReleaseModule(module.id);
+    }
     return true;
   });
 }

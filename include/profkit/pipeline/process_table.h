@@ -73,6 +73,9 @@ class ProcessTable {
     std::string comm;
     bool exited = false;
     uint64_t exited_in_interval = 0;  // when exited
+    // The last interval a sample's frame was resolved through this process's mappings: its
+    // modules stay until that interval is flushed, even when the process exited before.
+    uint64_t resolved_in_interval = 0;
     bool details_loaded = false;  // identity and mappings read from /proc
     std::string executable_path;  // as /proc/PID/exe shows it; "" for kernel threads
     process::ServiceIdentity identity;

@@ -94,6 +94,21 @@ TEST_F(SamplePipelineTest, ExitedProcessSymbolizesInItsFlushAndIsReleasedAfter) 
   EXPECT_EQ(pipeline().counters().orphan_samples, 1u);
 }
 
+TEST_F(SamplePipelineTest, LateSampleOfAnExitedProcessKeepsItsModuleUntilItsFlush) {
+  using Kind = sampling::ProcessEventRecord::Kind;
+  tree_.AddProcess(100, 1, "short");
+  pipeline().Handle(Event(Kind::kExec, 100));
+  pipeline().Handle(Event(Kind::kExit, 100));
+  const FlushBatch first = pipeline().EndInterval({});
+  // Taken on another CPU just before the exit, read after it: it lands in the next interval.
+  pipeline().Handle(Sample(100, {Address(PkTestLeaf) + 4, Inside(PkTestCaller)}));
+  const FlushBatch second = pipeline().EndInterval({});
+  pipeline().CollectFlushed(first.interval);  // while the second flush is still to run
+  EXPECT_EQ(pipeline().process_counters().processes, 0u);
+  EXPECT_EQ(Collapsed(second), "PkTestCaller;PkTestLeaf 1\n") << "its module was kept";
+  pipeline().CollectFlushed(second.interval);
+}
+
 TEST_F(SamplePipelineTest, FixedServiceAlwaysYieldsItsProfile) {
   SamplePipeline fixed(PipelineOptions{.proc_root = tree_.root(),
                                        .kallsyms_path = tree_.root() + "/no-kallsyms",
