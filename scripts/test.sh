@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Second command of the README (and what CI runs): install what is missing, build, and run every
-# test: unit tests (normal and ASan+UBSan builds), then the root/BPF integration tests.
+# test: unit tests (normal, ASan+UBSan, and TSan without BPF builds), then the root/BPF tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -11,6 +11,12 @@ echo "== build (ASan+UBSan)"
 # -O1, the sanitizers' usual level: it compiles in about two thirds of -O2's time, and asserts stay on.
 PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON -DPROFKIT_SANITIZE=ON \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
+# One tree serves two checks: ThreadSanitizer on the unit tests, and a build without the BPF
+# programs (no clang/bpftool needed; profkit and every unit test still build and pass).
+echo "== build (TSan, without BPF)"
+PROFKIT_TARGET="profkit unit_tests" scripts/build.sh build-tsan -DPROFKIT_BUILD_TESTS=ON \
+  -DPROFKIT_BUILD_BPF=OFF -DPROFKIT_SANITIZE_THREAD=ON \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
 
 # ctest labels (cmake/ProfkitHelpers.cmake): unit needs nothing but the build, needs_toolchain
 # compiles or runs interpreters at run time, requires_bpf needs root and BPF.
@@ -19,6 +25,9 @@ ctest --test-dir build -L 'unit|needs_toolchain' --output-on-failure -j2
 echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L 'unit|needs_toolchain' --output-on-failure -j2
+echo "== unit tests (TSan, without BPF)"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build-tsan -L unit --output-on-failure -j2
 
 echo "== BPF sampler check (root)"
 ctest --test-dir build -L requires_bpf --output-on-failure

@@ -12,7 +12,11 @@
 #include "profkit/common/log.h"
 #include "profkit/config/config.h"
 #include "profkit/record/recorder.h"
+#include "profkit/sampling/sample_source.h"
 #include "profkit/version.h"
+#ifdef PROFKIT_HAVE_BPF
+#include "profkit/sampling/bpf_sampler.h"
+#endif
 
 namespace {
 
@@ -22,6 +26,23 @@ constexpr int kExitUsage = 2;
 std::atomic<bool> g_stop{false};
 
 void RequestStop(int) { g_stop.store(true); }
+
+// The live eBPF sampler; a build without BPF (cmake -DPROFKIT_BUILD_BPF=OFF) runs everything but
+// eBPF sampling, and `run` with ebpf.enabled or `record` fail with this message.
+profkit::Result<std::unique_ptr<profkit::sampling::SampleSource>> StartSampler(
+    const profkit::sampling::SamplerOptions& options) {
+#ifdef PROFKIT_HAVE_BPF
+  auto sampler = profkit::sampling::BpfSampler::Start(options);
+  if (!sampler.ok()) return sampler.status();
+  return std::unique_ptr<profkit::sampling::SampleSource>(std::move(sampler).value());
+#else
+  (void)options;
+  return profkit::Status::Error(
+      "this profkit was built without BPF (cmake -DPROFKIT_BUILD_BPF=OFF), so it cannot sample: "
+      "rebuild with clang and bpftool installed, or (for `run`) set ebpf.enabled = false to run "
+      "only the other inputs");
+#endif
+}
 
 void InstallStopHandlers() {
   struct sigaction action {};
@@ -43,7 +64,7 @@ int RunAgent(const std::string& config_path, const std::string& log_level) {
   for (const std::string& warning : config->warnings) spdlog::warn("{}", warning);
   InstallStopHandlers();
   spdlog::info("profkit {} starting with {}", PROFKIT_VERSION, config_path);
-  profkit::Result<std::unique_ptr<profkit::agent::Agent>> agent = profkit::agent::Agent::Start(*config);
+  profkit::Result<std::unique_ptr<profkit::agent::Agent>> agent = profkit::agent::Agent::Start(*config, StartSampler);
   if (!agent.ok()) {
     spdlog::error("{}", agent.status().message());
     return kExitFailure;
@@ -60,7 +81,7 @@ int RunAgent(const std::string& config_path, const std::string& log_level) {
 int RunRecord(const profkit::record::RecordOptions& options, const std::string& log_level) {
   profkit::InitLogging(log_level);
   InstallStopHandlers();
-  profkit::Result<profkit::record::RecordSummary> summary = profkit::record::Record(options, g_stop);
+  profkit::Result<profkit::record::RecordSummary> summary = profkit::record::Record(options, g_stop, StartSampler);
   if (!summary.ok()) {
     spdlog::error("{}", summary.status().message());
     return kExitFailure;
@@ -99,6 +120,8 @@ int main(int argc, char** argv) {
           ->check(CLI::PositiveNumber);
   record->add_option("--format", format, "pprof or collapsed")->check(CLI::IsMember({"pprof", "collapsed"}));
   record->add_option("--output", record_options.output, "Output file (default: profkit-<time>.pprof|.txt)");
+  record->add_option("--dump-records", record_options.dump_records,
+                     "Also write the raw sampling records and /proc facts to this file, for replay");
   record->add_option("command", record_options.command, "Command to start and profile, after --");
 
   app.add_subcommand("version", "Print the version");

@@ -252,11 +252,12 @@ def fake_dataway():
 class Agent:
     """`profkit run` in the background; stderr captured to a file the test can wait on."""
 
-    def __init__(self, binary, config_path, log_path):
+    def __init__(self, binary, config_path, log_path, env=None, log_level="info"):
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen([binary, "run", "--config", config_path],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([binary, "--log-level", log_level, "run", "--config", config_path],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=None if env is None else dict(os.environ, **env))
 
     def text(self):
         return Path(self.log_path).read_text(errors="replace")
@@ -290,10 +291,10 @@ class Agent:
 def start_agent(profkit_bin, root, tmp_path):
     agents = []
 
-    def start(config_text):
+    def start(config_text, env=None, log_level="info"):
         config_path = tmp_path / f"profkit-{len(agents)}.toml"
         config_path.write_text(config_text)
-        agent = Agent(profkit_bin, config_path, tmp_path / f"agent-{len(agents)}.log")
+        agent = Agent(profkit_bin, config_path, tmp_path / f"agent-{len(agents)}.log", env, log_level)
         agents.append(agent)
         return agent
 

@@ -171,3 +171,28 @@ def test_short_lived_processes_are_symbolized(start_agent, two_functions, tmp_pa
     assert_sample_count(profile.total(), cpu, TEST_RATE)
     symbolized = profile.leaf_share("hot_a") + profile.leaf_share("hot_b")
     assert symbolized >= 0.9, f"only {symbolized:.0%} of the samples of short-lived processes were symbolized"
+
+
+def test_slow_flush_does_not_stop_sampling(start_agent, two_functions, tmp_path):
+    """Flushes run on the flush worker: while one is slowed down on purpose (the test hook
+    PROFKIT_DEBUG_SYMBOLIZE_DELAY_US sleeps in every symbolization), the reader keeps draining the
+    ring buffer at 99 Hz on every CPU, and no record is dropped."""
+    local_dir = tmp_path / "profiles"
+    agent = start_agent(config("", local_dir, interval="1s").replace(f"sample_rate = {TEST_RATE}", "sample_rate = 99"),
+                        env={"PROFKIT_DEBUG_SYMBOLIZE_DELAY_US": "3000"}, log_level="debug")
+    agent.wait_for_log("eBPF sampling started")
+    env = dict(os.environ, DD_SERVICE="slow-flush")
+    subprocess.run([two_functions, "8"], env=env, capture_output=True, text=True, check=True)
+    # The slowed flushes take seconds; SIGTERM waits for the running one and the last.
+    assert agent.stop(timeout=120) == 0
+    log = agent.text()
+    flushes = [(int(ms), int(records)) for ms, records in
+               re.findall(r"flushed interval \d+ \(\d+ services\) in (\d+) ms; (\d+) records read meanwhile", log)]
+    slow = [(ms, records) for ms, records in flushes if ms >= 1000]
+    assert slow, f"no flush took a second; the hook did not slow it: {flushes}"
+    assert any(records > 0 for _, records in slow), f"no record was read during a slow flush: {flushes}"
+    merged = [int(n) for n in re.findall(r"flush counters: flushes=\d+ merged_intervals=(\d+)", log)]
+    assert merged and merged[-1] > 0, "intervals that ended during a slow flush are merged into the next"
+    drops = [int(n) for n in re.findall(r"counters: samples=\d+ ringbuf_drops=(\d+)", log)]
+    assert drops and drops[-1] == 0, log[-2000:]
+    assert list((local_dir / "slow-flush").glob("*.pprof")), "the workload's profiles were still delivered"

@@ -4,7 +4,11 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <thread>
 
 #include "profkit/common/clock.h"
 #include "profkit/common/http_client.h"
@@ -24,8 +28,8 @@ using std::chrono::nanoseconds;
 // The ring buffer is polled at least this often so a stop request or a due flush is never late.
 constexpr milliseconds kPollTimeout{100};
 constexpr int64_t kCounterLogIntervalNs = 60'000'000'000;
-// SIGINT/SIGTERM must end the process within 5 s: this much of it goes to delivering the last
-// profiles, the rest to tearing down BPF.
+// SIGINT/SIGTERM must end the process within 5 s: this much of it, counted from the stop request,
+// goes to building and delivering the last profiles, the rest to tearing down BPF.
 constexpr milliseconds kShutdownFlushBudget{3000};
 
 Result<std::string> ResolveHostname(const std::string& configured) {
@@ -71,12 +75,23 @@ Result<std::unique_ptr<forward::DatawaySink>> StartDataway(const config::Config&
   return dataway;
 }
 
+// Test hook (tests/integration/test_run.py): PROFKIT_DEBUG_SYMBOLIZE_DELAY_US=N makes every
+// symbolization of a flush sleep N µs, to show that a slow flush does not delay sampling.
+std::chrono::microseconds DebugSymbolizeDelay() {
+  const char* value = std::getenv("PROFKIT_DEBUG_SYMBOLIZE_DELAY_US");
+  if (value == nullptr) return std::chrono::microseconds(0);
+  const long long us = std::strtoll(value, nullptr, 10);
+  // At most 1 s per frame: a typo must not hang the agent for hours.
+  return std::chrono::microseconds(std::clamp<long long>(us, 0, 1'000'000));
+}
+
 }  // namespace
 
 Agent::Agent(const config::Config& config) : config_(config) {}
 Agent::~Agent() = default;
 
-Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
+Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config,
+                                            const sampling::SampleSourceFactory& sources) {
   std::unique_ptr<Agent> agent(new Agent(config));
   PROFKIT_ASSIGN_OR_RETURN(agent->hostname_, ResolveHostname(config.agent.hostname));
 
@@ -142,10 +157,12 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
 
   if (config.ebpf.enabled) {
     agent->pipeline_ = std::make_unique<pipeline::SamplePipeline>(pipeline::PipelineOptions{
-        .sample_rate_hz = config.ebpf.sample_rate, .default_env = config.ebpf.env});
-    Result<std::unique_ptr<sampling::BpfSampler>> sampler = sampling::BpfSampler::Start(
-        sampling::SamplerOptions{.sample_rate_hz = config.ebpf.sample_rate,
-                                 .kernel_stacks = config.ebpf.kernel_stacks});
+        .sample_rate_hz = config.ebpf.sample_rate,
+        .default_env = config.ebpf.env,
+        .debug_symbolize_delay = DebugSymbolizeDelay()});
+    Result<std::unique_ptr<sampling::SampleSource>> sampler =
+        sources(sampling::SamplerOptions{.sample_rate_hz = config.ebpf.sample_rate,
+                                         .kernel_stacks = config.ebpf.kernel_stacks});
     if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
     agent->sampler_ = std::move(sampler).value();
     agent->pipeline_->SetPythonRegistry(agent->sampler_.get());
@@ -155,34 +172,31 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
   } else {
     spdlog::info("eBPF sampling is disabled (ebpf.enabled = false)");
   }
-  agent->interval_start_unix_ns_ = WallTimeNanos();
   // Loading (kernel BTF for CO-RE relocations, kallsyms) peaks far above the steady state.
   malloc_trim(0);
   return agent;
 }
 
 Status Agent::Run(const std::atomic<bool>& stop) {
-  const int64_t interval_ns = config_.ebpf.upload_interval.count();
-  int64_t next_flush_mono = MonotonicNanos() + interval_ns;
+  std::optional<std::chrono::steady_clock::time_point> stop_seen;
+  const auto stop_requested = [&] {
+    if (!stop.load(std::memory_order_relaxed)) return false;
+    if (!stop_seen) stop_seen = std::chrono::steady_clock::now();
+    return true;
+  };
   int64_t next_counter_log = MonotonicNanos() + kCounterLogIntervalNs;
-  const auto handle = [this](const sampling::Record& record) { pipeline_->Handle(record); };
-
-  while (!stop.load(std::memory_order_relaxed)) {
-    if (sampler_) {
-      Result<int> polled = sampler_->Poll(kPollTimeout, handle);
-      if (!polled.ok()) return polled.status().WithContext("reading samples");
-    } else {
-      usleep(duration_cast<std::chrono::microseconds>(kPollTimeout).count());
-    }
-    const int64_t now = MonotonicNanos();
-    if (now >= next_flush_mono) {
-      FlushInterval(WallTimeNanos());
-      // Catch up without a burst of empty flushes after a stall (e.g. a suspended VM).
-      next_flush_mono = std::max(next_flush_mono + interval_ns, now + interval_ns / 2);
-    }
-    if (now >= next_counter_log) {
+  const auto tick = [&] {
+    if (const int64_t now = MonotonicNanos(); now >= next_counter_log) {
       LogCounters();
       next_counter_log = now + kCounterLogIntervalNs;
+    }
+  };
+  if (pipeline_) {
+    PROFKIT_RETURN_IF_ERROR(RunSampling(stop_requested, tick));
+  } else {
+    while (!stop_requested()) {
+      std::this_thread::sleep_for(kPollTimeout);
+      tick();
     }
   }
 
@@ -190,32 +204,38 @@ Status Agent::Run(const std::atomic<bool>& stop) {
   if (go_pull_) go_pull_->Stop();
   server_.reset();
   pyroscope_servers_.clear();
-  spdlog::info("stopping: flushing the current interval");
-  const auto deadline = std::chrono::steady_clock::now() + kShutdownFlushBudget;
-  if (sampler_) {
-    // Drain what is already in the ring buffer so the last samples make it into the profile.
-    Result<int> drained = sampler_->Poll(milliseconds(0), handle);
-    if (!drained.ok()) spdlog::warn("draining samples: {}", drained.status().message());
-  }
-  FlushInterval(WallTimeNanos());
+  const auto deadline = stop_seen.value_or(std::chrono::steady_clock::now()) + kShutdownFlushBudget;
   for (const auto& sink : sinks_) sink->Flush(deadline);
-  LogCounters();
+  // RunSampling logged them already, with the loop's.
+  if (!pipeline_) LogCounters();
   return Status::Ok();
 }
 
-void Agent::FlushInterval(int64_t end_unix_ns) {
-  if (!pipeline_) return;
-  const pipeline::IntervalTiming timing{
-      .start_unix_ns = interval_start_unix_ns_,
-      .end_unix_ns = end_unix_ns,
-      .sample_period_ns = 1'000'000'000 / config_.ebpf.sample_rate};
-  interval_start_unix_ns_ = end_unix_ns;
+Status Agent::RunSampling(const std::function<bool()>& stop, const std::function<void()>& tick) {
+  pipeline::SamplingLoop loop(
+      *sampler_, *pipeline_,
+      pipeline::SamplingLoopOptions{.sample_rate_hz = config_.ebpf.sample_rate,
+                                    .poll_timeout = kPollTimeout,
+                                    .flush_interval = config_.ebpf.upload_interval},
+      [this](const pipeline::FlushBatch& batch) { DeliverBatch(batch); });
+  loop_ = &loop;
+  bool stopping_logged = false;
+  const Status status = loop.Run(
+      [&] {
+        if (!stop()) return false;
+        if (!stopping_logged) spdlog::info("stopping: flushing the current interval");
+        stopping_logged = true;
+        return true;
+      },
+      tick);
+  LogCounters();
+  loop_ = nullptr;
+  return status;
+}
+
+void Agent::DeliverBatch(const pipeline::FlushBatch& batch) {
   const int64_t flush_start = MonotonicNanos();
-  const auto handle = [this](const sampling::Record& record) { pipeline_->Handle(record); };
-  std::vector<pipeline::ServiceProfile> profiles = pipeline_->FlushPprof(timing, [&] {
-    // Symbolizing can take a while (DWARF on first use); keep up with exec events meanwhile.
-    if (sampler_) (void)sampler_->Poll(milliseconds(0), handle);
-  });
+  std::vector<pipeline::ServiceProfile> profiles = pipeline_->BuildPprof(batch);
   spdlog::debug("built {} profiles in {} ms", profiles.size(), (MonotonicNanos() - flush_start) / 1'000'000);
   for (pipeline::ServiceProfile& profile : profiles) {
     forward::ProfileUpload upload{
@@ -225,8 +245,8 @@ void Agent::FlushInterval(int64_t end_unix_ns) {
         .host = hostname_,
         .language = profile.key.language,
         .extra_tags = ProfileTags(profile.key, config_.ebpf.sample_rate),
-        .start_unix_nanos = timing.start_unix_ns,
-        .end_unix_nanos = timing.end_unix_ns,
+        .start_unix_nanos = batch.timing.start_unix_ns,
+        .end_unix_nanos = batch.timing.end_unix_ns,
         .attachments = {forward::Attachment{.name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
     spdlog::debug("profile of service '{}': {} samples", upload.service, profile.samples);
     Submit(std::move(upload));
@@ -305,6 +325,11 @@ void Agent::LogCounters() {
       s.samples, s.ringbuf_drops, s.stack_errors, s.decode_errors, s.process_events, p.orphan_samples,
       p.truncated_stacks, p.aggregation_drops, p.profiles_built, p.profile_errors, t.processes,
       t.proc_read_failures, t.unmapped_frames, t.collected);
+  if (loop_ != nullptr) {
+    const pipeline::SamplingLoopCounters l = loop_->counters();
+    spdlog::info("flush counters: flushes={} merged_intervals={} last_flush_ms={}", l.flushes,
+                 l.merged_intervals, l.last_flush_ms);
+  }
   const pipeline::PythonCounters py = pipeline_->python_counters();
   spdlog::info(
       "python counters: processes={} detected={} unsupported={} registration_failures={} "

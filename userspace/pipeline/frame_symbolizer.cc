@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "profkit/common/clock.h"
+#include <thread>
+
 #include "profkit/common/file_util.h"
 
 namespace profkit::pipeline {
@@ -26,16 +27,9 @@ FrameSymbolizer::FrameSymbolizer(symbolize::NativeSymbolizer& native,
       max_cached_frames_(max_cached_frames) {}
 
 const SymbolizedFrame& FrameSymbolizer::Symbolize(const profile::Frame& frame) {
+  if (debug_delay_.count() > 0) std::this_thread::sleep_for(debug_delay_);
   auto it = cache_.find(frame);
   if (it != cache_.end()) return it->second;
-  if (miss_hook_) {
-    const int64_t now = MonotonicNanos();
-    if (++misses_since_hook_ >= kMissesPerHook || now - last_hook_ns_ >= kHookIntervalNs) {
-      misses_since_hook_ = 0;
-      last_hook_ns_ = now;
-      miss_hook_();
-    }
-  }
   // Cheaper than LRU bookkeeping on every lookup, and a full cache means the working set changed.
   if (cache_.size() >= max_cached_frames_) cache_.clear();
   return cache_.emplace(frame, SymbolizeUncached(frame)).first->second;

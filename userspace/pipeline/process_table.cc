@@ -1,6 +1,7 @@
 #include "profkit/pipeline/process_table.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "profkit/common/clock.h"
 #include "profkit/common/log.h"
@@ -38,7 +39,7 @@ void ProcessTable::OnExec(uint32_t pid, uint32_t ppid, std::string comm) {
   Process& process = Insert(pid);
   // A new program image: everything read from the old one (environment, mappings) is stale.
   if (observer_ != nullptr) observer_->OnImageGone(pid);
-  DropModuleReferences(process);
+  DropModuleReferences(process, current_interval_);
   process.mappings.clear();
   process.details_loaded = false;
   process.language = "cpp";
@@ -81,7 +82,9 @@ void ProcessTable::OnFork(uint32_t pid, uint32_t ppid, std::string comm) {
 
 void ProcessTable::OnExit(uint32_t pid) {
   auto it = processes_.find(pid);
-  if (it != processes_.end()) it->second.exited = true;
+  if (it == processes_.end()) return;
+  it->second.exited = true;
+  it->second.exited_in_interval = current_interval_;
 }
 
 ProcessTable::Process* ProcessTable::Get(uint32_t pid) {
@@ -178,6 +181,7 @@ profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, boo
                        .module_id = profile::kUnknownModule,
                        .address = ip,
                        .is_return_address = is_return_address};
+  process.resolved_in_interval = current_interval_;
   Mapping* found = FindMapping(process, ip);
   if (found == nullptr && !process.exited && source == IpSource::kRegisters) {
     const int64_t now = MonotonicNanos();
@@ -214,41 +218,46 @@ void ProcessTable::ResolveModule(Process& process, Mapping& mapping) {
   }
 }
 
-void ProcessTable::DropModuleReferences(Process& process) {
+void ProcessTable::DropModuleReferences(Process& process, uint64_t interval) {
   for (uint32_t id : process.modules) {
     auto it = module_refs_.find(id);
     if (it != module_refs_.end() && --it->second == 0) {
       module_refs_.erase(it);
-      unreferenced_modules_.push_back(id);
+      unreferenced_modules_.push_back({.id = id, .interval = interval});
     }
   }
   process.modules.clear();
 }
 
-void ProcessTable::CollectExited() { CollectExited(ExitedPids()); }
+uint64_t ProcessTable::EndInterval() { return current_interval_++; }
 
-std::vector<uint32_t> ProcessTable::ExitedPids() const {
-  std::vector<uint32_t> pids;
-  for (const auto& [pid, process] : processes_) {
-    if (process.exited) pids.push_back(pid);
-  }
-  return pids;
-}
-
-void ProcessTable::CollectExited(const std::vector<uint32_t>& pids) {
-  for (uint32_t pid : pids) {
-    auto it = processes_.find(pid);
-    if (it == processes_.end() || !it->second.exited) continue;
-    if (observer_ != nullptr) observer_->OnImageGone(pid);
-    DropModuleReferences(it->second);
-    processes_.erase(it);
+void ProcessTable::CollectExited(uint64_t interval) {
+  for (auto it = processes_.begin(); it != processes_.end();) {
+    Process& process = it->second;
+    if (!process.exited || process.exited_in_interval > interval) {
+      ++it;
+      continue;
+    }
+    if (observer_ != nullptr) observer_->OnImageGone(process.pid);
+    // Its modules may go in this same collection, unless samples of a later interval (taken
+    // just before the exit, read after it) still point at them.
+    DropModuleReferences(process, std::max(interval, process.resolved_in_interval));
+    it = processes_.erase(it);
     ++counters_.collected;
   }
-  for (uint32_t id : unreferenced_modules_) {
-    // A module can be referenced again by a process that mapped it after the last one let go.
-    if (!module_refs_.contains(id)) symbolizer_.ReleaseModule(id);
+  std::unordered_set<uint32_t> let_go_later;
+  for (const LetGoModule& module : unreferenced_modules_) {
+    if (module.interval > interval) let_go_later.insert(module.id);
   }
-  unreferenced_modules_.clear();
+  std::erase_if(unreferenced_modules_, [&](const LetGoModule& module) {
+    if (module.interval > interval) return false;
+    // A module can be referenced again by a process that mapped it after the last one let go;
+    // one let go again since is released with that later interval.
+    if (!module_refs_.contains(module.id) && !let_go_later.contains(module.id)) {
+      symbolizer_.ReleaseModule(module.id);
+    }
+    return true;
+  });
 }
 
 ProcessTableCounters ProcessTable::counters() const {

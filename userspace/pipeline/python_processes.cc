@@ -23,8 +23,14 @@ std::string VersionString(const python::PythonVersion& v) {
 }  // namespace
 
 PythonProcesses::PythonProcesses(symbolize::NativeSymbolizer& symbolizer,
-                                 const process::ProcFs& proc_fs, std::string default_env)
-    : symbolizer_(symbolizer), proc_fs_(proc_fs), default_env_(std::move(default_env)) {}
+                                 const process::ProcFs& proc_fs, std::string default_env,
+                                 MemoryReaderFactory memory)
+    : symbolizer_(symbolizer),
+      proc_fs_(proc_fs),
+      default_env_(std::move(default_env)),
+      memory_(memory ? std::move(memory) : [](uint32_t pid) -> std::unique_ptr<python::MemoryReader> {
+        return std::make_unique<python::ProcessMemory>(pid);
+      }) {}
 
 PythonProcesses::~PythonProcesses() = default;
 
@@ -152,7 +158,7 @@ PythonProcesses::State& PythonProcesses::AddState(uint32_t pid, uint32_t interpr
   state.interpreter = interpreter;
   state.version = VersionString(interpreter.offsets.version);
   state.code_cache = std::make_unique<python::CodeObjectCache>(
-      interpreter.offsets, interpreter.line_table_format, std::make_unique<python::ProcessMemory>(pid));
+      interpreter.offsets, interpreter.line_table_format, memory_(pid));
   return state;
 }
 

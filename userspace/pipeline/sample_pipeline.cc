@@ -25,10 +25,12 @@ SamplePipeline::SamplePipeline(PipelineOptions options)
   ProcessTableOptions table_options = options_.process_table;
   table_options.default_env = options_.default_env;
   process_table_ = std::make_unique<ProcessTable>(proc_fs_, native_symbolizer_, table_options);
-  python_ = std::make_unique<PythonProcesses>(native_symbolizer_, proc_fs_, options_.default_env);
+  python_ = std::make_unique<PythonProcesses>(native_symbolizer_, proc_fs_, options_.default_env,
+                                              options_.process_memory);
   process_table_->SetObserver(python_.get());
   frame_symbolizer_ = std::make_unique<FrameSymbolizer>(
       native_symbolizer_, LoadKernelSymbols(options_.kallsyms_path), &python_->functions());
+  frame_symbolizer_->SetDebugDelay(options_.debug_symbolize_delay);
 }
 
 SamplePipeline::~SamplePipeline() { process_table_->SetObserver(nullptr); }
@@ -155,41 +157,45 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
   ++counters_.recovered_leaf_callers;
 }
 
-std::vector<ServiceProfile> SamplePipeline::FlushPprof(const IntervalTiming& timing,
-                                                       const std::function<void()>& between_profiles) {
-  const std::vector<uint32_t> exited = process_table_->ExitedPids();
+FlushBatch SamplePipeline::EndInterval(const IntervalTiming& timing) {
   counters_.aggregation_drops += aggregator_.dropped_samples();
-  std::vector<profile::Aggregator::ServiceStacks> drained = aggregator_.Drain();
-  // A fixed-service session always yields its profile, even an empty one ("it never ran").
-  if (drained.empty() && options_.fixed_service) drained.push_back({.key = *options_.fixed_service});
+  FlushBatch batch{.interval = process_table_->EndInterval(),
+                   .timing = timing,
+                   .stacks = aggregator_.Drain()};
+  if (batch.stacks.empty() && options_.fixed_service) {
+    batch.stacks.push_back({.key = *options_.fixed_service});
+  }
+  return batch;
+}
+
+void SamplePipeline::CollectFlushed(uint64_t interval) { process_table_->CollectExited(interval); }
+
+std::vector<ServiceProfile> SamplePipeline::BuildPprof(const FlushBatch& batch) {
   std::vector<ServiceProfile> profiles;
-  // Symbolizing a profile's new frames can take long (DWARF on first use): records are handled
-  // between symbolizations too, not only between profiles.
-  frame_symbolizer_->SetMissHook(between_profiles);
-  for (const profile::Aggregator::ServiceStacks& stacks : drained) {
-    Result<std::string> pprof = BuildServicePprof(stacks, *frame_symbolizer_, timing);
+  for (const profile::Aggregator::ServiceStacks& stacks : batch.stacks) {
+    Result<std::string> pprof = BuildServicePprof(stacks, *frame_symbolizer_, batch.timing);
     if (!pprof.ok()) {
-      ++counters_.profile_errors;
+      profile_errors_.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("building the profile of service '{}': {}", stacks.key.service,
                     pprof.status().message());
       continue;
     }
-    ++counters_.profiles_built;
-    profiles.push_back(ServiceProfile{.key = stacks.key, .pprof_gzip = std::move(pprof).value(), .samples = stacks.total});
-    if (between_profiles) between_profiles();
+    profiles_built_.fetch_add(1, std::memory_order_relaxed);
+    profiles.push_back(ServiceProfile{
+        .key = stacks.key, .pprof_gzip = std::move(pprof).value(), .samples = stacks.total});
   }
-  frame_symbolizer_->SetMissHook({});
-  process_table_->CollectExited(exited);
   return profiles;
 }
 
-std::string SamplePipeline::FlushCollapsed() {
-  counters_.aggregation_drops += aggregator_.dropped_samples();
-  std::string text = BuildCollapsed(aggregator_.Drain(), *frame_symbolizer_);
-  process_table_->CollectExited();
-  return text;
+std::string SamplePipeline::BuildCollapsed(const FlushBatch& batch) {
+  return pipeline::BuildCollapsed(batch.stacks, *frame_symbolizer_);
 }
 
-PipelineCounters SamplePipeline::counters() const { return counters_; }
+PipelineCounters SamplePipeline::counters() const {
+  PipelineCounters counters = counters_;
+  counters.profiles_built = profiles_built_.load(std::memory_order_relaxed);
+  counters.profile_errors = profile_errors_.load(std::memory_order_relaxed);
+  return counters;
+}
 
 }  // namespace profkit::pipeline

@@ -29,6 +29,7 @@ FunctionTable::FunctionTable(size_t max_functions) : max_functions_(max_function
 }
 
 uint32_t FunctionTable::Intern(PythonFunction function) {
+  const std::lock_guard lock(mutex_);
   if (auto it = ids_.find(function); it != ids_.end()) return it->second;
   if (functions_.size() >= max_functions_) {
     ++overflows_;
@@ -41,8 +42,19 @@ uint32_t FunctionTable::Intern(PythonFunction function) {
 }
 
 const PythonFunction& FunctionTable::Get(uint32_t id) const {
+  const std::lock_guard lock(mutex_);
   if (id == 0 || id > functions_.size()) return functions_.front();
   return functions_[id - 1];
+}
+
+size_t FunctionTable::size() const {
+  const std::lock_guard lock(mutex_);
+  return functions_.size();
+}
+
+uint64_t FunctionTable::overflows() const {
+  const std::lock_guard lock(mutex_);
+  return overflows_;
 }
 
 CodeObjectCache::CodeObjectCache(const CPythonOffsets& offsets, LineTableFormat format,

@@ -14,8 +14,9 @@
 #include "profkit/common/log.h"
 #include "profkit/common/unique_fd.h"
 #include "profkit/pipeline/sample_pipeline.h"
+#include "profkit/pipeline/sampling_loop.h"
+#include "profkit/record/record_dump.h"
 #include "profkit/record/target_filter.h"
-#include "profkit/sampling/bpf_sampler.h"
 
 namespace profkit::record {
 namespace {
@@ -127,9 +128,16 @@ std::string DefaultOutputPath(OutputFormat format) {
                      format == OutputFormat::kPprof ? "pprof" : "txt");
 }
 
-}  // namespace
+// The session's one output, built by the loop's flush worker from the last (only) interval.
+Result<std::string> BuildOutput(pipeline::SamplePipeline& pipeline, const pipeline::FlushBatch& batch,
+                                OutputFormat format) {
+  if (format == OutputFormat::kCollapsed) return pipeline.BuildCollapsed(batch);
+  std::vector<pipeline::ServiceProfile> profiles = pipeline.BuildPprof(batch);
+  if (profiles.empty()) return Status::Error("building the profile failed");
+  return std::move(profiles.front().pprof_gzip);
+}
 
-Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<bool>& stop) {
+Status CheckTargets(const RecordOptions& options) {
   if (options.pids.empty() && options.command.empty()) {
     return Status::Error("nothing to record: give --pid PID or a command after --");
   }
@@ -138,7 +146,14 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
       return Status::Errorf("--pid {}: no such process", pid);
     }
   }
+  return Status::Ok();
+}
 
+}  // namespace
+
+Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<bool>& stop,
+                             const sampling::SampleSourceFactory& sources) {
+  PROFKIT_RETURN_IF_ERROR(CheckTargets(options));
   std::optional<ChildProcess> child;
   if (!options.command.empty()) {
     PROFKIT_ASSIGN_OR_RETURN(ChildProcess spawned, ChildProcess::Spawn(options.command));
@@ -154,48 +169,52 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
   pipeline.SetSampleFilter([&filter](uint32_t pid) { return filter.Matches(pid); });
 
   PROFKIT_ASSIGN_OR_RETURN(
-      std::unique_ptr<sampling::BpfSampler> sampler,
-      sampling::BpfSampler::Start(sampling::SamplerOptions{.sample_rate_hz = options.sample_rate_hz,
-                                                           .kernel_stacks = options.kernel_stacks}));
-  pipeline.SetPythonRegistry(sampler.get());
-  const int64_t start_unix_ns = WallTimeNanos();
+      std::unique_ptr<sampling::SampleSource> source,
+      sources(sampling::SamplerOptions{.sample_rate_hz = options.sample_rate_hz,
+                                       .kernel_stacks = options.kernel_stacks}));
+  std::unique_ptr<RecordDump> dump;
+  if (!options.dump_records.empty()) {
+    PROFKIT_ASSIGN_OR_RETURN(dump, RecordDump::Create(options.dump_records, [&filter](uint32_t pid) {
+                               return filter.Matches(pid);
+                             }));
+    source->SetRawRecordTap([&dump](std::span<const uint8_t> bytes) { dump->OnRawRecord(bytes); });
+  }
+  pipeline.SetPythonRegistry(source.get());
   const int64_t start_mono = MonotonicNanos();
   if (child) PROFKIT_RETURN_IF_ERROR(child->Release());
   spdlog::info("recording at {} Hz{}", options.sample_rate_hz,
                options.duration_seconds ? fmt::format(" for {} s", *options.duration_seconds)
                                         : std::string(" until the target exits or Ctrl-C"));
 
-  const auto handle = [&pipeline](const sampling::Record& record) { pipeline.Handle(record); };
   const int64_t deadline_mono =
       options.duration_seconds ? start_mono + static_cast<int64_t>(*options.duration_seconds * 1e9) : 0;
-  while (!stop.load(std::memory_order_relaxed)) {
-    PROFKIT_ASSIGN_OR_RETURN(int polled, sampler->Poll(kPollTimeout, handle));
-    (void)polled;
-    if (deadline_mono != 0 && MonotonicNanos() >= deadline_mono) break;
-    if (child ? child->Exited() : !AnyAlive(options.pids)) break;
+  const auto finished = [&] {
+    if (stop.load(std::memory_order_relaxed)) return true;
+    if (deadline_mono != 0 && MonotonicNanos() >= deadline_mono) return true;
+    return child ? child->Exited() : !AnyAlive(options.pids);
+  };
+  Result<std::string> data = Status::Error("the recording ended before its profile was built");
+  {
+    pipeline::SamplingLoop loop(*source, pipeline,
+                                pipeline::SamplingLoopOptions{.sample_rate_hz = options.sample_rate_hz,
+                                                              .poll_timeout = kPollTimeout},
+                                [&](const pipeline::FlushBatch& batch) {
+                                  data = BuildOutput(pipeline, batch, options.format);
+                                });
+    PROFKIT_RETURN_IF_ERROR(loop.Run(finished));
   }
-  // Samples taken just before the end may still sit in the ring buffer.
-  PROFKIT_ASSIGN_OR_RETURN(int drained, sampler->Poll(std::chrono::milliseconds(0), handle));
-  (void)drained;
-  const int64_t end_unix_ns = WallTimeNanos();
   pipeline.SetPythonRegistry(nullptr);
-  sampler.reset();
+  source.reset();
+  if (dump) {
+    PROFKIT_RETURN_IF_ERROR(dump->Close().WithContext("--dump-records"));
+    spdlog::info("wrote {} records to {}", dump->records(), options.dump_records);
+  }
 
   RecordSummary summary;
   summary.output_path = options.output.empty() ? DefaultOutputPath(options.format) : options.output;
   summary.samples = pipeline.counters().samples - pipeline.counters().filtered_samples;
-  std::string data;
-  if (options.format == OutputFormat::kCollapsed) {
-    data = pipeline.FlushCollapsed();
-  } else {
-    std::vector<pipeline::ServiceProfile> profiles = pipeline.FlushPprof(pipeline::IntervalTiming{
-        .start_unix_ns = start_unix_ns,
-        .end_unix_ns = end_unix_ns,
-        .sample_period_ns = 1'000'000'000 / options.sample_rate_hz});
-    if (profiles.empty()) return Status::Error("building the profile failed");
-    data = std::move(profiles.front().pprof_gzip);
-  }
-  PROFKIT_RETURN_IF_ERROR(WriteFileAtomically(summary.output_path, data).WithContext("writing the profile"));
+  if (!data.ok()) return data.status();
+  PROFKIT_RETURN_IF_ERROR(WriteFileAtomically(summary.output_path, *data).WithContext("writing the profile"));
   if (child) {
     child->Exited();
     summary.command_exit_status = child->exit_status();

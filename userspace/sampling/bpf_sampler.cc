@@ -113,21 +113,6 @@ Status PerfEventOpenError(int cpu, int rate_hz, int err) {
 
 }  // namespace
 
-Status ValidateSamplerOptions(const SamplerOptions& options) {
-  if (options.sample_rate_hz < 1 || options.sample_rate_hz > kMaxSampleRateHz) {
-    return Status::Errorf("sample rate {} Hz is outside [1, {}]", options.sample_rate_hz,
-                          kMaxSampleRateHz);
-  }
-  const size_t bytes = options.ring_buffer_bytes;
-  const auto page_size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  if (bytes < page_size || bytes > kMaxRingBufferBytes || (bytes & (bytes - 1)) != 0) {
-    return Status::Errorf(
-        "ring buffer size {} bytes must be a power of two between the page size ({}) and {}",
-        bytes, page_size, kMaxRingBufferBytes);
-  }
-  return Status::Ok();
-}
-
 void BpfSampler::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
 void BpfSampler::SkeletonDeleter::operator()(profkit_bpf* skel) const {
   profkit_bpf__destroy(skel);
@@ -245,7 +230,9 @@ Status BpfSampler::AttachPerfEvents(const SamplerOptions& options) {
 int BpfSampler::HandleRecord(void* ctx, void* data, size_t size) {
   static LogLimiter decode_error_log(kDecodeErrorLogIntervalNs);
   auto* self = static_cast<BpfSampler*>(ctx);
-  auto record = DecodeRecord(std::span(static_cast<const uint8_t*>(data), size));
+  const std::span bytes(static_cast<const uint8_t*>(data), size);
+  if (self->raw_tap_) self->raw_tap_(bytes);
+  auto record = DecodeRecord(bytes);
   if (!record.ok()) {
     self->decode_errors_.fetch_add(1, std::memory_order_relaxed);
     if (const int64_t suppressed = decode_error_log.Allow(); suppressed >= 0) {
@@ -264,8 +251,7 @@ int BpfSampler::HandleRecord(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-Result<int> BpfSampler::Poll(std::chrono::milliseconds timeout,
-                             const std::function<void(const Record&)>& on_record) {
+Result<int> BpfSampler::Poll(std::chrono::milliseconds timeout, const RecordHandler& on_record) {
   const auto timeout_ms = static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, INT_MAX));
   on_record_ = &on_record;
   handled_in_poll_ = 0;

@@ -51,6 +51,7 @@ NativeSymbolizer::~NativeSymbolizer() = default;
 
 Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::string& path,
                                              const std::vector<std::string>& open_candidates) {
+  const std::lock_guard lock(mutex_);
   if (auto it = ids_by_key_.find(key); it != ids_by_key_.end()) {
     // The newest mapper's paths are the likeliest to still open once the file is closed.
     ModuleState& module = *modules_.at(it->second);
@@ -90,11 +91,13 @@ Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::st
 }
 
 const ModuleInfo* NativeSymbolizer::Module(uint32_t id) const {
+  const std::lock_guard lock(mutex_);
   auto it = modules_.find(id);
   return it == modules_.end() ? nullptr : &it->second->info;
 }
 
 std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t file_offset) {
+  const std::lock_guard lock(mutex_);
   ++counters_.lookups;
   std::vector<SymbolizedLine> frames;
   auto it = modules_.find(id);
@@ -123,6 +126,7 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
 
 std::optional<uint64_t> NativeSymbolizer::ReturnAddressOffsetFromSp(uint32_t id,
                                                                    uint64_t file_offset) {
+  const std::lock_guard lock(mutex_);
   ++counters_.cfi_lookups;
   FrameRule rule;
   if (auto it = modules_.find(id); it != modules_.end()) {
@@ -162,6 +166,7 @@ Result<ElfFile*> NativeSymbolizer::OpenModule(uint32_t id) {
 
 Result<std::vector<std::optional<NativeSymbolizer::Symbol>>> NativeSymbolizer::FindSymbols(
     uint32_t id, std::span<const std::string_view> names) {
+  const std::lock_guard lock(mutex_);
   PROFKIT_ASSIGN_OR_RETURN(ElfFile * file, OpenModule(id));
   PROFKIT_ASSIGN_OR_RETURN(auto found, file->FindSymbols(names));
   std::vector<std::optional<Symbol>> symbols;
@@ -174,23 +179,27 @@ Result<std::vector<std::optional<NativeSymbolizer::Symbol>>> NativeSymbolizer::F
 }
 
 Result<std::string> NativeSymbolizer::ReadAtAddress(uint32_t id, uint64_t address, size_t size) {
+  const std::lock_guard lock(mutex_);
   PROFKIT_ASSIGN_OR_RETURN(ElfFile * file, OpenModule(id));
   return file->ReadAtAddress(address, size);
 }
 
 Result<std::string> NativeSymbolizer::ReadSection(uint32_t id, std::string_view name,
                                                   size_t max_bytes) {
+  const std::lock_guard lock(mutex_);
   PROFKIT_ASSIGN_OR_RETURN(ElfFile * file, OpenModule(id));
   return file->ReadSection(name, max_bytes);
 }
 
 std::optional<uint64_t> NativeSymbolizer::AddressOfFileOffset(uint32_t id, uint64_t file_offset) const {
+  const std::lock_guard lock(mutex_);
   auto it = modules_.find(id);
   if (it == modules_.end()) return std::nullopt;
   return FileOffsetToAddress(it->second->segments, file_offset);
 }
 
 void NativeSymbolizer::ReleaseModule(uint32_t id) {
+  const std::lock_guard lock(mutex_);
   auto it = modules_.find(id);
   if (it == modules_.end()) return;
   // The symbol table stays cached: the same binary is often mapped again by the next process.

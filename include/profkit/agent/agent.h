@@ -1,10 +1,12 @@
 // `profkit run`: wires the configured roads together and runs them until asked to stop.
-//   eBPF sampler → SamplePipeline → every upload_interval one pprof per service → sinks
+//   SampleSource (the eBPF sampler) → SamplingLoop's reader → SamplePipeline → every
+//   upload_interval the loop's flush worker builds one pprof per service → sinks
 // (local files and/or Dataway); tracer pushes ([[inputs.profile]]) → ingest::Server → the
 // Dataway sink's durable queue; Go programs ([[inputs.profile.go]]) → GoPullRunner → sinks.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -17,15 +19,18 @@
 #include "profkit/metrics/publisher.h"
 #include "profkit/pipeline/sample_pipeline.h"
 #include "profkit/pyroscope/server.h"
-#include "profkit/sampling/bpf_sampler.h"
+#include "profkit/pipeline/sampling_loop.h"
+#include "profkit/sampling/sample_source.h"
 
 namespace profkit::agent {
 
 class Agent {
  public:
-  // Validates what the config alone cannot (hostname, sink set-up, BPF load) and starts sampling;
-  // errors say which step failed and how to fix it.
-  static Result<std::unique_ptr<Agent>> Start(const config::Config& config);
+  // Validates what the config alone cannot (hostname, sink set-up, BPF load) and starts sampling
+  // from the source `sources` makes (called only when ebpf.enabled); errors say which step
+  // failed and how to fix it.
+  static Result<std::unique_ptr<Agent>> Start(const config::Config& config,
+                                               const sampling::SampleSourceFactory& sources);
   ~Agent();
 
   // Runs until `stop` becomes true (set from a signal handler), then flushes the current interval
@@ -34,7 +39,10 @@ class Agent {
 
  private:
   explicit Agent(const config::Config& config);
-  void FlushInterval(int64_t end_unix_ns);
+  // The sampling road until `stop`; `tick` runs on the reader after every poll.
+  Status RunSampling(const std::function<bool()>& stop, const std::function<void()>& tick);
+  // On the flush worker: builds the batch's profiles and submits them.
+  void DeliverBatch(const pipeline::FlushBatch& batch);
   void LogCounters();
   // One listener per [[inputs.profile.pyroscope]]; needs sinks_ and hostname_.
   Status StartPyroscope();
@@ -53,8 +61,9 @@ class Agent {
   // [[inputs.profile.pyroscope]] listeners; like server_, destroyed before the sinks.
   std::vector<std::unique_ptr<pyroscope::Server>> pyroscope_servers_;
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
-  std::unique_ptr<sampling::BpfSampler> sampler_;
-  int64_t interval_start_unix_ns_ = 0;
+  std::unique_ptr<sampling::SampleSource> sampler_;
+  // Set while RunSampling runs (its counters are logged from the reader).
+  const pipeline::SamplingLoop* loop_ = nullptr;
   // [[inputs.profile.go]]; declared last: stopped first, as its pullers submit to sinks_.
   std::unique_ptr<GoPullRunner> go_pull_;
 };

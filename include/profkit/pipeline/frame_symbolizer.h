@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -33,15 +33,13 @@ class FrameSymbolizer {
                   const python::FunctionTable* python_functions = nullptr,
                   size_t max_cached_frames = 500'000);
 
+  // Used by the flush worker only (the cache is not shared); `native` and `python_functions` are
+  // thread-safe and shared with the reader.
   const SymbolizedFrame& Symbolize(const profile::Frame& frame);
 
-  // Called before an uncached symbolization once kMissesPerHook of them or kHookIntervalNs have
-  // passed since the last call, while no result of this class is being read: the daemon handles
-  // newly arrived records there during a long flush (a new Python process is registered late
-  // otherwise, and its first samples lack Python frames). Empty = none.
-  static constexpr int kMissesPerHook = 64;
-  static constexpr int64_t kHookIntervalNs = 5'000'000;
-  void SetMissHook(std::function<void()> hook) { miss_hook_ = std::move(hook); }
+  // Test hook: sleep this long in every Symbolize call, to prove that a slow flush does not
+  // delay sampling (tests/integration/test_run.py; PROFKIT_DEBUG_SYMBOLIZE_DELAY_US of `run`).
+  void SetDebugDelay(std::chrono::microseconds delay) { debug_delay_ = delay; }
 
   // The text of each frame in the "collapsed" format, innermost first: function names, kernel
   // frames suffixed "_[k]".
@@ -57,9 +55,7 @@ class FrameSymbolizer {
   const python::FunctionTable* python_functions_;
   const size_t max_cached_frames_;
   std::unordered_map<profile::Frame, SymbolizedFrame, profile::FrameHash> cache_;
-  std::function<void()> miss_hook_;
-  int misses_since_hook_ = 0;
-  int64_t last_hook_ns_ = 0;
+  std::chrono::microseconds debug_delay_{0};
 };
 
 }  // namespace profkit::pipeline

@@ -2,10 +2,13 @@
 // (resolved to symbolizer modules), its parent, and whether it has exited.
 //
 // Entries are created lazily, from exec/fork events or from the first sample of a process that
-// started before the agent, and read /proc only when a sample needs them. An exited process is kept
-// until the samples taken before its exit have been flushed (CollectExited after each flush), so
-// its frames still symbolize; then its state and its module references are released, so churn of
-// short-lived processes leaks nothing.
+// started before the agent, and read /proc only when a sample needs them. Samples are aggregated
+// in numbered intervals (EndInterval); an exited process, and a module no process references any
+// more, is kept until the flush of the interval it exited (was let go) in has symbolized its
+// samples: CollectExited(interval) after that flush releases them, so churn of short-lived
+// processes leaks nothing while a flush on another thread still finds their modules.
+//
+// Not thread-safe: the reader thread owns it.
 #pragma once
 
 #include <cstdint>
@@ -69,6 +72,10 @@ class ProcessTable {
     uint32_t ppid = 0;
     std::string comm;
     bool exited = false;
+    uint64_t exited_in_interval = 0;  // when exited
+    // The last interval a sample's frame was resolved through this process's mappings: its
+    // modules stay until that interval is flushed, even when the process exited before.
+    uint64_t resolved_in_interval = 0;
     bool details_loaded = false;  // identity and mappings read from /proc
     std::string executable_path;  // as /proc/PID/exe shows it; "" for kernel threads
     process::ServiceIdentity identity;
@@ -109,13 +116,12 @@ class ProcessTable {
   // Python program's interpreter library would stay unknown for a refresh interval).
   profile::Frame ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address, IpSource source);
 
-  // Releases exited processes; call right after their samples were flushed.
-  void CollectExited();
-  // Same, for only those of `pids` that are still exited: a flush that keeps handling records
-  // while it runs collects the processes that had exited when it started, not those whose samples
-  // went into the next interval meanwhile.
-  void CollectExited(const std::vector<uint32_t>& pids);
-  std::vector<uint32_t> ExitedPids() const;
+  // Ends the current aggregation interval and returns its number (1, 2, ...): the exits and
+  // module releases seen from now on belong to the next one.
+  uint64_t EndInterval();
+  // Releases the processes that exited, and the modules let go, in intervals up to `interval`;
+  // call once the flush of `interval` has symbolized its samples.
+  void CollectExited(uint64_t interval);
 
   ProcessTableCounters counters() const;
 
@@ -123,9 +129,9 @@ class ProcessTable {
   Process& Insert(uint32_t pid);
   void LoadDetails(Process& process);
   void LoadMappings(Process& process, int64_t now_ns);
-  // Drops the process's module references; modules nobody references any more are released at
-  // the next CollectExited, because samples taken before still point at them.
-  void DropModuleReferences(Process& process);
+  // Drops the process's module references; modules nobody references any more are released by
+  // the CollectExited of `interval`, because samples taken before still point at them.
+  void DropModuleReferences(Process& process, uint64_t interval);
   static Mapping* FindMapping(Process& process, uint64_t ip);
   // Interns the mapping's file with the symbolizer (once) and references it for this process.
   void ResolveModule(Process& process, Mapping& mapping);
@@ -137,7 +143,12 @@ class ProcessTable {
   std::unordered_map<uint32_t, Process> processes_;
   // How many tracked processes map each module: a module is released when none does.
   std::unordered_map<uint32_t, uint32_t> module_refs_;
-  std::vector<uint32_t> unreferenced_modules_;
+  struct LetGoModule {
+    uint32_t id;
+    uint64_t interval;
+  };
+  std::vector<LetGoModule> unreferenced_modules_;
+  uint64_t current_interval_ = 1;
   ProcessTableCounters counters_;
   int64_t eager_window_start_ns_ = 0;
   uint32_t eager_loads_in_window_ = 0;

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -34,6 +36,15 @@ struct PythonCounters {
   uint64_t function_table_full = 0;
 };
 
+// The process memory of a replay (sampling/replay_source.h), which captures none: every read
+// fails, so code objects are not read and Python frames stay unresolved.
+class NoProcessMemory final : public python::MemoryReader {
+ public:
+  Status Read(uint64_t address, std::span<uint8_t>) const override {
+    return Status::Errorf("no process memory in a replay (address 0x{:x})", address);
+  }
+};
+
 class PythonProcesses final : public ProcessTable::Observer {
  public:
   struct State {
@@ -46,8 +57,13 @@ class PythonProcesses final : public ProcessTable::Observer {
     profkit_python_process layout{};  // as registered
   };
 
+  // How code objects are read from a process: python::ProcessMemory live; a replay, which has
+  // no process memory, passes a reader that fails (its Python frames stay unresolved).
+  using MemoryReaderFactory = std::function<std::unique_ptr<python::MemoryReader>(uint32_t pid)>;
+
+  // An empty `memory` reads the live process (python::ProcessMemory).
   PythonProcesses(symbolize::NativeSymbolizer& symbolizer, const process::ProcFs& proc_fs,
-                  std::string default_env);
+                  std::string default_env, MemoryReaderFactory memory = {});
   ~PythonProcesses() override;
 
   // Where registrations go (the BPF sampler); null unregisters everything and stops registering.
@@ -86,6 +102,7 @@ class PythonProcesses final : public ProcessTable::Observer {
   symbolize::NativeSymbolizer& symbolizer_;
   const process::ProcFs& proc_fs_;
   const std::string default_env_;
+  const MemoryReaderFactory memory_;
   sampling::PythonProcessRegistry* registry_ = nullptr;
   python::FunctionTable functions_;
   std::unordered_map<uint32_t, ModuleVerdict> verdicts_;  // by module id (never reused)

@@ -1,8 +1,16 @@
 // The road from decoded BPF records to per-service profiles, shared by the daemon (`run`) and the
 // one-shot `record`: process events keep the ProcessTable fresh, samples become lifetime-independent
-// stacks aggregated per service, and Flush symbolizes each distinct frame once.
+// stacks aggregated per service, and a flush symbolizes each distinct frame once.
+//
+// Two threads use it (SamplingLoop, sampling_loop.h): the reader calls Handle, EndInterval and
+// CollectFlushed; the flush worker calls BuildPprof / BuildCollapsed on the batch EndInterval
+// handed out, while the reader goes on handling records. They share only the thread-safe
+// NativeSymbolizer and python::FunctionTable; a process that exited, or a module let go, stays
+// until CollectFlushed of the interval that used it.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +39,17 @@ struct PipelineOptions {
   // whole `profkit record` session).
   std::optional<profile::ServiceKey> fixed_service;
   ProcessTableOptions process_table;
+  // How code objects are read (empty: from the live process); see PythonProcesses.
+  PythonProcesses::MemoryReaderFactory process_memory;
+  // Test hook (FrameSymbolizer::SetDebugDelay): every symbolization sleeps this long.
+  std::chrono::microseconds debug_symbolize_delay{0};
+};
+
+// The stacks of one ended interval, handed from the reader to the flush worker.
+struct FlushBatch {
+  uint64_t interval = 0;  // ProcessTable's interval number: CollectFlushed(interval) after building
+  IntervalTiming timing;
+  std::vector<profile::Aggregator::ServiceStacks> stacks;
 };
 
 struct PipelineCounters {
@@ -42,8 +61,8 @@ struct PipelineCounters {
   uint64_t python_stacks = 0;           // samples whose stack got Python frames
   uint64_t python_truncated_stacks = 0; // of those, deeper than the walker goes
   uint64_t aggregation_drops = 0;  // distinct-stack limit reached
-  uint64_t profiles_built = 0;
-  uint64_t profile_errors = 0;
+  uint64_t profiles_built = 0;     // (on the flush worker)
+  uint64_t profile_errors = 0;     // (on the flush worker)
 };
 
 struct ServiceProfile {
@@ -67,15 +86,16 @@ class SamplePipeline {
 
   void Handle(const sampling::Record& record);
 
-  // Builds one pprof per service from everything aggregated since the last flush, then releases
-  // processes that exited before it. `between_profiles`, when set, runs after each profile and as
-  // FrameSymbolizer's miss hook: the daemon handles the records that arrived meanwhile there
-  // (Handle may be called), so a flush that symbolizes for a while does not delay registering a
-  // new Python program.
-  std::vector<ServiceProfile> FlushPprof(const IntervalTiming& timing,
-                                         const std::function<void()>& between_profiles = {});
-  // Same, as one collapsed-stack text over all services.
-  std::string FlushCollapsed();
+  // Reader: ends the interval and hands out everything aggregated since the last one (a
+  // fixed-service session always yields its key, even without samples: "it never ran").
+  FlushBatch EndInterval(const IntervalTiming& timing);
+  // Reader: releases the processes and modules only the flushes up to `interval` needed.
+  void CollectFlushed(uint64_t interval);
+
+  // Flush worker: one gzipped pprof per service of the batch.
+  std::vector<ServiceProfile> BuildPprof(const FlushBatch& batch);
+  // Flush worker: one collapsed-stack text over all services of the batch.
+  std::string BuildCollapsed(const FlushBatch& batch);
 
   PipelineCounters counters() const;
   ProcessTableCounters process_counters() const { return process_table_->counters(); }
@@ -100,7 +120,9 @@ class SamplePipeline {
   std::unique_ptr<FrameSymbolizer> frame_symbolizer_;
   profile::Aggregator aggregator_;
   std::function<bool(uint32_t)> filter_;
-  PipelineCounters counters_;
+  PipelineCounters counters_;  // reader-owned, but for the two below
+  std::atomic<uint64_t> profiles_built_{0};
+  std::atomic<uint64_t> profile_errors_{0};
   profile::StackSample scratch_;
   std::vector<profile::Frame> native_user_;
   std::vector<NativeFrameRole> roles_;

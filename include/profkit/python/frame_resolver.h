@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,19 +37,23 @@ class FunctionTable {
 
   explicit FunctionTable(size_t max_functions = kDefaultMaxFunctions);
 
+  // Thread-safe: each call holds an internal mutex (the reader interns while the flush worker
+  // names frames). References returned by Get stay valid for the table's life: entries are never
+  // moved or removed.
   uint32_t Intern(PythonFunction function);
   // kUnknownFunction's entry for ids never handed out.
   const PythonFunction& Get(uint32_t id) const;
 
-  size_t size() const { return functions_.size(); }
-  uint64_t overflows() const { return overflows_; }
+  size_t size() const;
+  uint64_t overflows() const;
 
  private:
   struct Hash {
     size_t operator()(const PythonFunction& f) const noexcept;
   };
+  mutable std::mutex mutex_;
   size_t max_functions_;
-  std::vector<PythonFunction> functions_;  // index = id - 1
+  std::deque<PythonFunction> functions_;  // index = id - 1; a deque keeps references stable
   std::unordered_map<PythonFunction, uint32_t, Hash> ids_;
   uint64_t overflows_ = 0;
 };

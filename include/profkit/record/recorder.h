@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/sampling/sample_source.h"
 
 namespace profkit::record {
 
@@ -23,6 +24,9 @@ struct RecordOptions {
   OutputFormat format = OutputFormat::kPprof;
   std::string output;  // "" = profkit-<timestamp>.pprof|.txt in the working directory
   bool kernel_stacks = true;
+  // When set, the raw records and /proc facts of the session are also written there
+  // (record_dump.h), for replay.
+  std::string dump_records;
 };
 
 struct RecordSummary {
@@ -31,7 +35,9 @@ struct RecordSummary {
   std::optional<int> command_exit_status;  // exit code, or 128 + signal
 };
 
-// Samples until the duration elapses, the command (or every target pid) exits, or `stop` is set.
-Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<bool>& stop);
+// Samples from the source `sources` makes until the duration elapses, the command (or every
+// target pid) exits, the source is exhausted, or `stop` is set.
+Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<bool>& stop,
+                             const sampling::SampleSourceFactory& sources);
 
 }  // namespace profkit::record

@@ -9,12 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
-#include "profkit/common/limits.h"  // kMaxSampleRateHz
 #include "profkit/common/status.h"
-#include "profkit/sampling/python_registry.h"
-#include "profkit/sampling/record.h"
+#include "profkit/sampling/sample_source.h"
 
 struct bpf_link;
 struct profkit_bpf;
@@ -22,32 +21,7 @@ struct ring_buffer;
 
 namespace profkit::sampling {
 
-struct SamplerOptions {
-  // 99 rather than 100 so sampling does not run in lock-step with 10 ms timers.
-  int sample_rate_hz = 99;
-  bool kernel_stacks = true;
-  // Must be a power of two and a multiple of the page size; 0 = RingBufferBytesForCpus(the
-  // number of possible CPUs), so a small host does not pin memory sized for a large one.
-  size_t ring_buffer_bytes = 0;
-};
-
-// Largest accepted ring buffer; above this the memory is better spent elsewhere.
-inline constexpr size_t kMaxRingBufferBytes = size_t{1} << 30;
-
-// Checks SamplerOptions without touching the kernel.
-Status ValidateSamplerOptions(const SamplerOptions& options);
-
-struct SamplerCounters {
-  uint64_t samples = 0;         // sample records decoded
-  uint64_t process_events = 0;  // exec/fork/exit records decoded
-  uint64_t ringbuf_drops = 0;   // records lost in BPF because the ring buffer was full
-  uint64_t stack_errors = 0;    // bpf_get_stack() failures (kernel or user)
-  uint64_t decode_errors = 0;   // ring-buffer records that did not decode
-  uint64_t python_samples = 0;  // samples of registered CPython processes
-  uint64_t python_walk_failures = 0;  // of those, samples without any Python frame
-};
-
-class BpfSampler : public PythonProcessRegistry {
+class BpfSampler final : public SampleSource {
  public:
   // Loads the skeleton, opens a PERF_COUNT_SW_CPU_CLOCK perf event (frequency mode) on every
   // online CPU, attaches the sampling program to each and attaches the tracepoints. Errors name
@@ -65,14 +39,15 @@ class BpfSampler : public PythonProcessRegistry {
   // when a quarter of the buffer is used, so a normal call waits the whole timeout and then
   // drains: call it in a loop with the latency you accept (e.g. 100 ms). Records that fail to
   // decode are counted and logged (rate-limited), not returned as errors. Not thread-safe.
-  Result<int> Poll(std::chrono::milliseconds timeout,
-                   const std::function<void(const Record&)>& on_record);
+  Result<int> Poll(std::chrono::milliseconds timeout, const RecordHandler& on_record) override;
+  bool exhausted() const override { return false; }
+  void SetRawRecordTap(RawRecordTap tap) override { raw_tap_ = std::move(tap); }
 
   Status RegisterPythonProcess(uint32_t pid, const profkit_python_process& layout) override;
   void UnregisterPythonProcess(uint32_t pid) override;
 
   // BPF-side counters summed over CPUs, plus the userspace ones. Safe from any thread.
-  SamplerCounters counters() const;
+  SamplerCounters counters() const override;
 
  private:
   struct LinkDeleter {
@@ -98,7 +73,8 @@ class BpfSampler : public PythonProcessRegistry {
   std::vector<LinkPtr> links_;
 
   // Valid only during Poll().
-  const std::function<void(const Record&)>* on_record_ = nullptr;
+  const RecordHandler* on_record_ = nullptr;
+  RawRecordTap raw_tap_;
   int handled_in_poll_ = 0;
 
   std::atomic<uint64_t> samples_{0};

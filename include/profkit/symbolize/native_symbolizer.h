@@ -9,13 +9,18 @@
 // process lives in another mount namespace still symbolizes; a module whose file was closed is
 // reopened through its open candidates, which fails once its processes are gone.
 //
-// Not thread-safe: the agent uses one instance from one thread.
+// Thread-safe: every public member function holds an internal mutex for the duration of the call
+// (never longer), so the reader thread (AddModule, CFI lookups, CPython detection) and the flush
+// worker (Symbolize, Module) share one instance; a call that loads a symbol table or DWARF makes
+// the other thread's next call wait for that load. A ModuleInfo pointer from Module() stays valid
+// until ReleaseModule of that id, which the pipeline calls only after the flushes that use it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -130,7 +135,10 @@ class NativeSymbolizer {
   // Forgets a module (its process set is gone). Ids are never reused.
   void ReleaseModule(uint32_t id);
 
-  Counters counters() const { return counters_; }
+  Counters counters() const {
+    const std::lock_guard lock(mutex_);
+    return counters_;
+  }
 
  private:
   struct ModuleState;
@@ -153,6 +161,7 @@ class NativeSymbolizer {
   const SymbolTable* EnsureTable(ModuleState& module);
   void EvictTablesOverLimit(const std::string& keep);
 
+  mutable std::mutex mutex_;  // guards everything below
   NativeSymbolizerLimits limits_;
   Counters counters_{};
   uint32_t next_id_ = 1;

@@ -107,13 +107,13 @@ TEST_F(ProcessTableTest, ExitedProcessesAndTheirModulesAreReleasedAfterFlush) {
       << "one module for one file, however many processes map it";
 
   table.OnExit(100);
-  table.CollectExited();
+  table.CollectExited(table.EndInterval());
   EXPECT_EQ(table.counters().processes, 1u);
   EXPECT_NE(symbolizer.Module(module), nullptr) << "process 101 still maps it";
 
   table.OnExit(101);
   EXPECT_NE(symbolizer.Module(module), nullptr) << "samples taken before the exit are not flushed yet";
-  table.CollectExited();
+  table.CollectExited(table.EndInterval());
   EXPECT_EQ(table.counters().processes, 0u);
   EXPECT_EQ(symbolizer.Module(module), nullptr);
   EXPECT_EQ(symbolizer.counters().modules, 0u);
@@ -129,7 +129,7 @@ TEST_F(ProcessTableTest, ChurnOfShortLivedProcessesLeavesNothing) {
       table.OnExec(pid, 1, "true");
       table.OnExit(pid);
     }
-    table.CollectExited();
+    table.CollectExited(table.EndInterval());
     EXPECT_EQ(table.counters().processes, 0u);
   }
   EXPECT_EQ(table.counters().table_full, 0u);

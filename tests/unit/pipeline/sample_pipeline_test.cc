@@ -1,0 +1,124 @@
+#include "profkit/pipeline/sample_pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include "stack_functions.h"
+#include "testing/self_process_tree.h"
+
+namespace profkit::pipeline {
+namespace {
+
+using profkit::testing::Address;
+using profkit::testing::Inside;
+
+sampling::SampleRecord Sample(uint32_t pid, std::vector<uint64_t> user_ips,
+                              std::vector<uint64_t> stack_top = {}) {
+  return sampling::SampleRecord{.pid = pid,
+                                .tid = pid,
+                                .comm = "job",
+                                .user_ips = std::move(user_ips),
+                                .user_stack_top = std::move(stack_top)};
+}
+
+sampling::ProcessEventRecord Event(sampling::ProcessEventRecord::Kind kind, uint32_t pid) {
+  return sampling::ProcessEventRecord{.kind = kind, .pid = pid, .ppid = 1, .comm = "job"};
+}
+
+class SamplePipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(tree_.ok()) << "the test binary's code mapping"; }
+
+  SamplePipeline& pipeline() { return pipeline_; }
+  std::string Collapsed(const FlushBatch& batch) { return pipeline_.BuildCollapsed(batch); }
+
+  testing::SelfProcessTree tree_;
+  SamplePipeline pipeline_{PipelineOptions{.proc_root = tree_.root(),
+                                           .kallsyms_path = tree_.root() + "/no-kallsyms"}};
+};
+
+TEST_F(SamplePipelineTest, NativeStacksSymbolizeAndAggregatePerService) {
+  tree_.AddProcess(100, 1, "job", std::string("DD_SERVICE=billing\0", 19));
+  const auto stack = Sample(100, {Address(PkTestLeaf) + 4, Inside(PkTestCaller), Inside(PkTestOuter)});
+  pipeline().Handle(stack);
+  pipeline().Handle(stack);
+  const FlushBatch batch = pipeline().EndInterval({});
+  ASSERT_EQ(batch.stacks.size(), 1u);
+  EXPECT_EQ(batch.stacks[0].key.service, "billing");
+  EXPECT_EQ(batch.stacks[0].total, 2);
+  EXPECT_EQ(Collapsed(batch), "PkTestOuter;PkTestCaller;PkTestLeaf 2\n");
+  ASSERT_EQ(pipeline().BuildPprof(batch).size(), 1u);
+  EXPECT_EQ(pipeline().counters().profiles_built, 1u);
+}
+
+TEST_F(SamplePipelineTest, FramelessLeafGetsItsCallerFromTheStackTop) {
+  tree_.AddProcess(100, 1, "job");
+  // Interrupted at PkTestLeaf's first instruction: its frame is not set up, so the frame-pointer
+  // walk went from the leaf straight to PkTestCaller's caller; the return address into
+  // PkTestCaller is the word at the stack pointer (the CFI says so).
+  pipeline().Handle(Sample(100, {Address(PkTestLeaf), Inside(PkTestOuter)}, {Inside(PkTestCaller)}));
+  EXPECT_EQ(Collapsed(pipeline().EndInterval({})), "PkTestOuter;PkTestCaller;PkTestLeaf 1\n");
+  EXPECT_EQ(pipeline().counters().recovered_leaf_callers, 1u);
+}
+
+TEST_F(SamplePipelineTest, SamplesOfAVanishedUnknownProcessAreOrphans) {
+  pipeline().Handle(Sample(999, {Address(PkTestLeaf) + 4}));
+  EXPECT_EQ(pipeline().counters().orphan_samples, 1u);
+  EXPECT_TRUE(pipeline().EndInterval({}).stacks.empty());
+}
+
+TEST_F(SamplePipelineTest, ExitedProcessSymbolizesInItsFlushAndIsReleasedAfter) {
+  using Kind = sampling::ProcessEventRecord::Kind;
+  tree_.AddProcess(100, 1, "short");
+  tree_.AddProcess(101, 1, "later");
+  pipeline().Handle(Event(Kind::kExec, 100));
+  pipeline().Handle(Event(Kind::kExec, 101));
+  pipeline().Handle(Sample(100, {Address(PkTestLeaf) + 4, Inside(PkTestCaller)}));
+  pipeline().Handle(Event(Kind::kExit, 100));
+  tree_.RemoveProcess(100);  // gone from /proc, as a real exited process
+  const FlushBatch first = pipeline().EndInterval({});
+  // Exits in the next interval belong to the next flush.
+  pipeline().Handle(Event(Kind::kExit, 101));
+  tree_.RemoveProcess(101);
+
+  EXPECT_EQ(Collapsed(first), "PkTestCaller;PkTestLeaf 1\n") << "still symbolizes after exit";
+  EXPECT_EQ(pipeline().process_counters().processes, 2u);
+  pipeline().CollectFlushed(first.interval);
+  EXPECT_EQ(pipeline().process_counters().processes, 1u) << "101 exited after the swap";
+  EXPECT_EQ(pipeline().process_counters().collected, 1u);
+
+  const FlushBatch second = pipeline().EndInterval({});
+  pipeline().CollectFlushed(second.interval);
+  EXPECT_EQ(pipeline().process_counters().processes, 0u);
+  // A sample after the release finds nothing: the process is gone.
+  pipeline().Handle(Sample(100, {Address(PkTestLeaf) + 4}));
+  EXPECT_EQ(pipeline().counters().orphan_samples, 1u);
+}
+
+TEST_F(SamplePipelineTest, LateSampleOfAnExitedProcessKeepsItsModuleUntilItsFlush) {
+  using Kind = sampling::ProcessEventRecord::Kind;
+  tree_.AddProcess(100, 1, "short");
+  pipeline().Handle(Event(Kind::kExec, 100));
+  pipeline().Handle(Event(Kind::kExit, 100));
+  const FlushBatch first = pipeline().EndInterval({});
+  // Taken on another CPU just before the exit, read after it: it lands in the next interval.
+  pipeline().Handle(Sample(100, {Address(PkTestLeaf) + 4, Inside(PkTestCaller)}));
+  const FlushBatch second = pipeline().EndInterval({});
+  pipeline().CollectFlushed(first.interval);  // while the second flush is still to run
+  EXPECT_EQ(pipeline().process_counters().processes, 0u);
+  EXPECT_EQ(Collapsed(second), "PkTestCaller;PkTestLeaf 1\n") << "its module was kept";
+  pipeline().CollectFlushed(second.interval);
+}
+
+TEST_F(SamplePipelineTest, FixedServiceAlwaysYieldsItsProfile) {
+  SamplePipeline fixed(PipelineOptions{.proc_root = tree_.root(),
+                                       .kallsyms_path = tree_.root() + "/no-kallsyms",
+                                       .fixed_service = profile::ServiceKey{.service = "rec"}});
+  const FlushBatch batch = fixed.EndInterval({});
+  ASSERT_EQ(batch.stacks.size(), 1u);
+  EXPECT_EQ(batch.stacks[0].key.service, "rec");
+  EXPECT_EQ(batch.stacks[0].total, 0);
+  EXPECT_EQ(fixed.BuildCollapsed(batch), "");
+}
+
+}  // namespace
+}  // namespace profkit::pipeline
