@@ -9,7 +9,7 @@
 #include <fstream>
 #include <unordered_set>
 
-#include "../python_unwind/fake_memory.h"
+#include "../python/fake_memory.h"
 #include "profkit/pipeline/sample_pipeline.h"
 #include "testing/self_process_tree.h"
 
