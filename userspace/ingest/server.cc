@@ -27,11 +27,11 @@ std::string EscapeRegex(std::string_view text) {
 
 }  // namespace
 
-Server::Server(ServerOptions options, UploadQueue queue)
-    : options_(std::move(options)), queue_(std::move(queue)) {}
+Server::Server(ServerOptions options, Deliver deliver)
+    : options_(std::move(options)), deliver_(std::move(deliver)) {}
 
-Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue queue) {
-  std::unique_ptr<Server> server(new Server(std::move(options), std::move(queue)));
+Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Deliver deliver) {
+  std::unique_ptr<Server> server(new Server(std::move(options), std::move(deliver)));
   server->Route();
   PROFKIT_RETURN_IF_ERROR(server->listener_.Start(HttpListenerOptions{
       .host = server->options_.host,
@@ -59,9 +59,9 @@ IngestResponse Server::HandleUploadRequest(const httplib::Request& request,
   }
   if (!body.multipart) {
     return HandleProfileUpload(request.get_header_value("Content-Type"), "", body.bytes,
-                               options_.body_limit, options_.rewrite, queue_);
+                               options_.body_limit, options_.rewrite, deliver_);
   }
-  return HandleProfileParts(body.PartViews(), options_.rewrite, queue_);
+  return HandleProfileParts(body.PartViews(), options_.rewrite, deliver_);
 }
 
 ServerCounters Server::counters() const {
