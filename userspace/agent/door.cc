@@ -25,7 +25,7 @@ metrics::PushedProfile MeasuredCopy(const ingest::RewrittenUpload& upload) {
                                  .end = upload.end};
   // Languages without metrics are only counted; their (possibly large) files are not needed.
   if (!metrics::HasMetrics(upload.language)) return profile;
-  for (const ingest::Part* part : upload.attachments) {
+  for (const net::Part* part : upload.attachments) {
     profile.files.push_back({part->name, part->filename, std::string(part->data)});
   }
   return profile;

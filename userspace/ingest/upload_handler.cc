@@ -60,15 +60,15 @@ IngestResponse HandleProfileUpload(std::string_view content_type,
     body = inflated;
   }
   const auto bad = [](const Status& status) { return Rejected(status); };
-  Result<std::string> boundary = MultipartBoundary(content_type);
+  Result<std::string> boundary = net::MultipartBoundary(content_type);
   if (!boundary.ok()) return bad(boundary.status());
-  Result<std::vector<Part>> parts = ParseMultipart(body, *boundary);
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(body, *boundary);
   if (!parts.ok()) return bad(parts.status().WithContext("multipart body"));
   return HandleProfileParts(*parts, options, deliver);
 }
 
-IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
-                                  const Deliver& deliver) {
+IngestResponse HandleProfileParts(const std::vector<net::Part>& parts,
+                                  const RewriteOptions& options, const Deliver& deliver) {
   Result<RewrittenUpload> upload = RewriteUpload(parts, options);
   if (!upload.ok()) return Rejected(upload.status());
 

@@ -10,6 +10,13 @@
 #include "profkit/common/log.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+using config::GoProfileTypeName;
+using config::GoTarget;
+using config::GoTargetBaseUrl;
+using config::ValidateGoTarget;
+
 namespace {
 
 void InitCurlOnce() {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
-#include "profkit/ingest/http_listener.h"
+#include "profkit/net/http_listener.h"
 #include "profkit/ingest/upload_handler.h"
 
 namespace httplib {
@@ -60,7 +60,7 @@ class Server {
   const Deliver deliver_;
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, queue_errors_{0}, tracer_requests_{0};
   // Last: destroyed first, so no handler runs while the members it uses are destroyed.
-  HttpListener listener_;
+  net::HttpListener listener_;
 };
 
 }  // namespace profkit::ingest

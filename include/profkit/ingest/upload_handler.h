@@ -24,8 +24,8 @@ struct IngestResponse {
 // Validates and rewrites parsed parts, then delivers the upload: 200 with a small JSON body naming
 // a profile id once queued; 400 when the parts are not a profile upload (with the reason); 503
 // when the queue is full or the disk has no room; 500 for other queue errors.
-IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
-                                  const Deliver& deliver);
+IngestResponse HandleProfileParts(const std::vector<net::Part>& parts,
+                                  const RewriteOptions& options, const Deliver& deliver);
 
 // The same for a raw body: decodes Content-Encoding gzip, parses the multipart, then
 // HandleProfileParts. 200 with a small JSON body naming a profile id once queued; 400 when the body is not a profile

@@ -12,7 +12,7 @@
 #include "ingest/fixture.h"
 #include "profkit/common/compression.h"
 #include "profkit/forward/dataway_url.h"
-#include "profkit/ingest/multipart.h"
+#include "profkit/net/multipart.h"
 #include "profkit/profile/pprof_builder.h"
 
 namespace profkit::agent {
@@ -133,9 +133,9 @@ TEST_F(DoorTest, ProfilesReachLocalFilesDatawayAndMetrics) {
   const std::vector<forward::QueuedRequest> uploads = Uploads();
   ASSERT_EQ(uploads.size(), 3u);
   // The multipart DataKit expects: event.json first, then the profile byte for byte.
-  Result<std::string> boundary = ingest::MultipartBoundary(uploads[0].content_type);
+  Result<std::string> boundary = net::MultipartBoundary(uploads[0].content_type);
   ASSERT_TRUE(boundary.ok());
-  Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(uploads[0].body, *boundary);
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(uploads[0].body, *boundary);
   ASSERT_TRUE(parts.ok()) << parts.status().message();
   ASSERT_EQ(parts->size(), 2u);
   EXPECT_EQ((*parts)[0].filename, "event.json");
@@ -178,7 +178,7 @@ TEST_F(DoorTest, PushedUploadsGoToDatawayAsRewrittenAndAreMeasuredLater) {
   {
     // The request lives only until the client has its answer.
     const std::string body = ingest::testing::FixtureBody();
-    Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(body, "6f6355e8d3c54f4b");
+    Result<std::vector<net::Part>> parts = net::ParseMultipart(body, "6f6355e8d3c54f4b");
     ASSERT_TRUE(parts.ok());
     Result<ingest::RewrittenUpload> rewritten =
         ingest::RewriteUpload(*parts, ingest::RewriteOptions{.host = "agent-host"});
@@ -204,7 +204,7 @@ TEST_F(DoorTest, PushedUploadsGoToDatawayAsRewrittenAndAreMeasuredLater) {
 TEST_F(DoorTest, RefusedPushesAreNotMeasured) {
   std::unique_ptr<Door> door = Open(false, true, true);
   const std::string body = ingest::testing::FixtureBody();
-  Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(body, "6f6355e8d3c54f4b");
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(body, "6f6355e8d3c54f4b");
   ASSERT_TRUE(parts.ok());
   Result<ingest::RewrittenUpload> rewritten = ingest::RewriteUpload(*parts, {});
   ASSERT_TRUE(rewritten.ok());

@@ -37,7 +37,7 @@ PushedProfile Pushed(const ingest::RewrittenUpload& upload) {
                         .tags = upload.tags,
                         .start = upload.start,
                         .end = upload.end};
-  for (const ingest::Part* part : upload.attachments) {
+  for (const net::Part* part : upload.attachments) {
     profile.files.push_back({part->name, part->filename, std::string(part->data)});
   }
   return profile;
@@ -74,7 +74,7 @@ TEST(FromPushedProfile, DdTraceJsFixtureAsIngestParsedIt) {
   Result<std::string> body = ReadFileBounded(
       std::string(PROFKIT_TEST_DATA_DIR) + "/ingest/ddtrace-js-5.132-push.multipart", 1 << 20);
   ASSERT_TRUE(body.ok()) << body.status().message();
-  Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(*body, "6f6355e8d3c54f4b");
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(*body, "6f6355e8d3c54f4b");
   ASSERT_TRUE(parts.ok());
   const MetricsOptions options{.host = "agent-host", .tags = {{"team", "x"}}};
   Result<ingest::RewrittenUpload> rewritten =
@@ -127,7 +127,7 @@ TEST(Publisher, LaterPublishesInOrderAndDrainsOnDestruction) {
   Result<std::string> body = ReadFileBounded(
       std::string(PROFKIT_TEST_DATA_DIR) + "/ingest/ddtrace-js-5.132-push.multipart", 1 << 20);
   ASSERT_TRUE(body.ok());
-  Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(*body, "6f6355e8d3c54f4b");
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(*body, "6f6355e8d3c54f4b");
   ASSERT_TRUE(parts.ok());
   Result<ingest::RewrittenUpload> rewritten = ingest::RewriteUpload(*parts, {"h", {}});
   ASSERT_TRUE(rewritten.ok());

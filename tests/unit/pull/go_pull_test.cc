@@ -19,6 +19,11 @@
 #include "testing/temp_dir.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+using config::GoTarget;
+using config::ValidateGoTarget;
+
 namespace {
 
 bool RunningInCi() {
