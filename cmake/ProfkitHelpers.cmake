@@ -1,11 +1,73 @@
+# Each module's library exposes only its own headers: its include directory is a directory of
+# the build tree holding one link, profkit/<name> -> include/profkit/<name>, so that code which
+# includes a header of a module it does not link (directly or through its DEPS) does not compile.
+set(PROFKIT_MODULE_INCLUDE_ROOT ${PROJECT_BINARY_DIR}/module_include)
+
+# profkit_expose_headers(<target> <root name> <path under include/profkit>)
+function(profkit_expose_headers target root path)
+  set(dir ${PROFKIT_MODULE_INCLUDE_ROOT}/${root})
+  get_filename_component(parent ${dir}/profkit/${path} DIRECTORY)
+  file(MAKE_DIRECTORY ${parent})
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/include/profkit/${path} ${dir}/profkit/${path} SYMBOLIC)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "INTERFACE_LIBRARY")
+    target_include_directories(${target} INTERFACE ${dir})
+  else()
+    target_include_directories(${target} PUBLIC ${dir})
+  endif()
+endfunction()
+
+# The BPF <-> userspace contract is its own header-only target, linked by the modules that decode
+# or describe what the BPF programs write (sampling, python).
+add_library(profkit_bpf_abi INTERFACE)
+profkit_expose_headers(profkit_bpf_abi bpf_abi bpf_abi.h)
+
 # profkit_module(<name> SOURCES ... DEPS ...)
 # One folder, one static library: userspace/<name>/ builds profkit_<name>, public headers live in
-# include/profkit/<name>/.
+# include/profkit/<name>/. DEPS are the modules and libraries it uses; a module's headers may
+# name its DEPS' types, so they are PUBLIC.
 function(profkit_module name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(profkit_${name} STATIC ${ARG_SOURCES})
-  target_include_directories(profkit_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include)
+  profkit_expose_headers(profkit_${name} ${name} ${name})
   target_link_libraries(profkit_${name} PUBLIC ${ARG_DEPS})
+  set_property(GLOBAL APPEND PROPERTY PROFKIT_MODULES ${name})
+endfunction()
+
+# profkit_check_module_includes()
+# Called once every module is defined: each module's sources, private headers and public headers
+# may include "profkit/<m>/..." only for itself or a module it lists in its own DEPS, not one it
+# reaches through a dependency's dependencies (so DEPS say what the module uses, and an upward
+# dependency such as config -> pull shows up as a DEPS entry, not as a hidden include).
+function(profkit_check_module_includes)
+  get_property(modules GLOBAL PROPERTY PROFKIT_MODULES)
+  foreach(name ${modules})
+    get_target_property(sources profkit_${name} SOURCES)
+    get_target_property(source_dir profkit_${name} SOURCE_DIR)
+    get_target_property(links profkit_${name} LINK_LIBRARIES)
+    file(GLOB headers ${PROJECT_SOURCE_DIR}/include/profkit/${name}/*.h ${source_dir}/*.h)
+    set(files ${headers})
+    foreach(source ${sources})
+      if(NOT IS_ABSOLUTE ${source})
+        set(source ${source_dir}/${source})
+      endif()
+      # Generated sources (protobuf) include only what protoc wrote.
+      if(EXISTS ${source})
+        list(APPEND files ${source})
+      endif()
+    endforeach()
+    foreach(file ${files})
+      file(STRINGS ${file} includes REGEX "^#include \"profkit/[a-z_]+/")
+      foreach(line ${includes})
+        string(REGEX REPLACE "^#include \"profkit/([a-z_]+)/.*" "\\1" used "${line}")
+        if(NOT used STREQUAL name AND NOT profkit_${used} IN_LIST links)
+          file(RELATIVE_PATH shown ${PROJECT_SOURCE_DIR} ${file})
+          message(FATAL_ERROR "${shown} includes a header of module '${used}', which profkit_${name} "
+                              "does not link: add profkit_${used} to its DEPS, or move the code")
+        endif()
+      endforeach()
+    endforeach()
+  endforeach()
 endfunction()
 
 # `ninja unit_tests` builds every unit test and only what they need (the sanitizer build uses it).

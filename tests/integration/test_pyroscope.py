@@ -201,3 +201,29 @@ def test_raw_http_bodies(pyroscope_agent, fake_dataway, read_pprof, pprof_pb2):
     parts, event, tags = by_app["push"]
     assert event["language"] == "python" and tags["zone"] == "z2"
     assert "pprof_hot" in function_names(read_pprof(parts["cpu.pprof"][1]))
+
+
+def test_without_dataway_uploads_go_to_local_files(start_agent, read_pprof, tmp_path):
+    # The listeners do not depend on the push endpoints (off without Dataway): the local file is
+    # the durable copy, written before the 200.
+    port = free_port()
+    agent = start_agent(f"""
+[ebpf]
+enabled = false
+[local]
+dir = "{tmp_path / 'profiles'}"
+[[inputs.profile]]
+  [[inputs.profile.pyroscope]]
+    url = "127.0.0.1:{port}"
+""")
+    agent.wait_for_log("receiving Pyroscope profiles on")
+    status, body = post(port, "/ingest?" + urllib.parse.urlencode(
+        {"name": "local-app.cpu", "format": "folded", "from": "1700000000", "until": "1700000010"}),
+        b"main;work 30\nmain;idle 10\n", "text/plain")
+    assert (status, body) == (200, b""), agent.text()
+    files = list((tmp_path / "profiles" / "local-app").glob("*.pprof"))
+    assert len(files) == 1, agent.text()
+    profile = read_pprof(files[0].read_bytes())
+    assert ("samples", "count") in profile.sample_types()
+    assert "push endpoints are off" in agent.text()
+    assert agent.stop() == 0, agent.text()

@@ -13,10 +13,6 @@
 #include "profkit/common/clock.h"
 #include "profkit/common/http_client.h"
 #include "profkit/common/log.h"
-#include "profkit/forward/dataway_sink.h"
-#include "profkit/forward/local_sink.h"
-#include "profkit/ingest/server.h"
-#include "profkit/metrics/publisher.h"
 
 namespace profkit::agent {
 namespace {
@@ -94,87 +90,139 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config,
                                             const sampling::SampleSourceFactory& sources) {
   std::unique_ptr<Agent> agent(new Agent(config));
   PROFKIT_ASSIGN_OR_RETURN(agent->hostname_, ResolveHostname(config.agent.hostname));
-
-  if (!config.local.dir.empty()) {
-    agent->sinks_.push_back(std::make_unique<forward::LocalSink>(config.local.dir));
-    spdlog::info("writing profiles under {}/<service>/", config.local.dir);
-  }
-  if (!config.dataway.url.empty()) {
-    PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<forward::DatawaySink> dataway,
-                             StartDataway(config));
-    agent->dataway_ = dataway.get();
-    agent->sinks_.push_back(std::move(dataway));
-  }
-  if (agent->dataway_ != nullptr && config.profile.generate_metrics) {
-    forward::DatawaySink* dataway = agent->dataway_;
-    agent->metrics_ = std::make_unique<metrics::Publisher>(
-        metrics::MetricsOptions{.host = agent->hostname_, .tags = config.profile.tags},
-        [dataway](const forward::QueuedRequest& request) { return dataway->Enqueue(request); });
-    // First: it reads every submitted profile (eBPF, pulled) before the last sink takes the bytes.
-    agent->sinks_.insert(agent->sinks_.begin(),
-                         std::make_unique<metrics::MetricsSink>(*agent->metrics_));
-  }
-  // Without a Dataway, [[inputs.profile]] may still hold Go pull targets (they write local files).
-  if (config.profile.enabled && (agent->dataway_ != nullptr || config.profile.go_targets.empty())) {
-    if (agent->dataway_ == nullptr) {
-      return Status::Error(
-          "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
-    }
-    forward::DatawaySink* dataway = agent->dataway_;
-    Result<std::unique_ptr<ingest::Server>> server = ingest::Server::Start(
-        ingest::ServerOptions{
-            .host = config.http.host,
-            .port = config.http.port,
-            .endpoints = config.profile.endpoints,
-            .body_limit = static_cast<size_t>(config.profile.body_size_limit_mb) << 20,
-            .rewrite = {.host = agent->hostname_, .tags = config.profile.tags}},
-        [dataway, publisher = agent->metrics_.get()](const forward::QueuedRequest& request) {
-          const Status queued = dataway->Enqueue(request);
-          // Only for accepted uploads; a metrics failure never fails the upload.
-          if (queued.ok() && publisher != nullptr) publisher->PublishQueuedLater(request);
-          return queued;
-        });
-    if (!server.ok()) return server.status().WithContext("[http] listen");
-    agent->server_ = std::move(server).value();
-    spdlog::info("receiving profiles on http://{}:{} ({})", config.http.host,
-                 agent->server_->port(), fmt::join(config.profile.endpoints, ", "));
-    PROFKIT_RETURN_IF_ERROR(agent->StartPyroscope());
-  }
-  if (agent->sinks_.empty()) {
-    spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
-  }
-  if (!config.profile.go_targets.empty()) {
-    if (agent->dataway_ == nullptr) {
-      spdlog::warn("[[inputs.profile]] push endpoints are off: they forward to Dataway only");
-    }
-    Agent* raw = agent.get();
-    PROFKIT_ASSIGN_OR_RETURN(agent->go_pull_,
-                             GoPullRunner::Start(config, agent->hostname_,
-                                                 [raw](forward::ProfileUpload upload) {
-                                                   raw->Submit(std::move(upload));
-                                                 }));
-  }
-
-  if (config.ebpf.enabled) {
-    agent->pipeline_ = std::make_unique<pipeline::SamplePipeline>(pipeline::PipelineOptions{
-        .sample_rate_hz = config.ebpf.sample_rate,
-        .default_env = config.ebpf.env,
-        .debug_symbolize_delay = DebugSymbolizeDelay()});
-    Result<std::unique_ptr<sampling::SampleSource>> sampler =
-        sources(sampling::SamplerOptions{.sample_rate_hz = config.ebpf.sample_rate,
-                                         .kernel_stacks = config.ebpf.kernel_stacks});
-    if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
-    agent->sampler_ = std::move(sampler).value();
-    agent->pipeline_->SetPythonRegistry(agent->sampler_.get());
-    spdlog::info("eBPF sampling started: {} Hz on every CPU, one profile per service every {} s",
-                 config.ebpf.sample_rate,
-                 duration_cast<milliseconds>(config.ebpf.upload_interval).count() / 1000.0);
-  } else {
-    spdlog::info("eBPF sampling is disabled (ebpf.enabled = false)");
-  }
+  PROFKIT_RETURN_IF_ERROR(agent->StartSinks());
+  agent->OpenDoor();
+  PROFKIT_RETURN_IF_ERROR(agent->StartPushEndpoint());
+  PROFKIT_RETURN_IF_ERROR(agent->StartPyroscope());
+  PROFKIT_RETURN_IF_ERROR(agent->StartGoPull());
+  PROFKIT_RETURN_IF_ERROR(agent->StartEbpf(sources));
   // Loading (kernel BTF for CO-RE relocations, kallsyms) peaks far above the steady state.
   malloc_trim(0);
   return agent;
+}
+
+Status Agent::StartSinks() {
+  if (!config_.local.dir.empty()) {
+    local_ = std::make_unique<forward::LocalSink>(config_.local.dir);
+    spdlog::info("writing profiles under {}/<service>/", config_.local.dir);
+  }
+  if (!config_.dataway.url.empty()) {
+    PROFKIT_ASSIGN_OR_RETURN(dataway_, StartDataway(config_));
+  }
+  if (!local_ && !dataway_) {
+    spdlog::warn("neither dataway.url nor local.dir is set: profiles are built and discarded");
+  }
+  return Status::Ok();
+}
+
+void Agent::OpenDoor() {
+  DoorOutlets outlets;
+  if (local_) {
+    outlets.write_local = [local = local_.get()](const forward::ProfileUpload& upload) {
+      const Result<std::string> path = local->Write(upload);
+      if (path.ok()) spdlog::debug("local sink: wrote {}", *path);
+      return path.status();
+    };
+  }
+  if (dataway_) {
+    forward::DatawaySink* dataway = dataway_.get();
+    const auto enqueue = [dataway](const forward::QueuedRequest& request) {
+      return dataway->Enqueue(request);
+    };
+    outlets.queue_dataway = enqueue;
+    if (config_.profile.generate_metrics) {
+      metrics_ = std::make_unique<metrics::Publisher>(
+          metrics::MetricsOptions{.host = hostname_, .tags = config_.profile.tags}, enqueue);
+      outlets.metrics = metrics_.get();
+    }
+  }
+  door_ = std::make_unique<Door>(std::move(outlets));
+}
+
+Status Agent::StartPushEndpoint() {
+  if (!config_.profile.enabled) return Status::Ok();
+  if (!dataway_) {
+    // Without a Dataway, [[inputs.profile]] may still hold Go pull targets and Pyroscope
+    // listeners: they write local files.
+    if (config_.profile.go_targets.empty() && config_.profile.pyroscope.empty()) {
+      return Status::Error(
+          "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
+    }
+    spdlog::warn("[[inputs.profile]] push endpoints are off: they forward to Dataway only");
+    return Status::Ok();
+  }
+  Result<std::unique_ptr<ingest::Server>> server = ingest::Server::Start(
+      ingest::ServerOptions{
+          .host = config_.http.host,
+          .port = config_.http.port,
+          .endpoints = config_.profile.endpoints,
+          .body_limit = static_cast<size_t>(config_.profile.body_size_limit_mb) << 20,
+          .rewrite = {.host = hostname_, .tags = config_.profile.tags}},
+      [door = door_.get()](const ingest::RewrittenUpload& upload) {
+        return door->Deliver(upload);
+      });
+  if (!server.ok()) return server.status().WithContext("[http] listen");
+  server_ = std::move(server).value();
+  spdlog::info("receiving profiles on http://{}:{} ({})", config_.http.host, server_->port(),
+               fmt::join(config_.profile.endpoints, ", "));
+  return Status::Ok();
+}
+
+// Each Pyroscope upload goes through the door like the eBPF profiles, but the client gets its
+// 200 only once the durable copy (Dataway's, else the local file) is on disk.
+Status Agent::StartPyroscope() {
+  if (config_.profile.pyroscope.empty()) return Status::Ok();
+  if (!dataway_ && !local_) {
+    return Status::Error(
+        "[[inputs.profile.pyroscope]] needs somewhere to deliver to: set dataway.url or local.dir");
+  }
+  const pyroscope::Deliver deliver = [door = door_.get()](const forward::ProfileUpload& upload) {
+    return door->Deliver(Origin::kPyroscope, upload);
+  };
+  for (const config::PyroscopeInputConfig& input : config_.profile.pyroscope) {
+    Result<std::unique_ptr<pyroscope::Server>> server = pyroscope::Server::Start(
+        pyroscope::ListenerContext{
+            .input = input,
+            .agent_host = hostname_,
+            .body_limit = static_cast<size_t>(config_.profile.body_size_limit_mb) << 20},
+        deliver);
+    if (!server.ok()) return server.status().WithContext("[[inputs.profile.pyroscope]] url");
+    spdlog::info("receiving Pyroscope profiles on http://{}:{} ({}, {})", input.host,
+                 (*server)->port(), pyroscope::kIngestPath, pyroscope::kPushPath);
+    pyroscope_servers_.push_back(std::move(server).value());
+  }
+  return Status::Ok();
+}
+
+Status Agent::StartGoPull() {
+  if (config_.profile.go_targets.empty()) return Status::Ok();
+  PROFKIT_ASSIGN_OR_RETURN(go_pull_,
+                           GoPullRunner::Start(config_, hostname_,
+                                               [door = door_.get()](forward::ProfileUpload upload) {
+                                                 (void)door->Deliver(Origin::kPulled, upload);
+                                               }));
+  return Status::Ok();
+}
+
+Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
+  if (!config_.ebpf.enabled) {
+    spdlog::info("eBPF sampling is disabled (ebpf.enabled = false)");
+    return Status::Ok();
+  }
+  pipeline_ = std::make_unique<pipeline::SamplePipeline>(
+      pipeline::PipelineOptions{.sample_rate_hz = config_.ebpf.sample_rate,
+                                .default_env = config_.ebpf.env,
+                                .debug_symbolize_delay = DebugSymbolizeDelay()});
+  Result<std::unique_ptr<sampling::SampleSource>> sampler =
+      sources(sampling::SamplerOptions{.sample_rate_hz = config_.ebpf.sample_rate,
+                                       .kernel_stacks = config_.ebpf.kernel_stacks});
+  if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
+  sampler_ = std::move(sampler).value();
+  pipeline_->SetPythonRegistry(sampler_.get());
+  spdlog::info("eBPF sampling started: {} Hz on every CPU, one profile per service every {} s",
+               config_.ebpf.sample_rate,
+               duration_cast<milliseconds>(config_.ebpf.upload_interval).count() / 1000.0);
+  return Status::Ok();
 }
 
 Status Agent::Run(const std::atomic<bool>& stop) {
@@ -205,7 +253,7 @@ Status Agent::Run(const std::atomic<bool>& stop) {
   server_.reset();
   pyroscope_servers_.clear();
   const auto deadline = stop_seen.value_or(std::chrono::steady_clock::now()) + kShutdownFlushBudget;
-  for (const auto& sink : sinks_) sink->Flush(deadline);
+  if (dataway_) dataway_->Flush(deadline);
   // RunSampling logged them already, with the loop's.
   if (!pipeline_) LogCounters();
   return Status::Ok();
@@ -249,43 +297,10 @@ void Agent::DeliverBatch(const pipeline::FlushBatch& batch) {
         .end_unix_nanos = batch.timing.end_unix_ns,
         .attachments = {forward::Attachment{.name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
     spdlog::debug("profile of service '{}': {} samples", upload.service, profile.samples);
-    Submit(std::move(upload));
+    (void)door_->Deliver(Origin::kEbpf, upload);
   }
   // Building profiles allocates in bursts; hand the freed pages back instead of keeping the peak.
   malloc_trim(0);
-}
-
-// Each Pyroscope upload goes to the same sinks as the eBPF profiles, but the Dataway copy is
-// queued synchronously so that the client gets its 200 only once the upload is on disk.
-Status Agent::StartPyroscope() {
-  std::vector<forward::ProfileSink*> copies;
-  for (const auto& sink : sinks_) {
-    if (sink.get() != dataway_) copies.push_back(sink.get());
-  }
-  forward::DatawaySink* dataway = dataway_;
-  const pyroscope::Deliver deliver = [copies, dataway](const forward::ProfileUpload& upload) {
-    for (forward::ProfileSink* sink : copies) sink->Submit(upload);
-    return dataway == nullptr ? Status::Ok() : dataway->EnqueueUpload(upload);
-  };
-  for (const config::PyroscopeInputConfig& input : config_.profile.pyroscope) {
-    Result<std::unique_ptr<pyroscope::Server>> server = pyroscope::Server::Start(
-        pyroscope::ListenerContext{
-            .input = input,
-            .agent_host = hostname_,
-            .body_limit = static_cast<size_t>(config_.profile.body_size_limit_mb) << 20},
-        deliver);
-    if (!server.ok()) return server.status().WithContext("[[inputs.profile.pyroscope]] url");
-    spdlog::info("receiving Pyroscope profiles on http://{}:{} ({}, {})", input.host,
-                 (*server)->port(), pyroscope::kIngestPath, pyroscope::kPushPath);
-    pyroscope_servers_.push_back(std::move(server).value());
-  }
-  return Status::Ok();
-}
-
-void Agent::Submit(forward::ProfileUpload upload) {
-  // Every sink but the last gets a copy; the last takes the bytes.
-  for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->Submit(upload);
-  if (!sinks_.empty()) sinks_.back()->Submit(std::move(upload));
 }
 
 void Agent::LogCounters() {

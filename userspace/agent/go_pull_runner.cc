@@ -13,7 +13,7 @@ Result<std::unique_ptr<GoPullRunner>> GoPullRunner::Start(const config::Config& 
   std::unique_ptr<GoPullRunner> runner(new GoPullRunner());
   const bool elected = config.profile.election && !config.dataway.url.empty();
   runner->paused_ = elected;
-  for (const pull::GoTarget& target : config.profile.go_targets) {
+  for (const config::GoTarget& target : config.profile.go_targets) {
     auto sink = [submit, hostname, service = target.service](
                     forward::ProfileUpload upload, std::optional<int64_t> num_goroutine) {
       upload.host = hostname;

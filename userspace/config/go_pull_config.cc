@@ -22,12 +22,12 @@ Status CheckTag(const TomlSection& section, std::string_view key, const std::str
   return Status::Ok();
 }
 
-Status ParseGoTarget(const TomlSection& section, pull::GoTarget* out) {
+Status ParseGoTarget(const TomlSection& section, GoTarget* out) {
   PROFKIT_RETURN_IF_ERROR(section.String("url", &out->url));
   if (out->url.empty()) return Status::Errorf("{}: required", section.KeyPath("url"));
   std::chrono::nanoseconds interval = out->interval;
   PROFKIT_RETURN_IF_ERROR(
-      section.Duration("interval", pull::kMinPullInterval, kMaxPullInterval, &interval));
+      section.Duration("interval", kMinPullInterval, kMaxPullInterval, &interval));
   // Whole seconds: the CPU profile's ?seconds= and the round grid are in seconds.
   out->interval = std::chrono::duration_cast<std::chrono::seconds>(interval);
   for (const auto& [key, field] : {std::pair{"service", &out->service},
@@ -36,13 +36,13 @@ Status ParseGoTarget(const TomlSection& section, pull::GoTarget* out) {
     PROFKIT_RETURN_IF_ERROR(CheckTag(section, key, *field));
   }
   std::vector<std::string> types;  // the default unless the key is set
-  for (const pull::GoProfileType type : out->enabled_types) {
-    types.emplace_back(pull::GoProfileTypeName(type));
+  for (const GoProfileType type : out->enabled_types) {
+    types.emplace_back(GoProfileTypeName(type));
   }
   PROFKIT_RETURN_IF_ERROR(section.StringArray("enabled_types", &types));
   out->enabled_types.clear();
   for (const std::string& name : types) {
-    Result<pull::GoProfileType> type = pull::ParseGoProfileType(name);
+    Result<GoProfileType> type = ParseGoProfileType(name);
     if (!type.ok()) return type.status().WithContext(section.KeyPath("enabled_types"));
     out->enabled_types.push_back(*type);
   }
@@ -63,19 +63,19 @@ Status ParseGoTarget(const TomlSection& section, pull::GoTarget* out) {
   PROFKIT_RETURN_IF_ERROR(section.String("tls_key", &out->tls_key));
   PROFKIT_RETURN_IF_ERROR(section.Bool("insecure_skip_verify", &out->insecure_skip_verify));
   // Its messages start with the field name ("interval: ...", "tls_cert and tls_key: ...").
-  return pull::ValidateGoTarget(*out).WithContext(section.path());
+  return ValidateGoTarget(*out).WithContext(section.path());
 }
 
 }  // namespace
 
-Status ParseGoTargets(const TomlSection& profile, std::vector<pull::GoTarget>* out) {
+Status ParseGoTargets(const TomlSection& profile, std::vector<GoTarget>* out) {
   PROFKIT_ASSIGN_OR_RETURN(const std::vector<TomlSection> sections, profile.TableArray("go"));
   if (sections.size() > kMaxGoTargets) {
     return Status::Errorf("{}: at most {} targets", profile.KeyPath("go"), kMaxGoTargets);
   }
   out->clear();
   for (const TomlSection& section : sections) {
-    pull::GoTarget target;
+    GoTarget target;
     PROFKIT_RETURN_IF_ERROR(ParseGoTarget(section, &target));
     out->push_back(std::move(target));
   }

@@ -27,13 +27,13 @@ std::string EscapeRegex(std::string_view text) {
 
 }  // namespace
 
-Server::Server(ServerOptions options, UploadQueue queue)
-    : options_(std::move(options)), queue_(std::move(queue)) {}
+Server::Server(ServerOptions options, Deliver deliver)
+    : options_(std::move(options)), deliver_(std::move(deliver)) {}
 
-Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue queue) {
-  std::unique_ptr<Server> server(new Server(std::move(options), std::move(queue)));
+Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Deliver deliver) {
+  std::unique_ptr<Server> server(new Server(std::move(options), std::move(deliver)));
   server->Route();
-  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(HttpListenerOptions{
+  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(net::HttpListenerOptions{
       .host = server->options_.host,
       .port = server->options_.port,
       .threads = kServerThreads,
@@ -45,23 +45,24 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, UploadQueue
 IngestResponse Server::HandleUploadRequest(const httplib::Request& request,
                                            const httplib::Response& response,
                                            const httplib::ContentReader& reader) {
-  const RequestBody body = ReadRequestBody(request, response, reader, options_.body_limit, true);
+  const net::RequestBody body =
+      net::ReadRequestBody(request, response, reader, options_.body_limit, true);
   switch (body.outcome) {
-    case RequestBody::Outcome::kTooLarge:
+    case net::RequestBody::Outcome::kTooLarge:
       return {413, fmt::format("body larger than body_size_limit_mb ({} bytes)\n", options_.body_limit)};
-    case RequestBody::Outcome::kTooManyParts:
-      return {400, fmt::format("more than {} parts\n", kMaxMultipartParts)};
-    case RequestBody::Outcome::kUnreadable:
+    case net::RequestBody::Outcome::kTooManyParts:
+      return {400, fmt::format("more than {} parts\n", net::kMaxMultipartParts)};
+    case net::RequestBody::Outcome::kUnreadable:
       return {400, body.multipart ? "multipart body: malformed or truncated\n"
                                   : "could not read the request body\n"};
-    case RequestBody::Outcome::kRead:
+    case net::RequestBody::Outcome::kRead:
       break;
   }
   if (!body.multipart) {
     return HandleProfileUpload(request.get_header_value("Content-Type"), "", body.bytes,
-                               options_.body_limit, options_.rewrite, queue_);
+                               options_.body_limit, options_.rewrite, deliver_);
   }
-  return HandleProfileParts(body.PartViews(), options_.rewrite, queue_);
+  return HandleProfileParts(body.PartViews(), options_.rewrite, deliver_);
 }
 
 ServerCounters Server::counters() const {

@@ -6,7 +6,6 @@
 
 #include "profkit/common/compression.h"
 #include "profkit/common/log.h"
-#include "profkit/forward/dataway_url.h"
 
 namespace profkit::ingest {
 namespace {
@@ -44,7 +43,7 @@ std::string ProfileId() {
 IngestResponse HandleProfileUpload(std::string_view content_type,
                                    std::string_view content_encoding, std::string_view body,
                                    size_t body_limit, const RewriteOptions& options,
-                                   const UploadQueue& queue) {
+                                   const Deliver& deliver) {
   // docs/datakit-protocol.md §5 row 8: a whole-body gzip is decoded rather than forwarded broken.
   std::string inflated;
   if (!content_encoding.empty() && content_encoding != "identity") {
@@ -61,21 +60,19 @@ IngestResponse HandleProfileUpload(std::string_view content_type,
     body = inflated;
   }
   const auto bad = [](const Status& status) { return Rejected(status); };
-  Result<std::string> boundary = MultipartBoundary(content_type);
+  Result<std::string> boundary = net::MultipartBoundary(content_type);
   if (!boundary.ok()) return bad(boundary.status());
-  Result<std::vector<Part>> parts = ParseMultipart(body, *boundary);
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(body, *boundary);
   if (!parts.ok()) return bad(parts.status().WithContext("multipart body"));
-  return HandleProfileParts(*parts, options, queue);
+  return HandleProfileParts(*parts, options, deliver);
 }
 
-IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
-                                  const UploadQueue& queue) {
+IngestResponse HandleProfileParts(const std::vector<net::Part>& parts,
+                                  const RewriteOptions& options, const Deliver& deliver) {
   Result<RewrittenUpload> upload = RewriteUpload(parts, options);
   if (!upload.ok()) return Rejected(upload.status());
 
-  const Status queued = queue(forward::QueuedRequest{
-      std::string(forward::kDatawayUploadPath), upload->multipart.content_type, upload->service,
-      upload->multipart.body});
+  const Status queued = deliver(*upload);
   if (!queued.ok()) {
     spdlog::error("ingest: could not queue the upload of service {:?}: {}", upload->service,
                   queued.message());

@@ -63,13 +63,13 @@ std::string Get(const Tags& tags, std::string_view key) {
   return "";
 }
 
-bool IsEventPart(const Part& part) {
+bool IsEventPart(const net::Part& part) {
   return part.has_filename &&
          (part.name == "event" || part.name == "event.json" || part.filename == "event.json");
 }
 
 // The attachment name DataKit lists: the field name when it has an extension, else the filename.
-std::string AttachmentName(const Part& part) {
+std::string AttachmentName(const net::Part& part) {
   // v3 wraps names: data[auto.pprof].
   std::string_view name = part.name;
   if (name.size() > 6 && name.substr(0, 5) == "data[" && name.back() == ']') {
@@ -119,15 +119,15 @@ std::string ResolveLanguage(const std::vector<std::string>& values) {
   return "unknown";
 }
 
-Result<RewrittenUpload> RewriteUpload(const std::vector<Part>& parts,
+Result<RewrittenUpload> RewriteUpload(const std::vector<net::Part>& parts,
                                       const RewriteOptions& options) {
   RewrittenUpload out;
   Tags client;
   Json event = Json::object();
-  const Part* event_part = nullptr;
+  const net::Part* event_part = nullptr;
   bool legacy = false;
-  std::vector<const Part*> fields;
-  for (const Part& part : parts) {
+  std::vector<const net::Part*> fields;
+  for (const net::Part& part : parts) {
     if (!part.has_filename) {
       if (part.name == "tags[]") {
         legacy = true;
@@ -144,7 +144,7 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<Part>& parts,
 
   if (legacy) {
     // v1/v3: plain fields fill what the tags left empty (DataKit's mixFormValueToTags).
-    for (const Part* field : fields) Fill(&client, field->name, std::string(field->data));
+    for (const net::Part* field : fields) Fill(&client, field->name, std::string(field->data));
     const std::string start = Get(client, "recording-start");
     const std::string end = Get(client, "recording-end");
     out.start = start.empty() ? Get(client, "start") : start;
@@ -198,7 +198,7 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<Part>& parts,
   // The event keeps every client field; profkit sets what DataKit's schema needs.
   Json attachments = Json::array();
   bool has_pprof = false, has_jfr = false;
-  for (const Part* part : out.attachments) {
+  for (const net::Part* part : out.attachments) {
     const std::string name = AttachmentName(*part);
     has_pprof |= name.ends_with(".pprof") || name.ends_with(".pb.gz") || name == "pprof-data";
     has_jfr |= name.ends_with(".jfr");
@@ -218,7 +218,7 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<Part>& parts,
   const std::string event_json = event.dump(-1, ' ', false, Json::error_handler_t::replace);
   std::vector<forward::MultipartPart> output;
   output.push_back({"event", "event.json", true, "application/json", event_json});
-  for (const Part* part : out.attachments) {
+  for (const net::Part* part : out.attachments) {
     output.push_back({part->name, part->filename, true, part->content_type, part->data});
   }
   out.multipart = forward::BuildMultipart(output);

@@ -4,12 +4,9 @@
 #include <time.h>
 
 #include <charconv>
-#include <nlohmann/json.hpp>
 
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_url.h"
-#include "profkit/ingest/multipart.h"
-#include "profkit/ingest/upload_rewrite.h"
 
 namespace profkit::metrics {
 namespace {
@@ -104,42 +101,21 @@ Result<std::string> FromUpload(const forward::ProfileUpload& upload,
   return Line(input, std::move(tags), options);
 }
 
-Result<std::string> FromQueuedUpload(const forward::QueuedRequest& request,
-                                     const MetricsOptions& options) {
-  PROFKIT_ASSIGN_OR_RETURN(std::string boundary, ingest::MultipartBoundary(request.content_type));
-  PROFKIT_ASSIGN_OR_RETURN(std::vector<ingest::Part> parts,
-                           ingest::ParseMultipart(request.body, boundary));
-  const ingest::Part* event = nullptr;
-  ProfileInput input;
-  for (const ingest::Part& part : parts) {
-    if (part.name == "event") {
-      event = &part;
-    } else if (part.has_filename) {
-      input.files.push_back({part.name, part.filename, part.data});
-    }
+Result<std::string> FromPushedProfile(const PushedProfile& profile,
+                                      const MetricsOptions& options) {
+  if (!HasMetrics(profile.language)) return std::string();
+  ProfileInput input{.language = profile.language};
+  for (const PushedProfile::File& file : profile.files) {
+    input.files.push_back({file.name, file.filename, file.data});
   }
-  if (event == nullptr) return Status::Error("the upload has no event part");
-  const nlohmann::json json = nlohmann::json::parse(event->data, nullptr, false);
-  if (!json.is_object()) return Status::Error("event.json is not a JSON object");
-  const auto text = [&](const char* key) -> std::string {
-    const auto it = json.find(key);
-    return it != json.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  input.language = text("language");
-  if (!HasMetrics(input.language)) return std::string();
   PROFKIT_ASSIGN_OR_RETURN(input.start_unix_nanos,
-                           ParseRfc3339Nanos(text("start")).WithContext("event start"));
+                           ParseRfc3339Nanos(profile.start).WithContext("event start"));
   PROFKIT_ASSIGN_OR_RETURN(input.end_unix_nanos,
-                           ParseRfc3339Nanos(text("end")).WithContext("event end"));
+                           ParseRfc3339Nanos(profile.end).WithContext("event end"));
 
   Tags tags = {{"language", input.language}, {"host", ""}, {"service", ""}, {"env", ""},
                {"version", ""}};
-  const std::string tags_profiler = text("tags_profiler");
-  std::string_view rest = tags_profiler;
-  while (!rest.empty()) {
-    const size_t comma = rest.find(',');
-    const auto [key, value] = ingest::ParseTag(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  for (const auto& [key, value] : profile.tags) {
     for (auto& [k, v] : tags) {
       if (k == key && k != "language" && v.empty()) v = value;
     }
@@ -160,8 +136,7 @@ Publisher::~Publisher() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Publisher::PublishQueuedLater(forward::QueuedRequest request) {
-  if (request.path != forward::kDatawayUploadPath) return;
+void Publisher::PublishLater(PushedProfile profile) {
   {
     std::lock_guard lock(mutex_);
     if (pending_.size() >= kMaxPendingUploads) {
@@ -173,7 +148,7 @@ void Publisher::PublishQueuedLater(forward::QueuedRequest request) {
       }
       return;
     }
-    pending_.push_back(std::move(request));
+    pending_.push_back(std::move(profile));
     if (!thread_.joinable()) thread_ = std::thread([this] { RunLater(); });
   }
   wake_.notify_one();
@@ -184,10 +159,10 @@ void Publisher::RunLater() {
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) return;  // stopping, everything published
-    forward::QueuedRequest request = std::move(pending_.front());
+    const PushedProfile profile = std::move(pending_.front());
     pending_.pop_front();
     lock.unlock();
-    PublishQueued(request);
+    Publish(profile);
     lock.lock();
   }
 }
@@ -197,9 +172,8 @@ void Publisher::Publish(const forward::ProfileUpload& upload) {
   Queue(FromUpload(upload, options_), upload.service);
 }
 
-void Publisher::PublishQueued(const forward::QueuedRequest& request) {
-  if (request.path != forward::kDatawayUploadPath) return;
-  Queue(FromQueuedUpload(request, options_), request.service);
+void Publisher::Publish(const PushedProfile& profile) {
+  Queue(FromPushedProfile(profile, options_), profile.service);
 }
 
 void Publisher::Queue(const Result<std::string>& line, std::string_view service) {

@@ -6,6 +6,9 @@
 #include <unordered_map>
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+
 namespace {
 
 namespace pb = perftools::profiles;

@@ -7,6 +7,8 @@
 
 namespace profkit::pull {
 
+using config::GoTarget;
+
 std::string_view TargetStateName(TargetState state) {
   switch (state) {
     case TargetState::kUnknown:

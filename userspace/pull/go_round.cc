@@ -8,7 +8,17 @@
 #include "profkit/pull/delta.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+using config::GoProfileTypeName;
+using config::GoTarget;
+
 namespace {
+
+// Time the round needs besides the CPU profile (heap, goroutine, ... are served in milliseconds).
+constexpr std::chrono::seconds kRoundSlack{5};
+// dd-trace-go's default CPU profile duration; longer recordings only delay the data.
+constexpr std::chrono::seconds kMaxCpuProfileDuration{60};
 
 namespace pb = perftools::profiles;
 
@@ -41,6 +51,10 @@ std::string_view AttachmentName(GoProfileType type) {
       return "delta-allocs.pprof";
   }
   return "unknown.pprof";
+}
+
+std::chrono::seconds CpuProfileDuration(std::chrono::seconds interval) {
+  return std::clamp(interval - kRoundSlack, std::chrono::seconds(1), kMaxCpuProfileDuration);
 }
 
 bool FetchRound(const GoTarget& target, PprofFetcher& fetcher, std::chrono::seconds cpu_seconds,

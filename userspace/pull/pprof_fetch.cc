@@ -9,6 +9,13 @@
 #include "profkit/common/log.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+using config::GoProfileTypeName;
+using config::GoTarget;
+using config::GoTargetBaseUrl;
+using config::ValidateGoTarget;
+
 namespace {
 
 struct Transfer {

@@ -130,11 +130,11 @@ Response Queue(const forward::ProfileUpload& upload, const Deliver& deliver, boo
 }
 
 // The multipart form of /ingest: a pprof in `profile`, optionally `sample_type_config`.
-Result<std::pair<const ingest::Part*, std::string>> ProfileFromParts(
-    const std::vector<ingest::Part>& parts) {
-  const ingest::Part* profile_part = nullptr;
+Result<std::pair<const net::Part*, std::string>> ProfileFromParts(
+    const std::vector<net::Part>& parts) {
+  const net::Part* profile_part = nullptr;
   std::string hint;
-  for (const ingest::Part& part : parts) {
+  for (const net::Part& part : parts) {
     if (part.name == "prev_profile") {
       // Pyroscope refuses it too: cumulative profiles of clients from before 2023.
       return Status::Error(

@@ -19,7 +19,7 @@ Server::Server(ListenerContext context, Deliver deliver)
 Result<std::unique_ptr<Server>> Server::Start(ListenerContext context, Deliver deliver) {
   std::unique_ptr<Server> server(new Server(std::move(context), std::move(deliver)));
   server->Route();
-  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(ingest::HttpListenerOptions{
+  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(net::HttpListenerOptions{
       .host = server->context_.input.host,
       .port = server->context_.input.port,
       .threads = kServerThreads,
@@ -30,10 +30,10 @@ Result<std::unique_ptr<Server>> Server::Start(ListenerContext context, Deliver d
 
 Response Server::Handle(const httplib::Request& request, const httplib::Response& response,
                         const httplib::ContentReader& reader, bool push) {
-  const ingest::RequestBody body =
-      ingest::ReadRequestBody(request, response, reader, context_.body_limit, !push);
+  const net::RequestBody body =
+      net::ReadRequestBody(request, response, reader, context_.body_limit, !push);
   switch (body.outcome) {
-    case ingest::RequestBody::Outcome::kTooLarge: {
+    case net::RequestBody::Outcome::kTooLarge: {
       const std::string message =
           fmt::format("body larger than body_size_limit_mb ({} bytes)", context_.body_limit);
       if (push) {
@@ -42,11 +42,11 @@ Response Server::Handle(const httplib::Request& request, const httplib::Response
       }
       return Response{413, message + "\n"};
     }
-    case ingest::RequestBody::Outcome::kTooManyParts:
-      return Response{400, fmt::format("more than {} parts\n", ingest::kMaxMultipartParts)};
-    case ingest::RequestBody::Outcome::kUnreadable:
+    case net::RequestBody::Outcome::kTooManyParts:
+      return Response{400, fmt::format("more than {} parts\n", net::kMaxMultipartParts)};
+    case net::RequestBody::Outcome::kUnreadable:
       return Response{400, "could not read the request body (malformed or truncated)\n"};
-    case ingest::RequestBody::Outcome::kRead:
+    case net::RequestBody::Outcome::kRead:
       break;
   }
   const std::string content_type = request.get_header_value("Content-Type");

@@ -1,8 +1,9 @@
 // `profkit run`: wires the configured roads together and runs them until asked to stop.
 //   SampleSource (the eBPF sampler) → SamplingLoop's reader → SamplePipeline → every
-//   upload_interval the loop's flush worker builds one pprof per service → sinks
-// (local files and/or Dataway); tracer pushes ([[inputs.profile]]) → ingest::Server → the
-// Dataway sink's durable queue; Go programs ([[inputs.profile.go]]) → GoPullRunner → sinks.
+//   upload_interval the loop's flush worker builds one pprof per service ┐
+//   tracer pushes ([[inputs.profile]]) → ingest::Server                  ├→ Door → local
+//   Pyroscope clients ([[inputs.profile.pyroscope]]) → pyroscope::Server │  files, Dataway,
+//   Go programs ([[inputs.profile.go]]) → GoPullRunner                   ┘  metrics
 #pragma once
 
 #include <atomic>
@@ -10,11 +11,12 @@
 #include <memory>
 #include <vector>
 
+#include "profkit/agent/door.h"
 #include "profkit/agent/go_pull_runner.h"
 #include "profkit/common/status.h"
 #include "profkit/config/config.h"
 #include "profkit/forward/dataway_sink.h"
-#include "profkit/forward/sink.h"
+#include "profkit/forward/local_sink.h"
 #include "profkit/ingest/server.h"
 #include "profkit/metrics/publisher.h"
 #include "profkit/pipeline/sample_pipeline.h"
@@ -39,32 +41,43 @@ class Agent {
 
  private:
   explicit Agent(const config::Config& config);
+  // The steps of Start, in order; each needs what the steps before it set up.
+  // local.dir and dataway.url.
+  Status StartSinks();
+  // profiling_metrics (generate_metrics, with Dataway), then the door over the sinks and it.
+  void OpenDoor();
+  // [[inputs.profile]]'s push endpoints on [http] listen; they need Dataway.
+  Status StartPushEndpoint();
+  // One listener per [[inputs.profile.pyroscope]], whether or not the push endpoints run.
+  Status StartPyroscope();
+  // [[inputs.profile.go]] targets.
+  Status StartGoPull();
+  // The sample source and the pipeline behind it (ebpf.enabled).
+  Status StartEbpf(const sampling::SampleSourceFactory& sources);
   // The sampling road until `stop`; `tick` runs on the reader after every poll.
   Status RunSampling(const std::function<bool()>& stop, const std::function<void()>& tick);
-  // On the flush worker: builds the batch's profiles and submits them.
+  // On the flush worker: builds the batch's profiles and delivers them through the door.
   void DeliverBatch(const pipeline::FlushBatch& batch);
   void LogCounters();
-  // One listener per [[inputs.profile.pyroscope]]; needs sinks_ and hostname_.
-  Status StartPyroscope();
-  // The one way profiles reach the sinks (eBPF flushes, Go pulls); thread-safe.
-  void Submit(forward::ProfileUpload upload);
 
   const config::Config config_;
   std::string hostname_;
-  std::vector<std::unique_ptr<forward::ProfileSink>> sinks_;
-  forward::DatawaySink* dataway_ = nullptr;  // one of sinks_, when dataway.url is set
-  // profiling_metrics of every profile to Dataway (generate_metrics); fed by sinks_.front() and
-  // server_, so declared between them.
+  std::unique_ptr<forward::LocalSink> local_;      // local.dir
+  std::unique_ptr<forward::DatawaySink> dataway_;  // dataway.url
+  // profiling_metrics of every profile to Dataway (generate_metrics); after dataway_, which it
+  // queues into until its destructor has published what it still holds.
   std::unique_ptr<metrics::Publisher> metrics_;
-  // Declared after sinks_: destroyed first, as its handlers queue into dataway_.
+  // Every profile leaves by it; after the sinks and metrics_, which it leads to.
+  std::unique_ptr<Door> door_;
+  // Declared after door_: destroyed first, as its handlers deliver through it.
   std::unique_ptr<ingest::Server> server_;
-  // [[inputs.profile.pyroscope]] listeners; like server_, destroyed before the sinks.
+  // [[inputs.profile.pyroscope]] listeners; like server_, destroyed before the door.
   std::vector<std::unique_ptr<pyroscope::Server>> pyroscope_servers_;
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
   std::unique_ptr<sampling::SampleSource> sampler_;
   // Set while RunSampling runs (its counters are logged from the reader).
   const pipeline::SamplingLoop* loop_ = nullptr;
-  // [[inputs.profile.go]]; declared last: stopped first, as its pullers submit to sinks_.
+  // [[inputs.profile.go]]; declared last: stopped first, as its pullers deliver through door_.
   std::unique_ptr<GoPullRunner> go_pull_;
 };
 

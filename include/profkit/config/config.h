@@ -12,7 +12,7 @@
 
 #include "profkit/common/status.h"
 #include "profkit/config/pyroscope_config.h"
-#include "profkit/pull/go_target.h"
+#include "profkit/config/go_target.h"
 
 namespace profkit::config {
 
@@ -81,7 +81,7 @@ struct ProfileInputConfig {
   // when false, it always runs. Push endpoints and eBPF are never elected.
   bool election = true;
   // [[inputs.profile.go]]: Go programs to pull profiles from, each validated.
-  std::vector<pull::GoTarget> go_targets;
+  std::vector<GoTarget> go_targets;
 };
 
 struct Config {

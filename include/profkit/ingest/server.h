@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
-#include "profkit/ingest/http_listener.h"
+#include "profkit/net/http_listener.h"
 #include "profkit/ingest/upload_handler.h"
 
 namespace httplib {
@@ -44,23 +44,23 @@ struct ServerCounters {
 class Server {
  public:
   // Binds (an error names the address when it is taken) and starts serving.
-  static Result<std::unique_ptr<Server>> Start(ServerOptions options, UploadQueue queue);
+  static Result<std::unique_ptr<Server>> Start(ServerOptions options, Deliver deliver);
 
   uint16_t port() const { return listener_.port(); }
   ServerCounters counters() const;
 
  private:
-  Server(ServerOptions options, UploadQueue queue);
+  Server(ServerOptions options, Deliver deliver);
   void Route();
   IngestResponse HandleUploadRequest(const httplib::Request& request,
                                      const httplib::Response& response,
                                      const httplib::ContentReader& reader);
 
   const ServerOptions options_;
-  const UploadQueue queue_;
+  const Deliver deliver_;
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, queue_errors_{0}, tracer_requests_{0};
   // Last: destroyed first, so no handler runs while the members it uses are destroyed.
-  HttpListener listener_;
+  net::HttpListener listener_;
 };
 
 }  // namespace profkit::ingest

@@ -1,5 +1,5 @@
 // The request logic of the profile push endpoint, free of HTTP plumbing so that it is tested
-// without sockets: decode, validate, rewrite, queue durably, and say what to answer.
+// without sockets: decode, validate, rewrite, hand over durably, and say what to answer.
 #pragma once
 
 #include <functional>
@@ -7,13 +7,13 @@
 #include <string_view>
 
 #include "profkit/common/status.h"
-#include "profkit/forward/queued_request.h"
 #include "profkit/ingest/upload_rewrite.h"
 
 namespace profkit::ingest {
 
-// Durably queues one request for Dataway; ok only once it is on disk.
-using UploadQueue = std::function<Status(const forward::QueuedRequest&)>;
+// Hands one rewritten upload to the agent's door (agent/door.h); ok only once its Dataway copy is
+// on disk. The upload's part views are valid during the call only.
+using Deliver = std::function<Status(const RewrittenUpload&)>;
 
 struct IngestResponse {
   int status = 200;
@@ -21,11 +21,11 @@ struct IngestResponse {
   std::string content_type = "text/plain";
 };
 
-// Validates and rewrites parsed parts, then queues the upload: 200 with a small JSON body naming
+// Validates and rewrites parsed parts, then delivers the upload: 200 with a small JSON body naming
 // a profile id once queued; 400 when the parts are not a profile upload (with the reason); 503
 // when the queue is full or the disk has no room; 500 for other queue errors.
-IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteOptions& options,
-                                  const UploadQueue& queue);
+IngestResponse HandleProfileParts(const std::vector<net::Part>& parts,
+                                  const RewriteOptions& options, const Deliver& deliver);
 
 // The same for a raw body: decodes Content-Encoding gzip, parses the multipart, then
 // HandleProfileParts. 200 with a small JSON body naming a profile id once queued; 400 when the body is not a profile
@@ -34,6 +34,6 @@ IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteO
 IngestResponse HandleProfileUpload(std::string_view content_type,
                                    std::string_view content_encoding, std::string_view body,
                                    size_t body_limit, const RewriteOptions& options,
-                                   const UploadQueue& queue);
+                                   const Deliver& deliver);
 
 }  // namespace profkit::ingest

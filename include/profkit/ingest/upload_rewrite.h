@@ -15,7 +15,7 @@
 
 #include "profkit/common/status.h"
 #include "profkit/forward/upload.h"
-#include "profkit/ingest/multipart.h"
+#include "profkit/net/multipart.h"
 
 namespace profkit::ingest {
 
@@ -31,12 +31,12 @@ struct RewrittenUpload {
   std::string language;  // DataKit's language value, e.g. "nodejs"; "unknown" when unresolved
   Tags tags;             // the merged tags, in tags_profiler order
   std::string start, end;  // as the client sent them (RFC 3339), "" when absent
-  std::vector<const Part*> attachments;  // the file parts, into the parsed request
+  std::vector<const net::Part*> attachments;  // the file parts, into the parsed request
   forward::MultipartBody multipart;
 };
 
 // Errors are one line for a 400 answer, naming what is missing or malformed.
-Result<RewrittenUpload> RewriteUpload(const std::vector<Part>& parts,
+Result<RewrittenUpload> RewriteUpload(const std::vector<net::Part>& parts,
                                       const RewriteOptions& options);
 
 // DataKit's language for the first of `values` (language, runtime, family) that resolves: exact

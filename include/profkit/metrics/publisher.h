@@ -1,6 +1,6 @@
-// profiling_metrics for every profile that goes to Dataway (`generate_metrics = true`): pushed
-// uploads after they are queued, and the agent's own profiles (eBPF, Go pull) at their one
-// submission spot. The point goes as line protocol to Dataway's /v1/write/metric through the same
+// profiling_metrics for every profile that goes to Dataway (`generate_metrics = true`), handed
+// over by the agent's door (agent/door.h) as the road already decoded it: pushed uploads after
+// they are queued (measured later, on the publisher's thread), the other profiles at delivery. The point goes as line protocol to Dataway's /v1/write/metric through the same
 // durable queue as the profiles. A profile whose metrics fail (bad part, decompression bomb) is
 // still forwarded: only its point is skipped, with a rate-limited log line and a counter.
 #pragma once
@@ -19,7 +19,6 @@
 
 #include "profkit/common/status.h"
 #include "profkit/forward/queued_request.h"
-#include "profkit/forward/sink.h"
 #include "profkit/forward/upload.h"
 #include "profkit/metrics/profile_metrics.h"
 
@@ -41,10 +40,22 @@ struct MetricsOptions {
 Result<std::string> FromUpload(const forward::ProfileUpload& upload,
                                const MetricsOptions& options);
 
-// The same for a queued push upload (a multipart with an event.json in DataKit's metadata schema,
-// as ingest::RewriteUpload builds it): language, tags_profiler, start and end come from the event.
-Result<std::string> FromQueuedUpload(const forward::QueuedRequest& request,
-                                     const MetricsOptions& options);
+// A tracer's upload as ingest parsed and rewrote it (ingest::RewrittenUpload), owning copies of
+// its profile files so that it can be measured after the client has its answer.
+struct PushedProfile {
+  std::string service;   // for log lines
+  std::string language;  // DataKit's, as ingest resolved it
+  std::vector<std::pair<std::string, std::string>> tags;  // the merged tags_profiler
+  std::string start, end;  // RFC 3339, as the client sent them; "" when absent
+  struct File {
+    std::string name, filename, data;
+  };
+  std::vector<File> files;  // the upload's file parts, event.json excluded
+};
+
+// The same for a pushed upload: host, service, env and version come from its tags (host falls
+// back to options.host); start and end must be RFC 3339.
+Result<std::string> FromPushedProfile(const PushedProfile& profile, const MetricsOptions& options);
 
 // "2026-11-22T01:14:25.745Z", "...+08:00", up to nine fraction digits → ns since the epoch.
 Result<int64_t> ParseRfc3339Nanos(std::string_view text);
@@ -66,18 +77,17 @@ class Publisher {
   using Enqueue = std::function<Status(const forward::QueuedRequest&)>;
 
   Publisher(MetricsOptions options, Enqueue enqueue);
-  // Publishes what PublishQueuedLater still holds, then stops its thread.
+  // Publishes what PublishLater still holds, then stops its thread.
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
 
   void Publish(const forward::ProfileUpload& upload);
-  // For requests of other paths than the profile upload, nothing.
-  void PublishQueued(const forward::QueuedRequest& request);
-  // PublishQueued on the publisher's own thread, in submission order, so that an HTTP answer
-  // never waits for metrics (about 0.5 ms of CPU for a dd-trace-js upload). Sheds when
+  void Publish(const PushedProfile& profile);
+  // Publish on the publisher's own thread, in submission order, so that an HTTP answer never
+  // waits for metrics (about 0.5 ms of CPU for a dd-trace-js upload). Sheds when
   // kMaxPendingUploads are waiting.
-  void PublishQueuedLater(forward::QueuedRequest request);
+  void PublishLater(PushedProfile profile);
 
   PublisherCounters counters() const;
 
@@ -91,22 +101,9 @@ class Publisher {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<forward::QueuedRequest> pending_;
+  std::deque<PushedProfile> pending_;
   bool stopping_ = false;
-  std::thread thread_;  // started by the first PublishQueuedLater
-};
-
-// Publishes the metrics of every profile submitted to it; put it before the other sinks so the
-// agent's one submission loop covers eBPF and pulled profiles alike.
-class MetricsSink : public forward::ProfileSink {
- public:
-  explicit MetricsSink(Publisher& publisher) : publisher_(publisher) {}
-  void Submit(forward::ProfileUpload upload) override { publisher_.Publish(upload); }
-  // Points are queued synchronously by Submit.
-  void Flush(std::chrono::steady_clock::time_point) override {}
-
- private:
-  Publisher& publisher_;
+  std::thread thread_;  // started by the first PublishLater
 };
 
 }  // namespace profkit::metrics

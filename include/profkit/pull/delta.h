@@ -10,13 +10,13 @@
 
 #include "pprof/profile.pb.h"
 #include "profkit/common/status.h"
-#include "profkit/pull/go_target.h"
+#include "profkit/config/go_target.h"
 
 namespace profkit::pull {
 
 // The cumulative sample type names of a profile type: heap/allocs alloc_objects and alloc_space,
 // mutex/block contentions and delay; none for cpu and goroutine.
-std::vector<std::string> DeltaSampleTypes(GoProfileType type);
+std::vector<std::string> DeltaSampleTypes(config::GoProfileType type);
 
 struct DeltaStats {
   // Samples whose cumulative value went down (the target restarted or changed its sampling rate);

@@ -14,7 +14,7 @@
 
 #include "profkit/forward/upload.h"
 #include "profkit/pull/go_round.h"
-#include "profkit/pull/go_target.h"
+#include "profkit/config/go_target.h"
 #include "profkit/pull/pprof_fetch.h"
 
 namespace profkit::pull {
@@ -44,10 +44,11 @@ class GoPuller {
   using Sink = std::function<void(forward::ProfileUpload upload,
                                   std::optional<int64_t> num_goroutine)>;
 
-  // `target` must have passed ValidateGoTarget. `paused` (may be null; election) skips rounds
-  // while true and is re-checked at every tick; a paused tick forgets the previous cumulative
-  // profiles, as the period until the next round belongs to whichever agent was leader then.
-  GoPuller(GoTarget target, Sink sink, const std::atomic<bool>* paused);
+  // `target` must have passed config::ValidateGoTarget. `paused` (may be null; election) skips
+  // rounds while true and is re-checked at every tick; a paused tick forgets the previous
+  // cumulative profiles, as the period until the next round belongs to whichever agent was leader
+  // then.
+  GoPuller(config::GoTarget target, Sink sink, const std::atomic<bool>* paused);
   ~GoPuller();  // Stop()
   GoPuller(const GoPuller&) = delete;
   GoPuller& operator=(const GoPuller&) = delete;
@@ -70,7 +71,7 @@ class GoPuller {
   void Run();
   void RunRound(PprofFetcher& fetcher, DeltaState& deltas, TargetStateTracker& tracker);
 
-  GoTarget target_;
+  config::GoTarget target_;
   Sink sink_;
   const std::atomic<bool>* paused_;
   std::atomic<bool> stop_{false};

@@ -13,7 +13,7 @@
 #include "profkit/common/status.h"
 #include "profkit/forward/upload.h"
 #include "profkit/pull/delta.h"
-#include "profkit/pull/go_target.h"
+#include "profkit/config/go_target.h"
 #include "profkit/pull/pprof_fetch.h"
 
 namespace profkit::pull {
@@ -23,11 +23,11 @@ inline constexpr size_t kMaxDecompressedProfileBytes = 256 << 20;
 
 // "cpu.pprof", "delta-heap.pprof", "delta-mutex.pprof", "delta-block.pprof", "goroutines.pprof",
 // "delta-allocs.pprof": the attachment names dd-trace-go uses (allocs is a profkit extra).
-std::string_view AttachmentName(GoProfileType type);
+std::string_view AttachmentName(config::GoProfileType type);
 
 // What one round fetched, before delta computation.
 struct RawRound {
-  std::map<GoProfileType, FetchedProfile> profiles;
+  std::map<config::GoProfileType, FetchedProfile> profiles;
   int64_t start_unix_nanos = 0, end_unix_nanos = 0;
 };
 
@@ -44,15 +44,19 @@ class DeltaState {
  public:
   // Parses every fetched profile (garbage is an error naming the profile type, and leaves the
   // state unchanged), computes deltas, and packages the upload with the target's tags.
-  Result<RoundResult> Process(const GoTarget& target, const RawRound& round);
+  Result<RoundResult> Process(const config::GoTarget& target, const RawRound& round);
 
  private:
-  std::map<GoProfileType, perftools::profiles::Profile> previous_;
+  std::map<config::GoProfileType, perftools::profiles::Profile> previous_;
 };
 
 // Fetches the enabled types in a fixed order (cpu first, it takes `cpu_seconds`). Stops at the
 // first failure, which `error` describes.
-bool FetchRound(const GoTarget& target, PprofFetcher& fetcher, std::chrono::seconds cpu_seconds,
-                RawRound* round, FetchError* error);
+// How long the CPU profile of one round records: the interval minus time for the other pulls,
+// capped at one minute (dd-trace-go's default duration).
+std::chrono::seconds CpuProfileDuration(std::chrono::seconds interval);
+
+bool FetchRound(const config::GoTarget& target, PprofFetcher& fetcher,
+                std::chrono::seconds cpu_seconds, RawRound* round, FetchError* error);
 
 }  // namespace profkit::pull

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "profkit/common/status.h"
-#include "profkit/pull/go_target.h"
+#include "profkit/config/go_target.h"
 
 namespace profkit::pull {
 
@@ -36,21 +36,21 @@ class PprofFetcher {
  public:
   // `cancel` (may be null) aborts a transfer within about a second once true
   // (libcurl's progress callback period).
-  PprofFetcher(GoTarget target, const std::atomic<bool>* cancel);
+  PprofFetcher(config::GoTarget target, const std::atomic<bool>* cancel);
   ~PprofFetcher();
   PprofFetcher(const PprofFetcher&) = delete;
   PprofFetcher& operator=(const PprofFetcher&) = delete;
 
   // GET <base>/debug/pprof/<type>[?seconds=N for cpu]. Anything but a 200 with a body of at
   // most kMaxProfileBodyBytes is an error; the body is not parsed here.
-  bool Fetch(GoProfileType type, std::chrono::seconds cpu_seconds, FetchedProfile* out,
+  bool Fetch(config::GoProfileType type, std::chrono::seconds cpu_seconds, FetchedProfile* out,
              FetchError* error);
   // GET <base><path_and_query>: for other endpoints of the target (tests, health checks).
   bool Get(std::string_view path_and_query, std::chrono::seconds timeout, std::string* body,
            FetchError* error);
 
  private:
-  GoTarget target_;
+  config::GoTarget target_;
   std::string base_url_;
   const std::atomic<bool>* cancel_;
   void* easy_;  // CURL*, opaque so that users don't include curl.h

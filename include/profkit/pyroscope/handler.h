@@ -11,7 +11,7 @@
 #include "profkit/common/status.h"
 #include "profkit/config/pyroscope_config.h"
 #include "profkit/forward/upload.h"
-#include "profkit/ingest/multipart.h"
+#include "profkit/net/multipart.h"
 #include "profkit/pyroscope/query.h"
 
 namespace profkit::pyroscope {
@@ -41,7 +41,7 @@ struct IngestRequest {
   std::string content_type;
   std::string_view body;            // the body when it is not multipart
   bool multipart = false;
-  std::vector<ingest::Part> parts;  // when multipart
+  std::vector<net::Part> parts;  // when multipart
 };
 
 // POST /ingest: 200 (empty) once every upload is queued; 400 naming the problem; 413 when an

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "profkit/common/status.h"
-#include "profkit/ingest/http_listener.h"
+#include "profkit/net/http_listener.h"
 #include "profkit/pyroscope/handler.h"
 
 namespace httplib {
@@ -49,7 +49,7 @@ class Server {
   const Deliver deliver_;
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, queue_errors_{0};
   // Last: destroyed first, so no handler runs while the members it uses are destroyed.
-  ingest::HttpListener listener_;
+  net::HttpListener listener_;
 };
 
 }  // namespace profkit::pyroscope

@@ -8,7 +8,6 @@ namespace profkit::config {
 namespace {
 
 using namespace std::chrono_literals;
-using pull::GoProfileType;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Pair;
@@ -49,7 +48,7 @@ election = false
   EXPECT_EQ(c->agent.election_namespace, "prod");
   EXPECT_FALSE(c->profile.election);
   ASSERT_EQ(c->profile.go_targets.size(), 2u);
-  const pull::GoTarget& demo = c->profile.go_targets[0];
+  const GoTarget& demo = c->profile.go_targets[0];
   EXPECT_EQ(demo.url, "http://localhost:6060");
   EXPECT_EQ(demo.interval, 10s);
   EXPECT_EQ(demo.service, "go-demo");
@@ -59,7 +58,7 @@ election = false
               ElementsAre(GoProfileType::kCpu, GoProfileType::kHeap, GoProfileType::kGoroutine,
                           GoProfileType::kMutex, GoProfileType::kBlock));
   EXPECT_THAT(demo.tags, ElementsAre(Pair("tag1", "val1")));
-  const pull::GoTarget& tls = c->profile.go_targets[1];
+  const GoTarget& tls = c->profile.go_targets[1];
   EXPECT_EQ(tls.interval, 90s);
   EXPECT_TRUE(tls.tls_open);
   EXPECT_TRUE(tls.insecure_skip_verify);

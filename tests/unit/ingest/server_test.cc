@@ -19,9 +19,9 @@ class ServerTest : public ::testing::Test {
     options.body_limit = 64 << 10;
     Result<std::unique_ptr<Server>> server = Server::Start(
         options,
-        [this](const forward::QueuedRequest& request) {
+        [this](const RewrittenUpload& upload) {
           std::lock_guard lock(mutex_);
-          queued_.push_back(request);
+          queued_.push_back(upload.service);
           return Status::Ok();
         });
     ASSERT_TRUE(server.ok()) << server.status().message();
@@ -33,7 +33,7 @@ class ServerTest : public ::testing::Test {
   }
 
   std::mutex mutex_;
-  std::vector<forward::QueuedRequest> queued_;
+  std::vector<std::string> queued_;  // services
   std::unique_ptr<Server> server_;
 };
 

@@ -12,13 +12,17 @@ namespace {
 
 constexpr size_t kLimit = 1 << 20;
 
+struct Delivered {
+  std::string service, content_type, body;
+};
+
 struct Recorder {
-  std::vector<forward::QueuedRequest> queued;
+  std::vector<Delivered> queued;
   Status next = Status::Ok();
-  UploadQueue Queue() {
-    return [this](const forward::QueuedRequest& request) {
+  Deliver Queue() {
+    return [this](const RewrittenUpload& upload) {
       if (!next.ok()) return next;
-      queued.push_back(request);
+      queued.push_back({upload.service, upload.multipart.content_type, upload.multipart.body});
       return Status::Ok();
     };
   }
@@ -31,7 +35,7 @@ TEST(UploadHandlerTest, QueuesTheFixtureAndAnswers200WithAProfileId) {
   EXPECT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.body.rfind(R"({"content":{"profileID":")", 0), 0u) << response.body;
   ASSERT_EQ(recorder.queued.size(), 1u);
-  EXPECT_EQ(recorder.queued[0].path, "/v1/upload/profiling");
+  EXPECT_TRUE(recorder.queued[0].content_type.starts_with("multipart/form-data; boundary="));
   EXPECT_EQ(recorder.queued[0].service, "node-demo");
 }
 

@@ -9,23 +9,23 @@
 namespace profkit::ingest {
 namespace {
 
-std::vector<Part> Parse(const std::string& body, const std::string& boundary) {
-  Result<std::vector<Part>> parts = ParseMultipart(body, boundary);
+std::vector<net::Part> Parse(const std::string& body, const std::string& boundary) {
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(body, boundary);
   EXPECT_TRUE(parts.ok()) << parts.status().message();
-  return parts.ok() ? std::move(parts).value() : std::vector<Part>{};
+  return parts.ok() ? std::move(parts).value() : std::vector<net::Part>{};
 }
 
 // The event.json and the attachments of a rewritten upload, parsed back.
 struct Forwarded {
   nlohmann::json event;
-  std::vector<Part> parts;
+  std::vector<net::Part> parts;
   std::string body;  // owns the bytes parts point into
 };
 
 Forwarded ParseForwarded(const RewrittenUpload& upload) {
   Forwarded out;
   out.body = upload.multipart.body;
-  const Result<std::string> boundary = MultipartBoundary(upload.multipart.content_type);
+  const Result<std::string> boundary = net::MultipartBoundary(upload.multipart.content_type);
   EXPECT_TRUE(boundary.ok());
   out.parts = Parse(out.body, *boundary);
   EXPECT_FALSE(out.parts.empty());
@@ -35,7 +35,7 @@ Forwarded ParseForwarded(const RewrittenUpload& upload) {
 
 TEST(UploadRewriteTest, DdTraceJsFixtureGolden) {
   const std::string body = testing::FixtureBody();
-  const std::vector<Part> parts = Parse(body, "6f6355e8d3c54f4b");
+  const std::vector<net::Part> parts = Parse(body, "6f6355e8d3c54f4b");
   const nlohmann::json original = nlohmann::json::parse(parts[0].data);
   Result<RewrittenUpload> upload =
       RewriteUpload(parts, RewriteOptions{"agent-host", {{"some_tag", "a,b"}, {"env", "prod"}}});

@@ -30,6 +30,19 @@ forward::ProfileUpload EbpfPythonUpload(std::string host) {
                                 .attachments = {{.name = "cpu.pprof", .data = *GzipCompress(pprof)}}};
 }
 
+// What the agent's door hands to metrics for a pushed upload (agent/door.cc).
+PushedProfile Pushed(const ingest::RewrittenUpload& upload) {
+  PushedProfile profile{.service = upload.service,
+                        .language = upload.language,
+                        .tags = upload.tags,
+                        .start = upload.start,
+                        .end = upload.end};
+  for (const net::Part* part : upload.attachments) {
+    profile.files.push_back({part->name, part->filename, std::string(part->data)});
+  }
+  return profile;
+}
+
 TEST(Rfc3339, ParsesFractionsAndOffsets) {
   EXPECT_EQ(*ParseRfc3339Nanos("1970-01-01T00:00:00Z"), 0);
   EXPECT_EQ(*ParseRfc3339Nanos("2026-11-22T01:14:25.745Z"), 1795310065745000000);
@@ -57,20 +70,17 @@ TEST(FromUpload, NativeProfilesHaveNoLine) {
   EXPECT_EQ(*FromUpload(upload, {}), "");
 }
 
-TEST(FromQueuedUpload, DdTraceJsFixtureAsIngestQueuesIt) {
+TEST(FromPushedProfile, DdTraceJsFixtureAsIngestParsedIt) {
   Result<std::string> body = ReadFileBounded(
       std::string(PROFKIT_TEST_DATA_DIR) + "/ingest/ddtrace-js-5.132-push.multipart", 1 << 20);
   ASSERT_TRUE(body.ok()) << body.status().message();
-  Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(*body, "6f6355e8d3c54f4b");
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(*body, "6f6355e8d3c54f4b");
   ASSERT_TRUE(parts.ok());
   const MetricsOptions options{.host = "agent-host", .tags = {{"team", "x"}}};
   Result<ingest::RewrittenUpload> rewritten =
       ingest::RewriteUpload(*parts, ingest::RewriteOptions{"agent-host", options.tags});
   ASSERT_TRUE(rewritten.ok()) << rewritten.status().message();
-  const forward::QueuedRequest request{std::string(forward::kDatawayUploadPath),
-                                       rewritten->multipart.content_type, rewritten->service,
-                                       rewritten->multipart.body};
-  Result<std::string> line = FromQueuedUpload(request, options);
+  Result<std::string> line = FromPushedProfile(Pushed(*rewritten), options);
   ASSERT_TRUE(line.ok()) << line.status().message();
   // Fixture sums: wall 10 209 033 000 ns, cpu 10 159 190 728 ns, inuse 25 937 objects /
   // 11 651 900 bytes; start 01:14:25.745, end 01:14:35.969 → D = 10.224 s.
@@ -101,14 +111,15 @@ TEST(Publisher, QueuesLinesAndCountsFailuresWithoutThrowing) {
   forward::ProfileUpload empty = EbpfPythonUpload("h");
   empty.attachments.clear();
   publisher.Publish(empty);
-  // Not a profile upload: ignored.
-  publisher.PublishQueued(forward::QueuedRequest{"/v1/write/metric", "text/plain", "s", "x"});
-  publisher.PublishQueued(forward::QueuedRequest{std::string(forward::kDatawayUploadPath),
-                                                 "multipart/form-data; boundary=b", "s", "junk"});
+  // A pushed upload whose event has no usable end: no point, an error.
+  publisher.Publish(PushedProfile{.service = "s", .language = "nodejs",
+                                  .start = "2026-11-22T01:14:25Z", .end = "soon"});
+  // A pushed upload of a language without metrics: skipped.
+  publisher.Publish(PushedProfile{.service = "s", .language = "java"});
   EXPECT_EQ(queued.size(), 1u);
   const PublisherCounters counters = publisher.counters();
   EXPECT_EQ(counters.points, 1u);
-  EXPECT_EQ(counters.skipped, 1u);
+  EXPECT_EQ(counters.skipped, 2u);
   EXPECT_EQ(counters.errors, 2u);
 }
 
@@ -116,7 +127,7 @@ TEST(Publisher, LaterPublishesInOrderAndDrainsOnDestruction) {
   Result<std::string> body = ReadFileBounded(
       std::string(PROFKIT_TEST_DATA_DIR) + "/ingest/ddtrace-js-5.132-push.multipart", 1 << 20);
   ASSERT_TRUE(body.ok());
-  Result<std::vector<ingest::Part>> parts = ingest::ParseMultipart(*body, "6f6355e8d3c54f4b");
+  Result<std::vector<net::Part>> parts = net::ParseMultipart(*body, "6f6355e8d3c54f4b");
   ASSERT_TRUE(parts.ok());
   Result<ingest::RewrittenUpload> rewritten = ingest::RewriteUpload(*parts, {"h", {}});
   ASSERT_TRUE(rewritten.ok());
@@ -127,9 +138,9 @@ TEST(Publisher, LaterPublishesInOrderAndDrainsOnDestruction) {
       return Status::Ok();
     });
     for (const char* service : {"a", "b", "c"}) {
-      publisher.PublishQueuedLater(forward::QueuedRequest{
-          std::string(forward::kDatawayUploadPath),
-          rewritten->multipart.content_type, service, rewritten->multipart.body});
+      PushedProfile profile = Pushed(*rewritten);
+      profile.service = service;
+      publisher.PublishLater(std::move(profile));
     }
   }
   EXPECT_EQ(services, (std::vector<std::string>{"a", "b", "c"}));

@@ -8,6 +8,9 @@
 #include "pull_test_util.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+
 namespace {
 
 namespace pb = perftools::profiles;

@@ -20,6 +20,11 @@
 #include "testing/temp_dir.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+using config::GoTarget;
+using config::ValidateGoTarget;
+
 namespace {
 
 bool HaveGo() { return std::system("command -v go >/dev/null 2>&1") == 0; }

@@ -11,6 +11,10 @@
 #include "pull_test_util.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+using config::GoTarget;
+
 namespace {
 
 TEST(TargetStateTrackerTest, ReportsEachChangeOnce) {

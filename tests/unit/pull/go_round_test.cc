@@ -7,6 +7,10 @@
 #include "pull_test_util.h"
 
 namespace profkit::pull {
+
+using config::GoProfileType;
+using config::GoTarget;
+
 namespace {
 
 using testing::BuildProfile;
@@ -100,6 +104,12 @@ TEST(GoRoundTest, AttachmentNamesMatchDdTraceGo) {
   EXPECT_EQ(AttachmentName(GoProfileType::kMutex), "delta-mutex.pprof");
   EXPECT_EQ(AttachmentName(GoProfileType::kBlock), "delta-block.pprof");
   EXPECT_EQ(AttachmentName(GoProfileType::kGoroutine), "goroutines.pprof");
+}
+
+TEST(GoRoundTest, CpuDurationFitsTheInterval) {
+  EXPECT_EQ(CpuProfileDuration(std::chrono::seconds(10)), std::chrono::seconds(5));
+  EXPECT_EQ(CpuProfileDuration(std::chrono::seconds(60)), std::chrono::seconds(55));
+  EXPECT_EQ(CpuProfileDuration(std::chrono::seconds(600)), std::chrono::seconds(60));
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-#include "profkit/ingest/http_listener.h"
+#include "profkit/net/http_listener.h"
 
 #include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-namespace profkit::ingest {
+namespace profkit::net {
 
 HttpListener::HttpListener() : http_(std::make_unique<httplib::Server>()) {}
 
@@ -101,4 +101,4 @@ RequestBody ReadRequestBody(const httplib::Request& request, const httplib::Resp
   return body;
 }
 
-}  // namespace profkit::ingest
+}  // namespace profkit::net

@@ -1,4 +1,4 @@
-#include "profkit/pull/go_target.h"
+#include "profkit/config/go_target.h"
 
 #include <sys/stat.h>
 
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <array>
 
-namespace profkit::pull {
+namespace profkit::config {
 namespace {
 
 struct TypeName {
@@ -20,11 +20,6 @@ constexpr std::array<TypeName, 6> kTypeNames = {{{GoProfileType::kCpu, "cpu"},
                                                  {GoProfileType::kMutex, "mutex"},
                                                  {GoProfileType::kBlock, "block"},
                                                  {GoProfileType::kAllocs, "allocs"}}};
-
-// Time the round needs besides the CPU profile (heap, goroutine, ... are served in milliseconds).
-constexpr std::chrono::seconds kRoundSlack{5};
-// dd-trace-go's default CPU profile duration; longer recordings only delay the data.
-constexpr std::chrono::seconds kMaxCpuProfileDuration{60};
 
 Status CheckReadableFile(std::string_view field, const std::string& path) {
   struct stat st;
@@ -103,8 +98,4 @@ Status ValidateGoTarget(const GoTarget& target) {
   return Status::Ok();
 }
 
-std::chrono::seconds CpuProfileDuration(std::chrono::seconds interval) {
-  return std::clamp(interval - kRoundSlack, std::chrono::seconds(1), kMaxCpuProfileDuration);
-}
-
-}  // namespace profkit::pull
+}  // namespace profkit::config

@@ -7,7 +7,7 @@
 
 #include "profkit/common/status.h"
 
-namespace profkit::ingest {
+namespace profkit::net {
 
 // Tracers send one event, a few profiles and some fields; more parts than this is not an upload.
 inline constexpr size_t kMaxMultipartParts = 256;
@@ -29,4 +29,4 @@ Result<std::string> MultipartBoundary(std::string_view content_type);
 // Content-Disposition", "no closing boundary (truncated body?)").
 Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view boundary);
 
-}  // namespace profkit::ingest
+}  // namespace profkit::net

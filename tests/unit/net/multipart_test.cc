@@ -1,15 +1,15 @@
-#include "profkit/ingest/multipart.h"
+#include "profkit/net/multipart.h"
 
 #include <gtest/gtest.h>
 
-#include "fixture.h"
+#include "ingest/fixture.h"
 
-namespace profkit::ingest {
+namespace profkit::net {
 namespace {
 
 TEST(MultipartTest, ParsesTheDdTraceJsFixture) {
-  const std::string body = testing::FixtureBody();
-  Result<std::string> boundary = MultipartBoundary(testing::kFixtureContentType);
+  const std::string body = ingest::testing::FixtureBody();
+  Result<std::string> boundary = MultipartBoundary(ingest::testing::kFixtureContentType);
   ASSERT_TRUE(boundary.ok()) << boundary.status().message();
   EXPECT_EQ(*boundary, "6f6355e8d3c54f4b");
   Result<std::vector<Part>> parts = ParseMultipart(body, *boundary);
@@ -55,7 +55,7 @@ TEST(MultipartTest, BoundaryErrors) {
 }
 
 TEST(MultipartTest, EveryTruncationIsAnErrorNotACrash) {
-  const std::string body = testing::FixtureBody();
+  const std::string body = ingest::testing::FixtureBody();
   for (size_t size = 0; size + 4 < body.size(); size += 97) {
     EXPECT_FALSE(ParseMultipart(body.substr(0, size), "6f6355e8d3c54f4b").ok()) << size;
   }
@@ -78,4 +78,4 @@ TEST(MultipartTest, RejectsMalformedParts) {
 }
 
 }  // namespace
-}  // namespace profkit::ingest
+}  // namespace profkit::net

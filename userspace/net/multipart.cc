@@ -1,9 +1,9 @@
-#include "profkit/ingest/multipart.h"
+#include "profkit/net/multipart.h"
 
 #include <algorithm>
 #include <cctype>
 
-namespace profkit::ingest {
+namespace profkit::net {
 namespace {
 
 // RFC 2046: 1..70 characters.
@@ -153,4 +153,4 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
   }
 }
 
-}  // namespace profkit::ingest
+}  // namespace profkit::net

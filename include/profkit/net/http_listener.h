@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
-#include "profkit/ingest/multipart.h"
+#include "profkit/net/multipart.h"
 
 namespace httplib {
 class Server;
@@ -21,7 +21,7 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
-namespace profkit::ingest {
+namespace profkit::net {
 
 struct HttpListenerOptions {
   std::string host;
@@ -78,4 +78,4 @@ RequestBody ReadRequestBody(const httplib::Request& request, const httplib::Resp
                             const httplib::ContentReader& reader, size_t body_limit,
                             bool parse_multipart);
 
-}  // namespace profkit::ingest
+}  // namespace profkit::net

@@ -1,8 +1,8 @@
-#include "profkit/pull/go_target.h"
+#include "profkit/config/go_target.h"
 
 #include <gtest/gtest.h>
 
-namespace profkit::pull {
+namespace profkit::config {
 namespace {
 
 GoTarget Valid() {
@@ -64,11 +64,5 @@ TEST(GoTargetTest, ProfileTypeNamesRoundTrip) {
   EXPECT_FALSE(ParseGoProfileType("threadcreate").ok());
 }
 
-TEST(GoTargetTest, CpuDurationFitsTheInterval) {
-  EXPECT_EQ(CpuProfileDuration(std::chrono::seconds(10)), std::chrono::seconds(5));
-  EXPECT_EQ(CpuProfileDuration(std::chrono::seconds(60)), std::chrono::seconds(55));
-  EXPECT_EQ(CpuProfileDuration(std::chrono::seconds(600)), std::chrono::seconds(60));
-}
-
 }  // namespace
-}  // namespace profkit::pull
+}  // namespace profkit::config

@@ -1,4 +1,5 @@
-// One `[[inputs.profile.go]]` entry: a Go program serving net/http/pprof that profkit pulls from.
+// One `[[inputs.profile.go]]` entry: a Go program serving net/http/pprof that profkit pulls from
+// (pull/ does the pulling; the entry lives here so that the config does not depend on it).
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,7 @@
 
 #include "profkit/common/status.h"
 
-namespace profkit::pull {
+namespace profkit::config {
 
 enum class GoProfileType { kCpu, kHeap, kGoroutine, kMutex, kBlock, kAllocs };
 
@@ -40,8 +41,4 @@ Status ValidateGoTarget(const GoTarget& target);
 // "scheme://host[:port]" of the target (https when tls_open), without path, query or user info.
 Result<std::string> GoTargetBaseUrl(const GoTarget& target);
 
-// How long the CPU profile of one round records: the interval minus time for the other pulls,
-// capped at one minute (dd-trace-go's default duration).
-std::chrono::seconds CpuProfileDuration(std::chrono::seconds interval);
-
-}  // namespace profkit::pull
+}  // namespace profkit::config
