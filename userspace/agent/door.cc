@@ -11,7 +11,8 @@ namespace {
 // eBPF and pulled profiles.
 bool SomeoneAnswers(Origin origin) { return origin == Origin::kPyroscope; }
 
-void LogDropped(std::string_view copy, const forward::ProfileUpload& profile, const Status& status) {
+void LogDropped(std::string_view copy, const forward::ProfileUpload& profile,
+                const Status& status) {
   spdlog::error("{}: dropping the profile of service {:?} ending {}: {}", copy, profile.service,
                 FormatRfc3339Nano(profile.end_unix_nanos), status.message());
 }
@@ -61,7 +62,9 @@ Status Door::Deliver(const ingest::RewrittenUpload& upload) {
       forward::QueuedRequest{std::string(forward::kDatawayUploadPath),
                              upload.multipart.content_type, upload.service, upload.multipart.body});
   // Only for accepted uploads; a metrics failure never fails the upload.
-  if (queued.ok() && outlets_.metrics != nullptr) outlets_.metrics->PublishLater(MeasuredCopy(upload));
+  if (queued.ok() && outlets_.metrics != nullptr) {
+    outlets_.metrics->PublishLater(MeasuredCopy(upload));
+  }
   return queued;
 }
 

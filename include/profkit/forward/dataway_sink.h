@@ -1,7 +1,7 @@
 // Delivers everything bound for Dataway through one DiskQueue: profiles built by the agent
-// (EnqueueUpload), uploads pushed by tracers and profiling_metrics (Enqueue). `upload_workers` sender
-// threads take records from the queue; a record leaves it only after Dataway answered 2xx or a
-// permanent refusal (datakit-profile.md §10 row 4: at least once, across restarts too).
+// (EnqueueUpload), uploads pushed by tracers and profiling_metrics (Enqueue). `upload_workers`
+// sender threads take records from the queue; a record leaves it only after Dataway answered 2xx
+// or a permanent refusal (datakit-profile.md §10 row 4: at least once, across restarts too).
 #pragma once
 
 #include <atomic>
