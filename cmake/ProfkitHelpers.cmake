@@ -62,8 +62,9 @@ function(profkit_check_module_includes)
         string(REGEX REPLACE "^#include \"profkit/([a-z_]+)/.*" "\\1" used "${line}")
         if(NOT used STREQUAL name AND NOT profkit_${used} IN_LIST links)
           file(RELATIVE_PATH shown ${PROJECT_SOURCE_DIR} ${file})
-          message(FATAL_ERROR "${shown} includes a header of module '${used}', which profkit_${name} "
-                              "does not link: add profkit_${used} to its DEPS, or move the code")
+          message(FATAL_ERROR "${shown} includes a header of module '${used}', which "
+                              "profkit_${name} does not link: add profkit_${used} to its DEPS, "
+                              "or move the code")
         endif()
       endforeach()
     endforeach()

@@ -129,7 +129,10 @@ void Agent::OpenDoor() {
     const auto enqueue = [dataway](const forward::QueuedRequest& request) {
       return dataway->Enqueue(request);
     };
-    outlets.queue_dataway = enqueue;
+    outlets.queue_upload = [dataway](const forward::ProfileUpload& upload) {
+      return dataway->EnqueueUpload(upload);
+    };
+    outlets.queue_request = enqueue;
     if (config_.profile.generate_metrics) {
       metrics_ = std::make_unique<metrics::Publisher>(
           metrics::MetricsOptions{.host = hostname_, .tags = config_.profile.tags}, enqueue);

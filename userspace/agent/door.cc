@@ -11,7 +11,8 @@ namespace {
 // eBPF and pulled profiles.
 bool SomeoneAnswers(Origin origin) { return origin == Origin::kPyroscope; }
 
-void LogDropped(std::string_view copy, const forward::ProfileUpload& profile, const Status& status) {
+void LogDropped(std::string_view copy, const forward::ProfileUpload& profile,
+                const Status& status) {
   spdlog::error("{}: dropping the profile of service {:?} ending {}: {}", copy, profile.service,
                 FormatRfc3339Nano(profile.end_unix_nanos), status.message());
 }
@@ -35,18 +36,14 @@ metrics::PushedProfile MeasuredCopy(const ingest::RewrittenUpload& upload) {
 
 Status Door::Deliver(Origin origin, const forward::ProfileUpload& profile) {
   Status durable = Status::Ok();
-  if (outlets_.queue_dataway) {
-    forward::MultipartBody multipart = forward::BuildMultipartUpload(profile);
-    durable = outlets_.queue_dataway(
-        forward::QueuedRequest{std::string(forward::kDatawayUploadPath),
-                               std::move(multipart.content_type), profile.service,
-                               std::move(multipart.body)});
+  if (outlets_.queue_upload) {
+    durable = outlets_.queue_upload(profile);
     if (durable.ok() && outlets_.metrics != nullptr) outlets_.metrics->Publish(profile);
     if (!durable.ok() && !SomeoneAnswers(origin)) LogDropped("dataway", profile, durable);
   }
   if (outlets_.write_local) {
     const Status written = outlets_.write_local(profile);
-    if (!outlets_.queue_dataway) {
+    if (!outlets_.queue_upload) {
       durable = written;  // the only copy
       if (!written.ok() && !SomeoneAnswers(origin)) LogDropped("local sink", profile, written);
     } else if (!written.ok()) {
@@ -58,14 +55,16 @@ Status Door::Deliver(Origin origin, const forward::ProfileUpload& profile) {
 
 Status Door::Deliver(const ingest::RewrittenUpload& upload) {
   // The agent serves the push endpoints only with a Dataway (Agent::StartPushEndpoint).
-  if (!outlets_.queue_dataway) {
+  if (!outlets_.queue_request) {
     return Status::Error("pushed uploads are forwarded to Dataway only: set dataway.url");
   }
-  const Status queued = outlets_.queue_dataway(
+  const Status queued = outlets_.queue_request(
       forward::QueuedRequest{std::string(forward::kDatawayUploadPath),
                              upload.multipart.content_type, upload.service, upload.multipart.body});
   // Only for accepted uploads; a metrics failure never fails the upload.
-  if (queued.ok() && outlets_.metrics != nullptr) outlets_.metrics->PublishLater(MeasuredCopy(upload));
+  if (queued.ok() && outlets_.metrics != nullptr) {
+    outlets_.metrics->PublishLater(MeasuredCopy(upload));
+  }
   return queued;
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "profkit/common/clock.h"
 #include "profkit/common/limits.h"
 #include "profkit/common/log.h"
 #include "profkit/forward/dataway_url.h"
@@ -60,14 +59,6 @@ Status DatawaySink::EnqueueUpload(const ProfileUpload& upload) {
   MultipartBody multipart = BuildMultipartUpload(upload);
   return Enqueue(QueuedRequest{std::string(kDatawayUploadPath), std::move(multipart.content_type),
                                upload.service, std::move(multipart.body)});
-}
-
-void DatawaySink::Submit(ProfileUpload upload) {
-  const Status queued = EnqueueUpload(upload);
-  if (!queued.ok()) {
-    spdlog::error("dataway: dropping the profile of service {:?} ending {}: {}", upload.service,
-                  FormatRfc3339Nano(upload.end_unix_nanos), queued.message());
-  }
 }
 
 Status DatawaySink::Enqueue(const QueuedRequest& request) {

@@ -2,12 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "profkit/common/clock.h"
 #include "profkit/common/file_util.h"
-#include "profkit/common/log.h"
 
 namespace profkit::forward {
 namespace {
@@ -46,16 +46,6 @@ std::string SanitizePathComponent(std::string_view name) {
 }
 
 LocalSink::LocalSink(std::string dir) : dir_(std::move(dir)) {}
-
-void LocalSink::Submit(ProfileUpload upload) {
-  const Result<std::string> path = Write(upload);
-  if (!path.ok()) {
-    spdlog::error("local sink: dropping the profile of service {:?}: {}", upload.service,
-                  path.status().message());
-    return;
-  }
-  spdlog::debug("local sink: wrote {}", *path);
-}
 
 Result<std::string> LocalSink::Write(const ProfileUpload& upload) {
   if (upload.attachments.empty()) return Status::Error("writing a profile: no attachments");

@@ -37,9 +37,11 @@ enum class Origin { kEbpf, kPulled, kPyroscope };
 struct DoorOutlets {
   // local.dir: writes the profile's files; ok once they are on disk.
   std::function<Status(const forward::ProfileUpload&)> write_local;
-  // dataway.url: ok once the request is durably queued.
-  std::function<Status(const forward::QueuedRequest&)> queue_dataway;
-  // generate_metrics; its points go to Dataway, so it is only set together with queue_dataway.
+  // dataway.url: ok once the profile's multipart upload is durably queued.
+  std::function<Status(const forward::ProfileUpload&)> queue_upload;
+  // dataway.url: ok once the request (a pushed upload's multipart) is durably queued.
+  std::function<Status(const forward::QueuedRequest&)> queue_request;
+  // generate_metrics; its points go to Dataway, so it is only set together with the queue.
   metrics::Publisher* metrics = nullptr;
 };
 

@@ -1,7 +1,7 @@
 // Delivers everything bound for Dataway through one DiskQueue: profiles built by the agent
-// (Submit), uploads pushed by tracers and profiling_metrics (Enqueue). `upload_workers` sender
-// threads take records from the queue; a record leaves it only after Dataway answered 2xx or a
-// permanent refusal (docs/datakit-protocol.md §5 row 4: at least once, across restarts too).
+// (EnqueueUpload), uploads pushed by tracers and profiling_metrics (Enqueue). `upload_workers`
+// sender threads take records from the queue; a record leaves it only after Dataway answered 2xx
+// or a permanent refusal (docs/datakit-protocol.md §5 row 4: at least once, across restarts too).
 #pragma once
 
 #include <atomic>
@@ -20,7 +20,7 @@
 #include "profkit/common/status.h"
 #include "profkit/forward/disk_queue.h"
 #include "profkit/forward/queued_request.h"
-#include "profkit/forward/sink.h"
+#include "profkit/forward/upload.h"
 
 namespace profkit::forward {
 
@@ -39,21 +39,19 @@ struct DatawayOptions {
 // (the backoff grows with consecutive failures of any record, as they share one Dataway) up to
 // max_attempts, then released to the queue's tail. Other statuses are permanent: logged with the
 // record's service and dropped.
-class DatawaySink : public ProfileSink {
+class DatawaySink {
  public:
   // Validates the URL and the options, opens (and recovers) the queue, starts the workers.
   static Result<std::unique_ptr<DatawaySink>> Create(DatawayOptions options);
   // Stops the workers promptly (a request in flight is cancelled); queued records stay on disk.
-  ~DatawaySink() override;
+  ~DatawaySink();
 
-  // Queues the upload as a multipart body; errors are logged (the profile is lost).
-  void Submit(ProfileUpload upload) override;
-  // The same, for callers that answer a client: ok means it is durably queued.
+  // Queues the upload as a multipart body; ok means it is durably queued.
   Status EnqueueUpload(const ProfileUpload& upload);
   // Durably queues one request; ok means it will be delivered.
   Status Enqueue(const QueuedRequest& request);
   // Waits until the queue is empty or `deadline`; what is left stays queued for the next start.
-  void Flush(std::chrono::steady_clock::time_point deadline) override;
+  void Flush(std::chrono::steady_clock::time_point deadline);
 
   struct Counters {
     uint64_t sent = 0;

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "profkit/common/status.h"
-#include "profkit/forward/sink.h"
+#include "profkit/forward/upload.h"
 
 namespace profkit::forward {
 
@@ -12,12 +12,9 @@ namespace profkit::forward {
 // attachments, as <stem>.<attachment name> each. An existing file is never overwritten: the stem
 // gets "-1", "-2", ... Files are written atomically. Synchronous; thread-safe (the eBPF flush and
 // the Go pullers submit from different threads).
-class LocalSink : public ProfileSink {
+class LocalSink {
  public:
   explicit LocalSink(std::string dir);
-
-  void Submit(ProfileUpload upload) override;  // logs errors
-  void Flush(std::chrono::steady_clock::time_point) override {}
 
   // Returns the path written; with several attachments, the files' common prefix
   // "<dir>/<service>/<stem>".

@@ -1,7 +1,8 @@
 // profiling_metrics for every profile that goes to Dataway (`generate_metrics = true`), handed
 // over by the agent's door (agent/door.h) as the road already decoded it: pushed uploads after
-// they are queued (measured later, on the publisher's thread), the other profiles at delivery. The point goes as line protocol to Dataway's /v1/write/metric through the same
-// durable queue as the profiles. A profile whose metrics fail (bad part, decompression bomb) is
+// they are queued (measured later, on the publisher's thread), the other profiles at delivery.
+// The point goes as line protocol to Dataway's /v1/write/metric through the same durable queue as
+// the profiles. A profile whose metrics fail (bad part, decompression bomb) is
 // still forwarded: only its point is skipped, with a rate-limited log line and a counter.
 #pragma once
 

@@ -88,7 +88,14 @@ class DoorTest : public ::testing::Test {
       const auto enqueue = [this](const forward::QueuedRequest& request) {
         return dataway_.Enqueue(request);
       };
-      outlets.queue_dataway = enqueue;
+      // As forward::DatawaySink::EnqueueUpload queues a profile.
+      outlets.queue_upload = [this](const forward::ProfileUpload& upload) {
+        forward::MultipartBody multipart = forward::BuildMultipartUpload(upload);
+        return dataway_.Enqueue(forward::QueuedRequest{
+            std::string(forward::kDatawayUploadPath), std::move(multipart.content_type),
+            upload.service, std::move(multipart.body)});
+      };
+      outlets.queue_request = enqueue;
       if (metrics) {
         publisher_ = std::make_unique<metrics::Publisher>(
             metrics::MetricsOptions{.host = "agent-host"}, enqueue);

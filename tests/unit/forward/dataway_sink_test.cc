@@ -73,7 +73,7 @@ class DatawaySinkTest : public ::testing::Test {
 TEST_F(DatawaySinkTest, UploadsMultipartToTheProfilingEndpoint) {
   FakeDataway server;
   const auto sink = MakeSink(Options(server.Start(), QueueDir()));
-  sink->Submit(Upload("api"));
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("api")).ok());
   sink->Flush(In(seconds(30)));
 
   const auto requests = server.requests();
@@ -123,7 +123,7 @@ TEST_F(DatawaySinkTest, EnqueuedRequestsGoToTheirEndpoint) {
 TEST_F(DatawaySinkTest, RetriesServerErrorsThenSucceeds) {
   FakeDataway server([](size_t index, const Gate&) { return index < 2 ? 500 : 200; });
   const auto sink = MakeSink(Options(server.Start(), QueueDir()));
-  sink->Submit(Upload("api"));
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("api")).ok());
   sink->Flush(In(seconds(30)));
   EXPECT_EQ(server.requests().size(), 3u);
   const DatawaySink::Counters counters = sink->counters();
@@ -135,7 +135,7 @@ TEST_F(DatawaySinkTest, RetriesServerErrorsThenSucceeds) {
 TEST_F(DatawaySinkTest, RetriesTooManyRequests) {
   FakeDataway server([](size_t index, const Gate&) { return index == 0 ? 429 : 200; });
   const auto sink = MakeSink(Options(server.Start(), QueueDir()));
-  sink->Submit(Upload("api"));
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("api")).ok());
   sink->Flush(In(seconds(30)));
   EXPECT_EQ(server.requests().size(), 2u);
   EXPECT_EQ(sink->counters().sent, 1u);
@@ -145,8 +145,8 @@ TEST_F(DatawaySinkTest, RetriesTooManyRequests) {
 TEST_F(DatawaySinkTest, DropsPermanentRejections) {
   FakeDataway server([](size_t index, const Gate&) { return index == 0 ? 400 : 200; });
   const auto sink = MakeSink(Options(server.Start(), QueueDir()));
-  sink->Submit(Upload("bad"));
-  sink->Submit(Upload("good"));
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("bad")).ok());
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("good")).ok());
   sink->Flush(In(seconds(30)));
   EXPECT_EQ(ReceivedServices(server), (std::vector<std::string>{"bad", "good"}));
   const DatawaySink::Counters counters = sink->counters();
@@ -164,7 +164,9 @@ TEST_F(DatawaySinkTest, ServerDownThenUpLosesNothing) {
   options.max_attempts = 2;  // several rounds through the queue while down
   options.upload_workers = 3;
   const auto sink = MakeSink(options);
-  for (const char* service : {"s0", "s1", "s2"}) sink->Submit(Upload(service));
+  for (const char* service : {"s0", "s1", "s2"}) {
+    ASSERT_TRUE(sink->EnqueueUpload(Upload(service)).ok());
+  }
   // Two full rounds of every upload failed.
   ASSERT_TRUE(WaitFor([&] { return sink->counters().failed_attempts >= 2 * 3 * 2; }));
   EXPECT_GE(sink->counters().queue.released, 3u);
@@ -188,7 +190,9 @@ TEST_F(DatawaySinkTest, UndeliveredRecordsSurviveARestart) {
   options.initial_backoff = options.max_backoff = seconds(60);
   {
     const auto sink = MakeSink(options);
-    for (const char* service : {"a", "b"}) sink->Submit(Upload(service));
+    for (const char* service : {"a", "b"}) {
+      ASSERT_TRUE(sink->EnqueueUpload(Upload(service)).ok());
+    }
     const auto start = steady_clock::now();
     sink->Flush(start + milliseconds(200));
     EXPECT_LT(steady_clock::now() - start, seconds(2));
@@ -215,8 +219,8 @@ TEST_F(DatawaySinkTest, WorkersSendConcurrently) {
   DatawayOptions options = Options(server.Start(), QueueDir());
   options.upload_workers = 2;
   const auto sink = MakeSink(options);
-  sink->Submit(Upload("x"));
-  sink->Submit(Upload("y"));
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("x")).ok());
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("y")).ok());
   sink->Flush(In(seconds(30)));
   EXPECT_EQ(sink->counters().sent, 2u);
 }
@@ -227,7 +231,7 @@ TEST_F(DatawaySinkTest, ShutdownCancelsAHangingRequest) {
     return 200;
   });
   auto sink = MakeSink(Options(server.Start(), QueueDir()));
-  sink->Submit(Upload("first"));
+  ASSERT_TRUE(sink->EnqueueUpload(Upload("first")).ok());
   ASSERT_TRUE(server.WaitForRequests(1));
   const auto start = steady_clock::now();
   sink->Flush(start + milliseconds(200));
