@@ -102,7 +102,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config) {
   // Without a Dataway, [[inputs.profile]] may still hold Go pull targets (they write local files).
   if (config.profile.enabled && (agent->dataway_ != nullptr || config.profile.go_targets.empty())) {
     if (agent->dataway_ == nullptr) {
-      return Status::Error(
+      return Status::InvalidInput(
           "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
     }
     forward::DatawaySink* dataway = agent->dataway_;

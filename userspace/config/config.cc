@@ -45,12 +45,12 @@ constexpr size_t kMaxEndpointBytes = 256;
 // Tag values end up in pprof labels and line protocol: no separators, no control characters.
 Status ValidateTagValue(std::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes) {
-    return Status::Errorf("longer than {} bytes ({} bytes)", max_bytes, value.size());
+    return Status::InvalidInputf("longer than {} bytes ({} bytes)", max_bytes, value.size());
   }
   for (const char c : value) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7f || c == ',') {
-      return Status::Errorf("\"{}\" contains a space, ',' or a control character", value);
+      return Status::InvalidInputf("\"{}\" contains a space, ',' or a control character", value);
     }
   }
   return Status::Ok();
@@ -58,10 +58,10 @@ Status ValidateTagValue(std::string_view value, size_t max_bytes) {
 
 Status ValidatePath(const TomlSection& section, std::string_view key, const std::string& path) {
   if (path.size() > kMaxPathBytes) {
-    return Status::Errorf("{}: longer than {} bytes", section.KeyPath(key), kMaxPathBytes);
+    return Status::InvalidInputf("{}: longer than {} bytes", section.KeyPath(key), kMaxPathBytes);
   }
   if (path.find('\0') != std::string::npos) {
-    return Status::Errorf("{}: contains a NUL character", section.KeyPath(key));
+    return Status::InvalidInputf("{}: contains a NUL character", section.KeyPath(key));
   }
   return Status::Ok();
 }
@@ -74,7 +74,7 @@ Status ParseAgent(const TomlSection& section, AgentConfig* out) {
                               .WithContext(section.KeyPath("hostname")));
   PROFKIT_RETURN_IF_ERROR(section.String("election_namespace", &out->election_namespace));
   if (out->election_namespace.empty()) {
-    return Status::Errorf("{}: must not be empty", section.KeyPath("election_namespace"));
+    return Status::InvalidInputf("{}: must not be empty", section.KeyPath("election_namespace"));
   }
   return ValidateTagValue(out->election_namespace, kMaxTagBytes)
       .WithContext(section.KeyPath("election_namespace"));
@@ -114,13 +114,13 @@ Status ParseEbpf(const TomlSection& section, EbpfConfig* out) {
 // Endpoints are exact paths matched by the HTTP server.
 Status ValidateEndpoint(std::string_view endpoint) {
   if (endpoint.empty() || endpoint[0] != '/' || endpoint.size() > kMaxEndpointBytes) {
-    return Status::Errorf("\"{}\" must be a path starting with '/', at most {} bytes", endpoint,
+    return Status::InvalidInputf("\"{}\" must be a path starting with '/', at most {} bytes", endpoint,
                           kMaxEndpointBytes);
   }
   for (const char c : endpoint) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f || c == '?' || c == '#') {
-      return Status::Errorf("\"{}\" contains a space, '?', '#' or a non-printable character",
+      return Status::InvalidInputf("\"{}\" contains a space, '?', '#' or a non-printable character",
                             endpoint);
     }
   }
@@ -130,7 +130,7 @@ Status ValidateEndpoint(std::string_view endpoint) {
 Status ParseProfileIo(const TomlSection& section, ProfileIoConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.String("cache_path", &out->cache_path));
   if (out->cache_path.empty()) {
-    return Status::Errorf("{}: must not be empty", section.KeyPath("cache_path"));
+    return Status::InvalidInputf("{}: must not be empty", section.KeyPath("cache_path"));
   }
   PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "cache_path", out->cache_path));
   PROFKIT_RETURN_IF_ERROR(section.Int("cache_capacity_mb", kMinCacheCapacityMb,
@@ -147,7 +147,7 @@ Status ParseProfileInput(const TomlSection& section, ProfileInputConfig* out) {
   out->enabled = true;
   PROFKIT_RETURN_IF_ERROR(section.StringArray("endpoints", &out->endpoints));
   if (out->endpoints.size() > kMaxEndpoints) {
-    return Status::Errorf("{}: at most {} endpoints", section.KeyPath("endpoints"), kMaxEndpoints);
+    return Status::InvalidInputf("{}: at most {} endpoints", section.KeyPath("endpoints"), kMaxEndpoints);
   }
   for (const std::string& endpoint : out->endpoints) {
     PROFKIT_RETURN_IF_ERROR(ValidateEndpoint(endpoint).WithContext(section.KeyPath("endpoints")));
@@ -162,11 +162,11 @@ Status ParseProfileInput(const TomlSection& section, ProfileInputConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.StringMap("tags", &out->tags));
   for (const auto& [key, value] : out->tags) {
     if (key.empty() || key.size() > kMaxTagBytes) {
-      return Status::Errorf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
+      return Status::InvalidInputf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
                             kMaxTagBytes);
     }
     if (value.size() > kMaxTagBytes) {
-      return Status::Errorf("{}.{}: longer than {} bytes", section.KeyPath("tags"), key,
+      return Status::InvalidInputf("{}.{}: longer than {} bytes", section.KeyPath("tags"), key,
                             kMaxTagBytes);
     }
   }
@@ -177,7 +177,7 @@ Status ParseInputs(const TomlSection& inputs, ProfileInputConfig* out) {
   PROFKIT_ASSIGN_OR_RETURN(const std::vector<TomlSection> profiles, inputs.TableArray("profile"));
   if (profiles.empty()) return Status::Ok();
   if (profiles.size() > 1) {
-    return Status::Errorf("{}: only one [[inputs.profile]] table is supported, got {}",
+    return Status::InvalidInputf("{}: only one [[inputs.profile]] table is supported, got {}",
                           inputs.KeyPath("profile"), profiles.size());
   }
   return ParseProfileInput(profiles[0], out);
@@ -214,7 +214,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   try {
     root = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& error) {
-    return Status::Errorf("{}:{}:{}: {}", source_name, error.source().begin.line,
+    return Status::InvalidInputf("{}:{}:{}: {}", source_name, error.source().begin.line,
                           error.source().begin.column, OneLine(error.description()));
   }
   Config config;

@@ -17,14 +17,14 @@ constexpr size_t kMaxGoTagFields = 64;
 
 Status CheckTag(const TomlSection& section, std::string_view key, const std::string& value) {
   if (value.size() > kMaxGoTagBytes) {
-    return Status::Errorf("{}: longer than {} bytes", section.KeyPath(key), kMaxGoTagBytes);
+    return Status::InvalidInputf("{}: longer than {} bytes", section.KeyPath(key), kMaxGoTagBytes);
   }
   return Status::Ok();
 }
 
 Status ParseGoTarget(const TomlSection& section, pull::GoTarget* out) {
   PROFKIT_RETURN_IF_ERROR(section.String("url", &out->url));
-  if (out->url.empty()) return Status::Errorf("{}: required", section.KeyPath("url"));
+  if (out->url.empty()) return Status::InvalidInputf("{}: required", section.KeyPath("url"));
   std::chrono::nanoseconds interval = out->interval;
   PROFKIT_RETURN_IF_ERROR(
       section.Duration("interval", pull::kMinPullInterval, kMaxPullInterval, &interval));
@@ -48,11 +48,11 @@ Status ParseGoTarget(const TomlSection& section, pull::GoTarget* out) {
   }
   PROFKIT_RETURN_IF_ERROR(section.StringMap("tags", &out->tags));
   if (out->tags.size() > kMaxGoTagFields) {
-    return Status::Errorf("{}: at most {} tags", section.KeyPath("tags"), kMaxGoTagFields);
+    return Status::InvalidInputf("{}: at most {} tags", section.KeyPath("tags"), kMaxGoTagFields);
   }
   for (const auto& [key, value] : out->tags) {
     if (key.size() > kMaxGoTagBytes) {
-      return Status::Errorf("{}: tag keys must have at most {} bytes", section.KeyPath("tags"),
+      return Status::InvalidInputf("{}: tag keys must have at most {} bytes", section.KeyPath("tags"),
                             kMaxGoTagBytes);
     }
     PROFKIT_RETURN_IF_ERROR(CheckTag(section, "tags." + key, value));
@@ -71,7 +71,7 @@ Status ParseGoTarget(const TomlSection& section, pull::GoTarget* out) {
 Status ParseGoTargets(const TomlSection& profile, std::vector<pull::GoTarget>* out) {
   PROFKIT_ASSIGN_OR_RETURN(const std::vector<TomlSection> sections, profile.TableArray("go"));
   if (sections.size() > kMaxGoTargets) {
-    return Status::Errorf("{}: at most {} targets", profile.KeyPath("go"), kMaxGoTargets);
+    return Status::InvalidInputf("{}: at most {} targets", profile.KeyPath("go"), kMaxGoTargets);
   }
   out->clear();
   for (const TomlSection& section : sections) {

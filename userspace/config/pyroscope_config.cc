@@ -12,12 +12,12 @@ constexpr size_t kMaxTagBytes = 200;
 
 Status ValidateTag(std::string_view value) {
   if (value.size() > kMaxTagBytes) {
-    return Status::Errorf("longer than {} bytes ({} bytes)", kMaxTagBytes, value.size());
+    return Status::InvalidInputf("longer than {} bytes ({} bytes)", kMaxTagBytes, value.size());
   }
   for (const char c : value) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7f || c == ',') {
-      return Status::Errorf("\"{}\" contains ',' or a control character", value);
+      return Status::InvalidInputf("\"{}\" contains ',' or a control character", value);
     }
   }
   return Status::Ok();
@@ -26,7 +26,7 @@ Status ValidateTag(std::string_view value) {
 Status ParseOne(const TomlSection& section, PyroscopeInputConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.String("url", &out->url));
   if (out->url.empty()) {
-    return Status::Errorf("{}: required (the listen address, e.g. \"0.0.0.0:4040\")",
+    return Status::InvalidInputf("{}: required (the listen address, e.g. \"0.0.0.0:4040\")",
                           section.KeyPath("url"));
   }
   Result<ListenAddress> address = ParseListenAddress(out->url);
@@ -41,7 +41,7 @@ Status ParseOne(const TomlSection& section, PyroscopeInputConfig* out) {
   PROFKIT_RETURN_IF_ERROR(section.StringMap("tags", &out->tags));
   for (const auto& [key, value] : out->tags) {
     if (key.empty() || key.size() > kMaxTagBytes) {
-      return Status::Errorf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
+      return Status::InvalidInputf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
                             kMaxTagBytes);
     }
     PROFKIT_RETURN_IF_ERROR(ValidateTag(value).WithContext(section.KeyPath("tags") + "." + key));
@@ -54,7 +54,7 @@ Status ParseOne(const TomlSection& section, PyroscopeInputConfig* out) {
 Status ParsePyroscopeInputs(const TomlSection& profile, std::vector<PyroscopeInputConfig>* out) {
   PROFKIT_ASSIGN_OR_RETURN(const std::vector<TomlSection> tables, profile.TableArray("pyroscope"));
   if (tables.size() > kMaxPyroscopeInputs) {
-    return Status::Errorf("{}: at most {} tables", profile.KeyPath("pyroscope"),
+    return Status::InvalidInputf("{}: at most {} tables", profile.KeyPath("pyroscope"),
                           kMaxPyroscopeInputs);
   }
   out->clear();
@@ -63,7 +63,7 @@ Status ParsePyroscopeInputs(const TomlSection& profile, std::vector<PyroscopeInp
     PyroscopeInputConfig input;
     PROFKIT_RETURN_IF_ERROR(ParseOne(table, &input));
     if (!addresses.emplace(input.host, input.port).second) {
-      return Status::Errorf("{}: {} is already used by another pyroscope table",
+      return Status::InvalidInputf("{}: {} is already used by another pyroscope table",
                             table.KeyPath("url"), input.url);
     }
     out->push_back(std::move(input));

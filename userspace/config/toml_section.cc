@@ -81,7 +81,7 @@ const toml::node* TomlSection::Get(std::string_view key) const {
 
 Status TomlSection::TypeError(std::string_view key, std::string_view expected,
                               const toml::node& node) const {
-  return Status::Errorf("{}: expected {}, got {}", KeyPath(key), expected,
+  return Status::InvalidInputf("{}: expected {}, got {}", KeyPath(key), expected,
                         TypeWithArticle(node.type()));
 }
 
@@ -114,7 +114,7 @@ Status TomlSection::Int(std::string_view key, int64_t min, int64_t max, int* out
   if (!node->is_integer()) return TypeError(key, "an integer", *node);
   const int64_t value = node->as_integer()->get();
   if (value < min || value > max) {
-    return Status::Errorf("{}: must be between {} and {}, got {}", KeyPath(key), min, max, value);
+    return Status::InvalidInputf("{}: must be between {} and {}, got {}", KeyPath(key), min, max, value);
   }
   *out = static_cast<int>(value);
   return Status::Ok();
@@ -129,7 +129,7 @@ Status TomlSection::Duration(std::string_view key, std::chrono::nanoseconds min,
   Result<std::chrono::nanoseconds> value = ParseDuration(text);
   if (!value.ok()) return value.status().WithContext(KeyPath(key));
   if (*value < min || *value > max) {
-    return Status::Errorf("{}: must be between {} and {}, got \"{}\"", KeyPath(key),
+    return Status::InvalidInputf("{}: must be between {} and {}, got \"{}\"", KeyPath(key),
                           FormatLimit(min), FormatLimit(max), text);
   }
   *out = *value;

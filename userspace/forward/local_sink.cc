@@ -58,7 +58,7 @@ void LocalSink::Submit(ProfileUpload upload) {
 }
 
 Result<std::string> LocalSink::Write(const ProfileUpload& upload) {
-  if (upload.attachments.empty()) return Status::Error("writing a profile: no attachments");
+  if (upload.attachments.empty()) return Status::InvalidInput("writing a profile: no attachments");
   const std::string service_dir = dir_ + "/" + SanitizePathComponent(upload.service);
   PROFKIT_RETURN_IF_ERROR(MakeDirectories(service_dir));
 
@@ -80,7 +80,7 @@ Result<std::string> LocalSink::Write(const ProfileUpload& upload) {
     }
     return single ? paths.front() : stem;
   }
-  return Status::Errorf("writing a profile: {}/{}*: more than {} files with this end time",
+  return Status::TooLargef("writing a profile: {}/{}*: more than {} files with this end time",
                         service_dir, timestamp, kMaxCollisionSuffix);
 }
 

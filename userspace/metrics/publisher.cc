@@ -46,7 +46,7 @@ bool ParseDigits(std::string_view text, int& out) {
 }  // namespace
 
 Result<int64_t> ParseRfc3339Nanos(std::string_view text) {
-  const auto bad = [&] { return Status::Errorf("{:?} is not an RFC 3339 time", text); };
+  const auto bad = [&] { return Status::InvalidInputf("{:?} is not an RFC 3339 time", text); };
   // YYYY-MM-DDTHH:MM:SS is 19 characters, then an optional fraction, then Z or ±HH:MM.
   if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
       text[13] != ':' || text[16] != ':') {
@@ -118,9 +118,9 @@ Result<std::string> FromQueuedUpload(const forward::QueuedRequest& request,
       input.files.push_back({part.name, part.filename, part.data});
     }
   }
-  if (event == nullptr) return Status::Error("the upload has no event part");
+  if (event == nullptr) return Status::InvalidInput("the upload has no event part");
   const nlohmann::json json = nlohmann::json::parse(event->data, nullptr, false);
-  if (!json.is_object()) return Status::Error("event.json is not a JSON object");
+  if (!json.is_object()) return Status::InvalidInput("event.json is not a JSON object");
   const auto text = [&](const char* key) -> std::string {
     const auto it = json.find(key);
     return it != json.end() && it->is_string() ? it->get<std::string>() : std::string();

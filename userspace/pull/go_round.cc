@@ -24,7 +24,7 @@ bool IsGzip(std::string_view data) {
 
 Result<std::string> GzipProfile(const pb::Profile& profile) {
   std::string raw;
-  if (!profile.SerializeToString(&raw)) return Status::Error("serializing a delta profile failed");
+  if (!profile.SerializeToString(&raw)) return Status::Internal("serializing a delta profile failed");
   return GzipCompress(raw);
 }
 

@@ -119,11 +119,11 @@ std::string DefaultOutputPath(OutputFormat format) {
 
 Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<bool>& stop) {
   if (options.pids.empty() && options.command.empty()) {
-    return Status::Error("nothing to record: give --pid PID or a command after --");
+    return Status::InvalidInput("nothing to record: give --pid PID or a command after --");
   }
   for (uint32_t pid : options.pids) {
     if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-      return Status::Errorf("--pid {}: no such process", pid);
+      return Status::NotFoundf("--pid {}: no such process", pid);
     }
   }
 
@@ -180,7 +180,7 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
         .start_unix_ns = start_unix_ns,
         .end_unix_ns = end_unix_ns,
         .sample_period_ns = 1'000'000'000 / options.sample_rate_hz});
-    if (profiles.empty()) return Status::Error("building the profile failed");
+    if (profiles.empty()) return Status::Internal("building the profile failed");
     data = std::move(profiles.front().pprof_gzip);
   }
   PROFKIT_RETURN_IF_ERROR(WriteFileAtomically(summary.output_path, data).WithContext("writing the profile"));

@@ -89,7 +89,7 @@ Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf) {
   Dwarf* dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nullptr);
   if (dwarf == nullptr) {
     elf_end(elf);
-    return Status::Errorf("dwarf_begin_elf: {}", dwarf_errmsg(-1));
+    return Status::InvalidInputf("dwarf_begin_elf: {}", dwarf_errmsg(-1));
   }
   std::unique_ptr<DwarfFrames> frames(new DwarfFrames(elf, dwarf));
   frames->IndexUnits();
