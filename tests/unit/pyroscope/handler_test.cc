@@ -295,6 +295,12 @@ TEST(HandlePushTest, ErrorsAreConnectJson) {
                  kNow);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("series 0: the value of label"), std::string::npos) << r.body;
+  // A profile that inflates past the body limit: too large, from its code.
+  ListenerContext small = Context();
+  small.body_limit = 100;
+  r = HandlePush("application/proto", PushBody(1, CpuPprof()), small, recorder.deliver(), kNow);
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_EQ(code(r), "resource_exhausted");
   r = HandlePush("application/proto", PushBody(kMaxPushProfiles + 1, "x"), Context(),
                  recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 400);
