@@ -39,7 +39,8 @@ Result<std::string> GzipCompress(std::string_view data) {
 
 Result<std::string> GzipDecompress(std::string_view data, size_t max_output_bytes) {
   z_stream stream{};
-  if (inflateInit2(&stream, kGzipWindowBits) != Z_OK) return Status::Internal("gzip: inflateInit2 failed");
+  if (inflateInit2(&stream, kGzipWindowBits) != Z_OK)
+    return Status::Internal("gzip: inflateInit2 failed");
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   stream.avail_in = static_cast<uInt>(data.size());
   std::string out;
@@ -51,8 +52,9 @@ Result<std::string> GzipDecompress(std::string_view data, size_t max_output_byte
     rc = inflate(&stream, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
       inflateEnd(&stream);
-      return Status::InvalidInputf("gzip: {}", rc == Z_BUF_ERROR ? "unexpected end of stream"
-                                                          : (stream.msg ? stream.msg : "corrupt data"));
+      return Status::InvalidInputf("gzip: {}", rc == Z_BUF_ERROR
+                                                   ? "unexpected end of stream"
+                                                   : (stream.msg ? stream.msg : "corrupt data"));
     }
     const size_t produced = sizeof(buffer) - stream.avail_out;
     if (out.size() + produced > max_output_bytes) {
@@ -145,7 +147,8 @@ Result<std::string> Decompress(std::string_view data, size_t max_output_bytes) {
     case Compression::kNone: break;
   }
   if (data.size() > max_output_bytes) {
-    return Status::TooLargef("{} bytes exceed the limit of {} bytes", data.size(), max_output_bytes);
+    return Status::TooLargef("{} bytes exceed the limit of {} bytes", data.size(),
+                             max_output_bytes);
   }
   return std::string(data);
 }

@@ -81,7 +81,8 @@ Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
         value.find_first_of("\r\n") != std::string::npos) {
       return Status::InvalidInputf("{}: invalid header {:?}", context, name);
     }
-    if (!headers.Append(name + ": " + value)) return Status::Internalf("{}: out of memory", context);
+    if (!headers.Append(name + ": " + value))
+      return Status::Internalf("{}: out of memory", context);
   }
   // curl would otherwise wait up to a second for "100 Continue" before sending large bodies.
   if (!headers.Append("Expect:")) return Status::Internalf("{}: out of memory", context);

@@ -100,9 +100,8 @@ namespace internal {
 
 void DieOnErrorStatus(std::string_view what, const Status& status) {
   // stderr directly: the logger may not be set up (tests, early start), and this is the last line.
-  std::fprintf(stderr, "profkit: fatal: %.*s [%.*s]: %s\n",
-               static_cast<int>(what.size()), what.data(),
-               static_cast<int>(StatusCodeName(status.code()).size()),
+  std::fprintf(stderr, "profkit: fatal: %.*s [%.*s]: %s\n", static_cast<int>(what.size()),
+               what.data(), static_cast<int>(StatusCodeName(status.code()).size()),
                StatusCodeName(status.code()).data(), status.message().c_str());
   std::fflush(stderr);
   std::abort();

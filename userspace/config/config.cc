@@ -71,8 +71,8 @@ Result<AgentConfig> ParseAgent(const TomlSection& section) {
   PROFKIT_ASSIGN_OR_RETURN(agent.data_dir, section.String("data_dir", agent.data_dir));
   PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "data_dir", agent.data_dir));
   PROFKIT_ASSIGN_OR_RETURN(agent.hostname, section.String("hostname", agent.hostname));
-  PROFKIT_RETURN_IF_ERROR(ValidateTagValue(agent.hostname, kMaxHostnameBytes)
-                              .WithContext(section.KeyPath("hostname")));
+  PROFKIT_RETURN_IF_ERROR(
+      ValidateTagValue(agent.hostname, kMaxHostnameBytes).WithContext(section.KeyPath("hostname")));
   PROFKIT_ASSIGN_OR_RETURN(agent.election_namespace,
                            section.String("election_namespace", agent.election_namespace));
   if (agent.election_namespace.empty()) {
@@ -111,9 +111,8 @@ Result<LocalConfig> ParseLocal(const TomlSection& section) {
 Result<EbpfConfig> ParseEbpf(const TomlSection& section) {
   EbpfConfig ebpf;
   PROFKIT_ASSIGN_OR_RETURN(ebpf.enabled, section.Bool("enabled", ebpf.enabled));
-  PROFKIT_ASSIGN_OR_RETURN(
-      ebpf.sample_rate,
-      section.Int("sample_rate", kMinSampleRate, kMaxSampleRate, ebpf.sample_rate));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.sample_rate, section.Int("sample_rate", kMinSampleRate,
+                                                         kMaxSampleRate, ebpf.sample_rate));
   PROFKIT_ASSIGN_OR_RETURN(ebpf.upload_interval,
                            section.Duration("upload_interval", kMinUploadInterval,
                                             kMaxUploadInterval, ebpf.upload_interval));
@@ -127,14 +126,14 @@ Result<EbpfConfig> ParseEbpf(const TomlSection& section) {
 // Endpoints are exact paths matched by the HTTP server.
 Status ValidateEndpoint(std::string_view endpoint) {
   if (endpoint.empty() || endpoint[0] != '/' || endpoint.size() > kMaxEndpointBytes) {
-    return Status::InvalidInputf("\"{}\" must be a path starting with '/', at most {} bytes", endpoint,
-                          kMaxEndpointBytes);
+    return Status::InvalidInputf("\"{}\" must be a path starting with '/', at most {} bytes",
+                                 endpoint, kMaxEndpointBytes);
   }
   for (const char c : endpoint) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f || c == '?' || c == '#') {
       return Status::InvalidInputf("\"{}\" contains a space, '?', '#' or a non-printable character",
-                            endpoint);
+                                   endpoint);
     }
   }
   return Status::Ok();
@@ -154,9 +153,8 @@ Result<ProfileIoConfig> ParseProfileIo(const TomlSection& section) {
                            section.Bool("clear_cache_on_start", io.clear_cache_on_start));
   PROFKIT_ASSIGN_OR_RETURN(io.upload_workers,
                            section.Int("upload_workers", 1, kMaxUploadWorkers, io.upload_workers));
-  PROFKIT_ASSIGN_OR_RETURN(
-      io.send_timeout,
-      section.Duration("send_timeout", kMinSendTimeout, kMaxSendTimeout, io.send_timeout));
+  PROFKIT_ASSIGN_OR_RETURN(io.send_timeout, section.Duration("send_timeout", kMinSendTimeout,
+                                                             kMaxSendTimeout, io.send_timeout));
   PROFKIT_ASSIGN_OR_RETURN(
       io.send_retry_count,
       section.Int("send_retry_count", 1, kMaxSendRetryCount, io.send_retry_count));
@@ -168,14 +166,15 @@ Result<ProfileInputConfig> ParseProfileInput(const TomlSection& section) {
   input.enabled = true;
   PROFKIT_ASSIGN_OR_RETURN(input.endpoints, section.StringArray("endpoints", input.endpoints));
   if (input.endpoints.size() > kMaxEndpoints) {
-    return Status::InvalidInputf("{}: at most {} endpoints", section.KeyPath("endpoints"), kMaxEndpoints);
+    return Status::InvalidInputf("{}: at most {} endpoints", section.KeyPath("endpoints"),
+                                 kMaxEndpoints);
   }
   for (const std::string& endpoint : input.endpoints) {
     PROFKIT_RETURN_IF_ERROR(ValidateEndpoint(endpoint).WithContext(section.KeyPath("endpoints")));
   }
-  PROFKIT_ASSIGN_OR_RETURN(input.body_size_limit_mb,
-                           section.Int("body_size_limit_mb", 1, kMaxBodySizeLimitMb,
-                                       input.body_size_limit_mb));
+  PROFKIT_ASSIGN_OR_RETURN(
+      input.body_size_limit_mb,
+      section.Int("body_size_limit_mb", 1, kMaxBodySizeLimitMb, input.body_size_limit_mb));
   PROFKIT_ASSIGN_OR_RETURN(input.generate_metrics,
                            section.Bool("generate_metrics", input.generate_metrics));
   PROFKIT_ASSIGN_OR_RETURN(input.election, section.Bool("election", input.election));
@@ -186,11 +185,11 @@ Result<ProfileInputConfig> ParseProfileInput(const TomlSection& section) {
   for (const auto& [key, value] : input.tags) {
     if (key.empty() || key.size() > kMaxTagBytes) {
       return Status::InvalidInputf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
-                            kMaxTagBytes);
+                                   kMaxTagBytes);
     }
     if (value.size() > kMaxTagBytes) {
       return Status::InvalidInputf("{}.{}: longer than {} bytes", section.KeyPath("tags"), key,
-                            kMaxTagBytes);
+                                   kMaxTagBytes);
     }
   }
   PROFKIT_ASSIGN_OR_RETURN(input.pyroscope, ParsePyroscopeInputs(section));
@@ -202,7 +201,7 @@ Result<ProfileInputConfig> ParseInputs(const TomlSection& inputs) {
   if (profiles.empty()) return ProfileInputConfig{};
   if (profiles.size() > 1) {
     return Status::InvalidInputf("{}: only one [[inputs.profile]] table is supported, got {}",
-                          inputs.KeyPath("profile"), profiles.size());
+                                 inputs.KeyPath("profile"), profiles.size());
   }
   return ParseProfileInput(profiles[0]);
 }
@@ -241,7 +240,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
     root = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& error) {
     return Status::InvalidInputf("{}:{}:{}: {}", source_name, error.source().begin.line,
-                          error.source().begin.column, OneLine(error.description()));
+                                 error.source().begin.column, OneLine(error.description()));
   }
   VisitedNodes visited;
   const TomlSection top(&root, "", &visited);

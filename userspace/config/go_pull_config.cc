@@ -31,8 +31,9 @@ Result<pull::GoTarget> ParseGoTarget(const TomlSection& section) {
       section.Duration("interval", pull::kMinPullInterval, kMaxPullInterval, target.interval));
   // Whole seconds: the CPU profile's ?seconds= and the round grid are in seconds.
   target.interval = std::chrono::duration_cast<std::chrono::seconds>(interval);
-  for (const auto& [key, field] : {std::pair{"service", &target.service},
-                                   std::pair{"env", &target.env}, std::pair{"version", &target.version}}) {
+  for (const auto& [key, field] :
+       {std::pair{"service", &target.service}, std::pair{"env", &target.env},
+        std::pair{"version", &target.version}}) {
     PROFKIT_ASSIGN_OR_RETURN(*field, section.String(key, *field));
     PROFKIT_RETURN_IF_ERROR(CheckTag(section, key, *field));
   }
@@ -54,8 +55,8 @@ Result<pull::GoTarget> ParseGoTarget(const TomlSection& section) {
   }
   for (const auto& [key, value] : target.tags) {
     if (key.size() > kMaxGoTagBytes) {
-      return Status::InvalidInputf("{}: tag keys must have at most {} bytes", section.KeyPath("tags"),
-                            kMaxGoTagBytes);
+      return Status::InvalidInputf("{}: tag keys must have at most {} bytes",
+                                   section.KeyPath("tags"), kMaxGoTagBytes);
     }
     PROFKIT_RETURN_IF_ERROR(CheckTag(section, "tags." + key, value));
   }

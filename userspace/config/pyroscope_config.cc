@@ -28,14 +28,15 @@ Result<PyroscopeInputConfig> ParseOne(const TomlSection& section) {
   PROFKIT_ASSIGN_OR_RETURN(input.url, section.String("url", input.url));
   if (input.url.empty()) {
     return Status::InvalidInputf("{}: required (the listen address, e.g. \"0.0.0.0:4040\")",
-                          section.KeyPath("url"));
+                                 section.KeyPath("url"));
   }
   Result<ListenAddress> address = ParseListenAddress(input.url);
   if (!address.ok()) return address.status().WithContext(section.KeyPath("url"));
   input.host = std::move(address->host);
   input.port = address->port;
-  for (const auto& [key, value] : {std::pair{"service", &input.service},
-                                   std::pair{"env", &input.env}, std::pair{"version", &input.version}}) {
+  for (const auto& [key, value] :
+       {std::pair{"service", &input.service}, std::pair{"env", &input.env},
+        std::pair{"version", &input.version}}) {
     PROFKIT_ASSIGN_OR_RETURN(*value, section.String(key, *value));
     PROFKIT_RETURN_IF_ERROR(ValidateTag(*value).WithContext(section.KeyPath(key)));
   }
@@ -43,7 +44,7 @@ Result<PyroscopeInputConfig> ParseOne(const TomlSection& section) {
   for (const auto& [key, value] : input.tags) {
     if (key.empty() || key.size() > kMaxTagBytes) {
       return Status::InvalidInputf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
-                            kMaxTagBytes);
+                                   kMaxTagBytes);
     }
     PROFKIT_RETURN_IF_ERROR(ValidateTag(value).WithContext(section.KeyPath("tags") + "." + key));
   }
@@ -56,7 +57,7 @@ Result<std::vector<PyroscopeInputConfig>> ParsePyroscopeInputs(const TomlSection
   PROFKIT_ASSIGN_OR_RETURN(const std::vector<TomlSection> tables, profile.TableArray("pyroscope"));
   if (tables.size() > kMaxPyroscopeInputs) {
     return Status::InvalidInputf("{}: at most {} tables", profile.KeyPath("pyroscope"),
-                          kMaxPyroscopeInputs);
+                                 kMaxPyroscopeInputs);
   }
   std::vector<PyroscopeInputConfig> inputs;
   std::set<std::pair<std::string, uint16_t>> addresses;
@@ -64,7 +65,7 @@ Result<std::vector<PyroscopeInputConfig>> ParsePyroscopeInputs(const TomlSection
     PROFKIT_ASSIGN_OR_RETURN(PyroscopeInputConfig input, ParseOne(table));
     if (!addresses.emplace(input.host, input.port).second) {
       return Status::InvalidInputf("{}: {} is already used by another pyroscope table",
-                            table.KeyPath("url"), input.url);
+                                   table.KeyPath("url"), input.url);
     }
     inputs.push_back(std::move(input));
   }

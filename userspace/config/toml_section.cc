@@ -82,7 +82,7 @@ const toml::node* TomlSection::Get(std::string_view key) const {
 Status TomlSection::TypeError(std::string_view key, std::string_view expected,
                               const toml::node& node) const {
   return Status::InvalidInputf("{}: expected {}, got {}", KeyPath(key), expected,
-                        TypeWithArticle(node.type()));
+                               TypeWithArticle(node.type()));
 }
 
 Result<TomlSection> TomlSection::Table(std::string_view key) const {
@@ -112,7 +112,8 @@ Result<int> TomlSection::Int(std::string_view key, int64_t min, int64_t max, int
   if (!node->is_integer()) return TypeError(key, "an integer", *node);
   const int64_t value = node->as_integer()->get();
   if (value < min || value > max) {
-    return Status::InvalidInputf("{}: must be between {} and {}, got {}", KeyPath(key), min, max, value);
+    return Status::InvalidInputf("{}: must be between {} and {}, got {}", KeyPath(key), min, max,
+                                 value);
   }
   return static_cast<int>(value);
 }
@@ -129,7 +130,7 @@ Result<std::chrono::nanoseconds> TomlSection::Duration(std::string_view key,
   if (!value.ok()) return value.status().WithContext(KeyPath(key));
   if (*value < min || *value > max) {
     return Status::InvalidInputf("{}: must be between {} and {}, got \"{}\"", KeyPath(key),
-                          FormatLimit(min), FormatLimit(max), text);
+                                 FormatLimit(min), FormatLimit(max), text);
   }
   return *value;
 }
@@ -148,8 +149,8 @@ Result<std::vector<TomlSection>> TomlSection::TableArray(std::string_view key) c
   return out;
 }
 
-Result<std::vector<std::string>> TomlSection::StringArray(
-    std::string_view key, std::vector<std::string> fallback) const {
+Result<std::vector<std::string>> TomlSection::StringArray(std::string_view key,
+                                                          std::vector<std::string> fallback) const {
   const toml::node* node = Get(key);
   if (node == nullptr) return fallback;
   const toml::array* array = node->as_array();

@@ -332,7 +332,7 @@ Status DiskQueue::Push(std::string_view payload) {
     std::lock_guard lock(mutex_);
     ++counters_.push_errors;
     return Status::TooLargef("disk queue: a record of {} bytes exceeds the capacity of {} bytes",
-                          record_bytes, options_.capacity_bytes);
+                             record_bytes, options_.capacity_bytes);
   }
   std::array<char, kDiskQueueRecordHeaderBytes> header;
   std::memcpy(header.data(), kMagic.data(), kMagic.size());

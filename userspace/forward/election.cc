@@ -107,7 +107,7 @@ std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
     error = response.status();
   } else if (response->status < 200 || response->status >= 300) {
     error = Status::Unavailablef("HTTP {} {:?}", response->status,
-                           std::string_view(response->body).substr(0, kMaxLoggedReplyBytes));
+                                 std::string_view(response->body).substr(0, kMaxLoggedReplyBytes));
   } else {
     reply = ParseElectionReply(response->body);
     if (!reply.ok()) error = reply.status();

@@ -81,7 +81,7 @@ Result<std::string> LocalSink::Write(const ProfileUpload& upload) {
     return single ? paths.front() : stem;
   }
   return Status::TooLargef("writing a profile: {}/{}*: more than {} files with this end time",
-                        service_dir, timestamp, kMaxCollisionSuffix);
+                           service_dir, timestamp, kMaxCollisionSuffix);
 }
 
 }  // namespace profkit::forward

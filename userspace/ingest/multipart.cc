@@ -45,7 +45,8 @@ Status ForEachParameter(std::string_view value, Callback on) {
         if (value[i] == '\\' && i + 1 < value.size()) ++i;
         parsed += value[i];
       }
-      if (i >= value.size()) return Status::InvalidInputf("unterminated quoted parameter {:?}", key);
+      if (i >= value.size())
+        return Status::InvalidInputf("unterminated quoted parameter {:?}", key);
       value.remove_prefix(i + 1);
     } else {
       const size_t end = value.find(';');
@@ -92,7 +93,8 @@ Status ParseHeaders(std::string_view block, Part* part) {
 }  // namespace
 
 Result<std::string> MultipartBoundary(std::string_view content_type) {
-  if (content_type.empty()) return Status::InvalidInput("no Content-Type (expected multipart/form-data)");
+  if (content_type.empty())
+    return Status::InvalidInput("no Content-Type (expected multipart/form-data)");
   const std::string media = Lower(Trim(content_type.substr(0, content_type.find(';'))));
   if (media != "multipart/form-data") {
     return Status::InvalidInputf("Content-Type {:?} is not multipart/form-data", media);
@@ -115,7 +117,8 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
     position = delimiter.size() - 2;
   } else {
     position = body.find(delimiter);
-    if (position == std::string_view::npos) return Status::InvalidInput("no multipart boundary in the body");
+    if (position == std::string_view::npos)
+      return Status::InvalidInput("no multipart boundary in the body");
     position += delimiter.size();
   }
   std::vector<Part> parts;
@@ -138,7 +141,7 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
     if (!no_headers && (headers_end == std::string_view::npos ||
                         headers_end - position > kMaxPartHeaderBytes)) {
       return Status::InvalidInputf("part {}: headers missing, unterminated or over {} bytes",
-                            parts.size() + 1, kMaxPartHeaderBytes);
+                                   parts.size() + 1, kMaxPartHeaderBytes);
     }
     Part part;
     const Status headers = ParseHeaders(
@@ -146,7 +149,8 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
     if (!headers.ok()) return headers.WithContext(fmt::format("part {}", parts.size() + 1));
     position = no_headers ? position + 2 : headers_end + 4;
     const size_t end = body.find(delimiter, position);
-    if (end == std::string_view::npos) return Status::InvalidInput("no closing boundary (truncated body?)");
+    if (end == std::string_view::npos)
+      return Status::InvalidInput("no closing boundary (truncated body?)");
     part.data = body.substr(position, end - position);
     parts.push_back(std::move(part));
     position = end + delimiter.size();

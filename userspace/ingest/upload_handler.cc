@@ -50,8 +50,8 @@ int HttpStatusForRejected(const Status& status) {
 
 int HttpStatusForQueueError(const Status& status) {
   // kTooLarge: the queue's capacity, ENOSPC, EDQUOT or EFBIG (StatusCodeForErrno).
-  const bool full = status.code() == StatusCode::kTooLarge ||
-                    status.code() == StatusCode::kUnavailable;
+  const bool full =
+      status.code() == StatusCode::kTooLarge || status.code() == StatusCode::kUnavailable;
   return full ? 503 : 500;
 }
 

@@ -154,7 +154,8 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<Part>& parts,
     if (event.is_discarded()) {
       return Status::InvalidInputf("the {:?} part is not valid JSON", event_part->name);
     }
-    if (!event.is_object()) return Status::InvalidInputf("the {:?} part is not a JSON object", event_part->name);
+    if (!event.is_object())
+      return Status::InvalidInputf("the {:?} part is not a JSON object", event_part->name);
     if (const auto it = event.find("tags_profiler"); it != event.end()) {
       if (!it->is_string()) return Status::InvalidInput("event tags_profiler is not a string");
       std::string_view text = it->get_ref<const std::string&>();

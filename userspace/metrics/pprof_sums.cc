@@ -162,8 +162,10 @@ class PprofScan {
       return Status::InvalidInput("pprof: string_table[0] must be the empty string");
     }
     if (samples_ > 0 && (mismatched_samples_ || value_count_ != types_.size())) {
-      return Status::InvalidInputf("pprof: malformed, samples do not all have one value for each of the "
-                            "{} sample types", types_.size());
+      return Status::InvalidInputf(
+          "pprof: malformed, samples do not all have one value for each of the "
+          "{} sample types",
+          types_.size());
     }
     SampleSums sums;
     for (size_t t = 0; t < types_.size(); ++t) {
@@ -174,7 +176,8 @@ class PprofScan {
       int64_t sum = t < sums_.size() ? sums_[t] : 0;
       const std::string_view name = strings_[type];
       if (__builtin_mul_overflow(sum, UnitFactor(strings_[unit]), &sum)) {
-        return Status::InvalidInputf("pprof: the sum of sample type {:?} overflows in its base unit", name);
+        return Status::InvalidInputf(
+            "pprof: the sum of sample type {:?} overflows in its base unit", name);
       }
       // DataKit keys by type name alone; a repeated name adds up.
       int64_t& total = sums[std::string(name)];
@@ -203,7 +206,7 @@ Result<SampleSums> SumPprof(std::string_view data, size_t max_decompressed_bytes
     data = decompressed;
   } else if (data.size() > max_decompressed_bytes) {
     return Status::TooLargef("pprof: {} bytes exceed the limit of {} bytes", data.size(),
-                          max_decompressed_bytes);
+                             max_decompressed_bytes);
   }
   // CodedInputStream takes an int size.
   if (data.size() > static_cast<size_t>(INT_MAX)) {

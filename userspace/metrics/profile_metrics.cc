@@ -257,7 +257,7 @@ Result<std::vector<Field>> ComputeFields(const ProfileInput& input, size_t max_p
   if (!HasMetrics(input.language)) return std::vector<Field>{};
   if (input.end_unix_nanos <= input.start_unix_nanos) {
     return Status::InvalidInputf("the profile's end ({} ns) is not after its start ({} ns)",
-                          input.end_unix_nanos, input.start_unix_nanos);
+                                 input.end_unix_nanos, input.start_unix_nanos);
   }
   const int64_t ns = input.end_unix_nanos - input.start_unix_nanos;
   const Duration d{ns, static_cast<double>(ns) / 1e9};

@@ -55,7 +55,8 @@ Result<MemoryMapping> ParseMapsLine(std::string_view line) {
   m.readable = perms[0] == 'r';
   m.executable = perms[2] == 'x';
   const std::string_view offset = NextField(&rest);
-  if (!ParseNumber(offset, 16, &m.file_offset)) return Status::InvalidInputf("bad offset \"{}\"", offset);
+  if (!ParseNumber(offset, 16, &m.file_offset))
+    return Status::InvalidInputf("bad offset \"{}\"", offset);
   const std::string_view dev = NextField(&rest);
   const size_t colon = dev.find(':');
   unsigned major = 0;
@@ -162,7 +163,7 @@ Result<ProcessStat> ParseProcStat(std::string_view text) {
     fields[i] = NextField(&rest);
     if (fields[i].empty()) {
       return Status::InvalidInputf("only {} fields, expected at least {}", kFirstField - 1 + i,
-                            kStartTimeField);
+                                   kStartTimeField);
     }
   }
   if (fields[0].size() != 1) return Status::InvalidInputf("bad state \"{}\"", fields[0]);

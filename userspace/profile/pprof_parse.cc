@@ -50,20 +50,21 @@ class Validator {
     for (const pb::Location& l : p_.location()) {
       PROFKIT_RETURN_IF_ERROR(CheckNewId(l.id(), location_ids, "location"));
       if (l.mapping_id() != 0 && !mapping_ids.contains(l.mapping_id())) {
-        return Status::InvalidInputf("location {} refers to unknown mapping {}", l.id(), l.mapping_id());
+        return Status::InvalidInputf("location {} refers to unknown mapping {}", l.id(),
+                                     l.mapping_id());
       }
       for (const pb::Line& line : l.line()) {
         if (!function_ids.contains(line.function_id())) {
           return Status::InvalidInputf("location {} refers to unknown function {}", l.id(),
-                                line.function_id());
+                                       line.function_id());
         }
       }
     }
     for (int i = 0; i < p_.sample_size(); ++i) {
       const pb::Sample& s = p_.sample(i);
       if (s.value_size() != p_.sample_type_size()) {
-        return Status::InvalidInputf("sample {} has {} values for {} sample types", i, s.value_size(),
-                              p_.sample_type_size());
+        return Status::InvalidInputf("sample {} has {} values for {} sample types", i,
+                                     s.value_size(), p_.sample_type_size());
       }
       for (uint64_t id : s.location_id()) {
         if (!location_ids.contains(id)) {
@@ -83,7 +84,7 @@ class Validator {
   Status CheckString(int64_t index, std::string_view what) const {
     if (index < 0 || index >= p_.string_table_size()) {
       return Status::InvalidInputf("{}: string index {} out of range (table has {})", what, index,
-                            p_.string_table_size());
+                                   p_.string_table_size());
     }
     return Status::Ok();
   }
@@ -111,7 +112,7 @@ Result<pb::Profile> ParsePprof(std::string_view bytes, size_t max_decompressed_b
     bytes = decompressed;
   } else if (bytes.size() > max_decompressed_bytes) {
     return Status::TooLargef("pprof: {} bytes exceeds the limit of {} bytes", bytes.size(),
-                          max_decompressed_bytes);
+                             max_decompressed_bytes);
   }
   // The protobuf parser takes an int size.
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {

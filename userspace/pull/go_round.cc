@@ -24,7 +24,8 @@ bool IsGzip(std::string_view data) {
 
 Result<std::string> GzipProfile(const pb::Profile& profile) {
   std::string raw;
-  if (!profile.SerializeToString(&raw)) return Status::Internal("serializing a delta profile failed");
+  if (!profile.SerializeToString(&raw))
+    return Status::Internal("serializing a delta profile failed");
   return GzipCompress(raw);
 }
 

@@ -29,7 +29,8 @@ constexpr std::chrono::seconds kMaxCpuProfileDuration{60};
 Status CheckReadableFile(std::string_view field, const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Status::FromErrno(fmt::format("{}: {}", field, path), errno);
-  if (!S_ISREG(st.st_mode)) return Status::InvalidInputf("{}: {} is not a regular file", field, path);
+  if (!S_ISREG(st.st_mode))
+    return Status::InvalidInputf("{}: {} is not a regular file", field, path);
   return Status::Ok();
 }
 
@@ -39,8 +40,10 @@ Result<GoProfileType> ParseGoProfileType(std::string_view name) {
   for (const auto& entry : kTypeNames) {
     if (entry.name == name) return entry.type;
   }
-  return Status::InvalidInputf("invalid profile type {:?} (expected cpu, heap, goroutine, mutex, block or "
-                        "allocs)", name);
+  return Status::InvalidInputf(
+      "invalid profile type {:?} (expected cpu, heap, goroutine, mutex, block or "
+      "allocs)",
+      name);
 }
 
 std::string_view GoProfileTypeName(GoProfileType type) {
@@ -55,7 +58,8 @@ Result<std::string> GoTargetBaseUrl(const GoTarget& target) {
   std::string scheme;
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    return Status::InvalidInputf("url {:?}: expected http://host:port or https://host:port", target.url);
+    return Status::InvalidInputf("url {:?}: expected http://host:port or https://host:port",
+                                 target.url);
   }
   scheme = std::string(url.substr(0, scheme_end));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
@@ -81,9 +85,10 @@ Status ValidateGoTarget(const GoTarget& target) {
   PROFKIT_RETURN_IF_ERROR(GoTargetBaseUrl(target).status());
   if (target.interval < kMinPullInterval) {
     return Status::InvalidInputf("interval: {}s is below the minimum {}s", target.interval.count(),
-                          kMinPullInterval.count());
+                                 kMinPullInterval.count());
   }
-  if (target.enabled_types.empty()) return Status::InvalidInput("enabled_types: empty, nothing to pull");
+  if (target.enabled_types.empty())
+    return Status::InvalidInput("enabled_types: empty, nothing to pull");
   std::vector<GoProfileType> sorted = target.enabled_types;
   std::sort(sorted.begin(), sorted.end());
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {

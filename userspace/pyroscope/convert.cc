@@ -82,14 +82,15 @@ Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& 
     if (!options.lines) {
       const size_t space = line.rfind(' ');
       if (space == std::string_view::npos) {
-        return Status::InvalidInputf("line {}: no count after the stack (\"a;b;c 12\")", line_number);
+        return Status::InvalidInputf("line {}: no count after the stack (\"a;b;c 12\")",
+                                     line_number);
       }
       const std::string_view number = line.substr(space + 1);
       const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), count);
       if (error != std::errc() || end != number.data() + number.size() || count < 0 ||
           count > kMaxFoldedCount) {
-        return Status::InvalidInputf("line {}: the count {:?} is not an integer in 0..{}", line_number,
-                              number, kMaxFoldedCount);
+        return Status::InvalidInputf("line {}: the count {:?} is not an integer in 0..{}",
+                                     line_number, number, kMaxFoldedCount);
       }
       stack = line.substr(0, space);
     }

@@ -2,10 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <array>
 #include <climits>
+#include <nlohmann/json.hpp>
 
 #include "profkit/common/compression.h"
 #include "profkit/common/log.h"
@@ -140,9 +139,9 @@ Response Queue(const forward::ProfileUpload& upload, const Deliver& deliver, boo
                 queued.message());
   std::string message = "profkit: " + queued.message();
   const int status = ingest::HttpStatusForQueueError(queued);
-  return connect ? ConnectError(status, status == 503 ? "unavailable" : "internal",
-                                std::move(message))
-                 : Response{status, std::move(message) + "\n", "text/plain"};
+  return connect
+             ? ConnectError(status, status == 503 ? "unavailable" : "internal", std::move(message))
+             : Response{status, std::move(message) + "\n", "text/plain"};
 }
 
 // The multipart form of /ingest: a pprof in `profile`, optionally `sample_type_config`.
@@ -160,7 +159,8 @@ Result<std::pair<const ingest::Part*, std::string>> ProfileFromParts(
     if (part.name == "profile") profile_part = &part;
     if (part.name != "sample_type_config") continue;
     const nlohmann::json config = nlohmann::json::parse(part.data, nullptr, false);
-    if (!config.is_object()) return Status::InvalidInput("multipart: sample_type_config is not a JSON object");
+    if (!config.is_object())
+      return Status::InvalidInput("multipart: sample_type_config is not a JSON object");
     for (const auto& [type, settings] : config.items()) {
       hint += type + " ";
       if (settings.is_object() && settings.contains("display-name") &&
@@ -308,9 +308,9 @@ Response HandlePush(std::string_view content_type, std::string_view body,
       Result<PreparedProfile> prepared =
           PreparePprof(series.samples(i).raw_profile(), context.body_limit);
       if (!prepared.ok()) {
-        return ConnectError(ingest::HttpStatusForRejected(prepared.status()),
-                            ConnectCode(prepared.status()),
-                            fmt::format("series {} sample {}: {}", s, i, prepared.status().message()));
+        return ConnectError(
+            ingest::HttpStatusForRejected(prepared.status()), ConnectCode(prepared.status()),
+            fmt::format("series {} sample {}: {}", s, i, prepared.status().message()));
       }
       const perftools::profiles::Profile& profile = prepared->profile;
       int64_t end = now_unix_nanos, start = now_unix_nanos;

@@ -58,19 +58,22 @@ Result<int64_t> ParseRelative(std::string_view text, int64_t now_unix_nanos) {
   if (offset.empty()) return now_unix_nanos;
   const int64_t sign = offset[0] == '-' ? -1 : offset[0] == '+' ? 1 : 0;
   offset.remove_prefix(1);
-  if (sign == 0 || offset.size() < 2) return Status::InvalidInputf("{:?} is not now[+-]<n><s|m|h|d>", text);
+  if (sign == 0 || offset.size() < 2)
+    return Status::InvalidInputf("{:?} is not now[+-]<n><s|m|h|d>", text);
   int64_t unit = 0;
   switch (offset.back()) {
     case 's': unit = 1'000'000'000; break;
     case 'm': unit = 60'000'000'000; break;
     case 'h': unit = 3'600'000'000'000; break;
     case 'd': unit = 86'400'000'000'000; break;
-    default: return Status::InvalidInputf("{:?}: the offset unit must be s, m, h or d", text);
+    default:
+      return Status::InvalidInputf("{:?}: the offset unit must be s, m, h or d", text);
   }
   offset.remove_suffix(1);
   // Ten years of days fit easily in int64 nanoseconds; more is no time a profile covers.
   constexpr int64_t kMaxOffsetDays = 3650;
-  if (!AllDigits(offset) || offset.size() > 9) return Status::InvalidInputf("{:?}: bad offset", text);
+  if (!AllDigits(offset) || offset.size() > 9)
+    return Status::InvalidInputf("{:?}: bad offset", text);
   PROFKIT_ASSIGN_OR_RETURN(const int64_t amount, ParseInt(offset));
   if (amount > kMaxOffsetDays * 86'400'000'000'000 / unit) {
     return Status::InvalidInputf("{:?}: offset over {} days", text, kMaxOffsetDays);
@@ -108,7 +111,7 @@ Status Word(const QueryParams& params, const std::string& key, std::string* out)
   if (value->size() > kMaxParamBytes ||
       std::any_of(value->begin(), value->end(), [](char c) { return IsControl(c) || c == ','; })) {
     return Status::InvalidInputf("{}: at most {} bytes without ',' or control characters", key,
-                          kMaxParamBytes);
+                                 kMaxParamBytes);
   }
   *out = *value;
   return Status::Ok();
@@ -119,7 +122,7 @@ Status Word(const QueryParams& params, const std::string& key, std::string* out)
 Status ValidateLabel(std::string_view key, std::string_view value) {
   if (key.empty() || key.size() > kMaxLabelBytes || !std::all_of(key.begin(), key.end(), IsKeyChar)) {
     return Status::InvalidInputf("label key {:?} must be [A-Za-z0-9_.-]+, at most {} bytes", key,
-                          kMaxLabelBytes);
+                                 kMaxLabelBytes);
   }
   if (value.size() > kMaxLabelBytes ||
       std::any_of(value.begin(), value.end(),
@@ -141,11 +144,13 @@ Result<AppName> ParseAppName(std::string_view text) {
   if (app.name.empty()) return Status::InvalidInput("name: the application name is empty");
   if (std::any_of(app.name.begin(), app.name.end(),
                   [](char c) { return IsControl(c) || c == ',' || c == '}' || c == '='; })) {
-    return Status::InvalidInputf("name: {:?} contains ',', '}}', '=' or a control character", app.name);
+    return Status::InvalidInputf("name: {:?} contains ',', '}}', '=' or a control character",
+                                 app.name);
   }
   if (brace == std::string_view::npos) return app;
   std::string_view rest = text.substr(brace + 1);
-  if (rest.empty() || rest.back() != '}') return Status::InvalidInput("name: the labels do not end with '}'");
+  if (rest.empty() || rest.back() != '}')
+    return Status::InvalidInput("name: the labels do not end with '}'");
   rest.remove_suffix(1);
   if (Trim(rest).empty()) return app;
   while (true) {
@@ -162,7 +167,8 @@ Result<AppName> ParseAppName(std::string_view text) {
                     [&](const auto& label) { return label.first == key; })) {
       return Status::InvalidInputf("name: label {:?} given twice", key);
     }
-    if (app.labels.size() == kMaxLabels) return Status::InvalidInputf("name: more than {} labels", kMaxLabels);
+    if (app.labels.size() == kMaxLabels)
+      return Status::InvalidInputf("name: more than {} labels", kMaxLabels);
     app.labels.emplace_back(key, value);
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
@@ -176,7 +182,8 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_unix_nanos) {
   if (text.empty()) return now_unix_nanos;
   if (text.starts_with("now")) return ParseRelative(text, now_unix_nanos);
   if (!AllDigits(text) || text.size() > 19) {
-    return Status::InvalidInputf("{:?} is not a unix time (up to 19 digits) or now[+-]offset", text);
+    return Status::InvalidInputf("{:?} is not a unix time (up to 19 digits) or now[+-]offset",
+                                 text);
   }
   if (text.size() == 8) return ParseYyyymmdd(text);
   PROFKIT_ASSIGN_OR_RETURN(const int64_t value, ParseInt(text));
@@ -218,7 +225,8 @@ Result<IngestQuery> ParseIngestQuery(const QueryParams& params, int64_t now_unix
   if (rate != nullptr && !rate->empty()) {
     Result<int64_t> value = ParseInt(*rate);
     if (!value.ok() || *value <= 0 || *value > kMaxSampleRate) {
-      return Status::InvalidInputf("sampleRate: {:?} is not an integer in 1..{}", *rate, kMaxSampleRate);
+      return Status::InvalidInputf("sampleRate: {:?} is not an integer in 1..{}", *rate,
+                                   kMaxSampleRate);
     }
     query.sample_rate = *value;
   }

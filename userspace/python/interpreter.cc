@@ -121,7 +121,7 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
   const auto check = [](uint32_t offset, size_t width, size_t limit, const char* name) -> Status {
     if (offset == kNoOffset || offset + width > limit) {
       return Status::Unsupportedf("offset of {} ({}) does not fit the walker's {}-byte copy", name,
-                            offset == kNoOffset ? -1 : static_cast<int64_t>(offset), limit);
+                                  offset == kNoOffset ? -1 : static_cast<int64_t>(offset), limit);
     }
     return Status::Ok();
   };
@@ -188,7 +188,8 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
     p.frame_owner = f.owner;
     p.frame_is_entry = PROFKIT_PYTHON_NO_OFFSET;
   }
-  if (o.code_object.code_adaptive == kNoOffset) return Status::Unsupported("no co_code_adaptive offset");
+  if (o.code_object.code_adaptive == kNoOffset)
+    return Status::Unsupported("no co_code_adaptive offset");
   p.code_adaptive = o.code_object.code_adaptive;
   return p;
 }

@@ -46,7 +46,7 @@ Result<int64_t> ReadSignedVarint(std::span<const uint8_t> bytes, size_t pos) {
     }
   }
   return Status::InvalidInputf("varint at byte {} longer than {} bytes", pos - kMaxVarintBytes,
-                        kMaxVarintBytes);
+                               kMaxVarintBytes);
 }
 
 // Calls `visit(range)` for every range of non-zero length in table order until it returns true
@@ -57,7 +57,7 @@ Status WalkRanges(const LineTable& table, Visitor&& visit) {
   const std::span<const uint8_t> bytes = table.bytes;
   if (bytes.size() > kMaxLineTableBytes) {
     return Status::TooLargef("line table of {} bytes exceeds the limit of {} bytes", bytes.size(),
-                          kMaxLineTableBytes);
+                             kMaxLineTableBytes);
   }
   int64_t line = table.first_line;
   uint64_t end = 0;
@@ -79,7 +79,8 @@ Status WalkRanges(const LineTable& table, Visitor&& visit) {
       return Status::Ok();
     }
     case LineTableFormat::kLinetable310: {
-      if (bytes.size() % 2 != 0) return Status::InvalidInputf("odd 3.10 linetable size {}", bytes.size());
+      if (bytes.size() % 2 != 0)
+        return Status::InvalidInputf("odd 3.10 linetable size {}", bytes.size());
       for (size_t i = 0; i < bytes.size(); i += 2) {
         const uint64_t start = end;
         end += bytes[i];
@@ -98,8 +99,8 @@ Status WalkRanges(const LineTable& table, Visitor&& visit) {
       while (pos < bytes.size()) {
         const uint8_t first = bytes[pos];
         if ((first & kEntryStartBit) == 0) {
-          return Status::InvalidInputf("location entry at byte {} lacks the start bit (0x{:02x})", pos,
-                                first);
+          return Status::InvalidInputf("location entry at byte {} lacks the start bit (0x{:02x})",
+                                       pos, first);
         }
         const int code = (first >> 3) & 0xf;
         const uint64_t start = end;

@@ -220,11 +220,12 @@ class DebugReader {
   static Result<uint32_t> CheckOffset(uint64_t value, std::string_view name, uint32_t struct_size,
                                       uint32_t width) {
     if (value >= kMaxFieldOffset) {
-      return Status::InvalidInputf("{}: offset {} out of range (< {})", name, value, kMaxFieldOffset);
+      return Status::InvalidInputf("{}: offset {} out of range (< {})", name, value,
+                                   kMaxFieldOffset);
     }
     if (value + width > struct_size) {
-      return Status::InvalidInputf("{}: offset {} + {} bytes beyond struct size {}", name, value, width,
-                            struct_size);
+      return Status::InvalidInputf("{}: offset {} + {} bytes beyond struct size {}", name, value,
+                                   width, struct_size);
     }
     return static_cast<uint32_t>(value);
   }
@@ -378,7 +379,8 @@ std::optional<CPythonOffsets> BuiltinOffsets(int major, int minor) {
 Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   const auto context = [](Status status) { return status.WithContext("_Py_DebugOffsets"); };
   if (bytes.size() < kDebugCookieSize + sizeof(uint64_t)) {
-    return context(Status::InvalidInputf("{} bytes, too short for cookie and version", bytes.size()));
+    return context(
+        Status::InvalidInputf("{} bytes, too short for cookie and version", bytes.size()));
   }
   if (std::memcmp(bytes.data(), kDebugCookie, kDebugCookieSize) != 0) {
     return context(
@@ -393,7 +395,7 @@ Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   if (!version.ok()) return context(version.status());
   if (version->major != 3 || version->minor != 13) {
     return context(Status::Unsupportedf("no known layout for Python {}.{} (this parser knows 3.13)",
-                                  version->major, version->minor));
+                                        version->major, version->minor));
   }
   // Pre-release builds of 3.13 changed the struct before it was frozen.
   const uint32_t level = (raw_version >> 4) & 0xF;
@@ -402,12 +404,12 @@ Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   }
   if (bytes.size() < DebugLayout313::kTotalSize) {
     return context(Status::InvalidInputf("{} bytes, the 3.13 layout needs {}", bytes.size(),
-                                  DebugLayout313::kTotalSize));
+                                         DebugLayout313::kTotalSize));
   }
   const uint64_t free_threaded = reader.U64(DebugLayout313::kFreeThreaded);
   if (free_threaded != 0) {
-    return context(
-        Status::Unsupportedf("free-threaded build (free_threaded={}) is not supported", free_threaded));
+    return context(Status::Unsupportedf("free-threaded build (free_threaded={}) is not supported",
+                                        free_threaded));
   }
   auto offsets = ParseLayout313(reader, *version);
   if (!offsets.ok()) return context(offsets.status());
@@ -424,7 +426,8 @@ Result<PythonVersion> ParsePyVersionHex(uint32_t hex) {
   }
   if (level != kLevelAlpha && level != kLevelBeta && level != kLevelCandidate &&
       level != kLevelFinal) {
-    return Status::InvalidInputf("version {:#010x}: release level {:#x} is not a/b/rc/final", hex, level);
+    return Status::InvalidInputf("version {:#010x}: release level {:#x} is not a/b/rc/final", hex,
+                                 level);
   }
   return PythonVersion{.major = major, .minor = minor, .micro = micro};
 }
@@ -474,7 +477,8 @@ Result<PythonVersion> ParsePyVersionString(std::string_view text) {
 
 Result<PythonVersion> ParsePythonFileName(std::string_view path) {
   const auto fail = [path] {
-    return Status::InvalidInputf("'{}' is not a python3.X executable or libpython3.X library name", path);
+    return Status::InvalidInputf("'{}' is not a python3.X executable or libpython3.X library name",
+                                 path);
   };
   std::string_view name = PathBasename(path);
   if (name.starts_with("lib")) name.remove_prefix(3);

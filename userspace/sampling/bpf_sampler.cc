@@ -89,9 +89,10 @@ Status LoadError(int err) {
     return status.WithHint(
         fmt::format("{}; verifier output, if any, is in the log above", kPrivilegeHint));
   }
-  return status.WithHint("the kernel needs BTF, BPF ring buffers and tp_btf programs: "
-                         "Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF=y; verifier output, if any, "
-                         "is in the log above");
+  return status.WithHint(
+      "the kernel needs BTF, BPF ring buffers and tp_btf programs: "
+      "Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF=y; verifier output, if any, "
+      "is in the log above");
 }
 
 Status PerfEventOpenError(int cpu, int rate_hz, int err) {
@@ -100,10 +101,11 @@ Status PerfEventOpenError(int cpu, int rate_hz, int err) {
   switch (err) {
     case EACCES:
     case EPERM:
-      return status.WithHint(fmt::format("system-wide sampling needs root or CAP_PERFMON "
-                                         "(CAP_SYS_ADMIN before 5.8), or "
-                                         "kernel.perf_event_paranoid <= 0; it is {}",
-                                         PerfEventParanoid()));
+      return status.WithHint(
+          fmt::format("system-wide sampling needs root or CAP_PERFMON "
+                      "(CAP_SYS_ADMIN before 5.8), or "
+                      "kernel.perf_event_paranoid <= 0; it is {}",
+                      PerfEventParanoid()));
     case EINVAL:
       return status.WithHint(
           fmt::format("is {} Hz above kernel.perf_event_max_sample_rate?", rate_hz));
@@ -119,14 +121,14 @@ Status PerfEventOpenError(int cpu, int rate_hz, int err) {
 Status ValidateSamplerOptions(const SamplerOptions& options) {
   if (options.sample_rate_hz < 1 || options.sample_rate_hz > kMaxSampleRateHz) {
     return Status::InvalidInputf("sample rate {} Hz is outside [1, {}]", options.sample_rate_hz,
-                          kMaxSampleRateHz);
+                                 kMaxSampleRateHz);
   }
   const size_t bytes = options.ring_buffer_bytes;
   const auto page_size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   if (bytes < page_size || bytes > kMaxRingBufferBytes || (bytes & (bytes - 1)) != 0) {
     return Status::InvalidInputf(
-        "ring buffer size {} bytes must be a power of two between the page size ({}) and {}",
-        bytes, page_size, kMaxRingBufferBytes);
+        "ring buffer size {} bytes must be a power of two between the page size ({}) and {}", bytes,
+        page_size, kMaxRingBufferBytes);
   }
   return Status::Ok();
 }
@@ -154,8 +156,9 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   if (access(kKernelBtfPath, R_OK) != 0) {
     const int err = errno;
     return Status::FromErrno(fmt::format("{} is not readable", kKernelBtfPath), err)
-        .WithHint("profkit's CO-RE BPF programs need a kernel built with "
-                  "CONFIG_DEBUG_INFO_BTF=y, the default of current distribution kernels");
+        .WithHint(
+            "profkit's CO-RE BPF programs need a kernel built with "
+            "CONFIG_DEBUG_INFO_BTF=y, the default of current distribution kernels");
   }
 
   std::unique_ptr<BpfSampler> sampler(new BpfSampler());

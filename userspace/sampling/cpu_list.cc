@@ -11,8 +11,8 @@ Result<int> ParseCpu(std::string_view text, std::string_view element) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cpu);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || cpu < 0 ||
       cpu > kMaxCpuId) {
-    return Status::InvalidInputf("CPU list element '{}': '{}' is not a CPU number in [0, {}]", element,
-                          text, kMaxCpuId);
+    return Status::InvalidInputf("CPU list element '{}': '{}' is not a CPU number in [0, {}]",
+                                 element, text, kMaxCpuId);
   }
   return cpu;
 }
@@ -33,7 +33,8 @@ Result<std::vector<int>> ParseCpuList(std::string_view text) {
     int last = first;
     if (dash != std::string_view::npos) {
       PROFKIT_ASSIGN_OR_RETURN(last, ParseCpu(element.substr(dash + 1), element));
-      if (last < first) return Status::InvalidInputf("CPU list element '{}' is a reversed range", element);
+      if (last < first)
+        return Status::InvalidInputf("CPU list element '{}' is a reversed range", element);
     }
     for (int cpu = first; cpu <= last; ++cpu) cpus.push_back(cpu);
     // Bounded even for overlapping ranges: each range is within [0, kMaxCpuId].

@@ -137,13 +137,16 @@ Status ElfFile::ReadHeaders() {
   PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
   ElfHandle elf(raw);
   GElf_Ehdr ehdr;
-  if (gelf_getehdr(elf.get(), &ehdr) == nullptr) return Status::InvalidInputf("ELF header: {}", ElfError());
+  if (gelf_getehdr(elf.get(), &ehdr) == nullptr)
+    return Status::InvalidInputf("ELF header: {}", ElfError());
   if (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN) {
-    return Status::Unsupportedf("ELF type {} is neither an executable nor a shared object", ehdr.e_type);
+    return Status::Unsupportedf("ELF type {} is neither an executable nor a shared object",
+                                ehdr.e_type);
   }
 
   size_t phnum = 0;
-  if (elf_getphdrnum(elf.get(), &phnum) != 0) return Status::InvalidInputf("program headers: {}", ElfError());
+  if (elf_getphdrnum(elf.get(), &phnum) != 0)
+    return Status::InvalidInputf("program headers: {}", ElfError());
   if (phnum > kMaxProgramHeaders) {
     return Status::TooLargef("{} program headers (limit {})", phnum, kMaxProgramHeaders);
   }
@@ -249,8 +252,8 @@ Result<std::string> ElfFile::ReadAtAddress(uint64_t address, size_t size) const 
     }
     return bytes;
   }
-  return Status::NotFoundf("{}: {} bytes at address {:#x} are not in the file's loaded segments", path_,
-                        size, address);
+  return Status::NotFoundf("{}: {} bytes at address {:#x} are not in the file's loaded segments",
+                           path_, size, address);
 }
 
 Result<std::string> ElfFile::ReadSection(std::string_view name, size_t max_bytes) const {
@@ -266,9 +269,11 @@ Result<std::string> ElfFile::ReadSection(std::string_view name, size_t max_bytes
     if (gelf_getshdr(scn, &shdr) == nullptr) continue;
     const char* section = elf_strptr(elf.get(), shstrndx, shdr.sh_name);
     if (section == nullptr || name != section) continue;
-    if (shdr.sh_type == SHT_NOBITS) return Status::NotFoundf("{}: {} has no file bytes", path_, name);
+    if (shdr.sh_type == SHT_NOBITS)
+      return Status::NotFoundf("{}: {} has no file bytes", path_, name);
     if (shdr.sh_size > max_bytes) {
-      return Status::TooLargef("{}: {} is {} bytes (limit {})", path_, name, shdr.sh_size, max_bytes);
+      return Status::TooLargef("{}: {} is {} bytes (limit {})", path_, name, shdr.sh_size,
+                               max_bytes);
     }
     std::string bytes(shdr.sh_size, '\0');
     const ssize_t n = pread(fd_, bytes.data(), bytes.size(), static_cast<off_t>(shdr.sh_offset));

@@ -61,7 +61,7 @@ Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::st
   if (modules_.size() >= limits_.max_modules) {
     ++counters_.module_limit_hits;
     return Status::TooLargef("adding module {}: {} modules interned (limit max_modules)", path,
-                          limits_.max_modules);
+                             limits_.max_modules);
   }
   if (next_id_ == std::numeric_limits<uint32_t>::max()) {
     return Status::TooLargef("adding module {}: module ids exhausted", path);

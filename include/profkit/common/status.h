@@ -155,7 +155,8 @@ class [[nodiscard]] Result {
 
  private:
   void CheckHasValue() const {
-    if (!ok()) internal::DieOnErrorStatus("Result::value() called on an error", std::get<Status>(value_));
+    if (!ok())
+      internal::DieOnErrorStatus("Result::value() called on an error", std::get<Status>(value_));
   }
 
   std::variant<T, Status> value_;

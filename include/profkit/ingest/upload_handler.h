@@ -36,10 +36,10 @@ IngestResponse HandleProfileParts(const std::vector<Part>& parts, const RewriteO
                                   const UploadQueue& queue);
 
 // The same for a raw body: decodes Content-Encoding gzip, parses the multipart, then
-// HandleProfileParts. 200 with a small JSON body naming a profile id once queued; 400 when the body is not a profile
-// upload (with the reason); 413 when a Content-Encoding'd body inflates past `body_limit` or a
-// bound of the multipart is exceeded; 503 when the queue is full or the disk has no room; 500
-// for other queue errors.
+// HandleProfileParts. 200 with a small JSON body naming a profile id once queued; 400 when the body
+// is not a profile upload (with the reason); 413 when a Content-Encoding'd body inflates past
+// `body_limit` or a bound of the multipart is exceeded; 503 when the queue is full or the disk has
+// no room; 500 for other queue errors.
 IngestResponse HandleProfileUpload(std::string_view content_type,
                                    std::string_view content_encoding, std::string_view body,
                                    size_t body_limit, const RewriteOptions& options,

@@ -28,8 +28,9 @@ TEST(StatusTest, OkHasEmptyMessage) {
 }
 
 TEST(StatusTest, ContextIsPrefixed) {
-  const Status s =
-      Status::InvalidInput("unexpected end of stream").WithContext("gzip").WithContext("part 'auto.pprof'");
+  const Status s = Status::InvalidInput("unexpected end of stream")
+                       .WithContext("gzip")
+                       .WithContext("part 'auto.pprof'");
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "part 'auto.pprof': gzip: unexpected end of stream");
 }
@@ -72,14 +73,22 @@ TEST(StatusTest, FromErrnoNamesTheErrorAndKeepsIt) {
 
 TEST(StatusTest, ErrnoMapsToCodes) {
   const std::pair<int, StatusCode> cases[] = {
-      {ENOENT, StatusCode::kNotFound},          {ESRCH, StatusCode::kNotFound},
-      {EACCES, StatusCode::kPermissionDenied},  {EPERM, StatusCode::kPermissionDenied},
-      {EAGAIN, StatusCode::kUnavailable},       {ETIMEDOUT, StatusCode::kUnavailable},
-      {ECONNREFUSED, StatusCode::kUnavailable}, {ENOSPC, StatusCode::kTooLarge},
-      {EFBIG, StatusCode::kTooLarge},           {E2BIG, StatusCode::kTooLarge},
-      {EDQUOT, StatusCode::kTooLarge},          {EINVAL, StatusCode::kInvalidInput},
-      {EOPNOTSUPP, StatusCode::kUnsupported},   {ENOSYS, StatusCode::kUnsupported},
-      {EIO, StatusCode::kInternal},             {0, StatusCode::kInternal},
+      {ENOENT, StatusCode::kNotFound},
+      {ESRCH, StatusCode::kNotFound},
+      {EACCES, StatusCode::kPermissionDenied},
+      {EPERM, StatusCode::kPermissionDenied},
+      {EAGAIN, StatusCode::kUnavailable},
+      {ETIMEDOUT, StatusCode::kUnavailable},
+      {ECONNREFUSED, StatusCode::kUnavailable},
+      {ENOSPC, StatusCode::kTooLarge},
+      {EFBIG, StatusCode::kTooLarge},
+      {E2BIG, StatusCode::kTooLarge},
+      {EDQUOT, StatusCode::kTooLarge},
+      {EINVAL, StatusCode::kInvalidInput},
+      {EOPNOTSUPP, StatusCode::kUnsupported},
+      {ENOSYS, StatusCode::kUnsupported},
+      {EIO, StatusCode::kInternal},
+      {0, StatusCode::kInternal},
   };
   for (const auto& [err, code] : cases) {
     EXPECT_EQ(StatusCodeForErrno(err), code) << err;
@@ -91,7 +100,8 @@ TEST(StatusTest, ErrnoMapsToCodes) {
 }
 
 TEST(StatusTest, ContextAndHintKeepCodeAndErrno) {
-  const Status s = Status::FromErrno("write", ENOSPC).WithContext("disk queue").WithHint("free space");
+  const Status s =
+      Status::FromErrno("write", ENOSPC).WithContext("disk queue").WithHint("free space");
   EXPECT_EQ(s.message(), "disk queue: write: No space left on device (free space)");
   EXPECT_EQ(s.code(), StatusCode::kTooLarge);
   EXPECT_EQ(s.error_number(), ENOSPC);

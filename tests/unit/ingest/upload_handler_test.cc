@@ -103,8 +103,8 @@ TEST(UploadHandlerTest, TooManyPartsGet413) {
     many += "--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n";
   }
   many += "--b--\r\n";
-  const IngestResponse response =
-      HandleProfileUpload("multipart/form-data; boundary=b", "", many, kLimit, {}, recorder.Queue());
+  const IngestResponse response = HandleProfileUpload("multipart/form-data; boundary=b", "", many,
+                                                      kLimit, {}, recorder.Queue());
   EXPECT_EQ(response.status, 413);
   EXPECT_EQ(response.body, "multipart body: more than 256 parts\n");
   EXPECT_TRUE(recorder.queued.empty());

@@ -305,7 +305,8 @@ TEST(HandlePushTest, ErrorsAreConnectJson) {
                  recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(recorder.uploads.empty());
-  recorder.next = Status::TooLarge("disk queue: a record of 9 bytes exceeds the capacity of 8 bytes");
+  recorder.next =
+      Status::TooLarge("disk queue: a record of 9 bytes exceeds the capacity of 8 bytes");
   r = HandlePush("application/proto", PushBody(1, CpuPprof()), Context(), recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(code(r), "unavailable");

@@ -66,7 +66,7 @@ Result<json> DumpCodeLines(const std::string& python, const std::string& dir) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     Result<std::string> text = ReadFileBounded(log, kMaxLogBytes, /*truncate_ok=*/true);
     return Status::Internalf("{} exited with status {}: {}", python, status,
-                          text.ok() ? *text : text.status().message());
+                             text.ok() ? *text : text.status().message());
   }
   PROFKIT_ASSIGN_OR_RETURN(std::string text, ReadFileBounded(output, kMaxDumpBytes));
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
