@@ -37,7 +37,7 @@ profkit::Result<std::unique_ptr<profkit::sampling::SampleSource>> StartSampler(
   return std::unique_ptr<profkit::sampling::SampleSource>(std::move(sampler).value());
 #else
   (void)options;
-  return profkit::Status::Error(
+  return profkit::Status::Unsupported(
       "this profkit was built without BPF (cmake -DPROFKIT_BUILD_BPF=OFF), so it cannot sample: "
       "rebuild with clang and bpftool installed, or (for `run`) set ebpf.enabled = false to run "
       "only the other inputs");

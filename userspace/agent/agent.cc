@@ -148,7 +148,7 @@ Status Agent::StartPushEndpoint() {
     // Without a Dataway, [[inputs.profile]] may still hold Go pull targets and Pyroscope
     // listeners: they write local files.
     if (config_.profile.go_targets.empty() && config_.profile.pyroscope.empty()) {
-      return Status::Error(
+      return Status::InvalidInput(
           "[[inputs.profile]] forwards uploads to Dataway: set dataway.url (or remove the table)");
     }
     spdlog::warn("[[inputs.profile]] push endpoints are off: they forward to Dataway only");
@@ -176,7 +176,7 @@ Status Agent::StartPushEndpoint() {
 Status Agent::StartPyroscope() {
   if (config_.profile.pyroscope.empty()) return Status::Ok();
   if (!dataway_ && !local_) {
-    return Status::Error(
+    return Status::InvalidInput(
         "[[inputs.profile.pyroscope]] needs somewhere to deliver to: set dataway.url or local.dir");
   }
   const pyroscope::Deliver deliver = [door = door_.get()](const forward::ProfileUpload& upload) {

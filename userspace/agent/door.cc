@@ -56,7 +56,7 @@ Status Door::Deliver(Origin origin, const forward::ProfileUpload& profile) {
 Status Door::Deliver(const ingest::RewrittenUpload& upload) {
   // The agent serves the push endpoints only with a Dataway (Agent::StartPushEndpoint).
   if (!outlets_.queue_request) {
-    return Status::Error("pushed uploads are forwarded to Dataway only: set dataway.url");
+    return Status::InvalidInput("pushed uploads are forwarded to Dataway only: set dataway.url");
   }
   const Status queued = outlets_.queue_request(
       forward::QueuedRequest{std::string(forward::kDatawayUploadPath),

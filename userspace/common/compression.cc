@@ -23,7 +23,7 @@ Result<std::string> GzipCompress(std::string_view data) {
   z_stream stream{};
   if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kGzipWindowBits, 8,
                    Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Status::Error("gzip: deflateInit2 failed");
+    return Status::Internal("gzip: deflateInit2 failed");
   }
   std::string out(deflateBound(&stream, data.size()), '\0');
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -32,14 +32,15 @@ Result<std::string> GzipCompress(std::string_view data) {
   stream.avail_out = static_cast<uInt>(out.size());
   const int rc = deflate(&stream, Z_FINISH);
   deflateEnd(&stream);
-  if (rc != Z_STREAM_END) return Status::Errorf("gzip: deflate failed ({})", rc);
+  if (rc != Z_STREAM_END) return Status::Internalf("gzip: deflate failed ({})", rc);
   out.resize(stream.total_out);
   return out;
 }
 
 Result<std::string> GzipDecompress(std::string_view data, size_t max_output_bytes) {
   z_stream stream{};
-  if (inflateInit2(&stream, kGzipWindowBits) != Z_OK) return Status::Error("gzip: inflateInit2 failed");
+  if (inflateInit2(&stream, kGzipWindowBits) != Z_OK)
+    return Status::Internal("gzip: inflateInit2 failed");
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   stream.avail_in = static_cast<uInt>(data.size());
   std::string out;
@@ -51,13 +52,14 @@ Result<std::string> GzipDecompress(std::string_view data, size_t max_output_byte
     rc = inflate(&stream, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
       inflateEnd(&stream);
-      return Status::Errorf("gzip: {}", rc == Z_BUF_ERROR ? "unexpected end of stream"
-                                                          : (stream.msg ? stream.msg : "corrupt data"));
+      return Status::InvalidInputf("gzip: {}", rc == Z_BUF_ERROR
+                                                   ? "unexpected end of stream"
+                                                   : (stream.msg ? stream.msg : "corrupt data"));
     }
     const size_t produced = sizeof(buffer) - stream.avail_out;
     if (out.size() + produced > max_output_bytes) {
       inflateEnd(&stream);
-      return Status::Errorf("gzip: decompressed size exceeds {} bytes", max_output_bytes);
+      return Status::TooLargef("gzip: decompressed size exceeds {} bytes", max_output_bytes);
     }
     out.append(buffer, produced);
   }
@@ -86,7 +88,7 @@ std::string_view CompressionName(Compression compression) {
 Result<std::string> ZstdDecompress(std::string_view data, size_t max_output_bytes) {
   std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> stream(ZSTD_createDStream(),
                                                                       ZSTD_freeDStream);
-  if (!stream) return Status::Error("zstd: out of memory");
+  if (!stream) return Status::Internal("zstd: out of memory");
   ZSTD_inBuffer in{data.data(), data.size(), 0};
   std::string out;
   char buffer[kDecodeChunkBytes];
@@ -95,14 +97,14 @@ Result<std::string> ZstdDecompress(std::string_view data, size_t max_output_byte
     ZSTD_outBuffer chunk{buffer, sizeof(buffer), 0};
     const size_t before = in.pos;
     pending = ZSTD_decompressStream(stream.get(), &chunk, &in);
-    if (ZSTD_isError(pending)) return Status::Errorf("zstd: {}", ZSTD_getErrorName(pending));
+    if (ZSTD_isError(pending)) return Status::InvalidInputf("zstd: {}", ZSTD_getErrorName(pending));
     if (out.size() + chunk.pos > max_output_bytes) {
-      return Status::Errorf("zstd: decompressed size exceeds {} bytes", max_output_bytes);
+      return Status::TooLargef("zstd: decompressed size exceeds {} bytes", max_output_bytes);
     }
     out.append(buffer, chunk.pos);
     // No input consumed and no output produced: the frame needs bytes that are not there.
     if (pending != 0 && in.pos == in.size && in.pos == before && chunk.pos == 0) {
-      return Status::Error("zstd: unexpected end of stream");
+      return Status::InvalidInput("zstd: unexpected end of stream");
     }
   }
   return out;
@@ -111,7 +113,7 @@ Result<std::string> ZstdDecompress(std::string_view data, size_t max_output_byte
 Result<std::string> Lz4FrameDecompress(std::string_view data, size_t max_output_bytes) {
   LZ4F_dctx* raw = nullptr;
   if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
-    return Status::Error("lz4: cannot create a decompression context");
+    return Status::Internal("lz4: cannot create a decompression context");
   }
   std::unique_ptr<LZ4F_dctx, decltype(&LZ4F_freeDecompressionContext)> context(
       raw, LZ4F_freeDecompressionContext);
@@ -124,14 +126,14 @@ Result<std::string> Lz4FrameDecompress(std::string_view data, size_t max_output_
     size_t consumed = data.size() - offset;
     hint = LZ4F_decompress(context.get(), buffer, &produced, data.data() + offset, &consumed,
                            nullptr);
-    if (LZ4F_isError(hint)) return Status::Errorf("lz4: {}", LZ4F_getErrorName(hint));
+    if (LZ4F_isError(hint)) return Status::InvalidInputf("lz4: {}", LZ4F_getErrorName(hint));
     offset += consumed;
     if (out.size() + produced > max_output_bytes) {
-      return Status::Errorf("lz4: decompressed size exceeds {} bytes", max_output_bytes);
+      return Status::TooLargef("lz4: decompressed size exceeds {} bytes", max_output_bytes);
     }
     out.append(buffer, produced);
     if (hint != 0 && offset == data.size() && consumed == 0 && produced == 0) {
-      return Status::Error("lz4: unexpected end of stream");
+      return Status::InvalidInput("lz4: unexpected end of stream");
     }
   }
   return out;
@@ -145,7 +147,8 @@ Result<std::string> Decompress(std::string_view data, size_t max_output_bytes) {
     case Compression::kNone: break;
   }
   if (data.size() > max_output_bytes) {
-    return Status::Errorf("{} bytes exceed the limit of {} bytes", data.size(), max_output_bytes);
+    return Status::TooLargef("{} bytes exceed the limit of {} bytes", data.size(),
+                             max_output_bytes);
   }
   return std::string(data);
 }

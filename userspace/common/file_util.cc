@@ -24,7 +24,7 @@ Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes, b
     }
     if (n == 0) break;
     if (data.size() + static_cast<size_t>(n) > max_bytes) {
-      if (!truncate_ok) return Status::Errorf("read {}: larger than {} bytes", path, max_bytes);
+      if (!truncate_ok) return Status::TooLargef("read {}: larger than {} bytes", path, max_bytes);
       data.append(buffer, max_bytes - data.size());
       break;
     }
@@ -65,7 +65,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
 Status MakeDirectories(const std::string& path) {
   std::error_code error;
   std::filesystem::create_directories(path, error);
-  if (error) return Status::Errorf("create directory {}: {}", path, error.message());
+  // libstdc++'s filesystem errors are errno values (generic category), so the code maps too.
+  if (error) return Status::FromErrno(fmt::format("create directory {}", path), error.value());
   return Status::Ok();
 }
 

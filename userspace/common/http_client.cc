@@ -80,12 +80,13 @@ Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
   for (const auto& [name, value] : request.headers) {
     if (name.find_first_of(":\r\n") != std::string::npos ||
         value.find_first_of("\r\n") != std::string::npos) {
-      return Status::Errorf("{}: invalid header {:?}", context, name);
+      return Status::InvalidInputf("{}: invalid header {:?}", context, name);
     }
-    if (!headers.Append(name + ": " + value)) return Status::Errorf("{}: out of memory", context);
+    if (!headers.Append(name + ": " + value))
+      return Status::Internalf("{}: out of memory", context);
   }
   // curl would otherwise wait up to a second for "100 Continue" before sending large bodies.
-  if (!headers.Append("Expect:")) return Status::Errorf("{}: out of memory", context);
+  if (!headers.Append("Expect:")) return Status::Internalf("{}: out of memory", context);
 
   HttpResponse response;
   char error_buffer[CURL_ERROR_SIZE] = {};
@@ -110,7 +111,7 @@ Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
   // The multi interface lets the wait be split into short polls that check `cancel`.
   CURLM* multi = multi_;
   if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
-    return Status::Errorf("{}: curl_multi_add_handle failed", context);
+    return Status::Internalf("{}: curl_multi_add_handle failed", context);
   }
   CURLcode result = CURLE_OK;
   bool cancelled = false;
@@ -119,7 +120,7 @@ Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
     const CURLMcode perform = curl_multi_perform(multi, &running);
     if (perform != CURLM_OK) {
       curl_multi_remove_handle(multi, easy);
-      return Status::Errorf("{}: {}", context, curl_multi_strerror(perform));
+      return Status::Internalf("{}: {}", context, curl_multi_strerror(perform));
     }
     if (running == 0) break;
     if (request.cancel != nullptr && request.cancel->load()) {
@@ -130,7 +131,7 @@ Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
         multi, nullptr, 0, static_cast<int>(kHttpCancelPollInterval.count()), nullptr);
     if (poll != CURLM_OK) {
       curl_multi_remove_handle(multi, easy);
-      return Status::Errorf("{}: {}", context, curl_multi_strerror(poll));
+      return Status::Internalf("{}: {}", context, curl_multi_strerror(poll));
     }
   }
   if (!cancelled) {
@@ -142,13 +143,13 @@ Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
   }
   curl_multi_remove_handle(multi, easy);
 
-  if (cancelled) return Status::Errorf("{}: cancelled", context);
+  if (cancelled) return Status::Unavailablef("{}: cancelled", context);
   if (result != CURLE_OK) {
     // The error buffer names host and port at most, never the query.
     if (error_buffer[0] != '\0') {
-      return Status::Errorf("{}: {}: {}", context, curl_easy_strerror(result), error_buffer);
+      return Status::Unavailablef("{}: {}: {}", context, curl_easy_strerror(result), error_buffer);
     }
-    return Status::Errorf("{}: {}", context, curl_easy_strerror(result));
+    return Status::Unavailablef("{}: {}", context, curl_easy_strerror(result));
   }
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

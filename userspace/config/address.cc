@@ -15,7 +15,7 @@ Result<uint16_t> ParsePort(std::string_view text) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc() || end != text.data() + text.size() || value == 0 ||
       value > 65535) {
-    return Status::Errorf("port must be a number between 1 and 65535, got \"{}\"", text);
+    return Status::InvalidInputf("port must be a number between 1 and 65535, got \"{}\"", text);
   }
   return static_cast<uint16_t>(value);
 }
@@ -53,7 +53,7 @@ std::string GetPart(CURLU* url, CURLUPart part) {
 
 Result<ListenAddress> ParseListenAddress(std::string_view text) {
   const auto invalid = [&](std::string_view why) {
-    return Status::Errorf("invalid address \"{}\": {}", text, why);
+    return Status::InvalidInputf("invalid address \"{}\": {}", text, why);
   };
   ListenAddress address;
   std::string_view port_text;
@@ -93,40 +93,40 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
 
 Status ValidateHttpUrl(std::string_view url) {
   if (url.size() > kMaxUrlBytes) {
-    return Status::Errorf("URL longer than {} bytes ({} bytes)", kMaxUrlBytes, url.size());
+    return Status::InvalidInputf("URL longer than {} bytes ({} bytes)", kMaxUrlBytes, url.size());
   }
   for (const char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-      return Status::Error("URL must not contain spaces or control characters");
+      return Status::InvalidInput("URL must not contain spaces or control characters");
     }
   }
   // Checked before libcurl, which forgives "https:/host" and names a missing scheme vaguely.
   if (!StartsWithIgnoringCase(url, "http://") && !StartsWithIgnoringCase(url, "https://")) {
-    return Status::Errorf("invalid URL \"{}\": must start with http:// or https://", url);
+    return Status::InvalidInputf("invalid URL \"{}\": must start with http:// or https://", url);
   }
   std::unique_ptr<CURLU, CurlUrlDeleter> parsed(curl_url());
-  if (parsed == nullptr) return Status::Error("URL parser: out of memory");
+  if (parsed == nullptr) return Status::Internal("URL parser: out of memory");
   const std::string text(url);
   const CURLUcode code = curl_url_set(parsed.get(), CURLUPART_URL, text.c_str(), 0);
   if (code != CURLUE_OK) {
-    return Status::Errorf("invalid URL \"{}\": {}", url, curl_url_strerror(code));
+    return Status::InvalidInputf("invalid URL \"{}\": {}", url, curl_url_strerror(code));
   }
   if (GetPart(parsed.get(), CURLUPART_HOST).empty()) {
-    return Status::Errorf("invalid URL \"{}\": missing host", url);
+    return Status::InvalidInputf("invalid URL \"{}\": missing host", url);
   }
   if (!GetPart(parsed.get(), CURLUPART_USER).empty() ||
       !GetPart(parsed.get(), CURLUPART_PASSWORD).empty()) {
-    return Status::Errorf(
+    return Status::InvalidInputf(
         "invalid URL \"{}\": user info is not supported (put the token in the "
         "query, e.g. ?token=tkn_xxx)",
         url);
   }
   if (!GetPart(parsed.get(), CURLUPART_FRAGMENT).empty() || url.find('#') != std::string::npos) {
-    return Status::Errorf("invalid URL \"{}\": fragments (#...) are not allowed", url);
+    return Status::InvalidInputf("invalid URL \"{}\": fragments (#...) are not allowed", url);
   }
   const std::string port = GetPart(parsed.get(), CURLUPART_PORT);
   if (port == "0") {
-    return Status::Errorf("invalid URL \"{}\": port must be between 1 and 65535", url);
+    return Status::InvalidInputf("invalid URL \"{}\": port must be between 1 and 65535", url);
   }
   return Status::Ok();
 }

@@ -40,12 +40,12 @@ constexpr size_t kMaxEndpointBytes = 256;
 // Tag values end up in pprof labels and line protocol: no separators, no control characters.
 Status ValidateTagValue(std::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes) {
-    return Status::Errorf("longer than {} bytes ({} bytes)", max_bytes, value.size());
+    return Status::InvalidInputf("longer than {} bytes ({} bytes)", max_bytes, value.size());
   }
   for (const char c : value) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7f || c == ',') {
-      return Status::Errorf("\"{}\" contains a space, ',' or a control character", value);
+      return Status::InvalidInputf("\"{}\" contains a space, ',' or a control character", value);
     }
   }
   return Status::Ok();
@@ -53,145 +53,170 @@ Status ValidateTagValue(std::string_view value, size_t max_bytes) {
 
 Status ValidatePath(const TomlSection& section, std::string_view key, const std::string& path) {
   if (path.size() > kMaxPathBytes) {
-    return Status::Errorf("{}: longer than {} bytes", section.KeyPath(key), kMaxPathBytes);
+    return Status::InvalidInputf("{}: longer than {} bytes", section.KeyPath(key), kMaxPathBytes);
   }
   if (path.find('\0') != std::string::npos) {
-    return Status::Errorf("{}: contains a NUL character", section.KeyPath(key));
+    return Status::InvalidInputf("{}: contains a NUL character", section.KeyPath(key));
   }
   return Status::Ok();
 }
 
-Status ParseAgent(const TomlSection& section, AgentConfig* out) {
-  PROFKIT_RETURN_IF_ERROR(section.String("data_dir", &out->data_dir));
-  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "data_dir", out->data_dir));
-  PROFKIT_RETURN_IF_ERROR(section.String("hostname", &out->hostname));
-  PROFKIT_RETURN_IF_ERROR(ValidateTagValue(out->hostname, kMaxHostnameBytes)
-                              .WithContext(section.KeyPath("hostname")));
-  PROFKIT_RETURN_IF_ERROR(section.String("election_namespace", &out->election_namespace));
-  if (out->election_namespace.empty()) {
-    return Status::Errorf("{}: must not be empty", section.KeyPath("election_namespace"));
-  }
-  return ValidateTagValue(out->election_namespace, kMaxTagBytes)
-      .WithContext(section.KeyPath("election_namespace"));
-}
-
-Status ParseHttp(const TomlSection& section, HttpConfig* out) {
-  PROFKIT_RETURN_IF_ERROR(section.String("listen", &out->listen));
-  Result<ListenAddress> address = ParseListenAddress(out->listen);
-  if (!address.ok()) return address.status().WithContext(section.KeyPath("listen"));
-  out->host = std::move(address->host);
-  out->port = address->port;
-  return Status::Ok();
-}
-
-Status ParseDataway(const TomlSection& section, DatawayConfig* out) {
-  PROFKIT_RETURN_IF_ERROR(section.String("url", &out->url));
-  if (out->url.empty()) return Status::Ok();
-  return ValidateHttpUrl(out->url).WithContext(section.KeyPath("url"));
-}
-
-Status ParseLocal(const TomlSection& section, LocalConfig* out) {
-  PROFKIT_RETURN_IF_ERROR(section.String("dir", &out->dir));
-  return ValidatePath(section, "dir", out->dir);
-}
-
-Status ParseEbpf(const TomlSection& section, EbpfConfig* out) {
-  PROFKIT_RETURN_IF_ERROR(section.Bool("enabled", &out->enabled));
+Result<AgentConfig> ParseAgent(const TomlSection& section) {
+  AgentConfig agent;
+  PROFKIT_ASSIGN_OR_RETURN(agent.data_dir, section.String("data_dir", agent.data_dir));
+  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "data_dir", agent.data_dir));
+  PROFKIT_ASSIGN_OR_RETURN(agent.hostname, section.String("hostname", agent.hostname));
   PROFKIT_RETURN_IF_ERROR(
-      section.Int("sample_rate", kMinSampleRate, kMaxSampleRateHz, &out->sample_rate));
-  PROFKIT_RETURN_IF_ERROR(section.Duration("upload_interval", kMinUploadInterval,
-                                           kMaxUploadInterval, &out->upload_interval));
-  PROFKIT_RETURN_IF_ERROR(section.Bool("kernel_stacks", &out->kernel_stacks));
-  PROFKIT_RETURN_IF_ERROR(section.String("env", &out->env));
-  return ValidateTagValue(out->env, kMaxTagBytes).WithContext(section.KeyPath("env"));
+      ValidateTagValue(agent.hostname, kMaxHostnameBytes).WithContext(section.KeyPath("hostname")));
+  PROFKIT_ASSIGN_OR_RETURN(agent.election_namespace,
+                           section.String("election_namespace", agent.election_namespace));
+  if (agent.election_namespace.empty()) {
+    return Status::InvalidInputf("{}: must not be empty", section.KeyPath("election_namespace"));
+  }
+  PROFKIT_RETURN_IF_ERROR(ValidateTagValue(agent.election_namespace, kMaxTagBytes)
+                              .WithContext(section.KeyPath("election_namespace")));
+  return agent;
+}
+
+Result<HttpConfig> ParseHttp(const TomlSection& section) {
+  HttpConfig http;
+  PROFKIT_ASSIGN_OR_RETURN(http.listen, section.String("listen", http.listen));
+  Result<ListenAddress> address = ParseListenAddress(http.listen);
+  if (!address.ok()) return address.status().WithContext(section.KeyPath("listen"));
+  http.host = std::move(address->host);
+  http.port = address->port;
+  return http;
+}
+
+Result<DatawayConfig> ParseDataway(const TomlSection& section) {
+  DatawayConfig dataway;
+  PROFKIT_ASSIGN_OR_RETURN(dataway.url, section.String("url", dataway.url));
+  if (dataway.url.empty()) return dataway;
+  PROFKIT_RETURN_IF_ERROR(ValidateHttpUrl(dataway.url).WithContext(section.KeyPath("url")));
+  return dataway;
+}
+
+Result<LocalConfig> ParseLocal(const TomlSection& section) {
+  LocalConfig local;
+  PROFKIT_ASSIGN_OR_RETURN(local.dir, section.String("dir", local.dir));
+  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "dir", local.dir));
+  return local;
+}
+
+Result<EbpfConfig> ParseEbpf(const TomlSection& section) {
+  EbpfConfig ebpf;
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.enabled, section.Bool("enabled", ebpf.enabled));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.sample_rate, section.Int("sample_rate", kMinSampleRate,
+                                                         kMaxSampleRateHz, ebpf.sample_rate));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.upload_interval,
+                           section.Duration("upload_interval", kMinUploadInterval,
+                                            kMaxUploadInterval, ebpf.upload_interval));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.kernel_stacks, section.Bool("kernel_stacks", ebpf.kernel_stacks));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.env, section.String("env", ebpf.env));
+  PROFKIT_RETURN_IF_ERROR(
+      ValidateTagValue(ebpf.env, kMaxTagBytes).WithContext(section.KeyPath("env")));
+  return ebpf;
 }
 
 // Endpoints are exact paths matched by the HTTP server.
 Status ValidateEndpoint(std::string_view endpoint) {
   if (endpoint.empty() || endpoint[0] != '/' || endpoint.size() > kMaxEndpointBytes) {
-    return Status::Errorf("\"{}\" must be a path starting with '/', at most {} bytes", endpoint,
-                          kMaxEndpointBytes);
+    return Status::InvalidInputf("\"{}\" must be a path starting with '/', at most {} bytes",
+                                 endpoint, kMaxEndpointBytes);
   }
   for (const char c : endpoint) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f || c == '?' || c == '#') {
-      return Status::Errorf("\"{}\" contains a space, '?', '#' or a non-printable character",
-                            endpoint);
+      return Status::InvalidInputf("\"{}\" contains a space, '?', '#' or a non-printable character",
+                                   endpoint);
     }
   }
   return Status::Ok();
 }
 
-Status ParseProfileIo(const TomlSection& section, ProfileIoConfig* out) {
-  PROFKIT_RETURN_IF_ERROR(section.String("cache_path", &out->cache_path));
-  if (out->cache_path.empty()) {
-    return Status::Errorf("{}: must not be empty", section.KeyPath("cache_path"));
+Result<ProfileIoConfig> ParseProfileIo(const TomlSection& section) {
+  ProfileIoConfig io;
+  PROFKIT_ASSIGN_OR_RETURN(io.cache_path, section.String("cache_path", io.cache_path));
+  if (io.cache_path.empty()) {
+    return Status::InvalidInputf("{}: must not be empty", section.KeyPath("cache_path"));
   }
-  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "cache_path", out->cache_path));
-  PROFKIT_RETURN_IF_ERROR(section.Int("cache_capacity_mb", kMinCacheCapacityMb,
-                                      kMaxCacheCapacityMb, &out->cache_capacity_mb));
-  PROFKIT_RETURN_IF_ERROR(section.Bool("clear_cache_on_start", &out->clear_cache_on_start));
-  PROFKIT_RETURN_IF_ERROR(
-      section.Int("upload_workers", 1, kMaxUploadWorkers, &out->upload_workers));
-  PROFKIT_RETURN_IF_ERROR(
-      section.Duration("send_timeout", kMinSendTimeout, kMaxSendTimeout, &out->send_timeout));
-  return section.Int("send_retry_count", 1, kMaxSendRetryCount, &out->send_retry_count);
+  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "cache_path", io.cache_path));
+  PROFKIT_ASSIGN_OR_RETURN(io.cache_capacity_mb,
+                           section.Int("cache_capacity_mb", kMinCacheCapacityMb,
+                                       kMaxCacheCapacityMb, io.cache_capacity_mb));
+  PROFKIT_ASSIGN_OR_RETURN(io.clear_cache_on_start,
+                           section.Bool("clear_cache_on_start", io.clear_cache_on_start));
+  PROFKIT_ASSIGN_OR_RETURN(io.upload_workers,
+                           section.Int("upload_workers", 1, kMaxUploadWorkers, io.upload_workers));
+  PROFKIT_ASSIGN_OR_RETURN(io.send_timeout, section.Duration("send_timeout", kMinSendTimeout,
+                                                             kMaxSendTimeout, io.send_timeout));
+  PROFKIT_ASSIGN_OR_RETURN(
+      io.send_retry_count,
+      section.Int("send_retry_count", 1, kMaxSendRetryCount, io.send_retry_count));
+  return io;
 }
 
-Status ParseProfileInput(const TomlSection& section, ProfileInputConfig* out) {
-  out->enabled = true;
-  PROFKIT_RETURN_IF_ERROR(section.StringArray("endpoints", &out->endpoints));
-  if (out->endpoints.size() > kMaxEndpoints) {
-    return Status::Errorf("{}: at most {} endpoints", section.KeyPath("endpoints"), kMaxEndpoints);
+Result<ProfileInputConfig> ParseProfileInput(const TomlSection& section) {
+  ProfileInputConfig input;
+  input.enabled = true;
+  PROFKIT_ASSIGN_OR_RETURN(input.endpoints, section.StringArray("endpoints", input.endpoints));
+  if (input.endpoints.size() > kMaxEndpoints) {
+    return Status::InvalidInputf("{}: at most {} endpoints", section.KeyPath("endpoints"),
+                                 kMaxEndpoints);
   }
-  for (const std::string& endpoint : out->endpoints) {
+  for (const std::string& endpoint : input.endpoints) {
     PROFKIT_RETURN_IF_ERROR(ValidateEndpoint(endpoint).WithContext(section.KeyPath("endpoints")));
   }
-  PROFKIT_RETURN_IF_ERROR(section.Int("body_size_limit_mb", 1, kMaxBodySizeLimitMb,
-                                      &out->body_size_limit_mb));
-  PROFKIT_RETURN_IF_ERROR(section.Bool("generate_metrics", &out->generate_metrics));
-  PROFKIT_RETURN_IF_ERROR(section.Bool("election", &out->election));
-  PROFKIT_RETURN_IF_ERROR(ParseGoTargets(section, &out->go_targets));
+  PROFKIT_ASSIGN_OR_RETURN(
+      input.body_size_limit_mb,
+      section.Int("body_size_limit_mb", 1, kMaxBodySizeLimitMb, input.body_size_limit_mb));
+  PROFKIT_ASSIGN_OR_RETURN(input.generate_metrics,
+                           section.Bool("generate_metrics", input.generate_metrics));
+  PROFKIT_ASSIGN_OR_RETURN(input.election, section.Bool("election", input.election));
+  PROFKIT_ASSIGN_OR_RETURN(input.go_targets, ParseGoTargets(section));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection io, section.Table("io_config"));
-  PROFKIT_RETURN_IF_ERROR(ParseProfileIo(io, &out->io));
-  PROFKIT_RETURN_IF_ERROR(section.StringMap("tags", &out->tags));
-  for (const auto& [key, value] : out->tags) {
+  PROFKIT_ASSIGN_OR_RETURN(input.io, ParseProfileIo(io));
+  PROFKIT_ASSIGN_OR_RETURN(input.tags, section.StringMap("tags"));
+  for (const auto& [key, value] : input.tags) {
     if (key.empty() || key.size() > kMaxTagBytes) {
-      return Status::Errorf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
-                            kMaxTagBytes);
+      return Status::InvalidInputf("{}: tag keys must have 1..{} bytes", section.KeyPath("tags"),
+                                   kMaxTagBytes);
     }
     if (value.size() > kMaxTagBytes) {
-      return Status::Errorf("{}.{}: longer than {} bytes", section.KeyPath("tags"), key,
-                            kMaxTagBytes);
+      return Status::InvalidInputf("{}.{}: longer than {} bytes", section.KeyPath("tags"), key,
+                                   kMaxTagBytes);
     }
   }
-  return ParsePyroscopeInputs(section, &out->pyroscope);
+  PROFKIT_ASSIGN_OR_RETURN(input.pyroscope, ParsePyroscopeInputs(section));
+  return input;
 }
 
-Status ParseInputs(const TomlSection& inputs, ProfileInputConfig* out) {
+Result<ProfileInputConfig> ParseInputs(const TomlSection& inputs) {
   PROFKIT_ASSIGN_OR_RETURN(const std::vector<TomlSection> profiles, inputs.TableArray("profile"));
-  if (profiles.empty()) return Status::Ok();
+  if (profiles.empty()) return ProfileInputConfig{};
   if (profiles.size() > 1) {
-    return Status::Errorf("{}: only one [[inputs.profile]] table is supported, got {}",
-                          inputs.KeyPath("profile"), profiles.size());
+    return Status::InvalidInputf("{}: only one [[inputs.profile]] table is supported, got {}",
+                                 inputs.KeyPath("profile"), profiles.size());
   }
-  return ParseProfileInput(profiles[0], out);
+  return ParseProfileInput(profiles[0]);
 }
 
 // Each [table] is read by one function; a new table is one more line here.
-Status ParseTables(const TomlSection& root, Config* config) {
+Result<Config> ParseTables(const TomlSection& root) {
+  Config config;
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection agent, root.Table("agent"));
-  PROFKIT_RETURN_IF_ERROR(ParseAgent(agent, &config->agent));
+  PROFKIT_ASSIGN_OR_RETURN(config.agent, ParseAgent(agent));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection http, root.Table("http"));
-  PROFKIT_RETURN_IF_ERROR(ParseHttp(http, &config->http));
+  PROFKIT_ASSIGN_OR_RETURN(config.http, ParseHttp(http));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection dataway, root.Table("dataway"));
-  PROFKIT_RETURN_IF_ERROR(ParseDataway(dataway, &config->dataway));
+  PROFKIT_ASSIGN_OR_RETURN(config.dataway, ParseDataway(dataway));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection local, root.Table("local"));
-  PROFKIT_RETURN_IF_ERROR(ParseLocal(local, &config->local));
+  PROFKIT_ASSIGN_OR_RETURN(config.local, ParseLocal(local));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection ebpf, root.Table("ebpf"));
-  PROFKIT_RETURN_IF_ERROR(ParseEbpf(ebpf, &config->ebpf));
+  PROFKIT_ASSIGN_OR_RETURN(config.ebpf, ParseEbpf(ebpf));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection inputs, root.Table("inputs"));
-  return ParseInputs(inputs, &config->profile);
+  PROFKIT_ASSIGN_OR_RETURN(config.profile, ParseInputs(inputs));
+  return config;
 }
 
 // toml++ descriptions are single sentences, but keep the promise of one line regardless.
@@ -209,13 +234,12 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   try {
     root = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& error) {
-    return Status::Errorf("{}:{}:{}: {}", source_name, error.source().begin.line,
-                          error.source().begin.column, OneLine(error.description()));
+    return Status::InvalidInputf("{}:{}:{}: {}", source_name, error.source().begin.line,
+                                 error.source().begin.column, OneLine(error.description()));
   }
-  Config config;
   VisitedNodes visited;
   const TomlSection top(&root, "", &visited);
-  PROFKIT_RETURN_IF_ERROR(ParseTables(top, &config).WithContext(source_name));
+  PROFKIT_ASSIGN_OR_RETURN(Config config, ParseTables(top).WithContext(source_name));
   for (const std::string& unknown : UnknownKeys(root, visited)) {
     config.warnings.push_back(fmt::format("{}: {} (ignored)", source_name, unknown));
   }

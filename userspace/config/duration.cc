@@ -33,7 +33,7 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   const auto invalid = [&](std::string_view why) {
-    return Status::Errorf("invalid duration \"{}\": {}", text, why);
+    return Status::InvalidInputf("invalid duration \"{}\": {}", text, why);
   };
   if (text.empty()) return invalid("empty");
   if (text[0] == '-') return invalid("negative durations are not allowed");

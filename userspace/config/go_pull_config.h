@@ -11,6 +11,6 @@ namespace profkit::config {
 
 // Reads every [[inputs.profile.go]] table of the [[inputs.profile]] `profile` and validates each
 // target; errors name the key, e.g. "inputs.profile[0].go[1].interval: ...".
-Status ParseGoTargets(const TomlSection& profile, std::vector<GoTarget>* out);
+Result<std::vector<GoTarget>> ParseGoTargets(const TomlSection& profile);
 
 }  // namespace profkit::config

@@ -24,7 +24,8 @@ constexpr std::array<TypeName, 6> kTypeNames = {{{GoProfileType::kCpu, "cpu"},
 Status CheckReadableFile(std::string_view field, const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Status::FromErrno(fmt::format("{}: {}", field, path), errno);
-  if (!S_ISREG(st.st_mode)) return Status::Errorf("{}: {} is not a regular file", field, path);
+  if (!S_ISREG(st.st_mode))
+    return Status::InvalidInputf("{}: {} is not a regular file", field, path);
   return Status::Ok();
 }
 
@@ -34,8 +35,10 @@ Result<GoProfileType> ParseGoProfileType(std::string_view name) {
   for (const auto& entry : kTypeNames) {
     if (entry.name == name) return entry.type;
   }
-  return Status::Errorf("invalid profile type {:?} (expected cpu, heap, goroutine, mutex, block or "
-                        "allocs)", name);
+  return Status::InvalidInputf(
+      "invalid profile type {:?} (expected cpu, heap, goroutine, mutex, block or "
+      "allocs)",
+      name);
 }
 
 std::string_view GoProfileTypeName(GoProfileType type) {
@@ -50,13 +53,14 @@ Result<std::string> GoTargetBaseUrl(const GoTarget& target) {
   std::string scheme;
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    return Status::Errorf("url {:?}: expected http://host:port or https://host:port", target.url);
+    return Status::InvalidInputf("url {:?}: expected http://host:port or https://host:port",
+                                 target.url);
   }
   scheme = std::string(url.substr(0, scheme_end));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (scheme != "http" && scheme != "https") {
-    return Status::Errorf("url {:?}: scheme must be http or https", target.url);
+    return Status::InvalidInputf("url {:?}: scheme must be http or https", target.url);
   }
   if (target.tls_open) scheme = "https";
   std::string_view authority = url.substr(scheme_end + 3);
@@ -65,9 +69,9 @@ Result<std::string> GoTargetBaseUrl(const GoTarget& target) {
   if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
     authority = authority.substr(at + 1);
   }
-  if (authority.empty()) return Status::Errorf("url {:?}: no host", target.url);
+  if (authority.empty()) return Status::InvalidInputf("url {:?}: no host", target.url);
   if (authority.find_first_of(" \t\r\n\\") != std::string_view::npos) {
-    return Status::Errorf("url {:?}: invalid host", target.url);
+    return Status::InvalidInputf("url {:?}: invalid host", target.url);
   }
   return scheme + "://" + std::string(authority);
 }
@@ -75,20 +79,21 @@ Result<std::string> GoTargetBaseUrl(const GoTarget& target) {
 Status ValidateGoTarget(const GoTarget& target) {
   PROFKIT_RETURN_IF_ERROR(GoTargetBaseUrl(target).status());
   if (target.interval < kMinPullInterval) {
-    return Status::Errorf("interval: {}s is below the minimum {}s", target.interval.count(),
-                          kMinPullInterval.count());
+    return Status::InvalidInputf("interval: {}s is below the minimum {}s", target.interval.count(),
+                                 kMinPullInterval.count());
   }
-  if (target.enabled_types.empty()) return Status::Error("enabled_types: empty, nothing to pull");
+  if (target.enabled_types.empty())
+    return Status::InvalidInput("enabled_types: empty, nothing to pull");
   std::vector<GoProfileType> sorted = target.enabled_types;
   std::sort(sorted.begin(), sorted.end());
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-    return Status::Error("enabled_types: a type is listed twice");
+    return Status::InvalidInput("enabled_types: a type is listed twice");
   }
   for (const auto& [key, value] : target.tags) {
-    if (key.empty()) return Status::Error("tags: empty key");
+    if (key.empty()) return Status::InvalidInput("tags: empty key");
   }
   if (target.tls_cert.empty() != target.tls_key.empty()) {
-    return Status::Error("tls_cert and tls_key: set both or neither");
+    return Status::InvalidInput("tls_cert and tls_key: set both or neither");
   }
   if (!target.tls_ca.empty()) PROFKIT_RETURN_IF_ERROR(CheckReadableFile("tls_ca", target.tls_ca));
   if (!target.tls_cert.empty()) {

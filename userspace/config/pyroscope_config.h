@@ -9,7 +9,7 @@
 
 namespace profkit::config {
 
-// Replaces `out` with the pyroscope tables of `profile`; errors name the dotted key.
-Status ParsePyroscopeInputs(const TomlSection& profile, std::vector<PyroscopeInputConfig>* out);
+// The pyroscope tables of `profile`; errors name the dotted key.
+Result<std::vector<PyroscopeInputConfig>> ParsePyroscopeInputs(const TomlSection& profile);
 
 }  // namespace profkit::config

@@ -81,8 +81,8 @@ const toml::node* TomlSection::Get(std::string_view key) const {
 
 Status TomlSection::TypeError(std::string_view key, std::string_view expected,
                               const toml::node& node) const {
-  return Status::Errorf("{}: expected {}, got {}", KeyPath(key), expected,
-                        TypeWithArticle(node.type()));
+  return Status::InvalidInputf("{}: expected {}, got {}", KeyPath(key), expected,
+                               TypeWithArticle(node.type()));
 }
 
 Result<TomlSection> TomlSection::Table(std::string_view key) const {
@@ -92,48 +92,47 @@ Result<TomlSection> TomlSection::Table(std::string_view key) const {
   return TomlSection(node->as_table(), KeyPath(key), visited_);
 }
 
-Status TomlSection::String(std::string_view key, std::string* out) const {
+Result<std::string> TomlSection::String(std::string_view key, std::string fallback) const {
   const toml::node* node = Get(key);
-  if (node == nullptr) return Status::Ok();
+  if (node == nullptr) return fallback;
   if (!node->is_string()) return TypeError(key, "a string", *node);
-  *out = node->as_string()->get();
-  return Status::Ok();
+  return node->as_string()->get();
 }
 
-Status TomlSection::Bool(std::string_view key, bool* out) const {
+Result<bool> TomlSection::Bool(std::string_view key, bool fallback) const {
   const toml::node* node = Get(key);
-  if (node == nullptr) return Status::Ok();
+  if (node == nullptr) return fallback;
   if (!node->is_boolean()) return TypeError(key, "a boolean (true or false)", *node);
-  *out = node->as_boolean()->get();
-  return Status::Ok();
+  return node->as_boolean()->get();
 }
 
-Status TomlSection::Int(std::string_view key, int64_t min, int64_t max, int* out) const {
+Result<int> TomlSection::Int(std::string_view key, int64_t min, int64_t max, int fallback) const {
   const toml::node* node = Get(key);
-  if (node == nullptr) return Status::Ok();
+  if (node == nullptr) return fallback;
   if (!node->is_integer()) return TypeError(key, "an integer", *node);
   const int64_t value = node->as_integer()->get();
   if (value < min || value > max) {
-    return Status::Errorf("{}: must be between {} and {}, got {}", KeyPath(key), min, max, value);
+    return Status::InvalidInputf("{}: must be between {} and {}, got {}", KeyPath(key), min, max,
+                                 value);
   }
-  *out = static_cast<int>(value);
-  return Status::Ok();
+  return static_cast<int>(value);
 }
 
-Status TomlSection::Duration(std::string_view key, std::chrono::nanoseconds min,
-                             std::chrono::nanoseconds max, std::chrono::nanoseconds* out) const {
+Result<std::chrono::nanoseconds> TomlSection::Duration(std::string_view key,
+                                                       std::chrono::nanoseconds min,
+                                                       std::chrono::nanoseconds max,
+                                                       std::chrono::nanoseconds fallback) const {
   const toml::node* node = Get(key);
-  if (node == nullptr) return Status::Ok();
+  if (node == nullptr) return fallback;
   if (!node->is_string()) return TypeError(key, "a duration string such as \"60s\"", *node);
   const std::string& text = node->as_string()->get();
   Result<std::chrono::nanoseconds> value = ParseDuration(text);
   if (!value.ok()) return value.status().WithContext(KeyPath(key));
   if (*value < min || *value > max) {
-    return Status::Errorf("{}: must be between {} and {}, got \"{}\"", KeyPath(key),
-                          FormatLimit(min), FormatLimit(max), text);
+    return Status::InvalidInputf("{}: must be between {} and {}, got \"{}\"", KeyPath(key),
+                                 FormatLimit(min), FormatLimit(max), text);
   }
-  *out = *value;
-  return Status::Ok();
+  return *value;
 }
 
 Result<std::vector<TomlSection>> TomlSection::TableArray(std::string_view key) const {
@@ -150,9 +149,10 @@ Result<std::vector<TomlSection>> TomlSection::TableArray(std::string_view key) c
   return out;
 }
 
-Status TomlSection::StringArray(std::string_view key, std::vector<std::string>* out) const {
+Result<std::vector<std::string>> TomlSection::StringArray(std::string_view key,
+                                                          std::vector<std::string> fallback) const {
   const toml::node* node = Get(key);
-  if (node == nullptr) return Status::Ok();
+  if (node == nullptr) return fallback;
   const toml::array* array = node->as_array();
   if (array == nullptr) return TypeError(key, "an array of strings", *node);
   std::vector<std::string> values;
@@ -163,22 +163,21 @@ Status TomlSection::StringArray(std::string_view key, std::vector<std::string>* 
     }
     values.push_back(element->as_string()->get());
   }
-  *out = std::move(values);
-  return Status::Ok();
+  return values;
 }
 
-Status TomlSection::StringMap(std::string_view key,
-                              std::vector<std::pair<std::string, std::string>>* out) const {
+Result<std::vector<std::pair<std::string, std::string>>> TomlSection::StringMap(
+    std::string_view key) const {
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection section, Table(key));
-  out->clear();
-  if (section.table_ == nullptr) return Status::Ok();
+  std::vector<std::pair<std::string, std::string>> out;
+  if (section.table_ == nullptr) return out;
   for (const auto& [name, value] : *section.table_) {
     visited_->insert(&value);
     if (!value.is_string()) return section.TypeError(name.str(), "a string", value);
-    out->emplace_back(std::string(name.str()), value.as_string()->get());
+    out.emplace_back(std::string(name.str()), value.as_string()->get());
   }
-  std::sort(out->begin(), out->end());
-  return Status::Ok();
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<std::string> UnknownKeys(const toml::table& root, const VisitedNodes& visited) {

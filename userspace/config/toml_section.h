@@ -28,22 +28,23 @@ class TomlSection {
   // The sub-table `key`; absent is an empty section, another type is an error.
   Result<TomlSection> Table(std::string_view key) const;
 
-  // Each read leaves `out` unchanged when the key is absent; errors name the dotted key.
-  Status String(std::string_view key, std::string* out) const;
-  Status Bool(std::string_view key, bool* out) const;
-  Status Int(std::string_view key, int64_t min, int64_t max, int* out) const;
+  // Each read returns `fallback` when the key is absent; errors name the dotted key.
+  Result<std::string> String(std::string_view key, std::string fallback) const;
+  Result<bool> Bool(std::string_view key, bool fallback) const;
+  Result<int> Int(std::string_view key, int64_t min, int64_t max, int fallback) const;
   // A Go-style duration string (see duration.h) within [min, max].
-  Status Duration(std::string_view key, std::chrono::nanoseconds min, std::chrono::nanoseconds max,
-                  std::chrono::nanoseconds* out) const;
+  Result<std::chrono::nanoseconds> Duration(std::string_view key, std::chrono::nanoseconds min,
+                                            std::chrono::nanoseconds max,
+                                            std::chrono::nanoseconds fallback) const;
 
   // The tables of the array of tables `key` ([[key]]); absent is none. Sections are named
   // "<key path>[<index>]".
   Result<std::vector<TomlSection>> TableArray(std::string_view key) const;
-  // An array of strings.
-  Status StringArray(std::string_view key, std::vector<std::string>* out) const;
-  // A sub-table of free-form keys with string values (e.g. tags), in key order; replaces `out`.
-  Status StringMap(std::string_view key,
-                   std::vector<std::pair<std::string, std::string>>* out) const;
+  // An array of strings; `fallback` when absent.
+  Result<std::vector<std::string>> StringArray(std::string_view key,
+                                               std::vector<std::string> fallback) const;
+  // A sub-table of free-form keys with string values (e.g. tags), in key order; none when absent.
+  Result<std::vector<std::pair<std::string, std::string>>> StringMap(std::string_view key) const;
 
   // "ebpf.sample_rate" for key "sample_rate" of section "ebpf".
   std::string KeyPath(std::string_view key) const;

@@ -21,13 +21,15 @@ bool Retryable(long status) { return status >= 500 || status == 429 || status ==
 
 Result<std::unique_ptr<DatawaySink>> DatawaySink::Create(DatawayOptions options) {
   PROFKIT_RETURN_IF_ERROR(DatawayUploadUrl(options.url).status());
-  if (options.max_attempts < 1) return Status::Error("dataway: max_attempts must be at least 1");
+  if (options.max_attempts < 1)
+    return Status::InvalidInput("dataway: max_attempts must be at least 1");
   if (options.upload_workers < 1 || options.upload_workers > kMaxUploadWorkers) {
-    return Status::Errorf("dataway: upload_workers must be in 1..{}", kMaxUploadWorkers);
+    return Status::InvalidInputf("dataway: upload_workers must be in 1..{}", kMaxUploadWorkers);
   }
-  if (options.send_timeout.count() <= 0) return Status::Error("dataway: send_timeout must be > 0");
+  if (options.send_timeout.count() <= 0)
+    return Status::InvalidInput("dataway: send_timeout must be > 0");
   if (options.initial_backoff.count() <= 0 || options.max_backoff < options.initial_backoff) {
-    return Status::Error("dataway: need 0 < initial_backoff <= max_backoff");
+    return Status::InvalidInput("dataway: need 0 < initial_backoff <= max_backoff");
   }
   PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<DiskQueue> queue, DiskQueue::Open(options.queue));
   return std::unique_ptr<DatawaySink>(new DatawaySink(std::move(options), std::move(queue)));

@@ -39,7 +39,7 @@ Result<std::string> QueryUnescape(std::string_view text) {
     } else {
       const int high = i + 2 < text.size() ? HexValue(text[i + 1]) : -1;
       const int low = high >= 0 ? HexValue(text[i + 2]) : -1;
-      if (low < 0) return Status::Error("invalid %-escape in the query");
+      if (low < 0) return Status::InvalidInput("invalid %-escape in the query");
       out += static_cast<char>(high * 16 + low);
       i += 2;
     }
@@ -73,7 +73,7 @@ Result<std::string> SortedQuery(std::string_view query) {
     const std::string_view item = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (item.empty()) continue;
-    if (item.find(';') != std::string_view::npos) return Status::Error("';' in the query");
+    if (item.find(';') != std::string_view::npos) return Status::InvalidInput("';' in the query");
     const size_t equals = item.find('=');
     PROFKIT_ASSIGN_OR_RETURN(std::string key, QueryUnescape(item.substr(0, equals)));
     std::string value;
@@ -99,22 +99,22 @@ Result<std::string> GetPart(CURLU* url, CURLUPart part, CURLUcode absent = CURLU
   CurlString owned(text);
   if (rc == CURLUE_OK) return std::string(text);
   if (rc == absent) return std::string();
-  return Status::Error(curl_url_strerror(rc));
+  return Status::InvalidInput(curl_url_strerror(rc));
 }
 
 Result<std::string> BuildEndpointUrl(const std::string& dataway_url, std::string_view endpoint) {
   const std::unique_ptr<CURLU, CurlUrlDeleter> url(curl_url());
-  if (url == nullptr) return Status::Error("out of memory");
+  if (url == nullptr) return Status::Internal("out of memory");
   CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, dataway_url.c_str(), 0);
-  if (rc != CURLUE_OK) return Status::Error(curl_url_strerror(rc));
+  if (rc != CURLUE_OK) return Status::InvalidInput(curl_url_strerror(rc));
   PROFKIT_ASSIGN_OR_RETURN(const std::string scheme,
                            GetPart(url.get(), CURLUPART_SCHEME, CURLUE_NO_SCHEME));
   if (scheme != "http" && scheme != "https") {
-    return Status::Errorf("scheme {:?} is not http or https", scheme);
+    return Status::InvalidInputf("scheme {:?} is not http or https", scheme);
   }
   PROFKIT_ASSIGN_OR_RETURN(const std::string host,
                            GetPart(url.get(), CURLUPART_HOST, CURLUE_NO_HOST));
-  if (host.empty()) return Status::Error("no host");
+  if (host.empty()) return Status::InvalidInput("no host");
   PROFKIT_ASSIGN_OR_RETURN(const std::string query,
                            GetPart(url.get(), CURLUPART_QUERY, CURLUE_NO_QUERY));
   PROFKIT_ASSIGN_OR_RETURN(const std::string sorted, SortedQuery(query));
@@ -127,7 +127,7 @@ Result<std::string> BuildEndpointUrl(const std::string& dataway_url, std::string
                                CURLUPART_PASSWORD, CURLUPART_OPTIONS}) {
     if (rc == CURLUE_OK) rc = curl_url_set(url.get(), part, nullptr, 0);
   }
-  if (rc != CURLUE_OK) return Status::Error(curl_url_strerror(rc));
+  if (rc != CURLUE_OK) return Status::InvalidInput(curl_url_strerror(rc));
   PROFKIT_ASSIGN_OR_RETURN(std::string upload_url, GetPart(url.get(), CURLUPART_URL));
   if (!sorted.empty()) upload_url += "?" + sorted;
   return upload_url;
@@ -151,7 +151,8 @@ Result<std::string> DatawayUploadUrl(std::string_view dataway_url) {
 }
 
 Result<std::string> DatawayEndpointUrl(std::string_view dataway_url, std::string_view path) {
-  if (path.empty() || path[0] != '/') return Status::Errorf("endpoint {:?} is not a path", path);
+  if (path.empty() || path[0] != '/')
+    return Status::InvalidInputf("endpoint {:?} is not a path", path);
   return BuildEndpointUrl(std::string(dataway_url), path)
       .WithContext(fmt::format("dataway url {:?}", UrlWithoutSecrets(dataway_url)));
 }
@@ -161,8 +162,9 @@ Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view p
   PROFKIT_ASSIGN_OR_RETURN(std::string url, DatawayEndpointUrl(dataway_url, path));
   const size_t query = url.find('?');
   if (query == std::string::npos || !HasToken(std::string_view(url).substr(query + 1))) {
-    return Status::Error("dataway.url has no token=...: the election needs it (or set "
-                         "election = false in [[inputs.profile]])");
+    return Status::InvalidInput(
+        "dataway.url has no token=...: the election needs it (or set "
+        "election = false in [[inputs.profile]])");
   }
   url += "&namespace=" + QueryEscape(election_namespace) + "&id=" + QueryEscape(id);
   return url;

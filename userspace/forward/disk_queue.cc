@@ -82,7 +82,7 @@ Status ReadAllAt(int fd, char* out, size_t size, uint64_t offset) {
       if (errno == EINTR) continue;
       return Status::FromErrno("read", errno);
     }
-    if (n == 0) return Status::Error("read: unexpected end of file");
+    if (n == 0) return Status::InvalidInput("read: unexpected end of file");
     out += n;
     size -= static_cast<size_t>(n);
     offset += static_cast<uint64_t>(n);
@@ -157,9 +157,9 @@ DiskQueue::~DiskQueue() {
 }
 
 Result<std::unique_ptr<DiskQueue>> DiskQueue::Open(DiskQueueOptions options) {
-  if (options.dir.empty()) return Status::Error("disk queue: no directory");
+  if (options.dir.empty()) return Status::InvalidInput("disk queue: no directory");
   if (options.capacity_bytes < kDiskQueueRecordHeaderBytes) {
-    return Status::Error("disk queue: capacity too small");
+    return Status::InvalidInput("disk queue: capacity too small");
   }
   std::unique_ptr<DiskQueue> queue(new DiskQueue(std::move(options)));
   PROFKIT_RETURN_IF_ERROR(queue->Recover().WithContext("disk queue " + queue->options_.dir));
@@ -328,8 +328,8 @@ Status DiskQueue::Push(std::string_view payload) {
   if (payload.size() > UINT32_MAX || record_bytes > options_.capacity_bytes) {
     std::lock_guard lock(mutex_);
     ++counters_.push_errors;
-    return Status::Errorf("disk queue: a record of {} bytes exceeds the capacity of {} bytes",
-                          record_bytes, options_.capacity_bytes);
+    return Status::TooLargef("disk queue: a record of {} bytes exceeds the capacity of {} bytes",
+                             record_bytes, options_.capacity_bytes);
   }
   std::array<char, kDiskQueueRecordHeaderBytes> header;
   std::memcpy(header.data(), kMagic.data(), kMagic.size());
@@ -405,7 +405,7 @@ std::optional<DiskQueue::Lease> DiskQueue::Take(std::chrono::steady_clock::time_
     std::string record(kDiskQueueRecordHeaderBytes + length, '\0');
     Status read = ReadAllAt(segment->fd, record.data(), record.size(),
                             offset - kDiskQueueRecordHeaderBytes);
-    if (read.ok() && !ValidRecordAt(record, 0)) read = Status::Error("checksum mismatch");
+    if (read.ok() && !ValidRecordAt(record, 0)) read = Status::InvalidInput("checksum mismatch");
     if (read.ok()) {
       record.erase(0, kDiskQueueRecordHeaderBytes);
       return Lease{id, std::move(record)};

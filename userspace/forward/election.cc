@@ -25,17 +25,17 @@ std::string BoundedString(const nlohmann::json& object, const char* key) {
 
 Result<ElectionReply> ParseElectionReply(std::string_view body) {
   const nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Status::Error("election reply is not JSON");
+  if (json.is_discarded()) return Status::InvalidInput("election reply is not JSON");
   const auto content = json.is_object() ? json.find("content") : json.end();
   if (content == json.end() || !content->is_object()) {
-    return Status::Error("election reply has no \"content\" object");
+    return Status::InvalidInput("election reply has no \"content\" object");
   }
   ElectionReply reply;
   const std::string status = BoundedString(*content, "status");
   if (status == "success") {
     reply.leader = true;
   } else if (status != "defeat") {
-    return Status::Errorf("election reply: unknown status {:?}", status);
+    return Status::InvalidInputf("election reply: unknown status {:?}", status);
   }
   if (const auto interval = content->find("interval");
       interval != content->end() && interval->is_number()) {
@@ -102,12 +102,12 @@ std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
   if (stop_.load()) return options_.retry_interval;
 
   Status error;
-  Result<ElectionReply> reply = Status::Error("no reply");
+  Result<ElectionReply> reply = Status::Internal("no reply");
   if (!response.ok()) {
     error = response.status();
   } else if (response->status < 200 || response->status >= 300) {
-    error = Status::Errorf("HTTP {} {:?}", response->status,
-                           std::string_view(response->body).substr(0, kMaxLoggedReplyBytes));
+    error = Status::Unavailablef("HTTP {} {:?}", response->status,
+                                 std::string_view(response->body).substr(0, kMaxLoggedReplyBytes));
   } else {
     reply = ParseElectionReply(response->body);
     if (!reply.ok()) error = reply.status();

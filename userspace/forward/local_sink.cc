@@ -48,7 +48,7 @@ std::string SanitizePathComponent(std::string_view name) {
 LocalSink::LocalSink(std::string dir) : dir_(std::move(dir)) {}
 
 Result<std::string> LocalSink::Write(const ProfileUpload& upload) {
-  if (upload.attachments.empty()) return Status::Error("writing a profile: no attachments");
+  if (upload.attachments.empty()) return Status::InvalidInput("writing a profile: no attachments");
   const std::string service_dir = dir_ + "/" + SanitizePathComponent(upload.service);
   PROFKIT_RETURN_IF_ERROR(MakeDirectories(service_dir));
 
@@ -70,8 +70,8 @@ Result<std::string> LocalSink::Write(const ProfileUpload& upload) {
     }
     return single ? paths.front() : stem;
   }
-  return Status::Errorf("writing a profile: {}/{}*: more than {} files with this end time",
-                        service_dir, timestamp, kMaxCollisionSuffix);
+  return Status::TooLargef("writing a profile: {}/{}*: more than {} files with this end time",
+                           service_dir, timestamp, kMaxCollisionSuffix);
 }
 
 }  // namespace profkit::forward

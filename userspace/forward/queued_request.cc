@@ -14,13 +14,13 @@ void PutField(std::string_view field, std::string* out) {
 }
 
 Status GetField(std::string_view* in, std::string_view name, std::string* out) {
-  if (in->size() < 4) return Status::Errorf("queued request: truncated before the {}", name);
+  if (in->size() < 4) return Status::InvalidInputf("queued request: truncated before the {}", name);
   uint32_t length = 0;
   for (int i = 0; i < 4; ++i) {
     length |= static_cast<uint32_t>(static_cast<unsigned char>((*in)[i])) << (8 * i);
   }
   in->remove_prefix(4);
-  if (in->size() < length) return Status::Errorf("queued request: truncated {}", name);
+  if (in->size() < length) return Status::InvalidInputf("queued request: truncated {}", name);
   out->assign(in->substr(0, length));
   in->remove_prefix(length);
   return Status::Ok();
@@ -42,7 +42,7 @@ std::string EncodeQueuedRequest(const QueuedRequest& request) {
 
 Result<QueuedRequest> DecodeQueuedRequest(std::string_view record) {
   if (record.empty() || record[0] != kVersion) {
-    return Status::Error("queued request: unknown record version");
+    return Status::Unsupported("queued request: unknown record version");
   }
   record.remove_prefix(1);
   QueuedRequest request;
@@ -50,7 +50,7 @@ Result<QueuedRequest> DecodeQueuedRequest(std::string_view record) {
   PROFKIT_RETURN_IF_ERROR(GetField(&record, "content type", &request.content_type));
   PROFKIT_RETURN_IF_ERROR(GetField(&record, "service", &request.service));
   PROFKIT_RETURN_IF_ERROR(GetField(&record, "body", &request.body));
-  if (!record.empty()) return Status::Error("queued request: trailing bytes");
+  if (!record.empty()) return Status::InvalidInput("queued request: trailing bytes");
   return request;
 }
 

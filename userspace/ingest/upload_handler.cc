@@ -22,15 +22,7 @@ IngestResponse Rejected(const Status& status) {
     spdlog::warn("ingest: rejected an upload ({} more since the last line): {}", suppressed,
                  status.message());
   }
-  return Error(400, status.message());
-}
-
-bool QueueIsFull(const Status& status) {
-  const std::string& message = status.message();
-  return message.find("No space left") != std::string::npos ||
-         message.find("File too large") != std::string::npos ||
-         message.find("Disk quota") != std::string::npos ||
-         message.find("exceeds the capacity") != std::string::npos;
+  return Error(HttpStatusForRejected(status), status.message());
 }
 
 std::string ProfileId() {
@@ -39,6 +31,28 @@ std::string ProfileId() {
 }
 
 }  // namespace
+
+int HttpStatusForRejected(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidInput:
+      return 400;
+    case StatusCode::kTooLarge:
+      return 413;
+    case StatusCode::kUnsupported:
+      return 415;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+int HttpStatusForQueueError(const Status& status) {
+  // kTooLarge: the queue's capacity, ENOSPC, EDQUOT or EFBIG (StatusCodeForErrno).
+  const bool full =
+      status.code() == StatusCode::kTooLarge || status.code() == StatusCode::kUnavailable;
+  return full ? 503 : 500;
+}
 
 IngestResponse HandleProfileUpload(std::string_view content_type,
                                    std::string_view content_encoding, std::string_view body,
@@ -52,8 +66,7 @@ IngestResponse HandleProfileUpload(std::string_view content_type,
     }
     Result<std::string> decoded = GzipDecompress(body, body_limit);
     if (!decoded.ok()) {
-      const bool too_large = decoded.status().message().find("exceed") != std::string::npos;
-      return Error(too_large ? 413 : 400,
+      return Error(HttpStatusForRejected(decoded.status()),
                    fmt::format("Content-Encoding gzip: {}", decoded.status().message()));
     }
     inflated = std::move(decoded).value();
@@ -76,7 +89,7 @@ IngestResponse HandleProfileParts(const std::vector<net::Part>& parts,
   if (!queued.ok()) {
     spdlog::error("ingest: could not queue the upload of service {:?}: {}", upload->service,
                   queued.message());
-    return Error(QueueIsFull(queued) ? 503 : 500, "profkit: " + queued.message());
+    return Error(HttpStatusForQueueError(queued), "profkit: " + queued.message());
   }
   return IngestResponse{200, fmt::format(R"({{"content":{{"profileID":"{}"}}}})", ProfileId()),
                         "application/json"};

@@ -152,11 +152,12 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<net::Part>& parts,
   } else if (event_part != nullptr) {
     event = Json::parse(event_part->data, nullptr, /*allow_exceptions=*/false);
     if (event.is_discarded()) {
-      return Status::Errorf("the {:?} part is not valid JSON", event_part->name);
+      return Status::InvalidInputf("the {:?} part is not valid JSON", event_part->name);
     }
-    if (!event.is_object()) return Status::Errorf("the {:?} part is not a JSON object", event_part->name);
+    if (!event.is_object())
+      return Status::InvalidInputf("the {:?} part is not a JSON object", event_part->name);
     if (const auto it = event.find("tags_profiler"); it != event.end()) {
-      if (!it->is_string()) return Status::Error("event tags_profiler is not a string");
+      if (!it->is_string()) return Status::InvalidInput("event tags_profiler is not a string");
       std::string_view text = it->get_ref<const std::string&>();
       while (!text.empty()) {
         const size_t comma = text.find(',');
@@ -170,7 +171,7 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<net::Part>& parts,
       }
     }
   } else {
-    return Status::Error(
+    return Status::InvalidInput(
         "no event part (event.json) and no legacy tags[] fields: not a Datadog profile upload");
   }
 

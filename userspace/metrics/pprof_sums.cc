@@ -92,7 +92,7 @@ class PprofScan {
  private:
   static constexpr uint32_t kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5;
 
-  static Status Truncated() { return Status::Error("pprof: invalid protobuf encoding"); }
+  static Status Truncated() { return Status::InvalidInput("pprof: invalid protobuf encoding"); }
 
   bool SkipField(uint32_t wire_type) {
     uint64_t ignored = 0;
@@ -123,7 +123,7 @@ class PprofScan {
   Status AddValue(size_t index, uint64_t raw) {
     if (index >= sums_.size()) sums_.resize(index + 1, 0);
     if (__builtin_add_overflow(sums_[index], static_cast<int64_t>(raw), &sums_[index])) {
-      return Status::Errorf("pprof: the sum of sample type #{} overflows", index);
+      return Status::InvalidInputf("pprof: the sum of sample type #{} overflows", index);
     }
     return Status::Ok();
   }
@@ -159,27 +159,30 @@ class PprofScan {
 
   Result<SampleSums> Sums() {
     if (strings_.empty() || !strings_[0].empty()) {
-      return Status::Error("pprof: string_table[0] must be the empty string");
+      return Status::InvalidInput("pprof: string_table[0] must be the empty string");
     }
     if (samples_ > 0 && (mismatched_samples_ || value_count_ != types_.size())) {
-      return Status::Errorf("pprof: malformed, samples do not all have one value for each of the "
-                            "{} sample types", types_.size());
+      return Status::InvalidInputf(
+          "pprof: malformed, samples do not all have one value for each of the "
+          "{} sample types",
+          types_.size());
     }
     SampleSums sums;
     for (size_t t = 0; t < types_.size(); ++t) {
       const auto [type, unit] = types_[t];
       if (type >= strings_.size() || unit >= strings_.size()) {
-        return Status::Errorf("pprof: sample type #{} names a string out of range", t);
+        return Status::InvalidInputf("pprof: sample type #{} names a string out of range", t);
       }
       int64_t sum = t < sums_.size() ? sums_[t] : 0;
       const std::string_view name = strings_[type];
       if (__builtin_mul_overflow(sum, UnitFactor(strings_[unit]), &sum)) {
-        return Status::Errorf("pprof: the sum of sample type {:?} overflows in its base unit", name);
+        return Status::InvalidInputf(
+            "pprof: the sum of sample type {:?} overflows in its base unit", name);
       }
       // DataKit keys by type name alone; a repeated name adds up.
       int64_t& total = sums[std::string(name)];
       if (__builtin_add_overflow(total, sum, &total)) {
-        return Status::Errorf("pprof: sample type {:?} overflows", name);
+        return Status::InvalidInputf("pprof: sample type {:?} overflows", name);
       }
     }
     return sums;
@@ -202,12 +205,12 @@ Result<SampleSums> SumPprof(std::string_view data, size_t max_decompressed_bytes
     PROFKIT_ASSIGN_OR_RETURN(decompressed, Decompress(data, max_decompressed_bytes));
     data = decompressed;
   } else if (data.size() > max_decompressed_bytes) {
-    return Status::Errorf("pprof: {} bytes exceed the limit of {} bytes", data.size(),
-                          max_decompressed_bytes);
+    return Status::TooLargef("pprof: {} bytes exceed the limit of {} bytes", data.size(),
+                             max_decompressed_bytes);
   }
   // CodedInputStream takes an int size.
   if (data.size() > static_cast<size_t>(INT_MAX)) {
-    return Status::Errorf("pprof: {} bytes is too large to parse", data.size());
+    return Status::TooLargef("pprof: {} bytes is too large to parse", data.size());
   }
   return PprofScan(data).Run();
 }

@@ -135,11 +135,11 @@ Status AddGoMetricsJson(const ProfileFile& file, Duration d, size_t max_part_byt
                         FieldList& fields) {
   PROFKIT_ASSIGN_OR_RETURN(std::string text, Decompress(file.data, max_part_bytes));
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_array()) return Status::Error("metrics.json: not a JSON array");
+  if (!json.is_array()) return Status::InvalidInput("metrics.json: not a JSON array");
   std::optional<double> alloc_per_sec, gc_pause;
   for (const nlohmann::json& pair : json) {
     if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_number()) {
-      return Status::Error("metrics.json: an entry is not a [name, number] pair");
+      return Status::InvalidInput("metrics.json: an entry is not a [name, number] pair");
     }
     const std::string& name = pair[0].get_ref<const std::string&>();
     for (const auto& [json_name, field] : kGoMetricsJson) {
@@ -258,8 +258,8 @@ bool HasMetrics(std::string_view language) {
 Result<std::vector<Field>> ComputeFields(const ProfileInput& input, size_t max_part_bytes) {
   if (!HasMetrics(input.language)) return std::vector<Field>{};
   if (input.end_unix_nanos <= input.start_unix_nanos) {
-    return Status::Errorf("the profile's end ({} ns) is not after its start ({} ns)",
-                          input.end_unix_nanos, input.start_unix_nanos);
+    return Status::InvalidInputf("the profile's end ({} ns) is not after its start ({} ns)",
+                                 input.end_unix_nanos, input.start_unix_nanos);
   }
   const int64_t ns = input.end_unix_nanos - input.start_unix_nanos;
   const Duration d{ns, static_cast<double>(ns) / 1e9};

@@ -43,7 +43,7 @@ bool ParseDigits(std::string_view text, int& out) {
 }  // namespace
 
 Result<int64_t> ParseRfc3339Nanos(std::string_view text) {
-  const auto bad = [&] { return Status::Errorf("{:?} is not an RFC 3339 time", text); };
+  const auto bad = [&] { return Status::InvalidInputf("{:?} is not an RFC 3339 time", text); };
   // YYYY-MM-DDTHH:MM:SS is 19 characters, then an optional fraction, then Z or ±HH:MM.
   if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
       text[13] != ':' || text[16] != ':') {

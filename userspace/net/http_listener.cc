@@ -37,8 +37,8 @@ Status HttpListener::Start(const HttpListenerOptions& options) {
     port = -1;
   }
   if (port <= 0) {
-    return Status::Errorf("{}: cannot listen on {}:{} (address in use or not local?)", options.name,
-                          options.host, options.port);
+    return Status::Unavailablef("{}: cannot listen on {}:{} (address in use or not local?)",
+                                options.name, options.host, options.port);
   }
   port_ = static_cast<uint16_t>(port);
   thread_ = std::thread([&http] { http.listen_after_bind(); });

@@ -45,7 +45,8 @@ Status ForEachParameter(std::string_view value, Callback on) {
         if (value[i] == '\\' && i + 1 < value.size()) ++i;
         parsed += value[i];
       }
-      if (i >= value.size()) return Status::Errorf("unterminated quoted parameter {:?}", key);
+      if (i >= value.size())
+        return Status::InvalidInputf("unterminated quoted parameter {:?}", key);
       value.remove_prefix(i + 1);
     } else {
       const size_t end = value.find(';');
@@ -65,12 +66,12 @@ Status ParseHeaders(std::string_view block, Part* part) {
     const std::string_view line = block.substr(0, eol);
     block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
     const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return Status::Errorf("header line without ':'");
+    if (colon == std::string_view::npos) return Status::InvalidInputf("header line without ':'");
     const std::string name = Lower(Trim(line.substr(0, colon)));
     const std::string_view value = Trim(line.substr(colon + 1));
     if (name == "content-disposition") {
       if (Lower(value.substr(0, value.find(';'))) != "form-data") {
-        return Status::Error("Content-Disposition is not form-data");
+        return Status::InvalidInput("Content-Disposition is not form-data");
       }
       disposition = true;
       PROFKIT_RETURN_IF_ERROR(ForEachParameter(value, [&](const std::string& key, std::string v) {
@@ -84,25 +85,26 @@ Status ParseHeaders(std::string_view block, Part* part) {
       part->content_type = std::string(value);
     }
   }
-  if (!disposition) return Status::Error("no Content-Disposition");
-  if (part->name.empty()) return Status::Error("no field name");
+  if (!disposition) return Status::InvalidInput("no Content-Disposition");
+  if (part->name.empty()) return Status::InvalidInput("no field name");
   return Status::Ok();
 }
 
 }  // namespace
 
 Result<std::string> MultipartBoundary(std::string_view content_type) {
-  if (content_type.empty()) return Status::Error("no Content-Type (expected multipart/form-data)");
+  if (content_type.empty())
+    return Status::InvalidInput("no Content-Type (expected multipart/form-data)");
   const std::string media = Lower(Trim(content_type.substr(0, content_type.find(';'))));
   if (media != "multipart/form-data") {
-    return Status::Errorf("Content-Type {:?} is not multipart/form-data", media);
+    return Status::InvalidInputf("Content-Type {:?} is not multipart/form-data", media);
   }
   std::string boundary;
   PROFKIT_RETURN_IF_ERROR(ForEachParameter(content_type, [&](const std::string& key, std::string v) {
     if (key == "boundary") boundary = std::move(v);
   }));
   if (boundary.empty() || boundary.size() > kMaxBoundaryBytes) {
-    return Status::Error("multipart/form-data without a valid boundary parameter");
+    return Status::InvalidInput("multipart/form-data without a valid boundary parameter");
   }
   return boundary;
 }
@@ -115,7 +117,8 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
     position = delimiter.size() - 2;
   } else {
     position = body.find(delimiter);
-    if (position == std::string_view::npos) return Status::Error("no multipart boundary in the body");
+    if (position == std::string_view::npos)
+      return Status::InvalidInput("no multipart boundary in the body");
     position += delimiter.size();
   }
   std::vector<Part> parts;
@@ -125,20 +128,20 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
     while (position < body.size() && (body[position] == ' ' || body[position] == '\t')) ++position;
     if (body.substr(position, 2) != "\r\n") {
       return position >= body.size()
-                 ? Status::Error("no closing boundary (truncated body?)")
-                 : Status::Errorf("part {}: garbage after the boundary", parts.size() + 1);
+                 ? Status::InvalidInput("no closing boundary (truncated body?)")
+                 : Status::InvalidInputf("part {}: garbage after the boundary", parts.size() + 1);
     }
     position += 2;
     if (parts.size() == kMaxMultipartParts) {
-      return Status::Errorf("more than {} parts", kMaxMultipartParts);
+      return Status::TooLargef("more than {} parts", kMaxMultipartParts);
     }
     const size_t headers_end = body.find("\r\n\r\n", position);
     // An empty header block: the blank line follows the boundary line directly.
     const bool no_headers = body.substr(position, 2) == "\r\n";
     if (!no_headers && (headers_end == std::string_view::npos ||
                         headers_end - position > kMaxPartHeaderBytes)) {
-      return Status::Errorf("part {}: headers missing, unterminated or over {} bytes",
-                            parts.size() + 1, kMaxPartHeaderBytes);
+      return Status::InvalidInputf("part {}: headers missing, unterminated or over {} bytes",
+                                   parts.size() + 1, kMaxPartHeaderBytes);
     }
     Part part;
     const Status headers = ParseHeaders(
@@ -146,7 +149,8 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
     if (!headers.ok()) return headers.WithContext(fmt::format("part {}", parts.size() + 1));
     position = no_headers ? position + 2 : headers_end + 4;
     const size_t end = body.find(delimiter, position);
-    if (end == std::string_view::npos) return Status::Error("no closing boundary (truncated body?)");
+    if (end == std::string_view::npos)
+      return Status::InvalidInput("no closing boundary (truncated body?)");
     part.data = body.substr(position, end - position);
     parts.push_back(std::move(part));
     position = end + delimiter.size();

@@ -109,7 +109,8 @@ void PythonProcesses::Register(State& state, const ProcessTable::Process& proces
       symbolizer_.AddressOfFileOffset(state.interpreter_module, mapping->mapping.file_offset);
   Status status = Status::Ok();
   if (!mapped_address) {
-    status = Status::Errorf("no load segment at file offset {:#x}", mapping->mapping.file_offset);
+    status =
+        Status::NotFoundf("no load segment at file offset {:#x}", mapping->mapping.file_offset);
   } else {
     Result<profkit_python_process> layout =
         python::WalkerLayout(state.interpreter, mapping->mapping.start - *mapped_address);

@@ -56,7 +56,7 @@ Result<std::string> ProcFs::ReadExecutablePath(uint32_t pid) const {
   const ssize_t n = readlink(link.c_str(), buffer, sizeof(buffer));
   if (n < 0) return Status::FromErrno(fmt::format("readlink {}", link), errno);
   if (static_cast<size_t>(n) == sizeof(buffer)) {
-    return Status::Errorf("readlink {}: target longer than {} bytes", link, sizeof(buffer) - 1);
+    return Status::TooLargef("readlink {}: target longer than {} bytes", link, sizeof(buffer) - 1);
   }
   std::string path(buffer, static_cast<size_t>(n));
   if (path.ends_with(kDeletedSuffix)) path.resize(path.size() - kDeletedSuffix.size());

@@ -44,29 +44,30 @@ Result<MemoryMapping> ParseMapsLine(std::string_view line) {
   const size_t dash = range.find('-');
   if (dash == std::string_view::npos || !ParseNumber(range.substr(0, dash), 16, &m.start) ||
       !ParseNumber(range.substr(dash + 1), 16, &m.end) || m.start >= m.end) {
-    return Status::Errorf("bad address range \"{}\"", range);
+    return Status::InvalidInputf("bad address range \"{}\"", range);
   }
   const std::string_view perms = NextField(&rest);
   if (perms.size() != 4 || (perms[0] != 'r' && perms[0] != '-') ||
       (perms[1] != 'w' && perms[1] != '-') || (perms[2] != 'x' && perms[2] != '-') ||
       (perms[3] != 'p' && perms[3] != 's')) {
-    return Status::Errorf("bad permissions \"{}\"", perms);
+    return Status::InvalidInputf("bad permissions \"{}\"", perms);
   }
   m.readable = perms[0] == 'r';
   m.executable = perms[2] == 'x';
   const std::string_view offset = NextField(&rest);
-  if (!ParseNumber(offset, 16, &m.file_offset)) return Status::Errorf("bad offset \"{}\"", offset);
+  if (!ParseNumber(offset, 16, &m.file_offset))
+    return Status::InvalidInputf("bad offset \"{}\"", offset);
   const std::string_view dev = NextField(&rest);
   const size_t colon = dev.find(':');
   unsigned major = 0;
   unsigned minor = 0;
   if (colon == std::string_view::npos || !ParseNumber(dev.substr(0, colon), 16, &major) ||
       !ParseNumber(dev.substr(colon + 1), 16, &minor)) {
-    return Status::Errorf("bad device \"{}\"", dev);
+    return Status::InvalidInputf("bad device \"{}\"", dev);
   }
   m.dev = makedev(major, minor);
   const std::string_view inode = NextField(&rest);
-  if (!ParseNumber(inode, 10, &m.inode)) return Status::Errorf("bad inode \"{}\"", inode);
+  if (!ParseNumber(inode, 10, &m.inode)) return Status::InvalidInputf("bad inode \"{}\"", inode);
   // The path is the rest of the line after the padding, spaces inside it included.
   const size_t path_start = rest.find_first_not_of(' ');
   std::string_view path = path_start == std::string_view::npos ? "" : rest.substr(path_start);
@@ -131,7 +132,7 @@ Result<std::vector<MemoryMapping>> ParseProcMaps(std::string_view text) {
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     ++line_number;
     if (mappings.size() == kMaxMappings) {
-      return Status::Errorf("more than {} mappings", kMaxMappings);
+      return Status::TooLargef("more than {} mappings", kMaxMappings);
     }
     Result<MemoryMapping> mapping = ParseMapsLine(line);
     if (!mapping.ok()) return mapping.status().WithContext(fmt::format("line {}", line_number));
@@ -145,10 +146,10 @@ Result<ProcessStat> ParseProcStat(std::string_view text) {
   const size_t open = text.find(" (");
   const size_t close = text.rfind(')');
   if (open == std::string_view::npos || close == std::string_view::npos || close < open + 2) {
-    return Status::Error("expected \"pid (comm) state ...\"");
+    return Status::InvalidInput("expected \"pid (comm) state ...\"");
   }
   if (!ParseNumber(text.substr(0, open), 10, &stat.pid)) {
-    return Status::Errorf("bad pid \"{}\"", text.substr(0, open));
+    return Status::InvalidInputf("bad pid \"{}\"", text.substr(0, open));
   }
   stat.comm = std::string(text.substr(open + 2, close - open - 2));
   // Fields after comm, numbered as in proc(5): state is field 3, ppid 4, starttime 22.
@@ -161,17 +162,17 @@ Result<ProcessStat> ParseProcStat(std::string_view text) {
   for (size_t i = 0; i < fields.size(); ++i) {
     fields[i] = NextField(&rest);
     if (fields[i].empty()) {
-      return Status::Errorf("only {} fields, expected at least {}", kFirstField - 1 + i,
-                            kStartTimeField);
+      return Status::InvalidInputf("only {} fields, expected at least {}", kFirstField - 1 + i,
+                                   kStartTimeField);
     }
   }
-  if (fields[0].size() != 1) return Status::Errorf("bad state \"{}\"", fields[0]);
+  if (fields[0].size() != 1) return Status::InvalidInputf("bad state \"{}\"", fields[0]);
   stat.state = fields[0][0];
   const std::string_view ppid = fields[kPpidField - kFirstField];
-  if (!ParseNumber(ppid, 10, &stat.ppid)) return Status::Errorf("bad ppid \"{}\"", ppid);
+  if (!ParseNumber(ppid, 10, &stat.ppid)) return Status::InvalidInputf("bad ppid \"{}\"", ppid);
   const std::string_view start_time = fields[kStartTimeField - kFirstField];
   if (!ParseNumber(start_time, 10, &stat.start_time_ticks)) {
-    return Status::Errorf("bad starttime \"{}\"", start_time);
+    return Status::InvalidInputf("bad starttime \"{}\"", start_time);
   }
   return stat;
 }

@@ -17,7 +17,7 @@ class Validator {
 
   Status Run() {
     if (p_.string_table_size() == 0 || !p_.string_table(0).empty()) {
-      return Status::Error("string_table[0] must be the empty string");
+      return Status::InvalidInput("string_table[0] must be the empty string");
     }
     for (const pb::ValueType& vt : p_.sample_type()) {
       PROFKIT_RETURN_IF_ERROR(CheckValueType(vt, "sample_type"));
@@ -45,24 +45,25 @@ class Validator {
     for (const pb::Location& l : p_.location()) {
       PROFKIT_RETURN_IF_ERROR(CheckNewId(l.id(), location_ids, "location"));
       if (l.mapping_id() != 0 && !mapping_ids.contains(l.mapping_id())) {
-        return Status::Errorf("location {} refers to unknown mapping {}", l.id(), l.mapping_id());
+        return Status::InvalidInputf("location {} refers to unknown mapping {}", l.id(),
+                                     l.mapping_id());
       }
       for (const pb::Line& line : l.line()) {
         if (!function_ids.contains(line.function_id())) {
-          return Status::Errorf("location {} refers to unknown function {}", l.id(),
-                                line.function_id());
+          return Status::InvalidInputf("location {} refers to unknown function {}", l.id(),
+                                       line.function_id());
         }
       }
     }
     for (int i = 0; i < p_.sample_size(); ++i) {
       const pb::Sample& s = p_.sample(i);
       if (s.value_size() != p_.sample_type_size()) {
-        return Status::Errorf("sample {} has {} values for {} sample types", i, s.value_size(),
-                              p_.sample_type_size());
+        return Status::InvalidInputf("sample {} has {} values for {} sample types", i,
+                                     s.value_size(), p_.sample_type_size());
       }
       for (uint64_t id : s.location_id()) {
         if (!location_ids.contains(id)) {
-          return Status::Errorf("sample {} refers to unknown location {}", i, id);
+          return Status::InvalidInputf("sample {} refers to unknown location {}", i, id);
         }
       }
       for (const pb::Label& label : s.label()) {
@@ -77,8 +78,8 @@ class Validator {
  private:
   Status CheckString(int64_t index, std::string_view what) const {
     if (index < 0 || index >= p_.string_table_size()) {
-      return Status::Errorf("{}: string index {} out of range (table has {})", what, index,
-                            p_.string_table_size());
+      return Status::InvalidInputf("{}: string index {} out of range (table has {})", what, index,
+                                   p_.string_table_size());
     }
     return Status::Ok();
   }
@@ -89,8 +90,8 @@ class Validator {
   }
 
   static Status CheckNewId(uint64_t id, std::unordered_set<uint64_t>& seen, std::string_view what) {
-    if (id == 0) return Status::Errorf("{} with id 0", what);
-    if (!seen.insert(id).second) return Status::Errorf("duplicate {} id {}", what, id);
+    if (id == 0) return Status::InvalidInputf("{} with id 0", what);
+    if (!seen.insert(id).second) return Status::InvalidInputf("duplicate {} id {}", what, id);
     return Status::Ok();
   }
 
@@ -105,16 +106,16 @@ Result<pb::Profile> ParsePprof(std::string_view bytes, size_t max_decompressed_b
     PROFKIT_ASSIGN_OR_RETURN(decompressed, GzipDecompress(bytes, max_decompressed_bytes));
     bytes = decompressed;
   } else if (bytes.size() > max_decompressed_bytes) {
-    return Status::Errorf("pprof: {} bytes exceeds the limit of {} bytes", bytes.size(),
-                          max_decompressed_bytes);
+    return Status::TooLargef("pprof: {} bytes exceeds the limit of {} bytes", bytes.size(),
+                             max_decompressed_bytes);
   }
   // The protobuf parser takes an int size.
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
-    return Status::Errorf("pprof: {} bytes is too large to parse", bytes.size());
+    return Status::TooLargef("pprof: {} bytes is too large to parse", bytes.size());
   }
   pb::Profile profile;
   if (!profile.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return Status::Error("pprof: invalid protobuf encoding");
+    return Status::InvalidInput("pprof: invalid protobuf encoding");
   }
   PROFKIT_RETURN_IF_ERROR(Validator(profile).Run().WithContext("pprof"));
   return profile;

@@ -100,7 +100,7 @@ Result<pb::Profile> ComputeDelta(const pb::Profile& previous, const pb::Profile&
                                  const std::vector<std::string>& delta_types, DeltaStats* stats) {
   const std::vector<std::string> types = SampleTypeNames(current);
   if (types != SampleTypeNames(previous)) {
-    return Status::Error("delta: the sample types changed between two pulls");
+    return Status::InvalidInput("delta: the sample types changed between two pulls");
   }
   std::vector<bool> is_delta(types.size(), false);
   for (size_t i = 0; i < types.size(); ++i) {

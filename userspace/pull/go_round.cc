@@ -29,7 +29,8 @@ constexpr std::array<GoProfileType, 6> kFetchOrder = {
 
 Result<std::string> GzipProfile(const pb::Profile& profile) {
   std::string raw;
-  if (!profile.SerializeToString(&raw)) return Status::Error("serializing a delta profile failed");
+  if (!profile.SerializeToString(&raw))
+    return Status::Internal("serializing a delta profile failed");
   return GzipCompress(raw);
 }
 

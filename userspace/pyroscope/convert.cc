@@ -82,14 +82,15 @@ Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& 
     if (!options.lines) {
       const size_t space = line.rfind(' ');
       if (space == std::string_view::npos) {
-        return Status::Errorf("line {}: no count after the stack (\"a;b;c 12\")", line_number);
+        return Status::InvalidInputf("line {}: no count after the stack (\"a;b;c 12\")",
+                                     line_number);
       }
       const std::string_view number = line.substr(space + 1);
       const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), count);
       if (error != std::errc() || end != number.data() + number.size() || count < 0 ||
           count > kMaxFoldedCount) {
-        return Status::Errorf("line {}: the count {:?} is not an integer in 0..{}", line_number,
-                              number, kMaxFoldedCount);
+        return Status::InvalidInputf("line {}: the count {:?} is not an integer in 0..{}",
+                                     line_number, number, kMaxFoldedCount);
       }
       stack = line.substr(0, space);
     }
@@ -100,7 +101,7 @@ Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& 
       const std::string_view frame =
           semicolon == std::string_view::npos ? stack : stack.substr(semicolon + 1);
       if (locations.size() == kMaxFoldedFrames) {
-        return Status::Errorf("line {}: more than {} frames", line_number, kMaxFoldedFrames);
+        return Status::InvalidInputf("line {}: more than {} frames", line_number, kMaxFoldedFrames);
       }
       if (!frame.empty()) {
         auto [it, added] = location_of.try_emplace(frame, 0);
@@ -113,7 +114,7 @@ Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& 
       if (semicolon == std::string_view::npos) break;
       stack = stack.substr(0, semicolon);
     }
-    if (locations.empty()) return Status::Errorf("line {}: the stack is empty", line_number);
+    if (locations.empty()) return Status::InvalidInputf("line {}: the stack is empty", line_number);
     const std::array<int64_t, 2> values = {count, count * shape.period};
     builder.AddSample(locations, std::span(values.data(), shape.period > 0 ? 2 : 1), {});
   }

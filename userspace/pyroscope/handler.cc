@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <array>
 #include <climits>
+#include <nlohmann/json.hpp>
 
 #include "profkit/common/compression.h"
 #include "profkit/common/log.h"
+#include "profkit/ingest/upload_handler.h"
 #include "profkit/ingest/upload_rewrite.h"
 #include "profkit/profile/pprof_builder.h"
 #include "profkit/pyroscope/convert.h"
@@ -33,10 +33,6 @@ Response Text(int status, std::string message) {
     }
   }
   return Response{status, std::move(message) + "\n", "text/plain"};
-}
-
-bool TooLarge(const Status& status) {
-  return status.message().find("exceed") != std::string::npos;
 }
 
 struct PreparedProfile {
@@ -108,6 +104,22 @@ forward::ProfileUpload BuildUpload(const ListenerContext& context, UploadParts p
   return upload;
 }
 
+// The Connect error code that goes with HttpStatusForRejected's answer for a refused push.
+std::string_view ConnectCode(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidInput:
+      return "invalid_argument";
+    case StatusCode::kTooLarge:
+      return "resource_exhausted";
+    case StatusCode::kUnsupported:
+      return "unimplemented";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    default:
+      return "internal";
+  }
+}
+
 Response ConnectError(int status, std::string_view code, std::string message) {
   if (status < 500) {
     if (const int64_t suppressed = bad_request_log.Allow(); suppressed >= 0) {
@@ -125,8 +137,10 @@ Response Queue(const forward::ProfileUpload& upload, const Deliver& deliver, boo
   spdlog::error("pyroscope: could not queue the profile of service {:?}: {}", upload.service,
                 queued.message());
   std::string message = "profkit: " + queued.message();
-  return connect ? ConnectError(503, "unavailable", std::move(message))
-                 : Response{503, std::move(message) + "\n", "text/plain"};
+  const int status = ingest::HttpStatusForQueueError(queued);
+  return connect
+             ? ConnectError(status, status == 503 ? "unavailable" : "internal", std::move(message))
+             : Response{status, std::move(message) + "\n", "text/plain"};
 }
 
 // The multipart form of /ingest: a pprof in `profile`, optionally `sample_type_config`.
@@ -137,14 +151,15 @@ Result<std::pair<const net::Part*, std::string>> ProfileFromParts(
   for (const net::Part& part : parts) {
     if (part.name == "prev_profile") {
       // Pyroscope refuses it too: cumulative profiles of clients from before 2023.
-      return Status::Error(
+      return Status::InvalidInput(
           "multipart: prev_profile (cumulative profiles of old clients) is not supported; upgrade "
           "the client");
     }
     if (part.name == "profile") profile_part = &part;
     if (part.name != "sample_type_config") continue;
     const nlohmann::json config = nlohmann::json::parse(part.data, nullptr, false);
-    if (!config.is_object()) return Status::Error("multipart: sample_type_config is not a JSON object");
+    if (!config.is_object())
+      return Status::InvalidInput("multipart: sample_type_config is not a JSON object");
     for (const auto& [type, settings] : config.items()) {
       hint += type + " ";
       if (settings.is_object() && settings.contains("display-name") &&
@@ -153,7 +168,7 @@ Result<std::pair<const net::Part*, std::string>> ProfileFromParts(
       }
     }
   }
-  if (profile_part == nullptr) return Status::Error("multipart: no 'profile' part");
+  if (profile_part == nullptr) return Status::InvalidInput("multipart: no 'profile' part");
   return std::pair{profile_part, std::move(hint)};
 }
 
@@ -162,7 +177,9 @@ Result<std::pair<const net::Part*, std::string>> ProfileFromParts(
 Response HandleIngest(const IngestRequest& request, const ListenerContext& context,
                       const Deliver& deliver, int64_t now_unix_nanos) {
   Result<IngestQuery> parsed = ParseIngestQuery(request.params, now_unix_nanos);
-  if (!parsed.ok()) return Text(400, parsed.status().message());
+  if (!parsed.ok()) {
+    return Text(ingest::HttpStatusForRejected(parsed.status()), parsed.status().message());
+  }
   const IngestQuery& query = *parsed;
   for (const std::string_view format : kUnsupportedFormats) {
     if (query.format == format) {
@@ -190,13 +207,15 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
     std::string hint = query.metric;
     if (request.multipart) {
       auto found = ProfileFromParts(request.parts);
-      if (!found.ok()) return Text(400, found.status().message());
+      if (!found.ok()) {
+        return Text(ingest::HttpStatusForRejected(found.status()), found.status().message());
+      }
       bytes = found->first->data;
       hint += " " + found->second;
     }
     Result<PreparedProfile> prepared = PreparePprof(bytes, context.body_limit);
     if (!prepared.ok()) {
-      return Text(TooLarge(prepared.status()) ? 413 : 400,
+      return Text(ingest::HttpStatusForRejected(prepared.status()),
                   prepared.status().WithContext("profile").message());
     }
     parts.extra.emplace_back("input_format", "pprof");
@@ -211,7 +230,7 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
     if (DetectCompression(text) == Compression::kGzip) {
       Result<std::string> decoded = GzipDecompress(text, context.body_limit);
       if (!decoded.ok()) {
-        return Text(TooLarge(decoded.status()) ? 413 : 400,
+        return Text(ingest::HttpStatusForRejected(decoded.status()),
                     decoded.status().WithContext("gzip body").message());
       }
       inflated = std::move(decoded).value();
@@ -226,7 +245,8 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
                             .start_unix_nanos = query.from_unix_nanos,
                             .end_unix_nanos = query.until_unix_nanos});
     if (!converted.ok()) {
-      return Text(400, converted.status().WithContext(lines ? "lines body" : "folded body").message());
+      return Text(ingest::HttpStatusForRejected(converted.status()),
+                  converted.status().WithContext(lines ? "lines body" : "folded body").message());
     }
     parts.extra.emplace_back("input_format", lines ? "lines" : "folded");
     parts.extra.emplace_back("sample_rate", std::to_string(query.sample_rate));
@@ -270,7 +290,7 @@ Response HandlePush(std::string_view content_type, std::string_view body,
                             fmt::format("series {}: more than {} labels", s, kMaxLabels));
       }
       if (const Status valid = ValidateLabel(label.name(), label.value()); !valid.ok()) {
-        return ConnectError(400, "invalid_argument",
+        return ConnectError(ingest::HttpStatusForRejected(valid), ConnectCode(valid),
                             valid.WithContext(fmt::format("series {}", s)).message());
       }
       labels.emplace_back(label.name(), label.value());
@@ -286,9 +306,9 @@ Response HandlePush(std::string_view content_type, std::string_view body,
       Result<PreparedProfile> prepared =
           PreparePprof(series.samples(i).raw_profile(), context.body_limit);
       if (!prepared.ok()) {
-        return ConnectError(TooLarge(prepared.status()) ? 413 : 400,
-                            TooLarge(prepared.status()) ? "resource_exhausted" : "invalid_argument",
-                            fmt::format("series {} sample {}: {}", s, i, prepared.status().message()));
+        return ConnectError(
+            ingest::HttpStatusForRejected(prepared.status()), ConnectCode(prepared.status()),
+            fmt::format("series {} sample {}: {}", s, i, prepared.status().message()));
       }
       const perftools::profiles::Profile& profile = prepared->profile;
       int64_t end = now_unix_nanos, start = now_unix_nanos;

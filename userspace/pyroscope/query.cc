@@ -47,7 +47,7 @@ Result<int64_t> ParseInt(std::string_view text) {
   int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) {
-    return Status::Errorf("{:?} is not an integer", text);
+    return Status::InvalidInputf("{:?} is not an integer", text);
   }
   return value;
 }
@@ -58,22 +58,25 @@ Result<int64_t> ParseRelative(std::string_view text, int64_t now_unix_nanos) {
   if (offset.empty()) return now_unix_nanos;
   const int64_t sign = offset[0] == '-' ? -1 : offset[0] == '+' ? 1 : 0;
   offset.remove_prefix(1);
-  if (sign == 0 || offset.size() < 2) return Status::Errorf("{:?} is not now[+-]<n><s|m|h|d>", text);
+  if (sign == 0 || offset.size() < 2)
+    return Status::InvalidInputf("{:?} is not now[+-]<n><s|m|h|d>", text);
   int64_t unit = 0;
   switch (offset.back()) {
     case 's': unit = 1'000'000'000; break;
     case 'm': unit = 60'000'000'000; break;
     case 'h': unit = 3'600'000'000'000; break;
     case 'd': unit = 86'400'000'000'000; break;
-    default: return Status::Errorf("{:?}: the offset unit must be s, m, h or d", text);
+    default:
+      return Status::InvalidInputf("{:?}: the offset unit must be s, m, h or d", text);
   }
   offset.remove_suffix(1);
   // Ten years of days fit easily in int64 nanoseconds; more is no time a profile covers.
   constexpr int64_t kMaxOffsetDays = 3650;
-  if (!AllDigits(offset) || offset.size() > 9) return Status::Errorf("{:?}: bad offset", text);
+  if (!AllDigits(offset) || offset.size() > 9)
+    return Status::InvalidInputf("{:?}: bad offset", text);
   PROFKIT_ASSIGN_OR_RETURN(const int64_t amount, ParseInt(offset));
   if (amount > kMaxOffsetDays * 86'400'000'000'000 / unit) {
-    return Status::Errorf("{:?}: offset over {} days", text, kMaxOffsetDays);
+    return Status::InvalidInputf("{:?}: offset over {} days", text, kMaxOffsetDays);
   }
   return now_unix_nanos + sign * amount * unit;
 }
@@ -89,7 +92,7 @@ Result<int64_t> ParseYyyymmdd(std::string_view text) {
   date.tm_mon = number(4, 2) - 1;
   date.tm_mday = number(6, 2);
   if (date.tm_mon < 0 || date.tm_mon > 11 || date.tm_mday < 1 || date.tm_mday > 31) {
-    return Status::Errorf("{:?} is not a YYYYMMDD date", text);
+    return Status::InvalidInputf("{:?} is not a YYYYMMDD date", text);
   }
   return static_cast<int64_t>(timegm(&date)) * 1'000'000'000;
 }
@@ -98,7 +101,7 @@ Result<int64_t> ParseYyyymmdd(std::string_view text) {
 Result<const std::string*> Single(const QueryParams& params, const std::string& key) {
   const auto [begin, end] = params.equal_range(key);
   if (begin == end) return static_cast<const std::string*>(nullptr);
-  if (std::next(begin) != end) return Status::Errorf("{}: given more than once", key);
+  if (std::next(begin) != end) return Status::InvalidInputf("{}: given more than once", key);
   return &begin->second;
 }
 
@@ -107,8 +110,8 @@ Status Word(const QueryParams& params, const std::string& key, std::string* out)
   if (value == nullptr || value->empty()) return Status::Ok();
   if (value->size() > kMaxParamBytes ||
       std::any_of(value->begin(), value->end(), [](char c) { return IsControl(c) || c == ','; })) {
-    return Status::Errorf("{}: at most {} bytes without ',' or control characters", key,
-                          kMaxParamBytes);
+    return Status::InvalidInputf("{}: at most {} bytes without ',' or control characters", key,
+                                 kMaxParamBytes);
   }
   *out = *value;
   return Status::Ok();
@@ -118,13 +121,13 @@ Status Word(const QueryParams& params, const std::string& key, std::string* out)
 
 Status ValidateLabel(std::string_view key, std::string_view value) {
   if (key.empty() || key.size() > kMaxLabelBytes || !std::all_of(key.begin(), key.end(), IsKeyChar)) {
-    return Status::Errorf("label key {:?} must be [A-Za-z0-9_.-]+, at most {} bytes", key,
-                          kMaxLabelBytes);
+    return Status::InvalidInputf("label key {:?} must be [A-Za-z0-9_.-]+, at most {} bytes", key,
+                                 kMaxLabelBytes);
   }
   if (value.size() > kMaxLabelBytes ||
       std::any_of(value.begin(), value.end(),
                   [](char c) { return IsControl(c) || c == '{' || c == '}'; })) {
-    return Status::Errorf(
+    return Status::InvalidInputf(
         "the value of label {:?} is over {} bytes or contains '{{', '}}' or a control character",
         key, kMaxLabelBytes);
   }
@@ -133,19 +136,21 @@ Status ValidateLabel(std::string_view key, std::string_view value) {
 
 Result<AppName> ParseAppName(std::string_view text) {
   if (text.size() > kMaxNameBytes) {
-    return Status::Errorf("name: longer than {} bytes ({})", kMaxNameBytes, text.size());
+    return Status::InvalidInputf("name: longer than {} bytes ({})", kMaxNameBytes, text.size());
   }
   AppName app;
   const size_t brace = text.find('{');
   app.name = std::string(Trim(text.substr(0, brace)));
-  if (app.name.empty()) return Status::Error("name: the application name is empty");
+  if (app.name.empty()) return Status::InvalidInput("name: the application name is empty");
   if (std::any_of(app.name.begin(), app.name.end(),
                   [](char c) { return IsControl(c) || c == ',' || c == '}' || c == '='; })) {
-    return Status::Errorf("name: {:?} contains ',', '}}', '=' or a control character", app.name);
+    return Status::InvalidInputf("name: {:?} contains ',', '}}', '=' or a control character",
+                                 app.name);
   }
   if (brace == std::string_view::npos) return app;
   std::string_view rest = text.substr(brace + 1);
-  if (rest.empty() || rest.back() != '}') return Status::Error("name: the labels do not end with '}'");
+  if (rest.empty() || rest.back() != '}')
+    return Status::InvalidInput("name: the labels do not end with '}'");
   rest.remove_suffix(1);
   if (Trim(rest).empty()) return app;
   while (true) {
@@ -153,16 +158,17 @@ Result<AppName> ParseAppName(std::string_view text) {
     const std::string_view pair = rest.substr(0, comma);
     const size_t equals = pair.find('=');
     if (equals == std::string_view::npos) {
-      return Status::Errorf("name: label {:?} is not key=value", pair);
+      return Status::InvalidInputf("name: label {:?} is not key=value", pair);
     }
     const std::string_view key = Trim(pair.substr(0, equals));
     const std::string_view value = Trim(pair.substr(equals + 1));
     PROFKIT_RETURN_IF_ERROR(ValidateLabel(key, value).WithContext("name"));
     if (std::any_of(app.labels.begin(), app.labels.end(),
                     [&](const auto& label) { return label.first == key; })) {
-      return Status::Errorf("name: label {:?} given twice", key);
+      return Status::InvalidInputf("name: label {:?} given twice", key);
     }
-    if (app.labels.size() == kMaxLabels) return Status::Errorf("name: more than {} labels", kMaxLabels);
+    if (app.labels.size() == kMaxLabels)
+      return Status::InvalidInputf("name: more than {} labels", kMaxLabels);
     app.labels.emplace_back(key, value);
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
@@ -176,7 +182,8 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_unix_nanos) {
   if (text.empty()) return now_unix_nanos;
   if (text.starts_with("now")) return ParseRelative(text, now_unix_nanos);
   if (!AllDigits(text) || text.size() > 19) {
-    return Status::Errorf("{:?} is not a unix time (up to 19 digits) or now[+-]offset", text);
+    return Status::InvalidInputf("{:?} is not a unix time (up to 19 digits) or now[+-]offset",
+                                 text);
   }
   if (text.size() == 8) return ParseYyyymmdd(text);
   PROFKIT_ASSIGN_OR_RETURN(const int64_t value, ParseInt(text));
@@ -185,7 +192,7 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_unix_nanos) {
                                  : text.size() <= 16 ? 1'000
                                                      : 1;
   if (value > INT64_MAX / nanos_per_unit) {
-    return Status::Errorf("{:?} is past the year 2262 (unix nanoseconds overflow)", text);
+    return Status::InvalidInputf("{:?} is past the year 2262 (unix nanoseconds overflow)", text);
   }
   return value * nanos_per_unit;
 }
@@ -193,7 +200,7 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_unix_nanos) {
 Result<IngestQuery> ParseIngestQuery(const QueryParams& params, int64_t now_unix_nanos) {
   IngestQuery query;
   PROFKIT_ASSIGN_OR_RETURN(const std::string* name, Single(params, "name"));
-  if (name == nullptr) return Status::Error("name: required (e.g. name=my-app{env=dev})");
+  if (name == nullptr) return Status::InvalidInput("name: required (e.g. name=my-app{env=dev})");
   PROFKIT_ASSIGN_OR_RETURN(query.app, ParseAppName(*name));
   const size_t dot = query.app.name.rfind('.');
   if (dot != std::string::npos && dot > 0) {
@@ -212,13 +219,14 @@ Result<IngestQuery> ParseIngestQuery(const QueryParams& params, int64_t now_unix
     *out = *time;
   }
   if (query.until_unix_nanos < query.from_unix_nanos) {
-    return Status::Error("until: before from");
+    return Status::InvalidInput("until: before from");
   }
   PROFKIT_ASSIGN_OR_RETURN(const std::string* rate, Single(params, "sampleRate"));
   if (rate != nullptr && !rate->empty()) {
     Result<int64_t> value = ParseInt(*rate);
     if (!value.ok() || *value <= 0 || *value > kMaxSampleRate) {
-      return Status::Errorf("sampleRate: {:?} is not an integer in 1..{}", *rate, kMaxSampleRate);
+      return Status::InvalidInputf("sampleRate: {:?} is not an integer in 1..{}", *rate,
+                                   kMaxSampleRate);
     }
     query.sample_rate = *value;
   }

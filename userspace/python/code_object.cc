@@ -19,7 +19,8 @@ constexpr size_t kMaxCodeObjectBytes = 1024;
 template <typename T>
 Result<T> Field(const std::vector<uint8_t>& bytes, uint32_t offset, const char* name) {
   if (offset == kNoOffset || offset > bytes.size() || bytes.size() - offset < sizeof(T)) {
-    return Status::Errorf("field {} at {} is outside the {}-byte struct", name, offset, bytes.size());
+    return Status::InvalidInputf("field {} at {} is outside the {}-byte struct", name, offset,
+                                 bytes.size());
   }
   T value;
   std::memcpy(&value, bytes.data() + offset, sizeof(T));
@@ -57,7 +58,7 @@ Result<std::vector<uint8_t>> ReadBytesObject(const MemoryReader& memory, const C
   PROFKIT_RETURN_IF_ERROR(memory.Read(address + o.bytes.ob_size,
                                       {reinterpret_cast<uint8_t*>(&size), sizeof(size)}));
   if (size < 0 || static_cast<uint64_t>(size) > max_bytes) {
-    return Status::Errorf("bytes object of {} bytes (limit {})", size, max_bytes);
+    return Status::TooLargef("bytes object of {} bytes (limit {})", size, max_bytes);
   }
   return ReadBytes(memory, address + o.bytes.ob_sval, static_cast<size_t>(size));
 }
@@ -66,7 +67,7 @@ Result<std::vector<uint8_t>> ReadBytesObject(const MemoryReader& memory, const C
 
 Result<std::string> ReadString(const MemoryReader& memory, const CPythonOffsets& o,
                                uint64_t address, size_t max_bytes) {
-  if (address == 0) return Status::Error("null str pointer");
+  if (address == 0) return Status::InvalidInput("null str pointer");
   // length and state in one read: each read is a system call.
   const uint32_t first = std::min(o.unicode.length, o.unicode.state);
   const uint32_t end = std::max(o.unicode.length + 8, o.unicode.state + 4);
@@ -79,9 +80,11 @@ Result<std::string> ReadString(const MemoryReader& memory, const CPythonOffsets&
   std::memcpy(&header.state, fields.data() + (o.unicode.state - first), sizeof(header.state));
   const uint32_t kind = (header.state >> kStateKindShift) & kStateKindMask;
   if (!(header.state & kStateCompact) || (kind != 1 && kind != 2 && kind != 4)) {
-    return Status::Errorf("str at {:#x} is not a compact string (state {:#x})", address, header.state);
+    return Status::InvalidInputf("str at {:#x} is not a compact string (state {:#x})", address,
+                                 header.state);
   }
-  if (header.length < 0) return Status::Errorf("str at {:#x} has length {}", address, header.length);
+  if (header.length < 0)
+    return Status::InvalidInputf("str at {:#x} has length {}", address, header.length);
   const bool ascii = header.state & kStateAscii;
   // Code points to read: enough for max_bytes of output even when every one is ASCII.
   const size_t count = std::min<uint64_t>(static_cast<uint64_t>(header.length), max_bytes);
@@ -93,7 +96,8 @@ Result<std::string> ReadString(const MemoryReader& memory, const CPythonOffsets&
     uint32_t code_point = 0;
     std::memcpy(&code_point, raw.data() + i * kind, kind);
     if (code_point > 0x10ffff || (ascii && code_point > 0x7f)) {
-      return Status::Errorf("str at {:#x} holds an invalid code point {:#x}", address, code_point);
+      return Status::InvalidInputf("str at {:#x} holds an invalid code point {:#x}", address,
+                                   code_point);
     }
     // Lone surrogates (file names with undecodable bytes) have no UTF-8 form; pprof strings must
     // be valid UTF-8.
@@ -109,7 +113,7 @@ Result<std::string> ReadString(const MemoryReader& memory, const CPythonOffsets&
 Result<CodeObject> ReadCodeObject(const MemoryReader& memory, const CPythonOffsets& o,
                                   uint64_t address) {
   if (o.code_object.size == kNoOffset || o.code_object.size > kMaxCodeObjectBytes) {
-    return Status::Errorf("code object size {} is not usable", o.code_object.size);
+    return Status::InvalidInputf("code object size {} is not usable", o.code_object.size);
   }
   PROFKIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadBytes(memory, address, o.code_object.size));
   const auto& c = o.code_object;

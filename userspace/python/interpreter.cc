@@ -120,14 +120,14 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
   profkit_python_process p{};
   const auto check = [](uint32_t offset, size_t width, size_t limit, const char* name) -> Status {
     if (offset == kNoOffset || offset + width > limit) {
-      return Status::Errorf("offset of {} ({}) does not fit the walker's {}-byte copy", name,
-                            offset == kNoOffset ? -1 : static_cast<int64_t>(offset), limit);
+      return Status::Unsupportedf("offset of {} ({}) does not fit the walker's {}-byte copy", name,
+                                  offset == kNoOffset ? -1 : static_cast<int64_t>(offset), limit);
     }
     return Status::Ok();
   };
   p.tss_address = load_bias + module.runtime_address + o.runtime.tss_is_initialized;
   if (o.runtime.tss_key != o.runtime.tss_is_initialized + 4) {
-    return Status::Error("Py_tss_t layout: _key must follow _is_initialized");
+    return Status::Unsupported("Py_tss_t layout: _key must follow _is_initialized");
   }
   p.none_address = module.none_address ? load_bias + *module.none_address : 0;
   p.tsd_first_block = kGlibcTsdFirstBlock;
@@ -166,7 +166,7 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
     p.thread_frame = o.thread_state.current_frame;
     p.cframe_current_frame = PROFKIT_PYTHON_NO_OFFSET;
   } else {
-    return Status::Error("thread state has no frame, cframe or current_frame offset");
+    return Status::Unsupported("thread state has no frame, cframe or current_frame offset");
   }
   const auto& f = o.interpreter_frame;
   // Only the struct itself: a frame at the end of its data-stack chunk may be followed by an
@@ -188,7 +188,8 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
     p.frame_owner = f.owner;
     p.frame_is_entry = PROFKIT_PYTHON_NO_OFFSET;
   }
-  if (o.code_object.code_adaptive == kNoOffset) return Status::Error("no co_code_adaptive offset");
+  if (o.code_object.code_adaptive == kNoOffset)
+    return Status::Unsupported("no co_code_adaptive offset");
   p.code_adaptive = o.code_object.code_adaptive;
   return p;
 }

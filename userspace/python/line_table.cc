@@ -26,7 +26,7 @@ constexpr uint64_t kCodeUnitBytes = 2;
 Status AddLineDelta(int64_t delta, int64_t& line) {
   line += delta;
   if (line < std::numeric_limits<int32_t>::min() || line > std::numeric_limits<int32_t>::max()) {
-    return Status::Errorf("line number {} out of range", line);
+    return Status::InvalidInputf("line number {} out of range", line);
   }
   return Status::Ok();
 }
@@ -37,7 +37,7 @@ Result<int64_t> ReadSignedVarint(std::span<const uint8_t> bytes, size_t pos) {
   uint64_t value = 0;
   for (int i = 0; i < kMaxVarintBytes; ++i, ++pos) {
     if (pos >= bytes.size() || (bytes[pos] & kEntryStartBit) != 0) {
-      return Status::Errorf("truncated varint at byte {}", pos);
+      return Status::InvalidInputf("truncated varint at byte {}", pos);
     }
     value |= static_cast<uint64_t>(bytes[pos] & kVarintValueMask) << (kVarintBitsPerByte * i);
     if ((bytes[pos] & kVarintMoreBit) == 0) {
@@ -45,8 +45,8 @@ Result<int64_t> ReadSignedVarint(std::span<const uint8_t> bytes, size_t pos) {
       return (value & 1) != 0 ? -magnitude : magnitude;
     }
   }
-  return Status::Errorf("varint at byte {} longer than {} bytes", pos - kMaxVarintBytes,
-                        kMaxVarintBytes);
+  return Status::InvalidInputf("varint at byte {} longer than {} bytes", pos - kMaxVarintBytes,
+                               kMaxVarintBytes);
 }
 
 // Calls `visit(range)` for every range of non-zero length in table order until it returns true
@@ -56,14 +56,14 @@ template <typename Visitor>
 Status WalkRanges(const LineTable& table, Visitor&& visit) {
   const std::span<const uint8_t> bytes = table.bytes;
   if (bytes.size() > kMaxLineTableBytes) {
-    return Status::Errorf("line table of {} bytes exceeds the limit of {} bytes", bytes.size(),
-                          kMaxLineTableBytes);
+    return Status::TooLargef("line table of {} bytes exceeds the limit of {} bytes", bytes.size(),
+                             kMaxLineTableBytes);
   }
   int64_t line = table.first_line;
   uint64_t end = 0;
   switch (table.format) {
     case LineTableFormat::kLnotab: {
-      if (bytes.size() % 2 != 0) return Status::Errorf("odd lnotab size {}", bytes.size());
+      if (bytes.size() % 2 != 0) return Status::InvalidInputf("odd lnotab size {}", bytes.size());
       // An increment pair applies its line delta to the bytes after its address, so a range ends
       // where the next non-zero byte increment starts.
       for (size_t i = 0; i < bytes.size(); i += 2) {
@@ -79,7 +79,8 @@ Status WalkRanges(const LineTable& table, Visitor&& visit) {
       return Status::Ok();
     }
     case LineTableFormat::kLinetable310: {
-      if (bytes.size() % 2 != 0) return Status::Errorf("odd 3.10 linetable size {}", bytes.size());
+      if (bytes.size() % 2 != 0)
+        return Status::InvalidInputf("odd 3.10 linetable size {}", bytes.size());
       for (size_t i = 0; i < bytes.size(); i += 2) {
         const uint64_t start = end;
         end += bytes[i];
@@ -98,8 +99,8 @@ Status WalkRanges(const LineTable& table, Visitor&& visit) {
       while (pos < bytes.size()) {
         const uint8_t first = bytes[pos];
         if ((first & kEntryStartBit) == 0) {
-          return Status::Errorf("location entry at byte {} lacks the start bit (0x{:02x})", pos,
-                                first);
+          return Status::InvalidInputf("location entry at byte {} lacks the start bit (0x{:02x})",
+                                       pos, first);
         }
         const int code = (first >> 3) & 0xf;
         const uint64_t start = end;
@@ -124,7 +125,7 @@ Status WalkRanges(const LineTable& table, Visitor&& visit) {
       return Status::Ok();
     }
   }
-  return Status::Errorf("unknown line table format {}", static_cast<int>(table.format));
+  return Status::Unsupportedf("unknown line table format {}", static_cast<int>(table.format));
 }
 
 }  // namespace
@@ -133,7 +134,7 @@ Result<LineTableFormat> LineTableFormatForVersion(int major, int minor) {
   if (major == 3 && minor >= 8 && minor <= 9) return LineTableFormat::kLnotab;
   if (major == 3 && minor == 10) return LineTableFormat::kLinetable310;
   if (major == 3 && minor >= 11 && minor <= 13) return LineTableFormat::kLocationTable;
-  return Status::Errorf("no line table support for Python {}.{}", major, minor);
+  return Status::Unsupportedf("no line table support for Python {}.{}", major, minor);
 }
 
 Result<std::optional<int32_t>> LineForInstruction(const LineTable& table,

@@ -206,7 +206,7 @@ class DebugReader {
   Result<uint32_t> Size(size_t position, std::string_view name) const {
     const uint64_t value = U64(position);
     if (value == 0 || value > kMaxStructSize) {
-      return Status::Errorf("{}: size {} out of range (1..{})", name, value, kMaxStructSize);
+      return Status::InvalidInputf("{}: size {} out of range (1..{})", name, value, kMaxStructSize);
     }
     return static_cast<uint32_t>(value);
   }
@@ -220,11 +220,12 @@ class DebugReader {
   static Result<uint32_t> CheckOffset(uint64_t value, std::string_view name, uint32_t struct_size,
                                       uint32_t width) {
     if (value >= kMaxFieldOffset) {
-      return Status::Errorf("{}: offset {} out of range (< {})", name, value, kMaxFieldOffset);
+      return Status::InvalidInputf("{}: offset {} out of range (< {})", name, value,
+                                   kMaxFieldOffset);
     }
     if (value + width > struct_size) {
-      return Status::Errorf("{}: offset {} + {} bytes beyond struct size {}", name, value, width,
-                            struct_size);
+      return Status::InvalidInputf("{}: offset {} + {} bytes beyond struct size {}", name, value,
+                                   width, struct_size);
     }
     return static_cast<uint32_t>(value);
   }
@@ -378,36 +379,37 @@ std::optional<CPythonOffsets> BuiltinOffsets(int major, int minor) {
 Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   const auto context = [](Status status) { return status.WithContext("_Py_DebugOffsets"); };
   if (bytes.size() < kDebugCookieSize + sizeof(uint64_t)) {
-    return context(Status::Errorf("{} bytes, too short for cookie and version", bytes.size()));
+    return context(
+        Status::InvalidInputf("{} bytes, too short for cookie and version", bytes.size()));
   }
   if (std::memcmp(bytes.data(), kDebugCookie, kDebugCookieSize) != 0) {
     return context(
-        Status::Error("cookie is not \"xdebugpy\" (not CPython 3.13+ or not _PyRuntime)"));
+        Status::InvalidInput("cookie is not \"xdebugpy\" (not CPython 3.13+ or not _PyRuntime)"));
   }
   const DebugReader reader(bytes);
   const uint64_t raw_version = reader.U64(DebugLayout313::kVersion);
   if (raw_version > UINT32_MAX) {
-    return context(Status::Errorf("version {:#x} is not a PY_VERSION_HEX", raw_version));
+    return context(Status::InvalidInputf("version {:#x} is not a PY_VERSION_HEX", raw_version));
   }
   auto version = ParsePyVersionHex(static_cast<uint32_t>(raw_version));
   if (!version.ok()) return context(version.status());
   if (version->major != 3 || version->minor != 13) {
-    return context(Status::Errorf("no known layout for Python {}.{} (this parser knows 3.13)",
-                                  version->major, version->minor));
+    return context(Status::Unsupportedf("no known layout for Python {}.{} (this parser knows 3.13)",
+                                        version->major, version->minor));
   }
   // Pre-release builds of 3.13 changed the struct before it was frozen.
   const uint32_t level = (raw_version >> 4) & 0xF;
   if (level != kLevelCandidate && level != kLevelFinal) {
-    return context(Status::Errorf("pre-release Python {:#x} is not supported", raw_version));
+    return context(Status::Unsupportedf("pre-release Python {:#x} is not supported", raw_version));
   }
   if (bytes.size() < DebugLayout313::kTotalSize) {
-    return context(Status::Errorf("{} bytes, the 3.13 layout needs {}", bytes.size(),
-                                  DebugLayout313::kTotalSize));
+    return context(Status::InvalidInputf("{} bytes, the 3.13 layout needs {}", bytes.size(),
+                                         DebugLayout313::kTotalSize));
   }
   const uint64_t free_threaded = reader.U64(DebugLayout313::kFreeThreaded);
   if (free_threaded != 0) {
-    return context(
-        Status::Errorf("free-threaded build (free_threaded={}) is not supported", free_threaded));
+    return context(Status::Unsupportedf("free-threaded build (free_threaded={}) is not supported",
+                                        free_threaded));
   }
   auto offsets = ParseLayout313(reader, *version);
   if (!offsets.ok()) return context(offsets.status());
@@ -420,18 +422,19 @@ Result<PythonVersion> ParsePyVersionHex(uint32_t hex) {
   const int micro = static_cast<int>((hex >> 8) & 0xFF);
   const uint32_t level = (hex >> 4) & 0xF;
   if (major != 3) {
-    return Status::Errorf("version {:#010x}: major {} is not 3", hex, major);
+    return Status::InvalidInputf("version {:#010x}: major {} is not 3", hex, major);
   }
   if (level != kLevelAlpha && level != kLevelBeta && level != kLevelCandidate &&
       level != kLevelFinal) {
-    return Status::Errorf("version {:#010x}: release level {:#x} is not a/b/rc/final", hex, level);
+    return Status::InvalidInputf("version {:#010x}: release level {:#x} is not a/b/rc/final", hex,
+                                 level);
   }
   return PythonVersion{.major = major, .minor = minor, .micro = micro};
 }
 
 Result<PythonVersion> ParsePyVersionBytes(std::span<const uint8_t> bytes) {
   if (bytes.size() != sizeof(uint32_t)) {
-    return Status::Errorf("Py_Version: {} bytes, expected 4", bytes.size());
+    return Status::InvalidInputf("Py_Version: {} bytes, expected 4", bytes.size());
   }
   uint32_t hex;
   std::memcpy(&hex, bytes.data(), sizeof(hex));  // same host as the target: same byte order
@@ -441,7 +444,7 @@ Result<PythonVersion> ParsePyVersionBytes(std::span<const uint8_t> bytes) {
 }
 
 Result<PythonVersion> ParsePyVersionString(std::string_view text) {
-  const auto fail = [text] { return Status::Errorf("bad PY_VERSION '{}'", text); };
+  const auto fail = [text] { return Status::InvalidInputf("bad PY_VERSION '{}'", text); };
   std::string_view rest = text;
   int parts[3] = {};  // major, minor, micro
   for (size_t i = 0; i < 3; ++i) {
@@ -474,7 +477,8 @@ Result<PythonVersion> ParsePyVersionString(std::string_view text) {
 
 Result<PythonVersion> ParsePythonFileName(std::string_view path) {
   const auto fail = [path] {
-    return Status::Errorf("'{}' is not a python3.X executable or libpython3.X library name", path);
+    return Status::InvalidInputf("'{}' is not a python3.X executable or libpython3.X library name",
+                                 path);
   };
   std::string_view name = PathBasename(path);
   if (name.starts_with("lib")) name.remove_prefix(3);

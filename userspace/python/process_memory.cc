@@ -16,8 +16,8 @@ Status ProcessMemory::Read(uint64_t address, std::span<uint8_t> out) const {
                              errno);
   }
   if (static_cast<size_t>(n) != out.size()) {
-    return Status::Errorf("reading {} bytes at {:#x} of process {}: only {} readable", out.size(),
-                          address, pid_, n);
+    return Status::InvalidInputf("reading {} bytes at {:#x} of process {}: only {} readable",
+                                 out.size(), address, pid_, n);
   }
   return Status::Ok();
 }

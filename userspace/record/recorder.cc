@@ -133,17 +133,17 @@ Result<std::string> BuildOutput(pipeline::SamplePipeline& pipeline, const pipeli
                                 OutputFormat format) {
   if (format == OutputFormat::kCollapsed) return pipeline.BuildCollapsed(batch);
   std::vector<pipeline::ServiceProfile> profiles = pipeline.BuildPprof(batch);
-  if (profiles.empty()) return Status::Error("building the profile failed");
+  if (profiles.empty()) return Status::Internal("building the profile failed");
   return std::move(profiles.front().pprof_gzip);
 }
 
 Status CheckTargets(const RecordOptions& options) {
   if (options.pids.empty() && options.command.empty()) {
-    return Status::Error("nothing to record: give --pid PID or a command after --");
+    return Status::InvalidInput("nothing to record: give --pid PID or a command after --");
   }
   for (uint32_t pid : options.pids) {
     if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-      return Status::Errorf("--pid {}: no such process", pid);
+      return Status::NotFoundf("--pid {}: no such process", pid);
     }
   }
   return Status::Ok();
@@ -193,7 +193,7 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
     if (deadline_mono != 0 && MonotonicNanos() >= deadline_mono) return true;
     return child ? child->Exited() : !AnyAlive(options.pids);
   };
-  Result<std::string> data = Status::Error("the recording ended before its profile was built");
+  Result<std::string> data = Status::Internal("the recording ended before its profile was built");
   {
     pipeline::SamplingLoop loop(*source, pipeline,
                                 pipeline::SamplingLoopOptions{.sample_rate_hz = options.sample_rate_hz,

@@ -83,12 +83,12 @@ std::string KernelRelease() {
 Status LoadError(int err) {
   Status status = Status::FromErrno("loading the BPF programs", err);
   if (err == EPERM || err == EACCES) {
-    return Status::Errorf("{} ({}; verifier output, if any, is in the log above)",
-                          status.message(), kPrivilegeHint);
+    return status.WithHint(
+        fmt::format("{}; verifier output, if any, is in the log above", kPrivilegeHint));
   }
-  return Status::Errorf("{} (profkit needs {}; this kernel is {}; verifier output, if any, "
-                        "is in the log above)",
-                        status.message(), kKernelRequirement, KernelRelease());
+  return status.WithHint(fmt::format(
+      "profkit needs {}; this kernel is {}; verifier output, if any, is in the log above",
+      kKernelRequirement, KernelRelease()));
 }
 
 Status PerfEventOpenError(int cpu, int rate_hz, int err) {
@@ -97,15 +97,15 @@ Status PerfEventOpenError(int cpu, int rate_hz, int err) {
   switch (err) {
     case EACCES:
     case EPERM:
-      return Status::Errorf("{} (system-wide sampling needs root or CAP_PERFMON (CAP_SYS_ADMIN "
-                            "before 5.8), or kernel.perf_event_paranoid <= 0; it is {})",
-                            status.message(), PerfEventParanoid());
+      return status.WithHint(
+          fmt::format("system-wide sampling needs root or CAP_PERFMON, or "
+                      "kernel.perf_event_paranoid <= 0; it is {}",
+                      PerfEventParanoid()));
     case EINVAL:
-      return Status::Errorf("{} (is {} Hz above kernel.perf_event_max_sample_rate?)",
-                            status.message(), rate_hz);
+      return status.WithHint(
+          fmt::format("is {} Hz above kernel.perf_event_max_sample_rate?", rate_hz));
     case EMFILE:
-      return Status::Errorf("{} (one fd per CPU is needed: raise the open-file limit)",
-                            status.message());
+      return status.WithHint("one fd per CPU is needed: raise the open-file limit");
     default:
       return status;
   }
@@ -134,10 +134,11 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
 
   // Checked up front because libbpf's own failure for it is an obscure CO-RE relocation error.
   if (access(kKernelBtfPath, R_OK) != 0) {
-    return Status::Errorf("{} is not readable: {} (profkit's CO-RE BPF programs need a kernel "
-                          "built with CONFIG_DEBUG_INFO_BTF=y, the default of current "
-                          "distribution kernels)",
-                          kKernelBtfPath, strerror(errno));
+    const int err = errno;
+    return Status::FromErrno(fmt::format("{} is not readable", kKernelBtfPath), err)
+        .WithHint(
+            "profkit's CO-RE BPF programs need a kernel built with "
+            "CONFIG_DEBUG_INFO_BTF=y, the default of current distribution kernels");
   }
 
   std::unique_ptr<BpfSampler> sampler(new BpfSampler());
@@ -176,7 +177,7 @@ Status BpfSampler::AttachTracepoints() {
                       bpf_program__section_name(program)),
           err);
       if (err == EPERM || err == EACCES) {
-        return Status::Errorf("{} ({})", status.message(), kPrivilegeHint);
+        return status.WithHint(kPrivilegeHint);
       }
       return status;
     }
@@ -223,7 +224,7 @@ Status BpfSampler::AttachPerfEvents(const SamplerOptions& options) {
     links_.emplace_back(link);
     ++attached;
   }
-  if (attached == 0) return Status::Errorf("no online CPU to sample (online list '{}')", online);
+  if (attached == 0) return Status::NotFoundf("no online CPU to sample (online list '{}')", online);
   return Status::Ok();
 }
 

@@ -11,8 +11,8 @@ Result<int> ParseCpu(std::string_view text, std::string_view element) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cpu);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || cpu < 0 ||
       cpu > kMaxCpuId) {
-    return Status::Errorf("CPU list element '{}': '{}' is not a CPU number in [0, {}]", element,
-                          text, kMaxCpuId);
+    return Status::InvalidInputf("CPU list element '{}': '{}' is not a CPU number in [0, {}]",
+                                 element, text, kMaxCpuId);
   }
   return cpu;
 }
@@ -21,7 +21,7 @@ Result<int> ParseCpu(std::string_view text, std::string_view element) {
 
 Result<std::vector<int>> ParseCpuList(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  if (text.empty()) return Status::Error("CPU list is empty");
+  if (text.empty()) return Status::InvalidInput("CPU list is empty");
 
   std::vector<int> cpus;
   for (;;) {
@@ -33,12 +33,13 @@ Result<std::vector<int>> ParseCpuList(std::string_view text) {
     int last = first;
     if (dash != std::string_view::npos) {
       PROFKIT_ASSIGN_OR_RETURN(last, ParseCpu(element.substr(dash + 1), element));
-      if (last < first) return Status::Errorf("CPU list element '{}' is a reversed range", element);
+      if (last < first)
+        return Status::InvalidInputf("CPU list element '{}' is a reversed range", element);
     }
     for (int cpu = first; cpu <= last; ++cpu) cpus.push_back(cpu);
     // Bounded even for overlapping ranges: each range is within [0, kMaxCpuId].
     if (cpus.size() > static_cast<size_t>(kMaxCpuId) + 1) {
-      return Status::Errorf("CPU list names more than {} CPUs", kMaxCpuId + 1);
+      return Status::TooLargef("CPU list names more than {} CPUs", kMaxCpuId + 1);
     }
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);

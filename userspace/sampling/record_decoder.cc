@@ -43,34 +43,35 @@ PythonWalkStatus PythonStatusFrom(uint16_t status) {
 Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   constexpr size_t kHeaderSize = sizeof(profkit_sample_header);
   if (bytes.size() < kHeaderSize) {
-    return Status::Errorf("sample record of {} bytes is shorter than its {}-byte header",
-                          bytes.size(), kHeaderSize);
+    return Status::InvalidInputf("sample record of {} bytes is shorter than its {}-byte header",
+                                 bytes.size(), kHeaderSize);
   }
   const auto header = Load<profkit_sample_header>(bytes, 0);
   if (header.kernel_depth > PROFKIT_MAX_STACK_DEPTH || header.user_depth > PROFKIT_MAX_STACK_DEPTH) {
-    return Status::Errorf("sample record stack depths kernel={} user={} exceed the limit of {}",
-                          header.kernel_depth, header.user_depth, PROFKIT_MAX_STACK_DEPTH);
+    return Status::TooLargef("sample record stack depths kernel={} user={} exceed the limit of {}",
+                             header.kernel_depth, header.user_depth, PROFKIT_MAX_STACK_DEPTH);
   }
   if ((header.flags & ~PROFKIT_SAMPLE_KNOWN_FLAGS) != 0) {
-    return Status::Errorf("sample record has unknown flags {:#x}", header.flags);
+    return Status::InvalidInputf("sample record has unknown flags {:#x}", header.flags);
   }
   if (header.python_depth > PROFKIT_MAX_PYTHON_FRAMES) {
-    return Status::Errorf("sample record python depth {} exceeds the limit of {}",
-                          header.python_depth, PROFKIT_MAX_PYTHON_FRAMES);
+    return Status::TooLargef("sample record python depth {} exceeds the limit of {}",
+                             header.python_depth, PROFKIT_MAX_PYTHON_FRAMES);
   }
   const bool python = header.flags & PROFKIT_SAMPLE_PYTHON;
   if (python && header.python_status >= PROFKIT_PYTHON_STATUS_COUNT) {
-    return Status::Errorf("sample record has unknown python status {}", header.python_status);
+    return Status::InvalidInputf("sample record has unknown python status {}",
+                                 header.python_status);
   }
   if (!python && header.python_depth != 0) {
-    return Status::Errorf("sample record has {} python frames but no python flag",
-                          header.python_depth);
+    return Status::InvalidInputf("sample record has {} python frames but no python flag",
+                                 header.python_depth);
   }
   const size_t ip_count = size_t{header.kernel_depth} + header.user_depth;
   const size_t ips_end = kHeaderSize + ip_count * sizeof(uint64_t);
   const size_t expected = ips_end + size_t{header.python_depth} * sizeof(profkit_python_frame);
   if (bytes.size() != expected) {
-    return Status::Errorf(
+    return Status::InvalidInputf(
         "sample record has {} bytes but its header announces {} (kernel_depth={} user_depth={} "
         "python_depth={})",
         bytes.size(), expected, header.kernel_depth, header.user_depth, header.python_depth);
@@ -110,8 +111,8 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
 
 Result<Record> DecodeProcessEvent(std::span<const uint8_t> bytes, ProcessEventRecord::Kind kind) {
   if (bytes.size() != sizeof(profkit_process_event)) {
-    return Status::Errorf("process event record has {} bytes, expected {}", bytes.size(),
-                          sizeof(profkit_process_event));
+    return Status::InvalidInputf("process event record has {} bytes, expected {}", bytes.size(),
+                                 sizeof(profkit_process_event));
   }
   const auto event = Load<profkit_process_event>(bytes, 0);
   return Record(ProcessEventRecord{
@@ -122,7 +123,8 @@ Result<Record> DecodeProcessEvent(std::span<const uint8_t> bytes, ProcessEventRe
 
 Result<Record> DecodeRecord(std::span<const uint8_t> bytes) {
   if (bytes.size() < sizeof(uint32_t)) {
-    return Status::Errorf("record of {} bytes is shorter than its 4-byte kind", bytes.size());
+    return Status::InvalidInputf("record of {} bytes is shorter than its 4-byte kind",
+                                 bytes.size());
   }
   const auto kind = Load<uint32_t>(bytes, 0);
   switch (kind) {
@@ -135,7 +137,7 @@ Result<Record> DecodeRecord(std::span<const uint8_t> bytes) {
     case PROFKIT_EVENT_EXIT:
       return DecodeProcessEvent(bytes, ProcessEventRecord::Kind::kExit);
     default:
-      return Status::Errorf("record of {} bytes has unknown kind {}", bytes.size(), kind);
+      return Status::InvalidInputf("record of {} bytes has unknown kind {}", bytes.size(), kind);
   }
 }
 

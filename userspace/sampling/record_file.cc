@@ -58,20 +58,20 @@ std::string EncodeProcess(const ProcessSnapshot& process) {
 }
 
 Result<ProcessSnapshot> DecodeProcess(std::span<const uint8_t> payload) {
-  if (payload.size() < 4) return Status::Error("process frame shorter than its pid");
+  if (payload.size() < 4) return Status::InvalidInput("process frame shorter than its pid");
   ProcessSnapshot process{.pid = GetU32(payload, 0)};
   size_t at = 4;
   while (at < payload.size()) {
     if (payload.size() - at < kFrameHeaderBytes) {
-      return Status::Errorf("process {}: field header cut at byte {}", process.pid, at);
+      return Status::InvalidInputf("process {}: field header cut at byte {}", process.pid, at);
     }
     const uint8_t field = payload[at];
     const uint32_t length = GetU32(payload, at + 4);
     at += kFrameHeaderBytes;
     std::optional<std::string>* slot = FieldOf(process, field);
-    if (slot == nullptr) return Status::Errorf("process {}: unknown field {}", process.pid, field);
+    if (slot == nullptr) return Status::InvalidInputf("process {}: unknown field {}", process.pid, field);
     if (length > payload.size() - at) {
-      return Status::Errorf("process {}: field {} length {} exceeds the frame", process.pid,
+      return Status::InvalidInputf("process {}: field {} length {} exceeds the frame", process.pid,
                             field, length);
     }
     *slot = std::string(reinterpret_cast<const char*>(payload.data() + at), length);
@@ -100,7 +100,7 @@ RecordFileWriter::~RecordFileWriter() {
 }
 
 Status RecordFileWriter::AppendFrame(uint8_t kind, std::span<const uint8_t> payload) {
-  if (file_ == nullptr) return Status::Errorf("{} is closed", path_);
+  if (file_ == nullptr) return Status::Internalf("{} is closed", path_);
   std::string header;
   PutFrameHeader(header, kind, payload.size());
   if (std::fwrite(header.data(), 1, header.size(), file_) != header.size() ||
@@ -112,7 +112,7 @@ Status RecordFileWriter::AppendFrame(uint8_t kind, std::span<const uint8_t> payl
 
 Status RecordFileWriter::AppendRecord(std::span<const uint8_t> bytes) {
   if (bytes.size() > kMaxRingRecordBytes) {
-    return Status::Errorf("a ring-buffer record of {} bytes exceeds {}", bytes.size(),
+    return Status::TooLargef("a ring-buffer record of {} bytes exceeds {}", bytes.size(),
                           kMaxRingRecordBytes);
   }
   return AppendFrame(kKindRecord, bytes);
@@ -121,7 +121,7 @@ Status RecordFileWriter::AppendRecord(std::span<const uint8_t> bytes) {
 Status RecordFileWriter::AppendProcess(const ProcessSnapshot& process) {
   const std::string payload = EncodeProcess(process);
   if (payload.size() > kMaxRecordFrameBytes) {
-    return Status::Errorf("the /proc facts of process {} ({} bytes) exceed {}", process.pid,
+    return Status::TooLargef("the /proc facts of process {} ({} bytes) exceed {}", process.pid,
                           payload.size(), kMaxRecordFrameBytes);
   }
   return AppendFrame(kKindProcess, std::span(reinterpret_cast<const uint8_t*>(payload.data()),
@@ -141,10 +141,10 @@ Status RecordFileWriter::Close() {
 
 Result<RecordFileContents> ParseRecordFile(std::span<const uint8_t> bytes) {
   if (bytes.size() < kFileHeaderBytes || GetU32(bytes, 0) != kMagic) {
-    return Status::Error("not a profkit record file (no PKRF magic)");
+    return Status::InvalidInput("not a profkit record file (no PKRF magic)");
   }
   if (const uint32_t version = GetU32(bytes, 4); version != kRecordFileVersion) {
-    return Status::Errorf("record file version {} is not the supported {}", version,
+    return Status::InvalidInputf("record file version {} is not the supported {}", version,
                           kRecordFileVersion);
   }
   RecordFileContents contents;
@@ -155,7 +155,7 @@ Result<RecordFileContents> ParseRecordFile(std::span<const uint8_t> bytes) {
     const uint32_t length = GetU32(bytes, at + 4);
     const size_t limit = kind == kKindRecord ? kMaxRingRecordBytes : kMaxRecordFrameBytes;
     if (length > limit) {
-      return Status::Errorf("frame at byte {}: length {} exceeds {}", at, length, limit);
+      return Status::InvalidInputf("frame at byte {}: length {} exceeds {}", at, length, limit);
     }
     if (length > bytes.size() - at - kFrameHeaderBytes) break;
     const std::span payload = bytes.subspan(at + kFrameHeaderBytes, length);
@@ -167,7 +167,7 @@ Result<RecordFileContents> ParseRecordFile(std::span<const uint8_t> bytes) {
       const uint32_t pid = process->pid;
       contents.processes.insert_or_assign(pid, std::move(process).value());
     } else {
-      return Status::Errorf("frame at byte {}: unknown kind {}", at, kind);
+      return Status::InvalidInputf("frame at byte {}: unknown kind {}", at, kind);
     }
     at += kFrameHeaderBytes + length;
   }

@@ -92,7 +92,7 @@ Result<std::unique_ptr<EhFrame>> EhFrame::Open(Elf* elf) {
   Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);
   if (cfi == nullptr) {
     elf_end(elf);
-    return Status::Error("no .eh_frame");
+    return Status::NotFound("no .eh_frame");
   }
   return std::unique_ptr<EhFrame>(new EhFrame(elf, cfi));
 }

@@ -89,7 +89,7 @@ Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf) {
   Dwarf* dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nullptr);
   if (dwarf == nullptr) {
     elf_end(elf);
-    return Status::Errorf("dwarf_begin_elf: {}", dwarf_errmsg(-1));
+    return Status::InvalidInputf("dwarf_begin_elf: {}", dwarf_errmsg(-1));
   }
   std::unique_ptr<DwarfFrames> frames(new DwarfFrames(elf, dwarf));
   frames->IndexUnits();
@@ -210,8 +210,8 @@ std::vector<SymbolizedLine> DwarfFrames::Lookup(uint64_t address) {
   while (scope_id >= 0 && frames.size() < kMaxInlineDepth) {
     const Scope& scope = index.scopes[static_cast<size_t>(scope_id)];
     SymbolizedLine frame;
-    // A function's bare DW_AT_name ("TestBody", "operator()") says less than its ELF symbol: the
-    // caller names it from the symbol table then, as binutils does.
+    // A function's bare DW_AT_name ("TestBody", "operator()") says less than its ELF symbol; the
+    // caller (NativeSymbolizer::Symbolize) names the outermost frame from the symbol table.
     if (scope.parent >= 0 || scope.has_linkage_name) {
       frame.system_name = scope.system_name;
       frame.function = Demangle(frame.system_name);

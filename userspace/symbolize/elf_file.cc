@@ -51,10 +51,10 @@ class ElfHandle {
 Result<Elf*> BeginElf(int fd, Elf_Cmd command = ELF_C_READ) {
   InitLibelf();
   Elf* elf = elf_begin(fd, command, nullptr);
-  if (elf == nullptr) return Status::Errorf("elf_begin: {}", ElfError());
+  if (elf == nullptr) return Status::InvalidInputf("elf_begin: {}", ElfError());
   if (elf_kind(elf) != ELF_K_ELF) {
     elf_end(elf);
-    return Status::Error("not an ELF file");
+    return Status::InvalidInput("not an ELF file");
   }
   return elf;
 }
@@ -128,30 +128,33 @@ ElfFile::~ElfFile() = default;
 Status ElfFile::ReadHeaders() {
   struct stat st;
   if (fstat(fd_, &st) != 0) return Status::FromErrno("fstat", errno);
-  if (!S_ISREG(st.st_mode)) return Status::Error("not a regular file");
+  if (!S_ISREG(st.st_mode)) return Status::InvalidInput("not a regular file");
   file_size_ = static_cast<uint64_t>(st.st_size);
 
   PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
   ElfHandle elf(raw);
   GElf_Ehdr ehdr;
-  if (gelf_getehdr(elf.get(), &ehdr) == nullptr) return Status::Errorf("ELF header: {}", ElfError());
+  if (gelf_getehdr(elf.get(), &ehdr) == nullptr)
+    return Status::InvalidInputf("ELF header: {}", ElfError());
   if (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN) {
-    return Status::Errorf("ELF type {} is neither an executable nor a shared object", ehdr.e_type);
+    return Status::Unsupportedf("ELF type {} is neither an executable nor a shared object",
+                                ehdr.e_type);
   }
 
   size_t phnum = 0;
-  if (elf_getphdrnum(elf.get(), &phnum) != 0) return Status::Errorf("program headers: {}", ElfError());
+  if (elf_getphdrnum(elf.get(), &phnum) != 0)
+    return Status::InvalidInputf("program headers: {}", ElfError());
   if (phnum > kMaxProgramHeaders) {
-    return Status::Errorf("{} program headers (limit {})", phnum, kMaxProgramHeaders);
+    return Status::TooLargef("{} program headers (limit {})", phnum, kMaxProgramHeaders);
   }
   for (size_t i = 0; i < phnum; ++i) {
     GElf_Phdr phdr;
     if (gelf_getphdr(elf.get(), static_cast<int>(i), &phdr) == nullptr) {
-      return Status::Errorf("program header {}: {}", i, ElfError());
+      return Status::InvalidInputf("program header {}: {}", i, ElfError());
     }
     if (phdr.p_type == PT_LOAD) segments_.push_back({phdr.p_offset, phdr.p_filesz, phdr.p_vaddr});
   }
-  if (segments_.empty()) return Status::Error("no PT_LOAD segment");
+  if (segments_.empty()) return Status::InvalidInput("no PT_LOAD segment");
 
   const void* build_id = nullptr;
   const ssize_t build_id_size = dwelf_elf_gnu_build_id(elf.get(), &build_id);
@@ -242,12 +245,12 @@ Result<std::string> ElfFile::ReadAtAddress(uint64_t address, size_t size) const 
     const ssize_t n = pread(fd_, bytes.data(), size, static_cast<off_t>(offset));
     if (n < 0) return Status::FromErrno(fmt::format("{}: reading {} bytes at {:#x}", path_, size, offset), errno);
     if (static_cast<size_t>(n) != size) {
-      return Status::Errorf("{}: short read of {} bytes at {:#x}", path_, size, offset);
+      return Status::InvalidInputf("{}: short read of {} bytes at {:#x}", path_, size, offset);
     }
     return bytes;
   }
-  return Status::Errorf("{}: {} bytes at address {:#x} are not in the file's loaded segments", path_,
-                        size, address);
+  return Status::NotFoundf("{}: {} bytes at address {:#x} are not in the file's loaded segments",
+                           path_, size, address);
 }
 
 Result<std::string> ElfFile::ReadSection(std::string_view name, size_t max_bytes) const {
@@ -255,7 +258,7 @@ Result<std::string> ElfFile::ReadSection(std::string_view name, size_t max_bytes
   ElfHandle elf(raw);
   size_t shstrndx = 0;
   if (elf_getshdrstrndx(elf.get(), &shstrndx) != 0) {
-    return Status::Errorf("{}: section names: {}", path_, ElfError());
+    return Status::InvalidInputf("{}: section names: {}", path_, ElfError());
   }
   for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn != nullptr;
        scn = elf_nextscn(elf.get(), scn)) {
@@ -263,18 +266,20 @@ Result<std::string> ElfFile::ReadSection(std::string_view name, size_t max_bytes
     if (gelf_getshdr(scn, &shdr) == nullptr) continue;
     const char* section = elf_strptr(elf.get(), shstrndx, shdr.sh_name);
     if (section == nullptr || name != section) continue;
-    if (shdr.sh_type == SHT_NOBITS) return Status::Errorf("{}: {} has no file bytes", path_, name);
+    if (shdr.sh_type == SHT_NOBITS)
+      return Status::NotFoundf("{}: {} has no file bytes", path_, name);
     if (shdr.sh_size > max_bytes) {
-      return Status::Errorf("{}: {} is {} bytes (limit {})", path_, name, shdr.sh_size, max_bytes);
+      return Status::TooLargef("{}: {} is {} bytes (limit {})", path_, name, shdr.sh_size,
+                               max_bytes);
     }
     std::string bytes(shdr.sh_size, '\0');
     const ssize_t n = pread(fd_, bytes.data(), bytes.size(), static_cast<off_t>(shdr.sh_offset));
     if (n < 0 || static_cast<size_t>(n) != bytes.size()) {
-      return Status::Errorf("{}: reading {} failed", path_, name);
+      return Status::InvalidInputf("{}: reading {} failed", path_, name);
     }
     return bytes;
   }
-  return Status::Errorf("{}: no section {}", path_, name);
+  return Status::NotFoundf("{}: no section {}", path_, name);
 }
 
 DwarfFrames* ElfFile::dwarf() {

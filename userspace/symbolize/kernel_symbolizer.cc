@@ -56,7 +56,7 @@ Result<KernelSymbolizer> KernelSymbolizer::Load(const std::string& kallsyms_path
                                         address_field.data() + address_field.size(), address, 16);
     if (parsed.ec != std::errc() || parsed.ptr != address_field.data() + address_field.size() ||
         type.size() != 1 || name.empty() || name.size() > kMaxNameBytes) {
-      return Status::Errorf("{}:{}: malformed line", kallsyms_path, line_number);
+      return Status::InvalidInputf("{}:{}: malformed line", kallsyms_path, line_number);
     }
     if (type != "t" && type != "T") continue;
     ++text_symbols;
@@ -68,19 +68,19 @@ Result<KernelSymbolizer> KernelSymbolizer::Load(const std::string& kallsyms_path
                   .first->second;
     }
     if (symbolizer.names_.size() + name.size() + 1 > std::numeric_limits<uint32_t>::max()) {
-      return Status::Errorf("{}: symbol names exceed 4 GiB", kallsyms_path);
+      return Status::TooLargef("{}: symbol names exceed 4 GiB", kallsyms_path);
     }
     symbolizer.symbols_.push_back({address, static_cast<uint32_t>(symbolizer.names_.size()), group});
     symbolizer.names_.append(name);
     symbolizer.names_.push_back('\0');
   }
   if (text_symbols > 0 && symbolizer.symbols_.empty()) {
-    return Status::Errorf(
+    return Status::PermissionDeniedf(
         "{}: kernel symbol addresses are hidden (all zero): run with CAP_SYSLOG or set "
         "kernel.kptr_restrict=0",
         kallsyms_path);
   }
-  if (symbolizer.symbols_.empty()) return Status::Errorf("{}: no text symbols", kallsyms_path);
+  if (symbolizer.symbols_.empty()) return Status::NotFoundf("{}: no text symbols", kallsyms_path);
   std::stable_sort(symbolizer.symbols_.begin(), symbolizer.symbols_.end(),
                    [](const Symbol& a, const Symbol& b) { return a.address < b.address; });
   // Aliases share an address (_stext, _text and the first function); the name with the fewest

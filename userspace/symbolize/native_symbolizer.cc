@@ -61,11 +61,11 @@ Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::st
   }
   if (modules_.size() >= limits_.max_modules) {
     ++counters_.module_limit_hits;
-    return Status::Errorf("adding module {}: {} modules interned (limit max_modules)", path,
-                          limits_.max_modules);
+    return Status::TooLargef("adding module {}: {} modules interned (limit max_modules)", path,
+                             limits_.max_modules);
   }
   if (next_id_ == std::numeric_limits<uint32_t>::max()) {
-    return Status::Errorf("adding module {}: module ids exhausted", path);
+    return Status::TooLargef("adding module {}: module ids exhausted", path);
   }
   PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<ElfFile> file, OpenFirst(path, open_candidates, nullptr));
 
@@ -112,12 +112,12 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
         DwarfFrames* dwarf = file != nullptr ? file->dwarf() : nullptr;
         if (dwarf != nullptr) frames = dwarf->Lookup(*address);
       }
-      if (frames.empty()) {
-        frames.push_back({.function = Demangle(*symbol), .system_name = std::string(*symbol)});
-      } else if (frames.back().system_name.empty()) {
-        frames.back().system_name = std::string(*symbol);
-        frames.back().function = Demangle(*symbol);
-      }
+      // The outermost frame is the out-of-line function that runs, which its ELF symbol names
+      // exactly: a clone (".constprop.0", ".cold") or the complete-object constructor (C1) whose
+      // DWARF subprogram is the shared C4 one. llvm-addr2line names it the same way.
+      if (frames.empty()) frames.emplace_back();
+      frames.back().system_name = std::string(*symbol);
+      frames.back().function = Demangle(*symbol);
     }
   }
   if (frames.empty()) ++counters_.misses;
@@ -160,7 +160,7 @@ std::optional<uint64_t> NativeSymbolizer::ReturnAddressOffsetFromSp(uint32_t id,
 Result<ElfFile*> NativeSymbolizer::OpenModule(uint32_t id) {
   auto it = modules_.find(id);
   ElfFile* file = it == modules_.end() ? nullptr : EnsureOpen(*it->second);
-  if (file == nullptr) return Status::Errorf("module {} is unknown or cannot be opened", id);
+  if (file == nullptr) return Status::NotFoundf("module {} is unknown or cannot be opened", id);
   return file;
 }
 
@@ -218,7 +218,7 @@ Result<std::unique_ptr<ElfFile>> NativeSymbolizer::OpenFirst(
       // A reopened path may now hold another file; the build id (else the size) must match.
       const bool same = expect->build_id.empty() ? (*file)->file_size() == expect->file_size
                                                  : (*file)->build_id() == expect->build_id;
-      if (!same) file = Status::Errorf("{}: no longer the file first opened", candidate);
+      if (!same) file = Status::NotFoundf("{}: no longer the file first opened", candidate);
     }
     if (file.ok()) return file;
     if (!errors.empty()) errors += "; ";
@@ -226,7 +226,7 @@ Result<std::unique_ptr<ElfFile>> NativeSymbolizer::OpenFirst(
   }
   ++counters_.open_failures;
   if (candidates.empty()) errors = "no open candidates";
-  return Status::Errorf("opening {}: {}", path, errors);
+  return Status::NotFoundf("opening {}: {}", path, errors);
 }
 
 ElfFile* NativeSymbolizer::EnsureOpen(ModuleState& module) {

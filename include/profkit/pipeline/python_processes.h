@@ -41,7 +41,7 @@ struct PythonCounters {
 class NoProcessMemory final : public python::MemoryReader {
  public:
   Status Read(uint64_t address, std::span<uint8_t>) const override {
-    return Status::Errorf("no process memory in a replay (address 0x{:x})", address);
+    return Status::Unavailablef("no process memory in a replay (address 0x{:x})", address);
   }
 };
 

@@ -68,7 +68,7 @@ TEST(AgentTest, SourceFailureFailsStartWithItsStep) {
   config.agent.hostname = "test-host";
   config.local.dir = "";
   const sampling::SampleSourceFactory sources = [](const sampling::SamplerOptions&)
-      -> Result<std::unique_ptr<sampling::SampleSource>> { return Status::Error("no BPF here"); };
+      -> Result<std::unique_ptr<sampling::SampleSource>> { return Status::Unsupported("no BPF here"); };
   Result<std::unique_ptr<Agent>> agent = Agent::Start(config, sources);
   ASSERT_FALSE(agent.ok());
   EXPECT_NE(agent.status().message().find("starting eBPF sampling"), std::string::npos);

@@ -155,7 +155,7 @@ TEST_F(DoorTest, WithoutDatawayTheLocalFileIsTheDurableCopy) {
   std::unique_ptr<Door> door = Open(true, false, false);
   EXPECT_TRUE(door->Deliver(Origin::kPulled, PythonProfile("go-demo")).ok());
   EXPECT_THAT(local_, ElementsAre("go-demo"));
-  local_error_ = Status::Error("writing a profile: No space left on device");
+  local_error_ = Status::TooLarge("writing a profile: No space left on device");
   // A Pyroscope client is answered with the local write's failure.
   EXPECT_EQ(door->Deliver(Origin::kPyroscope, PythonProfile("p")).message(),
             "writing a profile: No space left on device");
@@ -164,7 +164,7 @@ TEST_F(DoorTest, WithoutDatawayTheLocalFileIsTheDurableCopy) {
 
 TEST_F(DoorTest, DatawayRefusalIsReturnedAndSkipsMetricsButNotLocalFiles) {
   std::unique_ptr<Door> door = Open(true, true, true);
-  dataway_.Fail(Status::Error("disk queue: write: No space left on device"));
+  dataway_.Fail(Status::TooLarge("disk queue: write: No space left on device"));
   for (const Origin origin : {Origin::kEbpf, Origin::kPyroscope}) {
     EXPECT_EQ(door->Deliver(origin, PythonProfile("api")).message(),
               "disk queue: write: No space left on device");
@@ -175,7 +175,7 @@ TEST_F(DoorTest, DatawayRefusalIsReturnedAndSkipsMetricsButNotLocalFiles) {
 
 TEST_F(DoorTest, LocalFailureIsLoggedWhenDatawayHoldsTheDurableCopy) {
   std::unique_ptr<Door> door = Open(true, true, false);
-  local_error_ = Status::Error("writing a profile: Permission denied");
+  local_error_ = Status::PermissionDenied("writing a profile: Permission denied");
   EXPECT_TRUE(door->Deliver(Origin::kPyroscope, PythonProfile("api")).ok());
   EXPECT_EQ(Uploads().size(), 1u);
 }
@@ -215,7 +215,7 @@ TEST_F(DoorTest, RefusedPushesAreNotMeasured) {
   ASSERT_TRUE(parts.ok());
   Result<ingest::RewrittenUpload> rewritten = ingest::RewriteUpload(*parts, {});
   ASSERT_TRUE(rewritten.ok());
-  dataway_.Fail(Status::Error("disk queue: the upload exceeds the capacity"));
+  dataway_.Fail(Status::TooLarge("disk queue: the upload exceeds the capacity"));
   EXPECT_EQ(door->Deliver(*rewritten).message(), "disk queue: the upload exceeds the capacity");
   EXPECT_THAT(Points(), IsEmpty());
 

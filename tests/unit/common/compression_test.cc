@@ -22,6 +22,7 @@ TEST(CompressionTest, DecompressionIsBounded) {
   const Result<std::string> unpacked = GzipDecompress(*packed, 1000);
   ASSERT_FALSE(unpacked.ok());
   EXPECT_NE(unpacked.status().message().find("exceeds 1000 bytes"), std::string::npos);
+  EXPECT_EQ(unpacked.status().code(), StatusCode::kTooLarge);
 }
 
 TEST(CompressionTest, TruncatedInputIsAnError) {
@@ -30,6 +31,7 @@ TEST(CompressionTest, TruncatedInputIsAnError) {
   const Result<std::string> unpacked = GzipDecompress(packed->substr(0, packed->size() / 2), 1 << 20);
   ASSERT_FALSE(unpacked.ok());
   EXPECT_EQ(unpacked.status().message(), "gzip: unexpected end of stream");
+  EXPECT_EQ(unpacked.status().code(), StatusCode::kInvalidInput);
 }
 
 }  // namespace

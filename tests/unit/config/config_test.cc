@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include "profkit/common/file_util.h"
 
 namespace profkit::config {
@@ -21,6 +23,8 @@ Config ParseOk(std::string_view text) {
 std::string ParseError(std::string_view text) {
   Result<Config> r = ParseConfig(text, "conf.toml");
   EXPECT_FALSE(r.ok()) << "parsed: " << text;
+  // Every mistake in the text, syntax or value, is invalid input.
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput) << r.status().message();
   return r.status().message();
 }
 
@@ -295,6 +299,8 @@ TEST(ConfigTest, LoadConfigFileErrors) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(),
             "open /nonexistent/profkit.toml: No such file or directory");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().error_number(), ENOENT);
 }
 
 }  // namespace

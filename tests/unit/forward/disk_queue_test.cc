@@ -190,7 +190,8 @@ TEST_F(DiskQueueTest, RecordLargerThanTheCapacityIsRefused) {
   DiskQueueOptions options = Options();
   options.capacity_bytes = 100;
   auto queue = OpenQueue(options);
-  EXPECT_FALSE(queue->Push(std::string(100, 'x')).ok());
+  const Status refused = queue->Push(std::string(100, 'x'));
+  EXPECT_EQ(refused.code(), StatusCode::kTooLarge) << refused.message();
   EXPECT_TRUE(queue->Push(std::string(50, 'x')).ok());
   EXPECT_EQ(queue->counters().push_errors, 1u);
 }

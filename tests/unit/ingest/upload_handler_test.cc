@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <vector>
 
 #include "fixture.h"
@@ -82,15 +83,46 @@ TEST(UploadHandlerTest, BadBodiesGet400WithTheReason) {
   EXPECT_TRUE(recorder.queued.empty());
 }
 
+TEST(UploadHandlerTest, HttpStatusComesFromTheCode) {
+  // The same message under different codes: the answer never depends on the text.
+  const std::string text = "decompressed size exceeds 10 bytes";
+  EXPECT_EQ(HttpStatusForRejected(Status::InvalidInput(text)), 400);
+  EXPECT_EQ(HttpStatusForRejected(Status::TooLarge(text)), 413);
+  EXPECT_EQ(HttpStatusForRejected(Status::Unsupported(text)), 415);
+  EXPECT_EQ(HttpStatusForRejected(Status::Unavailable(text)), 503);
+  EXPECT_EQ(HttpStatusForRejected(Status::Internal(text)), 500);
+  EXPECT_EQ(HttpStatusForQueueError(Status::FromErrno("write", ENOSPC)), 503);
+  EXPECT_EQ(HttpStatusForQueueError(Status::FromErrno("write", EDQUOT)), 503);
+  EXPECT_EQ(HttpStatusForQueueError(Status::FromErrno("write", EFBIG)), 503);
+  EXPECT_EQ(HttpStatusForQueueError(Status::TooLarge("a record exceeds the capacity")), 503);
+  EXPECT_EQ(HttpStatusForQueueError(Status::Unavailable("stopping")), 503);
+  EXPECT_EQ(HttpStatusForQueueError(Status::FromErrno("write", EIO)), 500);
+  EXPECT_EQ(HttpStatusForQueueError(Status::Internal("No space left on device")), 500);
+}
+
+TEST(UploadHandlerTest, TooManyPartsGet413) {
+  Recorder recorder;
+  std::string many;
+  for (size_t i = 0; i <= net::kMaxMultipartParts; ++i) {
+    many += "--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n";
+  }
+  many += "--b--\r\n";
+  const IngestResponse response = HandleProfileUpload("multipart/form-data; boundary=b", "", many,
+                                                      kLimit, {}, recorder.Queue());
+  EXPECT_EQ(response.status, 413);
+  EXPECT_EQ(response.body, "multipart body: more than 256 parts\n");
+  EXPECT_TRUE(recorder.queued.empty());
+}
+
 TEST(UploadHandlerTest, QueueErrorsAre503WhenFullAnd500Otherwise) {
   Recorder recorder;
-  recorder.next = Status::Error("disk queue: write: No space left on device");
+  recorder.next = Status::FromErrno("disk queue: write", ENOSPC);
   IngestResponse response = HandleProfileUpload(testing::kFixtureContentType, "",
                                                 testing::FixtureBody(), kLimit, {},
                                                 recorder.Queue());
   EXPECT_EQ(response.status, 503);
   EXPECT_EQ(response.body, "profkit: disk queue: write: No space left on device\n");
-  recorder.next = Status::Error("disk queue: write: Input/output error");
+  recorder.next = Status::FromErrno("disk queue: write", EIO);
   EXPECT_EQ(HandleProfileUpload(testing::kFixtureContentType, "", testing::FixtureBody(), kLimit,
                                 {}, recorder.Queue())
                 .status,

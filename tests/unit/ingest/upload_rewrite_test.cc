@@ -148,6 +148,7 @@ TEST(UploadRewriteTest, ErrorsSayWhatIsWrong) {
       "\r\n--b--\r\n";
   EXPECT_EQ(RewriteUpload(Parse(not_object, "b"), {}).status().message(),
             "the \"event\" part is not a JSON object");
+  EXPECT_EQ(RewriteUpload(Parse(not_object, "b"), {}).status().code(), StatusCode::kInvalidInput);
 }
 
 TEST(UploadRewriteTest, LanguageIsExactFirstThenLongestSubstring) {

@@ -64,17 +64,20 @@ TEST(MultipartTest, EveryTruncationIsAnErrorNotACrash) {
 TEST(MultipartTest, RejectsMalformedParts) {
   EXPECT_EQ(ParseMultipart("--b\r\nX: y\r\n\r\nz\r\n--b--", "b").status().message(),
             "part 1: no Content-Disposition");
+  EXPECT_EQ(ParseMultipart("--b\r\nX: y\r\n\r\nz\r\n--b--", "b").status().code(),
+            StatusCode::kInvalidInput);
   EXPECT_EQ(ParseMultipart("--b\r\nContent-Disposition: attachment; name=a\r\n\r\nz\r\n--b--", "b")
                 .status()
                 .message(),
             "part 1: Content-Disposition is not form-data");
-  EXPECT_FALSE(ParseMultipart("garbage", "b").ok());
+  EXPECT_EQ(ParseMultipart("garbage", "b").status().code(), StatusCode::kInvalidInput);
   std::string many;
   for (size_t i = 0; i <= kMaxMultipartParts; ++i) {
     many += "--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n";
   }
   many += "--b--\r\n";
   EXPECT_EQ(ParseMultipart(many, "b").status().message(), "more than 256 parts");
+  EXPECT_EQ(ParseMultipart(many, "b").status().code(), StatusCode::kTooLarge);
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ TEST(RecordTest, WritesOnlyTheTargetsSamples) {
 TEST(RecordTest, SourceErrorsReachTheCaller) {
   const sampling::SampleSourceFactory sources = [](const sampling::SamplerOptions&)
       -> Result<std::unique_ptr<sampling::SampleSource>> {
-    return Status::Error("built without BPF");
+    return Status::Unsupported("built without BPF");
   };
   std::atomic<bool> stop{false};
   Result<RecordSummary> summary =

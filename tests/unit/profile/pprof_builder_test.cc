@@ -279,19 +279,22 @@ TEST(ParsePprofTest, RejectsMalformedBytes) {
   const Result<pb::Profile> garbage = ParsePprof(std::string("\xff\xff\xff\xff", 4), kMaxBytes);
   ASSERT_FALSE(garbage.ok());
   EXPECT_EQ(garbage.status().message(), "pprof: invalid protobuf encoding");
+  EXPECT_EQ(garbage.status().code(), StatusCode::kInvalidInput);
 
   const std::string raw = ValidProfile().SerializeAsString();
   const Result<pb::Profile> too_big = ParsePprof(raw, raw.size() - 1);
   ASSERT_FALSE(too_big.ok());
   EXPECT_NE(too_big.status().message().find("exceeds the limit"), std::string::npos);
+  EXPECT_EQ(too_big.status().code(), StatusCode::kTooLarge);
 
   const Result<std::string> gz = GzipCompress(raw);
   ASSERT_TRUE(gz.ok());
   const Result<pb::Profile> bomb = ParsePprof(*gz, raw.size() - 1);
-  EXPECT_FALSE(bomb.ok());
+  EXPECT_EQ(bomb.status().code(), StatusCode::kTooLarge);
   const Result<pb::Profile> truncated = ParsePprof(gz->substr(0, gz->size() / 2), kMaxBytes);
   ASSERT_FALSE(truncated.ok());
   EXPECT_EQ(truncated.status().message(), "gzip: unexpected end of stream");
+  EXPECT_EQ(truncated.status().code(), StatusCode::kInvalidInput);
 }
 
 }  // namespace

@@ -111,6 +111,7 @@ TEST(FoldedToPprofTest, ErrorsNameTheLine) {
   for (size_t i = 0; i <= kMaxFoldedFrames; ++i) deep += "f;";
   EXPECT_NE(FoldedToPprof(deep + "g 1\n", {}).status().message().find("more than"),
             std::string::npos);
+  EXPECT_EQ(FoldedToPprof(";; 3\n", {}).status().code(), StatusCode::kInvalidInput);
 }
 
 TEST(LanguageForSpyTest, KnownSpiesAndFallbacks) {

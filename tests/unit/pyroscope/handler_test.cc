@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+
 #include "profkit/common/compression.h"
 #include "profkit/profile/pprof_builder.h"
 #include "pyroscope/push.pb.h"
@@ -209,7 +211,7 @@ TEST(HandleIngestTest, InflatedBodiesAreBounded) {
 
 TEST(HandleIngestTest, QueueFailureIs503) {
   Recorder recorder;
-  recorder.next = Status::Error("write: No space left on device");
+  recorder.next = Status::FromErrno("write", ENOSPC);
   const Response r = HandleIngest({.params = {{"name", "a"}}, .body = "a 1\n"}, Context(),
                                   recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 503);
@@ -293,14 +295,25 @@ TEST(HandlePushTest, ErrorsAreConnectJson) {
                  kNow);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("series 0: the value of label"), std::string::npos) << r.body;
+  // A profile that inflates past the body limit: too large, from its code.
+  ListenerContext small = Context();
+  small.body_limit = 100;
+  r = HandlePush("application/proto", PushBody(1, CpuPprof()), small, recorder.deliver(), kNow);
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_EQ(code(r), "resource_exhausted");
   r = HandlePush("application/proto", PushBody(kMaxPushProfiles + 1, "x"), Context(),
                  recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(recorder.uploads.empty());
-  recorder.next = Status::Error("disk full");
+  recorder.next =
+      Status::TooLarge("disk queue: a record of 9 bytes exceeds the capacity of 8 bytes");
   r = HandlePush("application/proto", PushBody(1, CpuPprof()), Context(), recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(code(r), "unavailable");
+  recorder.next = Status::FromErrno("disk queue: write", EIO);
+  r = HandlePush("application/proto", PushBody(1, CpuPprof()), Context(), recorder.deliver(), kNow);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(code(r), "internal");
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ TEST(AppNameTest, ErrorsSayWhatIsWrong) {
   for (size_t i = 0; i <= kMaxLabels; ++i) many += "k" + std::to_string(i) + "=v,";
   many += "}";
   EXPECT_NE(ParseAppName(many).status().message().find("more than"), std::string::npos);
+  // A bad query is the client's mistake, answered 400, whatever bound it broke.
+  EXPECT_EQ(ParseAppName(many).status().code(), StatusCode::kInvalidInput);
 }
 
 TEST(ParseTimeTest, UnitFollowsTheDigitCount) {

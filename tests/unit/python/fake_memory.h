@@ -33,7 +33,8 @@ class FakeMemory final : public MemoryReader {
         return Status::Ok();
       }
     }
-    return Status::Errorf("fake memory: {} bytes at {:#x} are not mapped", out.size(), address);
+    return Status::InvalidInputf("fake memory: {} bytes at {:#x} are not mapped", out.size(),
+                                 address);
   }
 
   uint64_t reads() const { return reads_; }

@@ -58,12 +58,12 @@ Result<json> DumpCodeLines(const std::string& python, const std::string& dir) {
   if (waitpid(pid, &status, 0) != pid) return Status::FromErrno("waitpid", errno);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     Result<std::string> text = ReadFileBounded(log, kMaxLogBytes, /*truncate_ok=*/true);
-    return Status::Errorf("{} exited with status {}: {}", python, status,
-                          text.ok() ? *text : text.status().message());
+    return Status::Internalf("{} exited with status {}: {}", python, status,
+                             text.ok() ? *text : text.status().message());
   }
   PROFKIT_ASSIGN_OR_RETURN(std::string text, ReadFileBounded(output, kMaxDumpBytes));
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return Status::Errorf("{}: invalid JSON", output);
+  if (parsed.is_discarded()) return Status::InvalidInputf("{}: invalid JSON", output);
   return parsed;
 }
 

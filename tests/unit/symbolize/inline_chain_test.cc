@@ -2,6 +2,8 @@
 // flags: templates and the standard library inlined many levels deep) agree with LLVM's
 // addr2line on every sampled address. (binutils' addr2line is no reference: it names the
 // innermost inlined frame after the containing function.)
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -81,8 +83,9 @@ TEST(InlineChainTest, AgreesWithAddr2line) {
 
   std::vector<uint64_t> offsets;
   std::string command = std::string(LLVM_ADDR2LINE_PATH) + " -a -f -i -e " + m.path;
-  // The mapping ends on a page boundary, past the end of the segment's file bytes.
-  const uint64_t step = (m.end - m.start) / (kAddresses + 1);
+  // The mapping ends on a page boundary, up to a page past the end of the segment's file bytes.
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t step = (m.end - m.start - page) / kAddresses;
   for (int i = 0; i < kAddresses; ++i) {
     const uint64_t offset = m.FileOffset(m.start + static_cast<uint64_t>(i) * step);
     const std::optional<uint64_t> address = symbolizer.AddressOfFileOffset(*id, offset);
