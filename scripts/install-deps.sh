@@ -17,6 +17,7 @@ test_packages=(
   python3 python3-pytest python3-protobuf
   linux-perf bpftrace  # peers in bench/
   wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
+  patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
 )
 
 packages=("${build_packages[@]}")
