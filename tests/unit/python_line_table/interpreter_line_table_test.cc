@@ -1,4 +1,4 @@
-// Every interpreter on the machine (3.8-3.13) is asked for its own line of every instruction of
+// Every interpreter on the machine (3.8-3.15) is asked for its own line of every instruction of
 // many code objects (dump_code_lines.py); the decoder must agree on all of them.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -42,6 +43,15 @@ std::vector<std::string> FindInterpreters() {
   }
   std::sort(pyenv.begin(), pyenv.end());
   found.insert(found.end(), pyenv.begin(), pyenv.end());
+  // Debian sid's 3.14/3.15 as scripts/install-sid-pythons.sh makes them: one flavour of each
+  // version suffices, they share the interpreter code ("version flavour path full-version").
+  const char* sid_root = std::getenv("PROFKIT_SID_PYTHON_ROOT");
+  std::ifstream list(std::string(sid_root ? sid_root : "/var/cache/profkit/sid-python") +
+                     "/interpreters.txt");
+  std::string version, flavour, path, full_version;
+  while (list >> version >> flavour >> path >> full_version) {
+    if (flavour == "shared" && access(path.c_str(), X_OK) == 0) found.push_back(path);
+  }
   return found;
 }
 
@@ -179,6 +189,7 @@ void CheckCode(const json& code, LineTableFormat format, const std::string& labe
 TEST(InterpreterLineTableTest, DecoderAgreesWithEveryInterpreterOnEveryInstruction) {
   const char* ci = std::getenv("CI");
   int checked_interpreters = 0;
+  std::vector<int> checked_minors;
   for (const std::string& python : FindInterpreters()) {
     testing::TempDir dir;
     Result<json> dump = DumpCodeLines(python, dir.path());
@@ -206,12 +217,23 @@ TEST(InterpreterLineTableTest, DecoderAgreesWithEveryInterpreterOnEveryInstructi
     EXPECT_GT(counts.largest_forward_jump, 255) << label;
     EXPECT_LT(counts.largest_backward_jump, -255) << label;
     ++checked_interpreters;
+    checked_minors.push_back(minor);
+  }
+  // CI installs Debian sid's 3.14 and 3.15 (scripts/install-sid-pythons.sh): both must be checked.
+  if (ci != nullptr && std::string(ci) == "true") {
+    for (const int minor : {14, 15}) {
+      EXPECT_NE(std::find(checked_minors.begin(), checked_minors.end(), minor),
+                checked_minors.end())
+          << "CI=true but CPython 3." << minor << " was not checked (scripts/install-sid-pythons.sh)";
+    }
   }
   if (checked_interpreters == 0) {
     if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "CI=true but no CPython 3.8-3.13 found (/usr/bin/python3, /root/.pyenv/versions)";
+      FAIL() << "CI=true but no CPython 3.8-3.15 found (/usr/bin/python3, /root/.pyenv/versions, "
+                "scripts/install-sid-pythons.sh)";
     }
-    GTEST_SKIP() << "no CPython 3.8-3.13 found in /usr/bin/python3 or /root/.pyenv/versions";
+    GTEST_SKIP() << "no CPython 3.8-3.15 found in /usr/bin/python3, /root/.pyenv/versions or "
+                    "scripts/install-sid-pythons.sh's interpreters";
   }
 }
 

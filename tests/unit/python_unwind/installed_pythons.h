@@ -1,5 +1,6 @@
 // The CPython interpreters installed on this machine: pyenv builds
-// (/root/.pyenv/versions/3.X.Y/bin/python3.X) and Debian's /usr/bin/python3.X.
+// (/root/.pyenv/versions/3.X.Y/bin/python3.X), Debian's /usr/bin/python3.X, and Debian sid's
+// 3.14/3.15 flavours made by scripts/install-sid-pythons.sh (listed in its interpreters.txt).
 #pragma once
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,13 @@ inline std::vector<std::string> InstalledPythons(int minor) {
     }
   }
   if (fs::exists("/usr/bin/" + exe, ec)) found.push_back("/usr/bin/" + exe);
+  const char* sid_root = std::getenv("PROFKIT_SID_PYTHON_ROOT");
+  std::ifstream list(std::string(sid_root ? sid_root : "/var/cache/profkit/sid-python") +
+                     "/interpreters.txt");
+  std::string version, flavour, path, full_version;  // one "3.14 static <path> 3.14.10" per line
+  while (list >> version >> flavour >> path >> full_version) {
+    if (version == "3." + std::to_string(minor) && fs::exists(path, ec)) found.push_back(path);
+  }
   return found;
 }
 
