@@ -116,6 +116,13 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
                                                   version->minor, parsed.status().message());
       return inspection;
     }
+    // A table of another minor than the binary says it is would describe other structs.
+    if (parsed->version.major != version->major || parsed->version.minor != version->minor) {
+      inspection.unsupported_reason = fmt::format(
+          "CPython {}.{}: _Py_DebugOffsets: version 3.{} disagrees with the binary's", version->major,
+          version->minor, parsed->version.minor);
+      return inspection;
+    }
     module.offsets = *parsed;
     if (parsed->thread_state_lookup == ThreadStateLookup::kGilstateThreadLocal) {
       Result<ThreadLocalLocation> location =
