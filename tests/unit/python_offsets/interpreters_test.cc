@@ -1,5 +1,6 @@
 // Verifies the offsets against the interpreters installed on this machine: the built-in tables
-// (3.8–3.12) and ParseDebugOffsets on live `_Py_DebugOffsets` bytes (3.13+) must equal what the
+// (3.8–3.12) and ParseDebugOffsets on live `_Py_DebugOffsets` bytes (3.13–3.15; including the
+// values the table lacks, such as 3.14's TSS key) must equal what the
 // dumper compiled against that interpreter's own headers prints.
 #include <gtest/gtest.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,17 +22,38 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kFirstMinor = 8;
-constexpr int kLastMinor = 13;
-// Enough of `_PyRuntime` for any known `_Py_DebugOffsets` layout (3.13: 584 bytes).
+constexpr int kLastMinor = 15;
+// Enough of `_PyRuntime` for any known `_Py_DebugOffsets` layout (3.15: 888 bytes).
 constexpr int kRuntimeBytesToRead = 1024;
 
 struct Interpreter {
-  std::string python;  // executable
-  std::string config;  // python3.X-config next to it
+  std::string python;    // executable
+  std::string config;    // python3.X-config next to it, or
+  std::string includes;  // the include flags when there is no config script
 };
 
-// pyenv builds (/root/.pyenv/versions/3.X.Y) and the distribution's /usr/bin/python3.X when its
-// headers are installed.
+// Debian sid's 3.14/3.15 made by scripts/install-sid-pythons.sh ("version flavour path
+// full-version" lines of its interpreters.txt): <prefix>/include/python3.X holds the headers; the
+// root's include directory (for mimalloc) comes after the system's, whose glibc headers it would
+// otherwise replace with sid's.
+void AddSidInterpreters(int minor, std::vector<Interpreter>& found) {
+  const char* root = std::getenv("PROFKIT_SID_PYTHON_ROOT");
+  const fs::path base = root ? root : "/var/cache/profkit/sid-python";
+  std::ifstream list(base / "interpreters.txt");
+  std::string version, flavour, path, full_version;
+  while (list >> version >> flavour >> path >> full_version) {
+    std::error_code ec;
+    if (version != "3." + std::to_string(minor) || !fs::exists(path, ec)) continue;
+    const fs::path prefix = fs::path(path).parent_path().parent_path();
+    const fs::path headers = prefix / "include" / ("python" + version);
+    found.push_back({.python = path,
+                     .includes = "-I" + headers.string() + " -idirafter " +
+                                 (base / "root/usr/include").string()});
+  }
+}
+
+// pyenv builds (/root/.pyenv/versions/3.X.Y), the distribution's /usr/bin/python3.X when its
+// headers are installed, and Debian sid's 3.14/3.15.
 std::vector<Interpreter> FindInterpreters(int minor) {
   std::vector<Interpreter> found;
   const std::string exe = "python3." + std::to_string(minor);
@@ -46,6 +69,7 @@ std::vector<Interpreter> FindInterpreters(int minor) {
     if (name.starts_with("3." + std::to_string(minor) + ".")) add(entry.path() / "bin");
   }
   add("/usr/bin");
+  AddSidInterpreters(minor, found);
   return found;
 }
 
@@ -88,6 +112,7 @@ FieldMap PresentFields(const CPythonOffsets& o) {
   put("thread_state.frame", o.thread_state.frame);
   put("thread_state.cframe", o.thread_state.cframe);
   put("thread_state.current_frame", o.thread_state.current_frame);
+  put("thread_state.base_frame", o.thread_state.base_frame);
   put("thread_state.thread_id", o.thread_state.thread_id);
   put("thread_state.native_thread_id", o.thread_state.native_thread_id);
   put("thread_state.size", o.thread_state.size);
@@ -125,7 +150,8 @@ FieldMap PresentFields(const CPythonOffsets& o) {
 
 // Compiles the dumper against the interpreter's headers and returns its "<name> <value>" lines.
 FieldMap DumpFromHeaders(const Interpreter& interpreter, const std::string& dir) {
-  const CommandResult includes = Run(interpreter.config + " --includes");
+  CommandResult includes{.exit_code = 0, .output = interpreter.includes};
+  if (!interpreter.config.empty()) includes = Run(interpreter.config + " --includes");
   EXPECT_EQ(includes.exit_code, 0) << includes.output;
   const std::string binary = dir + "/offsets_dumper";
   const CommandResult compile =
@@ -249,10 +275,10 @@ TEST(InstalledInterpreterTest, SomeInterpreterIsInstalled) {
   }
   const char* ci = std::getenv("CI");
   if (ci != nullptr && std::string(ci) == "true") {
-    FAIL() << "CI=true but no Python 3.8–3.13 with headers found in /root/.pyenv/versions or "
-              "/usr/bin";
+    FAIL() << "CI=true but no Python 3.8–3.15 with headers found in /root/.pyenv/versions, "
+              "/usr/bin or scripts/install-sid-pythons.sh's interpreters";
   }
-  GTEST_SKIP() << "no Python 3.8–3.13 with headers found; offsets unverified on this machine";
+  GTEST_SKIP() << "no Python 3.8–3.15 with headers found; offsets unverified on this machine";
 }
 
 }  // namespace
