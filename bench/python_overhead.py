@@ -3,12 +3,13 @@
 slowdown of a CPU-bound Python program under profkit and perf.
 
 Started by python_overhead.sh (root check, package installation). Part "cost" keeps one
-`profkit run` agent up and runs, in interleaved rounds, a native program and Python programs whose
-stacks are 10, 50 and 150 Python frames deep, one copy per CPU at high priority so they get nearly
-all the samples, and reads the kernel's run_time_ns / run_cnt of the agent's perf_event BPF
+`profkit run` agent up and runs, in interleaved rounds, a native program and, for each interpreter
+of --python, Python programs whose stacks are 10, 50 and 150 (--depths) Python frames deep, one copy
+per CPU at high priority so they get nearly all the samples, and reads the kernel's run_time_ns / run_cnt of the agent's perf_event BPF
 programs around each run (kernel.bpf_stats_enabled; the same counters `bpftool prog show -j`
 prints, read from the agent's own fds so other BPF users on the host are not counted). Part
-"slowdown" is overhead.py's interleaved benchmark with workloads/cpu_bound.py as the workload.
+"slowdown" is overhead.py's interleaved benchmark with workloads/cpu_bound.py as the workload,
+run by the first interpreter of --python.
 Everything started here is stopped on exit, including Ctrl-C and SIGTERM.
 """
 
@@ -70,14 +71,17 @@ class SampleCost:
         self.bench = overhead.Bench(agent_args, workdir)
         self.targets: list[subprocess.Popen] = []
         self.cpus = sorted(os.sched_getaffinity(0))
-        self.configs = ["idle", "native"] + [f"python-{d}" for d in PYTHON_DEPTHS]
+        # "python<index of --python>-<depth>"
+        self.configs = ["idle", "native"] + [f"python{i}-{d}" for i in range(len(args.pythons))
+                                             for d in args.depths]
 
     def command(self, config: str) -> list[str]:
         seconds = self.args.cost_seconds
         if config == "native":
             return [str(self.bench.workload_bin), str(max(1, round(NATIVE_UNITS_PER_SECOND * seconds)))]
-        frames = int(config.split("-")[1])
-        return [self.args.python, str(DEPTH_WORKLOAD), str(seconds), str(frames - RECURSION_FIXED_FRAMES)]
+        python, frames = python_config(config)
+        return [self.args.pythons[python].path, str(DEPTH_WORKLOAD), str(seconds),
+                str(frames - RECURSION_FIXED_FRAMES)]
 
     def measure(self, agent: overhead.Profiler, config: str) -> CostRun:
         runs0, wall0 = overhead.bpf_stats(agent.pid), time.monotonic()
@@ -133,6 +137,12 @@ class SampleCost:
         self.bench.cleanup()
 
 
+def python_config(config: str) -> tuple[int, int]:
+    """(index in --python, Python frames) of a config "python<index>-<frames>"."""
+    python, frames = config.removeprefix("python").split("-")
+    return int(python), int(frames)
+
+
 def cost_report(results: dict[str, list[CostRun]], args) -> str:
     rate = args.cost_rate
     idle = [r for r in results["idle"] if r.runs]
@@ -140,11 +150,11 @@ def cost_report(results: dict[str, list[CostRun]], args) -> str:
     bg_ns = statistics.median(r.run_ns / r.runs for r in idle) if idle else 0.0
     bg_rate = statistics.median(r.runs / r.wall_s for r in results["idle"])
     lines = [
-        "| target | Python frames | target samples per run (est.) | other samples per run | "
+        "| target | interpreter | Python frames | target samples per run (est.) | other samples per run | "
         "mean ns per BPF run, all | ns per target sample (background-corrected), median | min–max | "
         "vs native |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| idle (background only) | — | 0 | {statistics.median(r.runs for r in results['idle']):.0f} | "
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| idle (background only) | — | — | 0 | {statistics.median(r.runs for r in results['idle']):.0f} | "
         f"{bg_ns:.0f} | — | — | — |",
     ]
     per_sample = {}
@@ -158,21 +168,29 @@ def cost_report(results: dict[str, list[CostRun]], args) -> str:
             if target > 0:
                 values.append((r.run_ns - background * bg_ns) / target)
         per_sample[config] = statistics.median(values) if values else None
-        frames = "—" if config == "native" else config.split("-")[1]
+        if config == "native":
+            interpreter, frames = "—", "—"
+        else:
+            python, depth = python_config(config)
+            interpreter, frames = args.pythons[python].describe(), str(depth)
         lines.append(
-            f"| {config} | {frames} | {statistics.median(r.target_cpu_s * rate for r in runs):.0f} | "
+            f"| {config} | {interpreter} | {frames} | {statistics.median(r.target_cpu_s * rate for r in runs):.0f} | "
             f"{statistics.median(max(0.0, r.runs - r.target_cpu_s * rate) for r in runs):.0f} | "
             f"{statistics.median(r.run_ns / r.runs for r in runs if r.runs):.0f} | "
             f"{overhead.fmt_opt(per_sample[config], '.0f')} | "
             f"{min(values):.0f}–{max(values):.0f} | "
             f"{'—' if config == 'native' else overhead.fmt_opt(per_sample[config] - per_sample['native'], '+.0f')} |")
-    at50 = per_sample.get("python-50")
-    verdict = "—" if at50 is None else ("met" if at50 <= GOAL_NS_PER_SAMPLE_AT_50 else "NOT met")
+    verdicts = []
+    for i, python in enumerate(args.pythons):
+        at50 = per_sample.get(f"python{i}-50")
+        verdict = "—" if at50 is None else (
+            f"{at50 / 1000:.1f} µs, {'met' if at50 <= GOAL_NS_PER_SAMPLE_AT_50 else 'NOT met'}")
+        verdicts.append(f"{python.describe()}: {verdict}")
     return "\n".join([
         f"Per-sample BPF cost: {args.cost_rounds} rounds, order rotated; {rate} Hz; {args.cost_seconds} s of "
         f"CPU per target copy, one copy per CPU ({len(os.sched_getaffinity(0))}) at nice {args.nice}; "
         f"background {bg_rate:.0f} BPF runs/s when idle.", "", *lines, "",
-        f"Goal ≤ {GOAL_NS_PER_SAMPLE_AT_50 / 1000:.0f} µs per sample at 50 Python frames: {verdict}."])
+        f"Goal ≤ {GOAL_NS_PER_SAMPLE_AT_50 / 1000:.0f} µs per sample at 50 Python frames: {'; '.join(verdicts)}."])
 
 
 class PythonBench(overhead.Bench):
@@ -181,14 +199,31 @@ class PythonBench(overhead.Bench):
     def compile_workload(self):
         self.workload_bin = self.workdir / "cpu_bound_py"
         self.workload_bin.write_text(
-            f"#!/bin/sh\nexec {shlex.quote(self.args.python)} {shlex.quote(str(PYTHON_BENCH_WORKLOAD))} \"$@\"\n")
+            f"#!/bin/sh\nexec {shlex.quote(self.args.pythons[0].path)} {shlex.quote(str(PYTHON_BENCH_WORKLOAD))} "
+            "\"$@\"\n")
         self.workload_bin.chmod(0o755)
+
+
+class Python:
+    """One interpreter of --python: its path and CPython version."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.version = subprocess.run([path, "-c", "import platform; print(platform.python_version())"],
+                                      capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+    def describe(self) -> str:
+        return f"{self.version} ({self.path})"
 
 
 def parse_args():
     p = argparse.ArgumentParser(prog="python_overhead.sh", description=__doc__.splitlines()[0])
     p.add_argument("--parts", default="cost,slowdown", help="comma-separated subset of cost,slowdown")
-    p.add_argument("--python", default="/usr/bin/python3", help="interpreter of the Python workloads")
+    p.add_argument("--python", default="/usr/bin/python3",
+                   help="comma-separated interpreters of the Python workloads, measured side by side in "
+                        "part cost; part slowdown uses the first (default /usr/bin/python3)")
+    p.add_argument("--depths", default=",".join(map(str, PYTHON_DEPTHS)),
+                   help="comma-separated Python stack depths of part cost (default 10,50,150)")
     p.add_argument("--profkit", default=str(REPO_DIR / "build" / "profkit"),
                    help="profkit binary (default: <repo>/build/profkit)")
     p.add_argument("--cost-rounds", type=int, default=3, help="interleaved rounds of part cost (default 3)")
@@ -231,8 +266,22 @@ def parse_args():
         p.error("--upload-interval must look like 500ms, 5s or 1m")
     if not os.access(args.profkit, os.X_OK):
         p.error(f"no executable profkit at {args.profkit}")
-    if not os.access(args.python, os.X_OK):
-        p.error(f"no executable interpreter at {args.python}")
+    paths = [x.strip() for x in args.python.split(",") if x.strip()]
+    if not paths:
+        p.error("--python needs at least one interpreter")
+    for path in paths:
+        if not os.access(path, os.X_OK):
+            p.error(f"no executable interpreter at {path}")
+    try:
+        args.depths = [int(x) for x in args.depths.split(",") if x.strip()]
+    except ValueError:
+        p.error("--depths must be comma-separated integers")
+    if not args.depths or any(not RECURSION_FIXED_FRAMES < d <= 500 for d in args.depths):
+        p.error(f"--depths must be in {RECURSION_FIXED_FRAMES + 1}..500")
+    try:
+        args.pythons = [Python(path) for path in paths]
+    except (subprocess.SubprocessError, OSError) as e:
+        p.error(f"an interpreter of --python does not run: {e}")
     return args
 
 
@@ -246,14 +295,12 @@ def main() -> int:
         signal.signal(sig, overhead.on_signal)
 
     workdir = Path(tempfile.mkdtemp(prefix="profkit-pyoverhead-"))
-    python_version = subprocess.run([args.python, "-c", "import platform; print(platform.python_version())"],
-                                    capture_output=True, text=True, check=True).stdout.strip()
     stats_before = overhead.BPF_STATS_SYSCTL.read_text().strip()
     cost = None
     bench = None
     try:
         overhead.BPF_STATS_SYSCTL.write_text("1\n")
-        out = [f"Python: {args.python} (CPython {python_version})"]
+        out = ["Python: " + ", ".join(f"CPython {python.describe()}" for python in args.pythons)]
         if "cost" in args.parts:
             cost = SampleCost(args, workdir)
             out += ["", cost_report(cost.run(), args)]

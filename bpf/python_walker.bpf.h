@@ -1,16 +1,27 @@
 /* The CPython frame walker, called by the sampler for processes userspace registered in
- * python_processes. It finds the sampled thread's PyThreadState through the interpreter's gilstate
- * TSS slot in glibc's struct pthread (which stays set while the thread has released the GIL, unlike
- * _Py_tss_tstate or tstate_current; docs/cpython-internals.md §1.1) and emits, per frame, the code
- * object address, the instruction index and a checksum. Strings and line numbers are userspace's
- * job. Included by profiler.bpf.c only; it needs that file's scratch type. */
+ * python_processes. It finds the sampled thread's gilstate PyThreadState, which stays set while the
+ * thread has released the GIL (unlike _Py_tss_tstate or tstate_current): through the gilstate TSS
+ * slot in glibc's struct pthread (3.8–3.14) or the thread-local _Py_tss_gilstate (3.15+, static TLS
+ * or the TLS vector; docs/cpython-314-315.md). Per frame it emits the code object address, the
+ * instruction index and a checksum. Strings and line numbers are userspace's job. Included by
+ * profiler.bpf.c only; it needs that file's scratch type. */
 #ifndef PROFKIT_PYTHON_WALKER_BPF_H_
 #define PROFKIT_PYTHON_WALKER_BPF_H_
 
 #include "profkit/bpf_abi.h"
 
-/* 3.12+ `owner` value of the shim frame the interpreter pushes when C code calls into it. */
-#define PROFKIT_FRAME_OWNED_BY_CSTACK 3
+/* 3.12+ `owner` values from this one up mark frames that are no Python function: the shim the
+ * interpreter pushes when C code calls into it (CSTACK 3 in 3.12/3.13; INTERPRETER 3 in 3.14+) and
+ * 3.14's CSTACK 4. */
+#define PROFKIT_FRAME_OWNER_FIRST_SHIM 3
+/* glibc x86-64: tcbhead_t.dtv at fs_base + 8; dtv_t entries are 16 bytes {void *val; bool
+ * is_static}; an entry not allocated yet holds TLS_DTV_UNALLOCATED (-1). */
+#define PROFKIT_TCB_DTV_OFFSET 8
+#define PROFKIT_DTV_ENTRY_BYTES 16
+#define PROFKIT_DTV_UNALLOCATED ((__u64)-1)
+/* TLS module ids are small consecutive numbers (one per loaded object with TLS); larger is garbage
+ * or an unrelocated GOT entry. */
+#define PROFKIT_TLS_MAX_MODULE 65536
 /* glibc serves thread-specific keys below 1024 (PTHREAD_KEYS_MAX). */
 #define PROFKIT_PTHREAD_KEYS_MAX 1024
 #define PROFKIT_PTHREAD_KEY_2NDLEVEL_SIZE 32
@@ -35,6 +46,8 @@ struct python_walk {
   __u32 frames_offset;
   __u32 count;
   __u64 frame;
+  /* 3.15+: the sentinel frame the chain ends at (not a function); 0 when unknown. */
+  __u64 base_frame;
   /* The previous frame's code object and checksum: recursion repeats them, and skipping the read
    * of an unchanged code object halves the cost of such frames. */
   __u64 last_code;
@@ -80,7 +93,7 @@ static long py_walk_step(__u32 index, void *context) {
   struct python_walk *w = context;
   const struct profkit_python_process *p = w->process;
   struct python_walk_buffers *b = w->buffers;
-  if (w->frame == 0) return 1;
+  if (w->frame == 0 || w->frame == w->base_frame) return 1;
   if (w->count >= PROFKIT_MAX_PYTHON_FRAMES) {
     w->truncated = true;
     return 1;
@@ -91,7 +104,7 @@ static long py_walk_step(__u32 index, void *context) {
     w->status = PROFKIT_PYTHON_READ_ERROR;
     return 1;
   }
-  __u64 code = py_u64(b->frame, p->frame_code);
+  __u64 code = py_u64(b->frame, p->frame_code) & ~(__u64)p->frame_code_tag_bits;
   __u64 previous = py_u64(b->frame, p->frame_previous);
   w->frame = previous;
 
@@ -103,7 +116,7 @@ static long py_walk_step(__u32 index, void *context) {
     flags = PROFKIT_PYTHON_FRAME_ENTRY;
   } else {
     bool shim = (p->frame_owner != PROFKIT_PYTHON_NO_OFFSET &&
-                 py_u8(b->frame, p->frame_owner) == PROFKIT_FRAME_OWNED_BY_CSTACK) ||
+                 py_u8(b->frame, p->frame_owner) >= PROFKIT_FRAME_OWNER_FIRST_SHIM) ||
                 (p->none_address != 0 && code == p->none_address);
     if (shim) {
       py_mark_entry(w);
@@ -139,8 +152,9 @@ static long py_walk_step(__u32 index, void *context) {
   return 0;
 }
 
-/* The innermost frame of this thread's Python stack, or 0 with w->status saying why not. */
-static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
+/* This thread's gilstate PyThreadState* from the glibc TSS slot of key Py_tss_t at tss_address;
+ * 0 with w->status saying why not. */
+static __always_inline __u64 py_thread_state_from_tss(struct python_walk *w, __u64 fs_base) {
   const struct profkit_python_process *p = w->process;
   struct {
     __s32 is_initialized;
@@ -152,8 +166,6 @@ static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
     return 0;
   }
   __u32 key = (__u32)tss.key;
-  struct task_struct *task = bpf_get_current_task_btf();
-  __u64 fs_base = task->thread.fsbase;
   __u64 slot;
   if (key < PROFKIT_PTHREAD_KEY_2NDLEVEL_SIZE) {
     slot = fs_base + p->tsd_first_block + (__u64)key * 16;
@@ -168,8 +180,55 @@ static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
     slot = block + (__u64)(key % PROFKIT_PTHREAD_KEY_2NDLEVEL_SIZE) * 16;
   }
   /* struct pthread_key_data {uintptr_t seq; void *data;}: the thread state is `data`. */
+  return slot + 8;
+}
+
+/* Address of _Py_tss_gilstate in libpython.so's TLS block of this thread, through the GOT's
+ * tls_index and the thread's TLS vector; 0 with w->status saying why not. */
+static __always_inline __u64 py_thread_state_from_dtv(struct python_walk *w, __u64 fs_base) {
+  const struct profkit_python_process *p = w->process;
+  struct {
+    __u64 module;
+    __u64 offset;
+  } tls_index;
+  __u64 dtv = 0;
+  __u64 block = 0;
+  if (bpf_probe_read_user(&tls_index, sizeof(tls_index), (const void *)p->tls_index_address) != 0 ||
+      tls_index.module == 0 || tls_index.module >= PROFKIT_TLS_MAX_MODULE) {
+    w->status = PROFKIT_PYTHON_NO_KEY;
+    return 0;
+  }
+  if (bpf_probe_read_user(&dtv, sizeof(dtv), (const void *)(fs_base + PROFKIT_TCB_DTV_OFFSET)) != 0 ||
+      !dtv ||
+      bpf_probe_read_user(&block, sizeof(block),
+                          (const void *)(dtv + tls_index.module * PROFKIT_DTV_ENTRY_BYTES)) != 0) {
+    w->status = PROFKIT_PYTHON_READ_ERROR;
+    return 0;
+  }
+  if (!block || block == PROFKIT_DTV_UNALLOCATED) {
+    w->status = PROFKIT_PYTHON_NO_KEY;
+    return 0;
+  }
+  return block + tls_index.offset + (__u64)p->tls_offset;
+}
+
+/* The innermost frame of this thread's Python stack, or 0 with w->status saying why not. */
+static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
+  const struct profkit_python_process *p = w->process;
+  struct task_struct *task = bpf_get_current_task_btf();
+  __u64 fs_base = task->thread.fsbase;
+  /* Where this thread's PyThreadState* is stored. */
+  __u64 slot;
+  if (p->thread_state_source == PROFKIT_PYTHON_TSTATE_STATIC_TLS) {
+    slot = fs_base + (__u64)p->tls_offset;
+  } else if (p->thread_state_source == PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS) {
+    slot = py_thread_state_from_dtv(w, fs_base);
+  } else {
+    slot = py_thread_state_from_tss(w, fs_base);
+  }
+  if (!slot) return 0;
   __u64 thread_state = 0;
-  if (bpf_probe_read_user(&thread_state, sizeof(thread_state), (const void *)(slot + 8)) != 0) {
+  if (bpf_probe_read_user(&thread_state, sizeof(thread_state), (const void *)slot) != 0) {
     w->status = PROFKIT_PYTHON_READ_ERROR;
     return 0;
   }
@@ -179,6 +238,12 @@ static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
   }
   __u64 frame = 0;
   if (bpf_probe_read_user(&frame, sizeof(frame), (const void *)(thread_state + p->thread_frame)) != 0) {
+    w->status = PROFKIT_PYTHON_READ_ERROR;
+    return 0;
+  }
+  if (p->thread_base_frame != PROFKIT_PYTHON_NO_OFFSET &&
+      bpf_probe_read_user(&w->base_frame, sizeof(w->base_frame),
+                          (const void *)(thread_state + p->thread_base_frame)) != 0) {
     w->status = PROFKIT_PYTHON_READ_ERROR;
     return 0;
   }
@@ -209,7 +274,7 @@ static __always_inline __u32 py_walk_stack(const struct profkit_python_process *
   if (w.frame) {
     bpf_loop(PROFKIT_PYTHON_MAX_VISITS, py_walk_step, &w, 0);
     /* Frames left after the last visit: the stack is deeper than the walker goes. */
-    if (w.frame && w.status == PROFKIT_PYTHON_OK) w.truncated = true;
+    if (w.frame && w.frame != w.base_frame && w.status == PROFKIT_PYTHON_OK) w.truncated = true;
   }
   *status = w.status;
   *truncated = w.truncated;

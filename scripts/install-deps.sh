@@ -18,6 +18,7 @@ test_packages=(
   linux-perf bpftrace  # peers in bench/
   wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
   clang-format clang-tidy  # scripts/check-format.sh, .clang-tidy
+  patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
 )
 
 packages=("${build_packages[@]}")

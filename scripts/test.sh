@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
+# CPython 3.14 and 3.15 for the Python tests: Debian 12 has only 3.11.
+scripts/install-sid-pythons.sh
 
 echo "== build"
 scripts/build.sh build -DPROFKIT_BUILD_TESTS=ON

@@ -63,7 +63,9 @@ enum profkit_sample_flags {
 enum profkit_python_status {
   PROFKIT_PYTHON_OK = 0,
   /* The interpreter has not created its thread-state key yet (start-up) or the key is outside the
-   * thread-specific slots the walker reads. */
+   * thread-specific slots the walker reads; for a thread-local thread state (3.15+), the dynamic
+   * loader has not yet filled in the library's TLS module id or this thread's TLS block of the
+   * library is not allocated. */
   PROFKIT_PYTHON_NO_KEY = 1,
   /* This OS thread has no Python thread state: a native thread of a Python process. */
   PROFKIT_PYTHON_NO_THREAD_STATE = 2,
@@ -105,6 +107,17 @@ static inline __u16 profkit_python_code_checksum(__u32 argcount, __u32 kwonlyarg
 
 /* How the walker finds frames in one CPython process (map python_processes, key = tgid). Filled
  * by userspace from the version's offsets; every offset is relative to its struct. */
+/* profkit_python_process.thread_state_source: where the sampled thread's PyThreadState* is. */
+enum profkit_python_thread_state_source {
+  /* ≤ 3.14: the glibc thread-specific slot of the gilstate TSS key at tss_address. */
+  PROFKIT_PYTHON_TSTATE_TSS = 0,
+  /* 3.15+, executable's own TLS: *(fs_base + tls_offset). */
+  PROFKIT_PYTHON_TSTATE_STATIC_TLS = 1,
+  /* 3.15+, libpython.so's TLS: {module, offset} = *tls_index_address;
+   * *(dtv[module].pointer + offset + tls_offset) with dtv = *(fs_base + 8). */
+  PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS = 2,
+};
+
 enum profkit_python_layout {
   /* 3.8–3.10: PyFrameObject chain; one frame per eval-loop invocation, f_lasti read directly. */
   PROFKIT_PYTHON_LAYOUT_FRAME_OBJECT = 1,
@@ -120,8 +133,15 @@ enum profkit_python_layout {
 
 struct profkit_python_process {
   /* Py_tss_t {int _is_initialized; int _key} of the gilstate TSS key, read on every sample (it
-   * is created during interpreter start-up, possibly after the process was registered). */
+   * is created during interpreter start-up, possibly after the process was registered).
+   * PROFKIT_PYTHON_TSTATE_TSS only. */
   __u64 tss_address;
+  /* PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS: the GOT entry (struct tls_index) in the target, read on
+   * every sample because the dynamic loader fills it in after the library is mapped. */
+  __u64 tls_index_address;
+  /* The TLS variable's displacement: from fs_base (STATIC_TLS) or from the module's TLS block
+   * plus tls_index.ti_offset (DYNAMIC_TLS). */
+  __s64 tls_offset;
   /* 3.13+: &_Py_NoneStruct, the executable of entry frames; 0 before 3.13. */
   __u64 none_address;
   /* glibc's struct pthread: slot of key k < 32 at fs_base + tsd_first_block + k*16 (+8 for the
@@ -136,7 +156,9 @@ struct profkit_python_process {
   __u16 frame_previous; /* f_back / previous */
   __u16 frame_code;     /* f_code / f_executable */
   __u16 frame_instruction; /* f_lasti (int) / prev_instr, instr_ptr (pointer) */
-  __u16 frame_owner;       /* char owner, 3.12+ (FRAME_OWNED_BY_CSTACK = 3 marks a shim) */
+  /* char owner, 3.12+: values >= 3 (FRAME_OWNED_BY_CSTACK in 3.12/3.13, _INTERPRETER and
+   * _CSTACK in 3.14, _INTERPRETER in 3.15) mark entry/sentinel frames that are no function. */
+  __u16 frame_owner;
   __u16 frame_is_entry;    /* bool is_entry, 3.11 */
   __u16 frame_read_bytes;  /* ≤ PROFKIT_PYTHON_FRAME_READ_BYTES, within the frame struct */
   __u16 code_adaptive;     /* 3.11+: offset of co_code_adaptive (instruction index base) */
@@ -144,6 +166,12 @@ struct profkit_python_process {
   __u16 code_kwonlyargcount;
   __u16 code_flags;
   __u16 code_firstlineno;
+  __u16 thread_state_source; /* enum profkit_python_thread_state_source */
+  /* PyThreadState.base_frame (3.15+): the walk ends at this sentinel frame; else NO_OFFSET. */
+  __u16 thread_base_frame;
+  /* Low bits of frame_code that are tags, not address (3.14+ _PyStackRef: 3); 0 before. */
+  __u16 frame_code_tag_bits;
+  __u16 reserved;
 };
 
 /* A PROFKIT_EVENT_SAMPLE record is this header followed by
@@ -189,7 +217,7 @@ enum profkit_counter {
 #if defined(__cplusplus)
 static_assert(sizeof(struct profkit_sample_header) == 120, "sample header layout changed");
 static_assert(sizeof(struct profkit_python_frame) == 16, "python frame layout changed");
-static_assert(sizeof(struct profkit_python_process) == 48, "python process layout changed");
+static_assert(sizeof(struct profkit_python_process) == 72, "python process layout changed");
 static_assert(sizeof(struct profkit_sample_header) % 8 == 0, "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
 #endif

@@ -1,8 +1,10 @@
 """Python stacks end to end under BPF (root): `profkit record` and `profkit run` on CPython.
 
-Every test runs for Debian's /usr/bin/python3 and the newest pyenv interpreter of each minor version
-3.8–3.13 in $PYENV_ROOT/versions (default /root/.pyenv; skipped when absent, failed under CI=true),
-on the workloads in tests/workloads/python/, whose shape is known: which function takes what share of the CPU time, on
+Every test runs for Debian's /usr/bin/python3, the newest pyenv interpreter of each minor version
+3.8–3.13 in $PYENV_ROOT/versions (default /root/.pyenv), and the 3.14 and 3.15 interpreters scripts/install-sid-pythons.sh
+makes from Debian sid's packages (static, nopie and shared libpython; one flavour of each version
+again with PYTHON_JIT=1); skipped when absent, failed under CI=true. The workloads in
+tests/workloads/python/, whose shape is known: which function takes what share of the CPU time, on
 which line, under which exact chain of callers. One `profkit record` run per interpreter and
 workload is shared by the assertions on it.
 """
@@ -24,7 +26,11 @@ from test_run import config as run_config, parse_multipart, uploads_of
 WORKLOADS = REPO / "tests/workloads/python"
 # pyenv builds, as the unit tests find them (tests/unit/testing/installed_pythons.h).
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or "/root/.pyenv") / "versions"
-SUPPORTED = ("debian", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+# Debian sid's interpreters: "<version>-<flavour>", "-jit" for a run with PYTHON_JIT=1.
+SID_PYTHON_ROOT = Path(os.environ.get("PROFKIT_SID_PYTHON_ROOT", "/var/cache/profkit/sid-python"))
+SID_PYTHONS = tuple(f"{version}-{flavour}" for version in ("3.14", "3.15")
+                    for flavour in ("static", "nopie", "shared")) + ("3.14-static-jit", "3.15-shared-jit")
+SUPPORTED = ("debian", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13") + SID_PYTHONS
 # profkit has no offsets for these: their processes must still be profiled, with native frames.
 UNSUPPORTED = ("3.6", "3.7")
 
@@ -52,11 +58,18 @@ class Interpreter:
     def __init__(self, label, path):
         self.label = label
         self.path = path
+        self.jit = label.endswith("-jit")
+        # The environment of every run of this interpreter: the JIT on for "-jit", else as built.
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHON_JIT"}
+        if self.jit:
+            self.env["PYTHON_JIT"] = "1"
         probe = subprocess.run([path, "-c", "import platform, sys; print(platform.python_version()); "
-                                "print(sys.implementation.name)"],
-                               capture_output=True, text=True, timeout=60, check=True)
-        self.version, implementation = probe.stdout.split()
+                                "print(sys.implementation.name); "
+                                "print(getattr(sys, '_jit', None) is not None and sys._jit.is_enabled())"],
+                               capture_output=True, text=True, timeout=60, check=True, env=self.env)
+        self.version, implementation, jit_enabled = probe.stdout.split()
         assert implementation == "cpython", f"{path} is {implementation}"
+        assert (jit_enabled == "True") == self.jit, f"{path}: JIT enabled is {jit_enabled} with PYTHON_JIT=1: {self.jit}"
         self.version_info = tuple(int(part) for part in self.version.split(".")[:2])
 
     def name(self, qualname):
@@ -71,6 +84,8 @@ def find_interpreter(label):
     if label == "debian":
         path = Path("/usr/bin/python3")
         return path if path.exists() else None
+    if label in SID_PYTHONS:
+        return sid_interpreter(label)
 
     def version_key(directory):
         return tuple(int(part) if part.isdigit() else -1 for part in directory.name.split("."))
@@ -82,9 +97,28 @@ def find_interpreter(label):
     return None
 
 
+def sid_interpreter(label):
+    """A path of SID_PYTHON_ROOT/interpreters.txt ("version flavour path full-version" lines)."""
+    version, flavour = label.split("-")[:2]
+    try:
+        listed = (SID_PYTHON_ROOT / "interpreters.txt").read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in listed:
+        fields = line.split()
+        if fields[:2] == [version, flavour] and Path(fields[2]).exists():
+            return Path(fields[2])
+    return None
+
+
 def interpreter_or_skip(label):
     path = find_interpreter(label)
-    where = "/usr/bin/python3" if label == "debian" else f"{PYENV_VERSIONS}/{label}.*/bin/python{label}"
+    if label == "debian":
+        where = "/usr/bin/python3"
+    elif label in SID_PYTHONS:
+        where = f"{SID_PYTHON_ROOT}/interpreters.txt (scripts/install-sid-pythons.sh makes it)"
+    else:
+        where = f"{PYENV_VERSIONS}/{label}.*/bin/python{label}"
     require(path is not None, f"no CPython {label} interpreter at {where}")
     return Interpreter(label, path)
 
@@ -108,9 +142,10 @@ class Recording:
         self.total = profile.total()
 
 
-def record_command(profkit_bin, read_pprof, out, argv):
+def record_command(profkit_bin, read_pprof, out, argv, env=None):
     result = subprocess.run([profkit_bin, "record", "--rate", str(TEST_RATE), "--format", "pprof", "--output",
-                             str(out), "--", *map(str, argv)], capture_output=True, text=True, timeout=120)
+                             str(out), "--", *map(str, argv)], capture_output=True, text=True, timeout=120,
+                            env=env)
     assert result.returncode == 0, result.stderr
     profile = read_pprof(out.read_bytes())
     pids = {profile.labels(sample)["pid"] for sample in profile.message.sample}
@@ -128,7 +163,8 @@ def record_workload(python, profkit_bin, read_pprof, tmp_path_factory):
         key = (script, args)
         if key not in cache:
             out = tmp_path_factory.mktemp("py") / f"{Path(script).stem}.pprof"
-            cache[key] = record_command(profkit_bin, read_pprof, out, [python.path, WORKLOADS / script, *args])
+            cache[key] = record_command(profkit_bin, read_pprof, out, [python.path, WORKLOADS / script, *args],
+                                        python.env)
         return cache[key]
 
     return record
@@ -311,7 +347,8 @@ class CpuTimeline:
 def test_pid_mode_gives_the_same_python_stacks(python, record_workload, profkit_bin, read_pprof, tmp_path):
     """A process started before profkit, recorded with --pid, against the same run under the command."""
     command_run = record_workload("split.py", WORKLOAD_SECONDS)
-    workload = subprocess.Popen([python.path, WORKLOADS / "split.py", "60"], stdout=subprocess.DEVNULL)
+    workload = subprocess.Popen([python.path, WORKLOADS / "split.py", "60"], stdout=subprocess.DEVNULL,
+                                env=python.env)
     timeline = CpuTimeline(workload.pid)
     try:
         # Past interpreter start-up, so the interpreter is found in a running process.
@@ -471,6 +508,60 @@ def test_asyncio_coroutines(python, record_workload):
                         {"crunch_large": "async def crunch_large(", "crunch_small": "async def crunch_small("})
 
 
+# --- a C extension calling back into Python ------------------------------------------------------
+
+# Where the C code between sort_rounds and its callback compare runs: libc's qsort, libffi, _ctypes.
+CALLBACK_C_CODE = ("libc.so", "libffi.so", "_ctypes")
+
+
+def test_c_extension_calls_back_into_python(python, record_workload):
+    """The Python stack continues through C code that called Python back (each such call starts a
+    new eval loop with its own entry frame), and C code of that path that the native walk reached
+    stays between the callback and its Python caller."""
+    recording = record_workload("callback.py", WORKLOAD_SECONDS)
+    assert_sample_count(recording.total, recording.cpu, TEST_RATE)
+    s = "callback.py"
+    expected = [("compare", script_line(s, "HOT_COMPARE")), ("sort_rounds", script_line(s, "QSORT")),
+                ("main", script_line(s, "sort_rounds(float(")), ("<module>", script_line(s, "main()"))]
+    leaves, chains, misplaced = (collections.Counter() for _ in range(3))
+    exact = interleaved = 0
+    for count, frames, _ in recording.samples:
+        py_positions = [i for i, f in enumerate(frames) if f.interpreted and f.filename]
+        leaves[frames[py_positions[0]].name if py_positions else None] += count
+        if not py_positions or frames[py_positions[0]].name != "compare":
+            continue
+        chain = [(frames[i].name, frames[i].line) for i in py_positions]
+        if chain == expected:
+            exact += count
+        else:
+            chains[tuple(chain)] += count
+        # Native frames of the callback's C path below compare lie above sort_rounds, never further
+        # down among the Python callers.
+        if len(py_positions) < 2:
+            continue
+        compare_at, caller_at, outermost_at = py_positions[0], py_positions[1], py_positions[-1]
+        below = [i for i, f in enumerate(frames) if compare_at < i < outermost_at and not f.interpreted
+                 and any(part in f.mapping_file for part in CALLBACK_C_CODE)]
+        if any(i > caller_at for i in below):
+            misplaced[tuple(repr(f) for f in frames)] += count
+        elif below:
+            interleaved += count
+    in_compare, total = leaves["compare"], recording.total
+    # The rest is ctypes converting arguments and the loop that refills the array.
+    assert share(in_compare, total) >= 0.80, (
+        f"{share(in_compare, total):.1%} of {total} samples in compare; innermost Python frames: "
+        f"{describe(leaves, total)}")
+    assert share(exact, in_compare) >= HOT_LINE_SHARE, (
+        f"{share(exact, in_compare):.1%} of compare's {in_compare} samples have the exact stack {expected} "
+        f"({share(interleaved, in_compare):.1%} with the C code in between); others: {describe(chains, in_compare)}")
+    assert not misplaced, (
+        f"C code of the callback path below sort_rounds in {sum(misplaced.values())} samples: "
+        f"{describe(misplaced, in_compare, 3)}")
+    check_complete(recording, s)
+    check_frame_details(recording, s, {"compare"}, {"compare": "def compare(", "sort_rounds": "def sort_rounds(",
+                                                    "main": "def main(", "<module>": None})
+
+
 # --- unsupported versions -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("label", UNSUPPORTED)
@@ -509,10 +600,11 @@ def test_run_names_python_services(root, profkit_bin, start_agent, fake_dataway,
         service = f"pyapp{python.label.replace('.', '')}"
         script = tmp_path / f"{service}.py"
         shutil.copy(WORKLOADS / "split.py", script)
-        done = subprocess.run([python.path, script, "1.5"], capture_output=True, text=True, timeout=60, check=True)
+        done = subprocess.run([python.path, script, "1.5"], capture_output=True, text=True, timeout=60, check=True,
+                              env=python.env)
         expected[service] = (python, cpu_seconds(done.stdout), {})
     dd_tags = {"service": "py-dd-service", "env": "py-env", "version": "9.8.7"}
-    env = dict(os.environ, DD_SERVICE=dd_tags["service"], DD_ENV=dd_tags["env"],
+    env = dict(interpreters[0].env, DD_SERVICE=dd_tags["service"], DD_ENV=dd_tags["env"],
                DD_VERSION=dd_tags["version"])
     script = tmp_path / "not_the_service.py"
     shutil.copy(WORKLOADS / "split.py", script)

@@ -82,7 +82,7 @@ void PythonProcesses::OnMappingsLoaded(ProcessTable::Process& process) {
     if (!verdict.unsupported_reason.empty()) {
       if (reported_.insert(process.pid).second) {
         ++counters_.unsupported;
-        spdlog::warn("process {} ({}): {}; it gets native stacks only", process.pid, process.comm,
+        spdlog::warn("process {} ({}): {}; native stacks only", process.pid, process.comm,
                      verdict.unsupported_reason);
       }
       return;

@@ -10,13 +10,37 @@ namespace {
 
 // .rodata of libpython is about 300 KiB; an interpreter's is never near this.
 constexpr size_t kMaxRodataBytes = 64 << 20;
-// _Py_DebugOffsets of 3.13 is 584 bytes; read with room for later minors' growth.
+// _Py_DebugOffsets is 584 bytes in 3.13, 760 in 3.14, 888 in 3.15; read with room for growth.
 constexpr size_t kDebugOffsetsReadBytes = 2048;
+// PyGILState_GetThisThreadState's TLS access is under 32 bytes; the rest is slack for padding.
+constexpr size_t kAccessorReadBytes = 64;
 
-enum SymbolIndex { kRuntime, kPyVersion, kNone, kEvalLoop, kEvalLoopCold, kInitialize, kSymbolCount };
+enum SymbolIndex {
+  kRuntime,
+  kPyVersion,
+  kNone,
+  kEvalLoop,
+  kEvalLoopCold,
+  kInitialize,
+  kGilstateAccessor,
+  kSymbolCount
+};
 constexpr std::array<std::string_view, kSymbolCount> kSymbolNames = {
-    "_PyRuntime", "Py_Version", "_Py_NoneStruct", "_PyEval_EvalFrameDefault",
-    "_PyEval_EvalFrameDefault.cold", "Py_Initialize"};
+    "_PyRuntime",    "Py_Version", "_Py_NoneStruct", "_PyEval_EvalFrameDefault",
+    "_PyEval_EvalFrameDefault.cold", "Py_Initialize", "PyGILState_GetThisThreadState"};
+
+// 3.15+: the thread-local gilstate behind the exported accessor (docs/cpython-314-315.md).
+Result<ThreadLocalLocation> LocateGilstate(
+    symbolize::NativeSymbolizer& symbolizer, uint32_t module_id,
+    const std::optional<symbolize::NativeSymbolizer::Symbol>& accessor) {
+  if (!accessor) return Status::NotFound("no PyGILState_GetThisThreadState symbol");
+  const size_t size = accessor->size > 0 ? std::min<size_t>(accessor->size, kAccessorReadBytes)
+                                         : kAccessorReadBytes;
+  PROFKIT_ASSIGN_OR_RETURN(std::string code,
+                           symbolizer.ReadAtAddress(module_id, accessor->address, size));
+  return DecodeThreadLocalAccessor({reinterpret_cast<const uint8_t*>(code.data()), code.size()},
+                                   accessor->address);
+}
 
 // PY_VERSION ("3.9.18") is a NUL-terminated string in .rodata, on its own or as the tail of a
 // longer string the linker merged it into (an install prefix ending in "/3.9.18").
@@ -60,7 +84,7 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
     if (symbols[kInitialize]) {
       Result<PythonVersion> old = ParsePythonFileName(path);
       inspection.unsupported_reason =
-          old.ok() ? fmt::format("CPython {}.{} is not supported (3.8–3.13 are)", old->major, old->minor)
+          old.ok() ? fmt::format("CPython {}.{} is not supported (3.8–3.15 are)", old->major, old->minor)
                    : std::string("CPython without _PyRuntime (before 3.7) is not supported");
     }
     return inspection;
@@ -92,10 +116,28 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
                                                   version->minor, parsed.status().message());
       return inspection;
     }
+    // A table of another minor than the binary says it is would describe other structs.
+    if (parsed->version.major != version->major || parsed->version.minor != version->minor) {
+      inspection.unsupported_reason = fmt::format(
+          "CPython {}.{}: _Py_DebugOffsets: version 3.{} disagrees with the binary's", version->major,
+          version->minor, parsed->version.minor);
+      return inspection;
+    }
     module.offsets = *parsed;
+    if (parsed->thread_state_lookup == ThreadStateLookup::kGilstateThreadLocal) {
+      Result<ThreadLocalLocation> location =
+          LocateGilstate(symbolizer, module_id, symbols[kGilstateAccessor]);
+      if (!location.ok()) {
+        inspection.unsupported_reason =
+            fmt::format("CPython {}.{}: locating the thread-local gilstate: {}", version->major,
+                        version->minor, location.status().message());
+        return inspection;
+      }
+      module.gilstate_location = *location;
+    }
   } else {
     inspection.unsupported_reason =
-        fmt::format("CPython {}.{} is not supported (3.8–3.13 are)", version->major, version->minor);
+        fmt::format("CPython {}.{} is not supported (3.8–3.15 are)", version->major, version->minor);
     return inspection;
   }
   Result<LineTableFormat> format = LineTableFormatForVersion(version->major, version->minor);
@@ -115,6 +157,33 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
   return inspection;
 }
 
+namespace {
+
+Status SetThreadStateSource(const InterpreterModule& module, uint64_t load_bias,
+                            profkit_python_process& p) {
+  const CPythonOffsets& o = module.offsets;
+  if (o.thread_state_lookup == ThreadStateLookup::kGilstateTss) {
+    p.thread_state_source = PROFKIT_PYTHON_TSTATE_TSS;
+    p.tss_address = load_bias + module.runtime_address + o.runtime.tss_is_initialized;
+    if (o.runtime.tss_key != o.runtime.tss_is_initialized + 4) {
+      return Status::Unsupported("Py_tss_t layout: _key must follow _is_initialized");
+    }
+    return Status::Ok();
+  }
+  if (!module.gilstate_location) return Status::NotFound("thread-local gilstate not located");
+  const ThreadLocalLocation& location = *module.gilstate_location;
+  p.tls_offset = location.offset;
+  if (location.model == ThreadLocalLocation::Model::kStaticTls) {
+    p.thread_state_source = PROFKIT_PYTHON_TSTATE_STATIC_TLS;
+  } else {
+    p.thread_state_source = PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS;
+    p.tls_index_address = load_bias + location.tls_index_address;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uint64_t load_bias) {
   const CPythonOffsets& o = module.offsets;
   profkit_python_process p{};
@@ -125,10 +194,8 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
     }
     return Status::Ok();
   };
-  p.tss_address = load_bias + module.runtime_address + o.runtime.tss_is_initialized;
-  if (o.runtime.tss_key != o.runtime.tss_is_initialized + 4) {
-    return Status::Unsupported("Py_tss_t layout: _key must follow _is_initialized");
-  }
+  PROFKIT_RETURN_IF_ERROR(SetThreadStateSource(module, load_bias, p));
+  p.thread_base_frame = PROFKIT_PYTHON_NO_OFFSET;
   p.none_address = module.none_address ? load_bias + *module.none_address : 0;
   p.tsd_first_block = kGlibcTsdFirstBlock;
   p.tsd_second_level = kGlibcTsdSecondLevel;
@@ -191,6 +258,13 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
   if (o.code_object.code_adaptive == kNoOffset)
     return Status::Unsupported("no co_code_adaptive offset");
   p.code_adaptive = o.code_object.code_adaptive;
+  // Tags live in the alignment bits of an object pointer: at most the low 3.
+  if (f.code_tag_bits > 7) return Status::InvalidInputf("f_executable tag bits {:#x}", f.code_tag_bits);
+  p.frame_code_tag_bits = static_cast<uint16_t>(f.code_tag_bits);
+  if (o.thread_state.base_frame != kNoOffset) {
+    PROFKIT_RETURN_IF_ERROR(check(o.thread_state.base_frame, 8, o.thread_state.size, "base_frame"));
+    p.thread_base_frame = static_cast<uint16_t>(o.thread_state.base_frame);
+  }
   return p;
 }
 

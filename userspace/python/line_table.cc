@@ -133,7 +133,7 @@ Status WalkRanges(const LineTable& table, Visitor&& visit) {
 Result<LineTableFormat> LineTableFormatForVersion(int major, int minor) {
   if (major == 3 && minor >= 8 && minor <= 9) return LineTableFormat::kLnotab;
   if (major == 3 && minor == 10) return LineTableFormat::kLinetable310;
-  if (major == 3 && minor >= 11 && minor <= 13) return LineTableFormat::kLocationTable;
+  if (major == 3 && minor >= 11 && minor <= 15) return LineTableFormat::kLocationTable;
   return Status::Unsupportedf("no line table support for Python {}.{}", major, minor);
 }
 

@@ -143,53 +143,102 @@ constexpr uint32_t kLevelBeta = 0xB;
 constexpr uint32_t kLevelCandidate = 0xC;
 constexpr uint32_t kLevelFinal = 0xF;
 
-// Byte positions of the uint64_t fields of _Py_DebugOffsets in the 3.13 layout (docs/cpython-internals.md §3).
-// The struct grows in the middle between minor versions, so each minor needs its own layout.
-struct DebugLayout313 {
-  static constexpr size_t kVersion = 8;
-  static constexpr size_t kFreeThreaded = 16;
-  static constexpr size_t kRuntimeSize = 24;
-  static constexpr size_t kRuntimeInterpretersHead = 40;
-  static constexpr size_t kInterpSize = 48;
-  static constexpr size_t kInterpThreadsHead = 72;
-  static constexpr size_t kThreadSize = 152;
-  static constexpr size_t kThreadNext = 168;
-  static constexpr size_t kThreadInterp = 176;
-  static constexpr size_t kThreadCurrentFrame = 184;
-  static constexpr size_t kThreadThreadId = 192;
-  static constexpr size_t kThreadNativeThreadId = 200;
-  static constexpr size_t kFrameSize = 224;
-  static constexpr size_t kFramePrevious = 232;
-  static constexpr size_t kFrameExecutable = 240;
-  static constexpr size_t kFrameInstrPtr = 248;
-  static constexpr size_t kFrameOwner = 264;
-  static constexpr size_t kCodeSize = 272;
-  static constexpr size_t kCodeFilename = 280;
-  static constexpr size_t kCodeName = 288;
-  static constexpr size_t kCodeQualname = 296;
-  static constexpr size_t kCodeLinetable = 304;
-  static constexpr size_t kCodeFirstlineno = 312;
-  static constexpr size_t kCodeArgcount = 320;
-  static constexpr size_t kCodeAdaptive = 344;
-  static constexpr size_t kObjectSize = 352;
-  static constexpr size_t kObjectObType = 360;
-  static constexpr size_t kBytesSize = 512;
-  static constexpr size_t kBytesObSize = 520;
-  static constexpr size_t kBytesObSval = 528;
-  static constexpr size_t kUnicodeSize = 536;
-  static constexpr size_t kUnicodeState = 544;
-  static constexpr size_t kUnicodeLength = 552;
-  static constexpr size_t kUnicodeAsciiSize = 560;
-  // gc.collecting at 576 is the last field.
-  static constexpr size_t kTotalSize = 584;
+// Where the uint64_t fields of _Py_DebugOffsets sit inside the table, per minor version: the table
+// grows in the middle between minors (3.15 inserted thread-state and type-object fields), so each
+// minor needs its own positions. Positions come from Include/internal/pycore_debug_offsets.h of
+// each version and are checked against tables read from real interpreters in
+// tests/unit/python_offsets (tests/data/python/). 0 = the field is not in this minor's table.
+struct DebugTableLayout {
+  int minor;
+  size_t total_size;  // sizeof(_Py_DebugOffsets)
+  size_t runtime_size, runtime_interpreters_head;
+  size_t interp_size, interp_threads_head;
+  size_t thread_size, thread_next, thread_interp, thread_current_frame, thread_base_frame,
+      thread_thread_id, thread_native_thread_id;
+  size_t frame_size, frame_previous, frame_executable, frame_instr_ptr, frame_owner;
+  size_t code_size, code_filename, code_name, code_qualname, code_linetable, code_firstlineno,
+      code_argcount, code_adaptive;
+  size_t object_size, object_ob_type;
+  size_t bytes_size, bytes_ob_size, bytes_ob_sval;
+  size_t unicode_size, unicode_state, unicode_length, unicode_ascii_size, unicode_compact_size;
 
-  // Not in _Py_DebugOffsets; measured from the 3.13 headers and verified by the offsets test.
-  static constexpr uint32_t kTssIsInitialized = 2160;
-  static constexpr uint32_t kTssKey = 2164;
-  static constexpr uint32_t kCodeKwonlyargcount = 60;
-  static constexpr uint32_t kCodeFlags = 48;
-  static constexpr uint32_t kUnicodeCompactSize = 56;
+  // Not in the table: facts of the minor version's headers (docs/cpython-314-315.md, "What the
+  // table lacks"). kNoOffset where the field does not exist.
+  uint32_t tss_is_initialized;  // _PyRuntimeState.autoTSSkey, removed in 3.15
+  uint32_t code_kwonlyargcount;
+  uint32_t code_flags;
+  uint32_t compact_unicode_size;  // sizeof(PyCompactUnicodeObject) when the table lacks it
+  uint32_t code_tag_bits;         // Py_TAG_BITS of _PyStackRef f_executable
 };
+
+constexpr uint32_t kPyTagBits = 3;
+
+constexpr DebugTableLayout kDebugLayout313{
+    .minor = 13, .total_size = 584,
+    .runtime_size = 24, .runtime_interpreters_head = 40,
+    .interp_size = 48, .interp_threads_head = 72,
+    .thread_size = 152, .thread_next = 168, .thread_interp = 176, .thread_current_frame = 184,
+    .thread_base_frame = 0, .thread_thread_id = 192, .thread_native_thread_id = 200,
+    .frame_size = 224, .frame_previous = 232, .frame_executable = 240, .frame_instr_ptr = 248,
+    .frame_owner = 264,
+    .code_size = 272, .code_filename = 280, .code_name = 288, .code_qualname = 296,
+    .code_linetable = 304, .code_firstlineno = 312, .code_argcount = 320, .code_adaptive = 344,
+    .object_size = 352, .object_ob_type = 360,
+    .bytes_size = 512, .bytes_ob_size = 520, .bytes_ob_sval = 528,
+    .unicode_size = 536, .unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
+    .unicode_compact_size = 0,
+    .tss_is_initialized = 2160, .code_kwonlyargcount = 60, .code_flags = 48,
+    .compact_unicode_size = 56, .code_tag_bits = 0,
+};
+
+constexpr DebugTableLayout kDebugLayout314{
+    .minor = 14, .total_size = 760,
+    .runtime_size = 24, .runtime_interpreters_head = 40,
+    .interp_size = 48, .interp_threads_head = 72,
+    .thread_size = 176, .thread_next = 192, .thread_interp = 200, .thread_current_frame = 208,
+    .thread_base_frame = 0, .thread_thread_id = 216, .thread_native_thread_id = 224,
+    .frame_size = 248, .frame_previous = 256, .frame_executable = 264, .frame_instr_ptr = 272,
+    .frame_owner = 288,
+    .code_size = 312, .code_filename = 320, .code_name = 328, .code_qualname = 336,
+    .code_linetable = 344, .code_firstlineno = 352, .code_argcount = 360, .code_adaptive = 384,
+    .object_size = 400, .object_ob_type = 408,
+    .bytes_size = 592, .bytes_ob_size = 600, .bytes_ob_sval = 608,
+    .unicode_size = 616, .unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
+    .unicode_compact_size = 0,
+    .tss_is_initialized = 2336, .code_kwonlyargcount = 60, .code_flags = 48,
+    .compact_unicode_size = 56, .code_tag_bits = kPyTagBits,
+};
+
+constexpr DebugTableLayout kDebugLayout315{
+    .minor = 15, .total_size = 888,
+    .runtime_size = 24, .runtime_interpreters_head = 40,
+    .interp_size = 48, .interp_threads_head = 72,
+    .thread_size = 176, .thread_next = 192, .thread_interp = 200, .thread_current_frame = 208,
+    .thread_base_frame = 216, .thread_thread_id = 240, .thread_native_thread_id = 248,
+    .frame_size = 312, .frame_previous = 320, .frame_executable = 328, .frame_instr_ptr = 336,
+    .frame_owner = 352,
+    .code_size = 376, .code_filename = 384, .code_name = 392, .code_qualname = 400,
+    .code_linetable = 408, .code_firstlineno = 416, .code_argcount = 424, .code_adaptive = 448,
+    .object_size = 464, .object_ob_type = 472,
+    .bytes_size = 688, .bytes_ob_size = 696, .bytes_ob_sval = 704,
+    .unicode_size = 712, .unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
+    .unicode_compact_size = 744,
+    .tss_is_initialized = kNoOffset, .code_kwonlyargcount = 60, .code_flags = 48,
+    .compact_unicode_size = kNoOffset, .code_tag_bits = kPyTagBits,
+};
+
+constexpr const DebugTableLayout* kDebugLayouts[] = {&kDebugLayout313, &kDebugLayout314,
+                                                     &kDebugLayout315};
+// The fields every layout shares at the start of the table.
+constexpr size_t kDebugVersionPosition = 8;
+constexpr size_t kDebugFreeThreadedPosition = 16;
+
+const DebugTableLayout* FindDebugLayout(int minor) {
+  for (const DebugTableLayout* layout : kDebugLayouts) {
+    if (layout->minor == minor) return layout;
+  }
+  return nullptr;
+}
 
 class DebugReader {
  public:
@@ -238,105 +287,127 @@ constexpr uint32_t kPointer = 8;
 constexpr uint32_t kInt = 4;
 constexpr uint32_t kSsize = 8;
 
-Result<CPythonOffsets> ParseLayout313(const DebugReader& r, PythonVersion version) {
-  using L = DebugLayout313;
+Result<CPythonOffsets> ParseLayout(const DebugReader& r, const DebugTableLayout& L,
+                                   PythonVersion version) {
   CPythonOffsets o;
   o.version = version;
 
   PROFKIT_ASSIGN_OR_RETURN(const uint32_t runtime_size,
-                           r.Size(L::kRuntimeSize, "runtime_state.size"));
+                           r.Size(L.runtime_size, "runtime_state.size"));
   PROFKIT_ASSIGN_OR_RETURN(o.runtime.interpreters_head,
-                           r.Offset(L::kRuntimeInterpretersHead, "runtime_state.interpreters_head",
+                           r.Offset(L.runtime_interpreters_head, "runtime_state.interpreters_head",
                                     runtime_size, kPointer));
-  PROFKIT_ASSIGN_OR_RETURN(
-      o.runtime.tss_is_initialized,
-      DebugReader::CheckOffset(L::kTssIsInitialized, "runtime autoTSSkey", runtime_size, kInt));
-  PROFKIT_ASSIGN_OR_RETURN(
-      o.runtime.tss_key,
-      DebugReader::CheckOffset(L::kTssKey, "runtime autoTSSkey._key", runtime_size, kInt));
+  if (L.tss_is_initialized != kNoOffset) {
+    o.thread_state_lookup = ThreadStateLookup::kGilstateTss;
+    PROFKIT_ASSIGN_OR_RETURN(o.runtime.tss_is_initialized,
+                             DebugReader::CheckOffset(L.tss_is_initialized, "runtime autoTSSkey",
+                                                      runtime_size, kInt));
+    PROFKIT_ASSIGN_OR_RETURN(o.runtime.tss_key,
+                             DebugReader::CheckOffset(L.tss_is_initialized + kInt,
+                                                      "runtime autoTSSkey._key", runtime_size, kInt));
+  } else {
+    o.thread_state_lookup = ThreadStateLookup::kGilstateThreadLocal;
+  }
 
   PROFKIT_ASSIGN_OR_RETURN(const uint32_t interp_size,
-                           r.Size(L::kInterpSize, "interpreter_state.size"));
+                           r.Size(L.interp_size, "interpreter_state.size"));
   PROFKIT_ASSIGN_OR_RETURN(
       o.interpreter.threads_head,
-      r.Offset(L::kInterpThreadsHead, "interpreter_state.threads_head", interp_size, kPointer));
+      r.Offset(L.interp_threads_head, "interpreter_state.threads_head", interp_size, kPointer));
 
-  PROFKIT_ASSIGN_OR_RETURN(o.thread_state.size, r.Size(L::kThreadSize, "thread_state.size"));
+  PROFKIT_ASSIGN_OR_RETURN(o.thread_state.size, r.Size(L.thread_size, "thread_state.size"));
   const uint32_t ts = o.thread_state.size;
   PROFKIT_ASSIGN_OR_RETURN(o.thread_state.next,
-                           r.Offset(L::kThreadNext, "thread_state.next", ts, kPointer));
+                           r.Offset(L.thread_next, "thread_state.next", ts, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(o.thread_state.interp,
-                           r.Offset(L::kThreadInterp, "thread_state.interp", ts, kPointer));
+                           r.Offset(L.thread_interp, "thread_state.interp", ts, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(
       o.thread_state.current_frame,
-      r.Offset(L::kThreadCurrentFrame, "thread_state.current_frame", ts, kPointer));
+      r.Offset(L.thread_current_frame, "thread_state.current_frame", ts, kPointer));
+  if (L.thread_base_frame != 0) {
+    PROFKIT_ASSIGN_OR_RETURN(
+        o.thread_state.base_frame,
+        r.Offset(L.thread_base_frame, "thread_state.base_frame", ts, kPointer));
+  }
   PROFKIT_ASSIGN_OR_RETURN(o.thread_state.thread_id,
-                           r.Offset(L::kThreadThreadId, "thread_state.thread_id", ts, kPointer));
+                           r.Offset(L.thread_thread_id, "thread_state.thread_id", ts, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(
       o.thread_state.native_thread_id,
-      r.Offset(L::kThreadNativeThreadId, "thread_state.native_thread_id", ts, kPointer));
+      r.Offset(L.thread_native_thread_id, "thread_state.native_thread_id", ts, kPointer));
 
   PROFKIT_ASSIGN_OR_RETURN(o.interpreter_frame.size,
-                           r.Size(L::kFrameSize, "interpreter_frame.size"));
+                           r.Size(L.frame_size, "interpreter_frame.size"));
   const uint32_t fs = o.interpreter_frame.size;
   PROFKIT_ASSIGN_OR_RETURN(
       o.interpreter_frame.code,
-      r.Offset(L::kFrameExecutable, "interpreter_frame.executable", fs, kPointer));
+      r.Offset(L.frame_executable, "interpreter_frame.executable", fs, kPointer));
+  o.interpreter_frame.code_tag_bits = L.code_tag_bits;
   PROFKIT_ASSIGN_OR_RETURN(o.interpreter_frame.previous,
-                           r.Offset(L::kFramePrevious, "interpreter_frame.previous", fs, kPointer));
+                           r.Offset(L.frame_previous, "interpreter_frame.previous", fs, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(
       o.interpreter_frame.instr_ptr,
-      r.Offset(L::kFrameInstrPtr, "interpreter_frame.instr_ptr", fs, kPointer));
+      r.Offset(L.frame_instr_ptr, "interpreter_frame.instr_ptr", fs, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(o.interpreter_frame.owner,
-                           r.Offset(L::kFrameOwner, "interpreter_frame.owner", fs, 1));
+                           r.Offset(L.frame_owner, "interpreter_frame.owner", fs, 1));
 
-  PROFKIT_ASSIGN_OR_RETURN(o.code_object.size, r.Size(L::kCodeSize, "code_object.size"));
+  PROFKIT_ASSIGN_OR_RETURN(o.code_object.size, r.Size(L.code_size, "code_object.size"));
   const uint32_t cs = o.code_object.size;
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.argcount,
-                           r.Offset(L::kCodeArgcount, "code_object.argcount", cs, kInt));
+                           r.Offset(L.code_argcount, "code_object.argcount", cs, kInt));
   PROFKIT_ASSIGN_OR_RETURN(
       o.code_object.kwonlyargcount,
-      DebugReader::CheckOffset(L::kCodeKwonlyargcount, "code_object.kwonlyargcount", cs, kInt));
+      DebugReader::CheckOffset(L.code_kwonlyargcount, "code_object.kwonlyargcount", cs, kInt));
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.flags,
-                           DebugReader::CheckOffset(L::kCodeFlags, "code_object.flags", cs, kInt));
+                           DebugReader::CheckOffset(L.code_flags, "code_object.flags", cs, kInt));
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.firstlineno,
-                           r.Offset(L::kCodeFirstlineno, "code_object.firstlineno", cs, kInt));
+                           r.Offset(L.code_firstlineno, "code_object.firstlineno", cs, kInt));
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.filename,
-                           r.Offset(L::kCodeFilename, "code_object.filename", cs, kPointer));
+                           r.Offset(L.code_filename, "code_object.filename", cs, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.name,
-                           r.Offset(L::kCodeName, "code_object.name", cs, kPointer));
+                           r.Offset(L.code_name, "code_object.name", cs, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.qualname,
-                           r.Offset(L::kCodeQualname, "code_object.qualname", cs, kPointer));
+                           r.Offset(L.code_qualname, "code_object.qualname", cs, kPointer));
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.linetable,
-                           r.Offset(L::kCodeLinetable, "code_object.linetable", cs, kPointer));
+                           r.Offset(L.code_linetable, "code_object.linetable", cs, kPointer));
   // The inline bytecode starts inside the struct (a one-element trailing array).
   PROFKIT_ASSIGN_OR_RETURN(o.code_object.code_adaptive,
-                           r.Offset(L::kCodeAdaptive, "code_object.co_code_adaptive", cs, 2));
+                           r.Offset(L.code_adaptive, "code_object.co_code_adaptive", cs, 2));
 
-  PROFKIT_ASSIGN_OR_RETURN(const uint32_t object_size, r.Size(L::kObjectSize, "pyobject.size"));
+  PROFKIT_ASSIGN_OR_RETURN(const uint32_t object_size, r.Size(L.object_size, "pyobject.size"));
   PROFKIT_ASSIGN_OR_RETURN(o.object.ob_type,
-                           r.Offset(L::kObjectObType, "pyobject.ob_type", object_size, kPointer));
+                           r.Offset(L.object_ob_type, "pyobject.ob_type", object_size, kPointer));
 
-  PROFKIT_ASSIGN_OR_RETURN(const uint32_t bytes_size, r.Size(L::kBytesSize, "bytes_object.size"));
+  PROFKIT_ASSIGN_OR_RETURN(const uint32_t bytes_size, r.Size(L.bytes_size, "bytes_object.size"));
   PROFKIT_ASSIGN_OR_RETURN(o.bytes.ob_size,
-                           r.Offset(L::kBytesObSize, "bytes_object.ob_size", bytes_size, kSsize));
+                           r.Offset(L.bytes_ob_size, "bytes_object.ob_size", bytes_size, kSsize));
   PROFKIT_ASSIGN_OR_RETURN(o.bytes.ob_sval,
-                           r.Offset(L::kBytesObSval, "bytes_object.ob_sval", bytes_size, 1));
+                           r.Offset(L.bytes_ob_sval, "bytes_object.ob_sval", bytes_size, 1));
 
   PROFKIT_ASSIGN_OR_RETURN(const uint32_t unicode_size,
-                           r.Size(L::kUnicodeSize, "unicode_object.size"));
+                           r.Size(L.unicode_size, "unicode_object.size"));
   PROFKIT_ASSIGN_OR_RETURN(
-      o.unicode.length, r.Offset(L::kUnicodeLength, "unicode_object.length", unicode_size, kSsize));
+      o.unicode.length, r.Offset(L.unicode_length, "unicode_object.length", unicode_size, kSsize));
   PROFKIT_ASSIGN_OR_RETURN(o.unicode.state,
-                           r.Offset(L::kUnicodeState, "unicode_object.state", unicode_size, kInt));
+                           r.Offset(L.unicode_state, "unicode_object.state", unicode_size, kInt));
   // Data of a compact string follows its header, so the header sizes are data offsets.
   PROFKIT_ASSIGN_OR_RETURN(
       o.unicode.ascii_data,
-      r.Offset(L::kUnicodeAsciiSize, "unicode_object.asciiobject_size", unicode_size, 0));
-  PROFKIT_ASSIGN_OR_RETURN(
-      o.unicode.compact_data,
-      DebugReader::CheckOffset(L::kUnicodeCompactSize, "unicode compact object size", unicode_size,
-                               0));
+      r.Offset(L.unicode_ascii_size, "unicode_object.asciiobject_size", unicode_size, 0));
+  if (L.unicode_compact_size != 0) {
+    PROFKIT_ASSIGN_OR_RETURN(o.unicode.compact_data,
+                             r.Offset(L.unicode_compact_size,
+                                      "unicode_object.compactunicodeobject_size", unicode_size, 0));
+  } else {
+    PROFKIT_ASSIGN_OR_RETURN(
+        o.unicode.compact_data,
+        DebugReader::CheckOffset(L.compact_unicode_size, "unicode compact object size",
+                                 unicode_size, 0));
+  }
+  // A compact non-ASCII header extends the ASCII one.
+  if (o.unicode.compact_data < o.unicode.ascii_data) {
+    return Status::InvalidInputf("unicode_object: compact header size {} below the ASCII header size {}",
+                          o.unicode.compact_data, o.unicode.ascii_data);
+  }
   return o;
 }
 
@@ -378,40 +449,47 @@ std::optional<CPythonOffsets> BuiltinOffsets(int major, int minor) {
 
 Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   const auto context = [](Status status) { return status.WithContext("_Py_DebugOffsets"); };
-  if (bytes.size() < kDebugCookieSize + sizeof(uint64_t)) {
-    return context(
-        Status::InvalidInputf("{} bytes, too short for cookie and version", bytes.size()));
+  if (bytes.size() < kDebugFreeThreadedPosition + sizeof(uint64_t)) {
+    return context(Status::InvalidInputf("{} bytes, too short for cookie, version and free_threaded",
+                                  bytes.size()));
   }
   if (std::memcmp(bytes.data(), kDebugCookie, kDebugCookieSize) != 0) {
     return context(
         Status::InvalidInput("cookie is not \"xdebugpy\" (not CPython 3.13+ or not _PyRuntime)"));
   }
   const DebugReader reader(bytes);
-  const uint64_t raw_version = reader.U64(DebugLayout313::kVersion);
+  const uint64_t raw_version = reader.U64(kDebugVersionPosition);
   if (raw_version > UINT32_MAX) {
     return context(Status::InvalidInputf("version {:#x} is not a PY_VERSION_HEX", raw_version));
   }
   auto version = ParsePyVersionHex(static_cast<uint32_t>(raw_version));
   if (!version.ok()) return context(version.status());
-  if (version->major != 3 || version->minor != 13) {
-    return context(Status::Unsupportedf("no known layout for Python {}.{} (this parser knows 3.13)",
-                                        version->major, version->minor));
+  const DebugTableLayout* layout =
+      version->major == 3 ? FindDebugLayout(version->minor) : nullptr;
+  if (layout == nullptr) {
+    return context(Status::Unsupportedf("no known layout for Python {}.{} (this parser knows 3.{}–3.{})",
+                                  version->major, version->minor, kFirstDebugOffsetsMinor,
+                                  kLastDebugOffsetsMinor));
   }
-  // Pre-release builds of 3.13 changed the struct before it was frozen.
+  // Pre-release builds changed the struct before it was frozen.
   const uint32_t level = (raw_version >> 4) & 0xF;
   if (level != kLevelCandidate && level != kLevelFinal) {
     return context(Status::Unsupportedf("pre-release Python {:#x} is not supported", raw_version));
   }
-  if (bytes.size() < DebugLayout313::kTotalSize) {
-    return context(Status::InvalidInputf("{} bytes, the 3.13 layout needs {}", bytes.size(),
-                                         DebugLayout313::kTotalSize));
+  const uint64_t free_threaded = reader.U64(kDebugFreeThreadedPosition);
+  if (free_threaded > 1) {
+    return context(Status::InvalidInputf("free_threaded is {}, not 0 or 1", free_threaded));
   }
-  const uint64_t free_threaded = reader.U64(DebugLayout313::kFreeThreaded);
-  if (free_threaded != 0) {
-    return context(Status::Unsupportedf("free-threaded build (free_threaded={}) is not supported",
-                                        free_threaded));
+  if (free_threaded == 1) {
+    // No free-threaded interpreter is available to test a walker against (docs/cpython-314-315.md).
+    return context(Status::Unsupportedf("free-threaded CPython 3.{} is not supported yet",
+                                  version->minor));
   }
-  auto offsets = ParseLayout313(reader, *version);
+  if (bytes.size() < layout->total_size) {
+    return context(Status::InvalidInputf("{} bytes, the 3.{} layout needs {}", bytes.size(),
+                                  layout->minor, layout->total_size));
+  }
+  auto offsets = ParseLayout(reader, *layout, *version);
   if (!offsets.ok()) return context(offsets.status());
   return offsets;
 }

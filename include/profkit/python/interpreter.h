@@ -13,6 +13,7 @@
 #include "profkit/common/status.h"
 #include "profkit/python/line_table.h"
 #include "profkit/python/offsets.h"
+#include "profkit/python/thread_local.h"
 #include "profkit/symbolize/native_symbolizer.h"
 
 namespace profkit::python {
@@ -24,6 +25,8 @@ struct InterpreterModule {
   LineTableFormat line_table_format = LineTableFormat::kLocationTable;
   uint64_t runtime_address = 0;              // _PyRuntime
   std::optional<uint64_t> none_address;      // _Py_NoneStruct, 3.13+
+  // ThreadStateLookup::kGilstateThreadLocal (3.15+): where `_Py_tss_gilstate` is.
+  std::optional<ThreadLocalLocation> gilstate_location;
   // _PyEval_EvalFrameDefault and its compiler-split .cold part: native frames here are the eval
   // loop, whose place in the native stack the Python frames take.
   std::vector<std::pair<uint64_t, uint64_t>> eval_loop_ranges;
@@ -43,7 +46,8 @@ struct InterpreterInspection {
 // CPython and reported unsupported. The version comes from `Py_Version` (3.11+), else the file
 // name (libpython3.X / python3.X) with the micro from the PY_VERSION string in .rodata; offsets from
 // the built-in tables (3.8–3.12) or the `_Py_DebugOffsets` at the start of `_PyRuntime`'s initial
-// image in the file (3.13).
+// image in the file (3.13–3.15); for 3.15+ the thread-local gilstate's location from the machine
+// code of `PyGILState_GetThisThreadState`.
 Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymbolizer& symbolizer,
                                                        uint32_t module_id, const std::string& path);
 

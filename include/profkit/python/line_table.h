@@ -1,5 +1,5 @@
 // Source lines of CPython bytecode, decoded from a code object's line table the way the interpreter
-// itself does it (PyCode_Addr2Line / co_lines()), for CPython 3.8–3.13.
+// itself does it (PyCode_Addr2Line / co_lines()), for CPython 3.8–3.15.
 //
 // Inputs come from another process's memory and are untrusted: every function here is bounded by
 // the table size, never reads past it, and reports malformed tables as errors.
@@ -28,11 +28,12 @@ enum class LineTableFormat {
   // Instruction index = `PyFrameObject.f_lasti` in CODE UNITS (2 bytes).
   kLinetable310,
   // 3.11+: `co_linetable` location table (PEP 657). Instruction index = code units from the
-  // start of `co_code_adaptive` to `prev_instr` (3.11, 3.12) or `instr_ptr` (3.13).
+  // start of `co_code_adaptive` to `prev_instr` (3.11, 3.12) or `instr_ptr` (3.13+). 3.14 and
+  // 3.15 keep the 3.11 format (checked against their co_lines() in tests/unit/python_line_table).
   kLocationTable,
 };
 
-// The format used by CPython `major.minor`; an error for versions before 3.8 and for 3.14+, whose
+// The format used by CPython `major.minor`; an error for versions before 3.8 and for 3.16+, whose
 // tables are not known to match.
 Result<LineTableFormat> LineTableFormatForVersion(int major, int minor);
 

@@ -1,6 +1,7 @@
 // CPython interpreter structure offsets (x86-64, glibc, release builds) for walking Python stacks
 // from outside the process: built-in tables for 3.8–3.12, and a parser of CPython's own
-// `_Py_DebugOffsets` for 3.13+. Facts and their provenance: docs/cpython-internals.md §2 and §3.
+// `_Py_DebugOffsets` for 3.13–3.15 (one layout of the table itself per minor version). What the
+// table lacks and how it is derived per version: docs/cpython-314-315.md.
 #pragma once
 
 #include <cstdint>
@@ -24,11 +25,22 @@ struct PythonVersion {
 // Marks a field that does not exist in this interpreter version.
 inline constexpr uint32_t kNoOffset = UINT32_MAX;
 
+// How the walker finds the sampled thread's `PyThreadState`; both survive a GIL release, unlike
+// the attached-thread pointer `_Py_tss_tstate` (docs/cpython-314-315.md, "Thread state").
+enum class ThreadStateLookup {
+  // ≤ 3.14: the gilstate TSS key `_PyRuntime.autoTSSkey` selects a glibc thread-specific slot.
+  kGilstateTss,
+  // 3.15+: the thread-local variable `_Py_tss_gilstate`, located by decoding the machine code of
+  // `PyGILState_GetThisThreadState` in the interpreter binary.
+  kGilstateThreadLocal,
+};
+
 // Byte offsets of fields inside their struct (sizes are sizeof of the struct). Each group names
 // who reads it: BPF walks thread state → frames and emits (code object, instruction index,
 // checksum); userspace reads code objects and their strings/tables to symbolize.
 struct CPythonOffsets {
   PythonVersion version;
+  ThreadStateLookup thread_state_lookup = ThreadStateLookup::kGilstateTss;
 
   // `_PyRuntimeState` (the `_PyRuntime` symbol).
   struct Runtime {
@@ -55,6 +67,8 @@ struct CPythonOffsets {
     uint32_t frame = kNoOffset;   // ≤ 3.10: innermost `PyFrameObject*`
     uint32_t cframe = kNoOffset;  // 3.11, 3.12: `_PyCFrame*` holding the innermost frame
     uint32_t current_frame = kNoOffset;  // 3.13+: innermost `_PyInterpreterFrame*`
+    // 3.15+: the sentinel frame every chain ends at; the walk stops there.
+    uint32_t base_frame = kNoOffset;
     uint32_t thread_id = kNoOffset;      // pthread_t: matches a TSS slot's owner thread
     // 3.11+: kernel TID, validates a thread state against the sampled TID.
     uint32_t native_thread_id = kNoOffset;
@@ -77,11 +91,16 @@ struct CPythonOffsets {
   // `_PyInterpreterFrame` (3.11+).
   struct InterpreterFrame {
     uint32_t code = kNoOffset;      // `f_code` (3.11, 3.12) / `f_executable` (3.13+, may be None)
+    // 3.14+: `f_executable` is a `_PyStackRef` whose low bits are tags (Py_TAG_BITS); the code
+    // object pointer is the value with these bits cleared. 0 before 3.14.
+    uint32_t code_tag_bits = 0;
     uint32_t previous = kNoOffset;  // next outer frame
     // `prev_instr` (3.11, 3.12: last executed unit) / `instr_ptr` (3.13+: current unit); the
     // instruction index is (ptr − (code + code_object.code_adaptive)) / 2.
     uint32_t instr_ptr = kNoOffset;
-    // char: FRAME_OWNED_BY_CSTACK (3) marks the interpreter's entry shim in 3.12+.
+    // char: values ≥ 3 mark frames that are no Python function: FRAME_OWNED_BY_CSTACK (3) in
+    // 3.12/3.13, FRAME_OWNED_BY_INTERPRETER (3) and FRAME_OWNED_BY_CSTACK (4) in 3.14, and
+    // FRAME_OWNED_BY_INTERPRETER (3) in 3.15.
     uint32_t owner = kNoOffset;
     uint32_t is_entry = kNoOffset;  // bool, 3.11 only: last Python frame of this C-level call
     uint32_t size = kNoOffset;
@@ -131,11 +150,16 @@ std::optional<CPythonOffsets> BuiltinOffsets(int major, int minor);
 
 // Parses the `_Py_DebugOffsets` at the start of a 3.13+ target's `_PyRuntime` (bytes as read from
 // the target; may be longer than the struct). Validates the "xdebugpy" cookie, the version
-// (PY_VERSION_HEX) against the layouts this parser knows (3.13), rejects free-threaded builds, and
-// bounds every offset and size. Fields `_Py_DebugOffsets` does not carry (TSS key, kwonlyargcount,
-// flags, compact-unicode size) come from the headers of that minor version. The result's version
-// includes micro.
+// (PY_VERSION_HEX) against the layouts this parser knows (3.13, 3.14, 3.15), rejects free-threaded
+// builds, and bounds every offset and size; an error names the failed check. Fields
+// `_Py_DebugOffsets` does not carry (TSS key, kwonlyargcount, flags, compact-unicode size before
+// 3.15, the stack-reference tag bits) come from the headers of that minor version
+// (docs/cpython-314-315.md). The result's version includes micro.
 Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes);
+
+// The oldest and newest minor versions ParseDebugOffsets knows the table layout of.
+inline constexpr int kFirstDebugOffsetsMinor = 13;
+inline constexpr int kLastDebugOffsetsMinor = 15;
 
 // Decodes PY_VERSION_HEX (major<<24 | minor<<16 | micro<<8 | level<<4 | serial).
 Result<PythonVersion> ParsePyVersionHex(uint32_t hex);

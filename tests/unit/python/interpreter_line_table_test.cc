@@ -1,4 +1,4 @@
-// Every interpreter on the machine (3.8-3.13) is asked for its own line of every instruction of
+// Every interpreter on the machine (3.8-3.15) is asked for its own line of every instruction of
 // many code objects (dump_code_lines.py); the decoder must agree on all of them.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -171,6 +171,7 @@ void CheckCode(const json& code, LineTableFormat format, const std::string& labe
 
 TEST(InterpreterLineTableTest, DecoderAgreesWithEveryInterpreterOnEveryInstruction) {
   int checked_interpreters = 0;
+  std::vector<int> checked_minors;
   for (const std::string& python : FindInterpreters()) {
     testing::TempDir dir;
     Result<json> dump = DumpCodeLines(python, dir.path());
@@ -198,6 +199,15 @@ TEST(InterpreterLineTableTest, DecoderAgreesWithEveryInterpreterOnEveryInstructi
     EXPECT_GT(counts.largest_forward_jump, 255) << label;
     EXPECT_LT(counts.largest_backward_jump, -255) << label;
     ++checked_interpreters;
+    checked_minors.push_back(minor);
+  }
+  // CI installs Debian sid's 3.14 and 3.15 (scripts/install-sid-pythons.sh): both must be checked.
+  if (testing::RunningInCi()) {
+    for (const int minor : {14, 15}) {
+      EXPECT_NE(std::find(checked_minors.begin(), checked_minors.end(), minor),
+                checked_minors.end())
+          << "CI=true but CPython 3." << minor << " was not checked (scripts/install-sid-pythons.sh)";
+    }
   }
   if (checked_interpreters == 0) {
     if (testing::RunningInCi()) {

@@ -1,9 +1,11 @@
 // Verifies the offsets against the interpreters installed on this machine: the built-in tables
-// (3.8–3.12) and ParseDebugOffsets on live `_Py_DebugOffsets` bytes (3.13+) must equal what the
+// (3.8–3.12) and ParseDebugOffsets on live `_Py_DebugOffsets` bytes (3.13–3.15; including the
+// values the table lacks, such as 3.14's TSS key) must equal what the
 // dumper compiled against that interpreter's own headers prints.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,23 +22,45 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kFirstMinor = 8;
-constexpr int kLastMinor = 13;
-// Enough of `_PyRuntime` for any known `_Py_DebugOffsets` layout (3.13: 584 bytes).
+constexpr int kLastMinor = 15;
+// Enough of `_PyRuntime` for any known `_Py_DebugOffsets` layout (3.15: 888 bytes).
 constexpr int kRuntimeBytesToRead = 1024;
 
 struct Interpreter {
-  std::string python;  // executable
-  std::string config;  // python3.X-config next to it
+  std::string python;    // executable
+  std::string config;    // python3.X-config next to it, or
+  std::string includes;  // the include flags when there is no config script
 };
 
+// Debian sid's 3.14/3.15 made by scripts/install-sid-pythons.sh ("version flavour path
+// full-version" lines of its interpreters.txt): <prefix>/include/python3.X holds the headers; the
+// root's include directory (for mimalloc) comes after the system's, whose glibc headers it would
+// otherwise replace with sid's.
+void AddSidInterpreters(int minor, std::vector<Interpreter>& found) {
+  const char* root = std::getenv("PROFKIT_SID_PYTHON_ROOT");
+  const fs::path base = root ? root : "/var/cache/profkit/sid-python";
+  std::ifstream list(base / "interpreters.txt");
+  std::string version, flavour, path, full_version;
+  while (list >> version >> flavour >> path >> full_version) {
+    std::error_code ec;
+    if (version != "3." + std::to_string(minor) || !fs::exists(path, ec)) continue;
+    const fs::path prefix = fs::path(path).parent_path().parent_path();
+    const fs::path headers = prefix / "include" / ("python" + version);
+    found.push_back({.python = path,
+                     .includes = "-I" + headers.string() + " -idirafter " +
+                                 (base / "root/usr/include").string()});
+  }
+}
+
 // The test interpreters (testing/installed_pythons.h) whose headers are installed: a
-// python3.X-config next to the executable.
+// python3.X-config next to the executable, or for Debian sid's 3.14/3.15 their prefix's include/.
 std::vector<Interpreter> FindInterpreters(int minor) {
   std::vector<Interpreter> found;
   for (const std::string& python : testing::InstalledPythons(minor)) {
     std::error_code ec;
     if (fs::exists(python + "-config", ec)) found.push_back({python, python + "-config"});
   }
+  AddSidInterpreters(minor, found);
   return found;
 }
 
@@ -67,6 +91,7 @@ FieldMap PresentFields(const CPythonOffsets& o) {
   put("thread_state.frame", o.thread_state.frame);
   put("thread_state.cframe", o.thread_state.cframe);
   put("thread_state.current_frame", o.thread_state.current_frame);
+  put("thread_state.base_frame", o.thread_state.base_frame);
   put("thread_state.thread_id", o.thread_state.thread_id);
   put("thread_state.native_thread_id", o.thread_state.native_thread_id);
   put("thread_state.size", o.thread_state.size);
@@ -104,7 +129,8 @@ FieldMap PresentFields(const CPythonOffsets& o) {
 
 // Compiles the dumper against the interpreter's headers and returns its "<name> <value>" lines.
 FieldMap DumpFromHeaders(const Interpreter& interpreter, const std::string& dir) {
-  const testing::CommandOutput includes = Run(interpreter.config + " --includes");
+  testing::CommandOutput includes{.exit_code = 0, .text = interpreter.includes};
+  if (!interpreter.config.empty()) includes = Run(interpreter.config + " --includes");
   EXPECT_EQ(includes.exit_code, 0) << includes.text;
   const std::string binary = dir + "/offsets_dumper";
   const testing::CommandOutput compile =
@@ -230,10 +256,11 @@ TEST(InstalledInterpreterTest, SomeInterpreterIsInstalled) {
     if (!FindInterpreters(minor).empty()) return;
   }
   if (testing::RunningInCi()) {
-    FAIL() << "CI=true but no Python 3.8–3.13 with headers found (PROFKIT_TEST_PYTHONS, "
-           << testing::PyenvRoot() << "/versions, /usr/bin)";
+    FAIL() << "CI=true but no Python 3.8–3.15 with headers found (PROFKIT_TEST_PYTHONS, "
+           << testing::SidPythonRoot() << "/interpreters.txt, " << testing::PyenvRoot()
+           << "/versions, /usr/bin)";
   }
-  GTEST_SKIP() << "no Python 3.8–3.13 with headers found; offsets unverified on this machine";
+  GTEST_SKIP() << "no Python 3.8–3.15 with headers found; offsets unverified on this machine";
 }
 
 }  // namespace

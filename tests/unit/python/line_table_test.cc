@@ -60,7 +60,9 @@ TEST(LineTableFormatTest, MapsSupportedVersionsOnly) {
   EXPECT_EQ(*LineTableFormatForVersion(3, 10), LineTableFormat::kLinetable310);
   EXPECT_EQ(*LineTableFormatForVersion(3, 11), LineTableFormat::kLocationTable);
   EXPECT_EQ(*LineTableFormatForVersion(3, 13), LineTableFormat::kLocationTable);
-  for (auto [major, minor] : {std::pair{3, 7}, {3, 14}, {2, 7}, {4, 0}}) {
+  EXPECT_EQ(*LineTableFormatForVersion(3, 14), LineTableFormat::kLocationTable);
+  EXPECT_EQ(*LineTableFormatForVersion(3, 15), LineTableFormat::kLocationTable);
+  for (auto [major, minor] : {std::pair{3, 7}, {3, 16}, {2, 7}, {4, 0}}) {
     Result<LineTableFormat> format = LineTableFormatForVersion(major, minor);
     ASSERT_FALSE(format.ok());
     EXPECT_NE(format.status().message().find("no line table support"), std::string::npos);

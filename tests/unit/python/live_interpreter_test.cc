@@ -1,5 +1,6 @@
-// End to end on every installed CPython 3.8–3.13: detection of the interpreter module, version,
-// load bias and walker layout checked against the live process's TSS key, and code objects read
+// End to end on every installed CPython 3.8–3.15: detection of the interpreter module, version,
+// load bias and walker layout checked against the live process's TSS key (3.15: its thread-local
+// gilstate's TLS index), and code objects read
 // out of its memory compared with what the interpreter says about them.
 #include <fcntl.h>
 #include <poll.h>
@@ -204,6 +205,37 @@ LineTableFormat ExpectedFormat(int minor) {
   return LineTableFormat::kLocationTable;
 }
 
+// Py_tss_t {int _is_initialized; int _key} of the running interpreter: proves the runtime
+// address, the bias and the TSS offsets at once.
+void ExpectTssKey(const profkit_python_process& layout, const ProcessMemory& memory) {
+  EXPECT_EQ(layout.thread_state_source, PROFKIT_PYTHON_TSTATE_TSS);
+  std::array<int32_t, 2> tss{};
+  const Status read =
+      memory.Read(layout.tss_address, {reinterpret_cast<uint8_t*>(tss.data()), sizeof(tss)});
+  ASSERT_TRUE(read.ok()) << read.message();
+  EXPECT_EQ(tss[0], 1) << "_is_initialized";
+  EXPECT_GE(tss[1], 0) << "_key";
+  EXPECT_LT(tss[1], 32) << "_key";
+}
+
+// 3.15: an executable's own TLS is at a negative fs offset (TLS below the thread pointer);
+// libpython.so's tls_index, filled in by the dynamic loader, names a small module id.
+void ExpectThreadLocalGilstate(const profkit_python_process& layout, const ProcessMemory& memory) {
+  if (layout.thread_state_source == PROFKIT_PYTHON_TSTATE_STATIC_TLS) {
+    EXPECT_LT(layout.tls_offset, 0);
+    EXPECT_EQ(layout.tls_offset % 8, 0);
+    return;
+  }
+  ASSERT_EQ(layout.thread_state_source, PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS);
+  std::array<uint64_t, 2> tls_index{};
+  const Status read = memory.Read(layout.tls_index_address,
+                                  {reinterpret_cast<uint8_t*>(tls_index.data()), sizeof(tls_index)});
+  ASSERT_TRUE(read.ok()) << read.message();
+  EXPECT_GE(tls_index[0], 1u) << "ti_module";
+  EXPECT_LT(tls_index[0], 64u) << "ti_module";
+  EXPECT_LT(tls_index[1] + static_cast<uint64_t>(layout.tls_offset), 4096u) << "ti_offset";
+}
+
 class LiveInterpreterTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(LiveInterpreterTest, InspectsAndReadsALiveInterpreter) {
@@ -263,16 +295,13 @@ TEST_P(LiveInterpreterTest, InspectsAndReadsALiveInterpreter) {
     Result<profkit_python_process> layout = WalkerLayout(module, bias);
     ASSERT_TRUE(layout.ok()) << layout.status().message();
 
-    // Py_tss_t {int _is_initialized; int _key} of the running interpreter: proves the runtime
-    // address, the bias and the TSS offsets at once.
     const ProcessMemory memory(static_cast<uint32_t>(running.pid()));
-    std::array<int32_t, 2> tss{};
-    const Status read = memory.Read(
-        layout->tss_address, {reinterpret_cast<uint8_t*>(tss.data()), sizeof(tss)});
-    ASSERT_TRUE(read.ok()) << read.message();
-    EXPECT_EQ(tss[0], 1) << "_is_initialized";
-    EXPECT_GE(tss[1], 0) << "_key";
-    EXPECT_LT(tss[1], 32) << "_key";
+    if (minor >= 15) {
+      ExpectThreadLocalGilstate(*layout, memory);
+    } else {
+      ExpectTssKey(*layout, memory);
+    }
+    if (HasFatalFailure()) return;
 
     const std::vector<std::string> expected_names =
         minor >= 11 ? std::vector<std::string>{"plain", "Klass.method", "outer.<locals>.inner"}
@@ -317,7 +346,7 @@ TEST_P(LiveInterpreterTest, InspectsAndReadsALiveInterpreter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Minors, LiveInterpreterTest, ::testing::Range(8, 14),
+INSTANTIATE_TEST_SUITE_P(Minors, LiveInterpreterTest, ::testing::Range(8, 16),
                          [](const auto& info) { return "Python3_" + std::to_string(info.param); });
 
 // Interpreters older than 3.8 are reported unsupported, never walked: 3.7 has `_PyRuntime` but
@@ -344,7 +373,7 @@ TEST(LiveInterpreterTest, OlderInterpretersAreNotWalked) {
       }
       // Only libpython says so; the executable linking it is not an interpreter itself.
       EXPECT_EQ(reasons, std::vector<std::string>{"CPython 3." + std::to_string(minor) +
-                                                  " is not supported (3.8–3.13 are)"});
+                                                  " is not supported (3.8–3.15 are)"});
     }
   }
   if (!any) GTEST_SKIP() << "no Python 3.6 or 3.7 installed";

@@ -28,14 +28,17 @@ static void Emit(const char* name, size_t value) { printf("%s %zu\n", name, valu
 int main(void) {
   printf("version %lu\n", (unsigned long)PY_VERSION_HEX);
 
+  FIELD("runtime.interpreters_head", _PyRuntimeState, interpreters.head);
+  /* 3.15 replaced the gilstate TSS key with the thread-local _Py_tss_gilstate. */
+#if PY_VERSION_HEX < 0x030F0000
 #if PY_VERSION_HEX >= 0x030C0000
   const size_t tss = offsetof(_PyRuntimeState, autoTSSkey);
 #else
   const size_t tss = offsetof(_PyRuntimeState, gilstate.autoTSSkey);
 #endif
-  FIELD("runtime.interpreters_head", _PyRuntimeState, interpreters.head);
   Emit("runtime.tss_is_initialized", tss + offsetof(Py_tss_t, _is_initialized));
   Emit("runtime.tss_key", tss + offsetof(Py_tss_t, _key));
+#endif
 
 #if PY_VERSION_HEX >= 0x030B0000
   FIELD("interpreter.threads_head", PyInterpreterState, threads.head);
@@ -52,6 +55,9 @@ int main(void) {
   FIELD("cframe.current_frame", _PyCFrame, current_frame);
 #else
   FIELD("thread_state.current_frame", PyThreadState, current_frame);
+#endif
+#if PY_VERSION_HEX >= 0x030F0000
+  FIELD("thread_state.base_frame", PyThreadState, base_frame);
 #endif
   FIELD("thread_state.thread_id", PyThreadState, thread_id);
 #if PY_VERSION_HEX >= 0x030B0000

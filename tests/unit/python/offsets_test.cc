@@ -129,8 +129,8 @@ TEST(ParseDebugOffsetsTest, RejectsTruncatedInput) {
 
 TEST(ParseDebugOffsetsTest, RejectsUnknownOrInvalidVersions) {
   std::vector<uint8_t> bytes = Live3130();
-  SetU64(bytes, kVersionPos, 0x030E00F0);  // 3.14: different layout
-  EXPECT_NE(ErrorOf(bytes).find("no known layout for Python 3.14"), std::string::npos);
+  SetU64(bytes, kVersionPos, 0x031000F0);  // 3.16: no known layout
+  EXPECT_NE(ErrorOf(bytes).find("no known layout for Python 3.16"), std::string::npos);
   SetU64(bytes, kVersionPos, 0x040D00F0);  // major 4
   EXPECT_NE(ErrorOf(bytes).find("major 4"), std::string::npos);
   SetU64(bytes, kVersionPos, 0x030D0050);  // release level 5

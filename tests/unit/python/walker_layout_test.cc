@@ -1,6 +1,8 @@
 // WalkerLayout: the BPF walker's map entry derived from each version's offsets.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,67 @@ TEST(WalkerLayoutTest, InconsistentStructsAreRefused) {
   o = *BuiltinOffsets(3, 12);
   o.code_object.code_adaptive = kNoOffset;
   EXPECT_FALSE(WalkerLayout(Module(o), kBias).ok());
+}
+
+// 3.14 and 3.15 from the tables of Debian's interpreters (tests/data/python/): 3.14 keeps the TSS
+// key; 3.15 reads the thread-local gilstate, in both TLS models.
+CPythonOffsets OffsetsFromTable(const std::string& name) {
+  std::ifstream in(std::string(PROFKIT_TEST_DATA_DIR) + "/python/" + name, std::ios::binary);
+  const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in),
+                                   std::istreambuf_iterator<char>()};
+  Result<CPythonOffsets> offsets = ParseDebugOffsets(bytes);
+  EXPECT_TRUE(offsets.ok()) << name << ": " << offsets.status().message();
+  return offsets.ok() ? *offsets : CPythonOffsets{};
+}
+
+TEST(WalkerLayoutTest, Python314FromDebugOffsets) {
+  const CPythonOffsets offsets = OffsetsFromTable("debug_offsets_3.14.10.bin");
+  Result<profkit_python_process> layout = WalkerLayout(Module(offsets), kBias);
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  ExpectLayoutMatchesOffsets(offsets, *layout);
+  ExpectFieldsInsideCopies(*layout);
+  EXPECT_EQ(layout->thread_state_source, PROFKIT_PYTHON_TSTATE_TSS);
+  EXPECT_EQ(layout->tss_address, kBias + kRuntime + 2336);
+  EXPECT_EQ(layout->frame_code_tag_bits, 3);
+  EXPECT_EQ(layout->frame_owner, 74);
+  EXPECT_EQ(layout->code_adaptive, 208);
+  EXPECT_EQ(layout->thread_base_frame, PROFKIT_PYTHON_NO_OFFSET);
+}
+
+TEST(WalkerLayoutTest, Python315StaticTls) {
+  const CPythonOffsets offsets = OffsetsFromTable("debug_offsets_3.15.2.bin");
+  InterpreterModule module = Module(offsets);
+  module.gilstate_location =
+      ThreadLocalLocation{.model = ThreadLocalLocation::Model::kStaticTls, .offset = -0x28};
+  Result<profkit_python_process> layout = WalkerLayout(module, 0);
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  ExpectFieldsInsideCopies(*layout);
+  EXPECT_EQ(layout->thread_state_source, PROFKIT_PYTHON_TSTATE_STATIC_TLS);
+  EXPECT_EQ(layout->tls_offset, -0x28);
+  EXPECT_EQ(layout->tls_index_address, 0u);
+  EXPECT_EQ(layout->thread_frame, 72);
+  EXPECT_EQ(layout->thread_base_frame, 80);
+  EXPECT_EQ(layout->frame_code_tag_bits, 3);
+  EXPECT_EQ(layout->frame_owner, 74);
+  EXPECT_EQ(layout->code_adaptive, 208);
+}
+
+TEST(WalkerLayoutTest, Python315DynamicTlsMovesWithTheLoadBias) {
+  InterpreterModule module = Module(OffsetsFromTable("debug_offsets_3.15.2.bin"));
+  module.gilstate_location = ThreadLocalLocation{
+      .model = ThreadLocalLocation::Model::kDynamicTls, .offset = 0x28, .tls_index_address = 0x879790};
+  Result<profkit_python_process> layout = WalkerLayout(module, kBias);
+  ASSERT_TRUE(layout.ok()) << layout.status().message();
+  EXPECT_EQ(layout->thread_state_source, PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS);
+  EXPECT_EQ(layout->tls_index_address, kBias + 0x879790);
+  EXPECT_EQ(layout->tls_offset, 0x28);
+}
+
+TEST(WalkerLayoutTest, Python315WithoutAThreadLocalIsRefused) {
+  Result<profkit_python_process> layout =
+      WalkerLayout(Module(OffsetsFromTable("debug_offsets_3.15.2.bin")), kBias);
+  ASSERT_FALSE(layout.ok());
+  EXPECT_NE(layout.status().message().find("thread-local gilstate not located"), std::string::npos);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // The CPython interpreters the Python tests run against, so no test hard-codes where they live:
 //   1. every path in PROFKIT_TEST_PYTHONS (colon-separated interpreter executables, e.g. builds in
 //      a private root such as /var/cache/profkit/sid-python/3.15-nopie/bin/python3.15);
-//   2. the pyenv builds $PYENV_ROOT/versions/3.X.Y/bin/python3.X ($PYENV_ROOT defaults to
+//   2. Debian sid's 3.14/3.15 flavours made by scripts/install-sid-pythons.sh, listed in
+//      $PROFKIT_SID_PYTHON_ROOT/interpreters.txt (default root /var/cache/profkit/sid-python);
+//   3. the pyenv builds $PYENV_ROOT/versions/3.X.Y/bin/python3.X ($PYENV_ROOT defaults to
 //      /root/.pyenv);
-//   3. the distribution's /usr/bin/python3.X (Debian 12: python3.11).
+//   4. the distribution's /usr/bin/python3.X (Debian 12: python3.11).
 // A path listed in PROFKIT_TEST_PYTHONS that is not an executable fails the test: it was asked for.
 #pragma once
 
@@ -13,6 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <regex>
 #include <set>
@@ -65,6 +68,11 @@ inline std::vector<std::filesystem::path> SortedEntries(const std::filesystem::p
 
 }  // namespace internal
 
+inline std::string SidPythonRoot() {
+  const char* root = std::getenv("PROFKIT_SID_PYTHON_ROOT");
+  return root != nullptr && *root != '\0' ? root : "/var/cache/profkit/sid-python";
+}
+
 inline std::string PyenvRoot() {
   const char* root = std::getenv("PYENV_ROOT");
   return root != nullptr && *root != '\0' ? root : "/root/.pyenv";
@@ -98,6 +106,12 @@ inline std::vector<TestPython> TestPythons() {
       if (!minor) ADD_FAILURE() << "PROFKIT_TEST_PYTHONS: " << path << " did not report a version";
       add(path, minor);
     }
+  }
+
+  std::ifstream sid_list(SidPythonRoot() + "/interpreters.txt");
+  std::string version, flavour, path, full_version;  // "3.14 static <path> 3.14.10" per line
+  while (sid_list >> version >> flavour >> path >> full_version) {
+    if (internal::IsExecutable(path)) add(path, internal::MinorFromName(path));
   }
 
   static const std::regex kPyenvVersion(R"(3\.(\d+)\..*)");
