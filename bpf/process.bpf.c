@@ -34,7 +34,8 @@ int BPF_PROG(profkit_exec, struct task_struct *p) {
   __u32 wakeups = PROFKIT_NEW_PROGRAM_WAKEUPS;
   bpf_map_delete_elem(&python_processes, &tgid);
   bpf_map_update_elem(&new_programs, &tgid, &wakeups, BPF_ANY);
-  emit_process_event(PROFKIT_EVENT_EXEC, p, BPF_CORE_READ(p, real_parent, tgid), BPF_RB_FORCE_WAKEUP);
+  emit_process_event(PROFKIT_EVENT_EXEC, p, BPF_CORE_READ(p, real_parent, tgid),
+                     BPF_RB_FORCE_WAKEUP);
   return 0;
 }
 
@@ -42,7 +43,8 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(profkit_fork, struct task_struct *parent, struct task_struct *child) {
   /* A new thread has pid != tgid; only a new thread group is a new process. */
   if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) return 0;
-  emit_process_event(PROFKIT_EVENT_FORK, child, BPF_CORE_READ(parent, tgid), profkit_wakeup_flags());
+  emit_process_event(PROFKIT_EVENT_FORK, child, BPF_CORE_READ(parent, tgid),
+                     profkit_wakeup_flags());
   return 0;
 }
 
@@ -54,6 +56,7 @@ int BPF_PROG(profkit_exit, struct task_struct *p) {
   /* Its pid may be reused by a program that is not Python, or another version. */
   bpf_map_delete_elem(&python_processes, &tgid);
   bpf_map_delete_elem(&new_programs, &tgid);
-  emit_process_event(PROFKIT_EVENT_EXIT, p, BPF_CORE_READ(p, real_parent, tgid), profkit_wakeup_flags());
+  emit_process_event(PROFKIT_EVENT_EXIT, p, BPF_CORE_READ(p, real_parent, tgid),
+                     profkit_wakeup_flags());
   return 0;
 }

@@ -8,7 +8,8 @@
 #include "profkit_maps.h"
 
 #define PROFKIT_IPS_BYTES (2 * PROFKIT_MAX_STACK_DEPTH * sizeof(__u64))
-#define PROFKIT_PYTHON_FRAMES_BYTES (PROFKIT_MAX_PYTHON_FRAMES * sizeof(struct profkit_python_frame))
+#define PROFKIT_PYTHON_FRAMES_BYTES \
+  (PROFKIT_MAX_PYTHON_FRAMES * sizeof(struct profkit_python_frame))
 
 #include "python_walker.bpf.h"
 
@@ -85,9 +86,8 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   /* The user-mode registers, whether the interrupt hit user code or a system call in progress. */
   if (user_depth > 0) {
     struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-    if (user_regs &&
-        bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
-                            (const void *)user_regs->sp) == 0) {
+    if (user_regs && bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
+                                         (const void *)user_regs->sp) == 0) {
       flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
     }
   }
@@ -99,7 +99,8 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   if (python) {
     bool truncated = false;
     flags |= PROFKIT_SAMPLE_PYTHON;
-    python_depth = py_walk_stack(python, &s->python, s->body, ips_bytes, &python_status, &truncated);
+    python_depth =
+        py_walk_stack(python, &s->python, s->body, ips_bytes, &python_status, &truncated);
     if (truncated) flags |= PROFKIT_SAMPLE_PYTHON_TRUNCATED;
     profkit_count(PROFKIT_COUNTER_PYTHON_SAMPLES);
     if (python_depth == 0) profkit_count(PROFKIT_COUNTER_PYTHON_WALK_FAILURES);

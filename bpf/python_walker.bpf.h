@@ -71,12 +71,13 @@ static __always_inline __u8 py_u8(const __u8 *buffer, __u16 offset) {
 static __always_inline struct profkit_python_frame *py_frame_slot(struct python_walk *w,
                                                                   __u32 index) {
   if (index >= PROFKIT_MAX_PYTHON_FRAMES) return NULL;
-  __u64 byte = (__u64)w->frames_offset +
-               (__u64)(index & (PROFKIT_MAX_PYTHON_FRAMES - 1)) * sizeof(struct profkit_python_frame);
+  __u64 byte = (__u64)w->frames_offset + (__u64)(index & (PROFKIT_MAX_PYTHON_FRAMES - 1)) *
+                                             sizeof(struct profkit_python_frame);
   /* The compiler would otherwise fold this check into the caller's bounds and the verifier, which
    * tracks the register actually used, would see an unbounded offset. */
   barrier_var(byte);
-  if (byte > PROFKIT_IPS_BYTES + PROFKIT_PYTHON_FRAMES_BYTES - sizeof(struct profkit_python_frame)) {
+  if (byte >
+      PROFKIT_IPS_BYTES + PROFKIT_PYTHON_FRAMES_BYTES - sizeof(struct profkit_python_frame)) {
     return NULL;
   }
   return (struct profkit_python_frame *)(w->body + byte);
@@ -198,7 +199,8 @@ static __always_inline __u64 py_thread_state_from_dtv(struct python_walk *w, __u
     w->status = PROFKIT_PYTHON_NO_KEY;
     return 0;
   }
-  if (bpf_probe_read_user(&dtv, sizeof(dtv), (const void *)(fs_base + PROFKIT_TCB_DTV_OFFSET)) != 0 ||
+  if (bpf_probe_read_user(&dtv, sizeof(dtv), (const void *)(fs_base + PROFKIT_TCB_DTV_OFFSET)) !=
+          0 ||
       !dtv ||
       bpf_probe_read_user(&block, sizeof(block),
                           (const void *)(dtv + tls_index.module * PROFKIT_DTV_ENTRY_BYTES)) != 0) {
@@ -237,7 +239,8 @@ static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
     return 0;
   }
   __u64 frame = 0;
-  if (bpf_probe_read_user(&frame, sizeof(frame), (const void *)(thread_state + p->thread_frame)) != 0) {
+  if (bpf_probe_read_user(&frame, sizeof(frame), (const void *)(thread_state + p->thread_frame)) !=
+      0) {
     w->status = PROFKIT_PYTHON_READ_ERROR;
     return 0;
   }
@@ -250,7 +253,8 @@ static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
   if (frame && p->cframe_current_frame != PROFKIT_PYTHON_NO_OFFSET) {
     __u64 cframe = frame;
     frame = 0;
-    if (bpf_probe_read_user(&frame, sizeof(frame), (const void *)(cframe + p->cframe_current_frame)) != 0) {
+    if (bpf_probe_read_user(&frame, sizeof(frame),
+                            (const void *)(cframe + p->cframe_current_frame)) != 0) {
       w->status = PROFKIT_PYTHON_READ_ERROR;
       return 0;
     }

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
+echo "== format (clang-format, .clang-format)"
+scripts/check-format.sh
 # CPython 3.14 and 3.15 for the Python tests: Debian 12 has only 3.11.
 scripts/install-sid-pythons.sh
 

@@ -64,7 +64,8 @@ int RunAgent(const std::string& config_path, const std::string& log_level) {
   for (const std::string& warning : config->warnings) spdlog::warn("{}", warning);
   InstallStopHandlers();
   spdlog::info("profkit {} starting with {}", PROFKIT_VERSION, config_path);
-  profkit::Result<std::unique_ptr<profkit::agent::Agent>> agent = profkit::agent::Agent::Start(*config, StartSampler);
+  profkit::Result<std::unique_ptr<profkit::agent::Agent>> agent =
+      profkit::agent::Agent::Start(*config, StartSampler);
   if (!agent.ok()) {
     spdlog::error("{}", agent.status().message());
     return kExitFailure;
@@ -81,7 +82,8 @@ int RunAgent(const std::string& config_path, const std::string& log_level) {
 int RunRecord(const profkit::record::RecordOptions& options, const std::string& log_level) {
   profkit::InitLogging(log_level);
   InstallStopHandlers();
-  profkit::Result<profkit::record::RecordSummary> summary = profkit::record::Record(options, g_stop, StartSampler);
+  profkit::Result<profkit::record::RecordSummary> summary =
+      profkit::record::Record(options, g_stop, StartSampler);
   if (!summary.ok()) {
     spdlog::error("{}", summary.status().message());
     return kExitFailure;
@@ -96,8 +98,9 @@ int RunRecord(const profkit::record::RecordOptions& options, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"profkit: eBPF continuous profiler agent (native stacks system-wide, pprof per service)",
-               "profkit"};
+  CLI::App app{
+      "profkit: eBPF continuous profiler agent (native stacks system-wide, pprof per service)",
+      "profkit"};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
@@ -105,23 +108,30 @@ int main(int argc, char** argv) {
 
   std::string config_path;
   CLI::App* run = app.add_subcommand("run", "Run the agent in the foreground (logs to stderr)");
-  run->add_option("--config", config_path, "TOML configuration file (see conf/profkit.toml)")->required();
+  run->add_option("--config", config_path, "TOML configuration file (see conf/profkit.toml)")
+      ->required();
 
   profkit::record::RecordOptions record_options;
   std::string format = "pprof";
   double duration = 0;
   CLI::App* record = app.add_subcommand(
-      "record", "Profile processes (with their threads and children) or a command, then write one file");
+      "record",
+      "Profile processes (with their threads and children) or a command, then write one file");
   record->add_option("--pid", record_options.pids, "Process to profile (repeatable)");
   record->add_option("--rate", record_options.sample_rate_hz, "Samples per second per CPU")
       ->check(CLI::Range(1, profkit::kMaxSampleRateHz));
   CLI::Option* duration_option =
-      record->add_option("--duration", duration, "Seconds to record (default: until the target exits or Ctrl-C)")
+      record
+          ->add_option("--duration", duration,
+                       "Seconds to record (default: until the target exits or Ctrl-C)")
           ->check(CLI::PositiveNumber);
-  record->add_option("--format", format, "pprof or collapsed")->check(CLI::IsMember({"pprof", "collapsed"}));
-  record->add_option("--output", record_options.output, "Output file (default: profkit-<time>.pprof|.txt)");
-  record->add_option("--dump-records", record_options.dump_records,
-                     "Also write the raw sampling records and /proc facts to this file, for replay");
+  record->add_option("--format", format, "pprof or collapsed")
+      ->check(CLI::IsMember({"pprof", "collapsed"}));
+  record->add_option("--output", record_options.output,
+                     "Output file (default: profkit-<time>.pprof|.txt)");
+  record->add_option(
+      "--dump-records", record_options.dump_records,
+      "Also write the raw sampling records and /proc facts to this file, for replay");
   record->add_option("command", record_options.command, "Command to start and profile, after --");
 
   app.add_subcommand("version", "Print the version");
@@ -137,8 +147,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     // --help on a subcommand arrives here too, as a CallForHelp raised inside the subcommand.
     if (error.get_exit_code() == 0) {
-      std::fputs((app.get_subcommands().empty() ? app.help() : app.get_subcommands().front()->help()).c_str(),
-                 stdout);
+      std::fputs(
+          (app.get_subcommands().empty() ? app.help() : app.get_subcommands().front()->help())
+              .c_str(),
+          stdout);
       return 0;
     }
     return Usage(error.what());
@@ -151,8 +163,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand(run)) return RunAgent(config_path, log_level);
     if (*duration_option) record_options.duration_seconds = duration;
-    record_options.format =
-        format == "collapsed" ? profkit::record::OutputFormat::kCollapsed : profkit::record::OutputFormat::kPprof;
+    record_options.format = format == "collapsed" ? profkit::record::OutputFormat::kCollapsed
+                                                  : profkit::record::OutputFormat::kPprof;
     if (record_options.pids.empty() && record_options.command.empty()) {
       return Usage("record: give --pid PID or a command after --");
     }

@@ -1,8 +1,9 @@
 // Fixed, deterministic, single-threaded CPU work for the overhead benchmark.
 // Prints its own elapsed time so the measurement excludes process start-up and
 // exit, and the time it spent runnable but waiting for a CPU, so a reader can
-// tell a profiler's cost from contention with unrelated tasks. The call chain is deliberately a few frames deep (and built with frame
-// pointers) so the profilers under test really unwind a stack on every sample.
+// tell a profiler's cost from contention with unrelated tasks. The call chain is deliberately a few
+// frames deep (and built with frame pointers) so the profilers under test really unwind a stack on
+// every sample.
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -76,10 +77,9 @@ int main(int argc, char** argv) {
     char* end = NULL;
     errno = 0;
     units = strtoull(argv[1], &end, 10);
-    if (errno != 0 || end == argv[1] || *end != '\0' || units == 0 ||
-        units > MAX_WORK_UNITS) {
-      fprintf(stderr, "work_units must be an integer in [1, %llu], got '%s'\n",
-              MAX_WORK_UNITS, argv[1]);
+    if (errno != 0 || end == argv[1] || *end != '\0' || units == 0 || units > MAX_WORK_UNITS) {
+      fprintf(stderr, "work_units must be an integer in [1, %llu], got '%s'\n", MAX_WORK_UNITS,
+              argv[1]);
       return 2;
     }
   }
@@ -91,10 +91,11 @@ int main(int argc, char** argv) {
   for (unsigned long long u = 0; u < units; ++u) acc = Descend(CALL_DEPTH, acc + u);
   double elapsed = NowSeconds() - start;
   long long delay_end = RunDelayNs();
-  double run_delay = (delay_start < 0 || delay_end < 0) ? -1.0 : (double)(delay_end - delay_start) / 1e9;
+  double run_delay =
+      (delay_start < 0 || delay_end < 0) ? -1.0 : (double)(delay_end - delay_start) / 1e9;
 
   // Printing the checksum keeps the work observable to the optimizer.
-  printf("elapsed_s=%.6f run_delay_s=%.6f units=%llu checksum=%016" PRIx64 "\n", elapsed,
-         run_delay, units, acc);
+  printf("elapsed_s=%.6f run_delay_s=%.6f units=%llu checksum=%016" PRIx64 "\n", elapsed, run_delay,
+         units, acc);
   return 0;
 }

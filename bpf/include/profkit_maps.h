@@ -52,7 +52,7 @@ const volatile __u64 wakeup_bytes __weak = 1 << 18;
 
 static __always_inline __u64 profkit_wakeup_flags(void) {
   return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                        : BPF_RB_NO_WAKEUP;
+                                                                       : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void profkit_count(__u32 counter) {

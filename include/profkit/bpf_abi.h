@@ -153,15 +153,15 @@ struct profkit_python_process {
   __u16 thread_frame;
   /* _PyCFrame.current_frame when thread_frame points at a cframe, else NO_OFFSET. */
   __u16 cframe_current_frame;
-  __u16 frame_previous; /* f_back / previous */
-  __u16 frame_code;     /* f_code / f_executable */
+  __u16 frame_previous;    /* f_back / previous */
+  __u16 frame_code;        /* f_code / f_executable */
   __u16 frame_instruction; /* f_lasti (int) / prev_instr, instr_ptr (pointer) */
   /* char owner, 3.12+: values >= 3 (FRAME_OWNED_BY_CSTACK in 3.12/3.13, _INTERPRETER and
    * _CSTACK in 3.14, _INTERPRETER in 3.15) mark entry/sentinel frames that are no function. */
   __u16 frame_owner;
-  __u16 frame_is_entry;    /* bool is_entry, 3.11 */
-  __u16 frame_read_bytes;  /* ≤ PROFKIT_PYTHON_FRAME_READ_BYTES, within the frame struct */
-  __u16 code_adaptive;     /* 3.11+: offset of co_code_adaptive (instruction index base) */
+  __u16 frame_is_entry;   /* bool is_entry, 3.11 */
+  __u16 frame_read_bytes; /* ≤ PROFKIT_PYTHON_FRAME_READ_BYTES, within the frame struct */
+  __u16 code_adaptive;    /* 3.11+: offset of co_code_adaptive (instruction index base) */
   __u16 code_argcount;
   __u16 code_kwonlyargcount;
   __u16 code_flags;
@@ -197,7 +197,7 @@ struct profkit_sample_header {
 /* PROFKIT_EVENT_EXEC, _FORK (a new process, not a thread) and _EXIT (the thread group leader). */
 struct profkit_process_event {
   __u32 kind;
-  __u32 pid; /* tgid */
+  __u32 pid;  /* tgid */
   __u32 ppid; /* tgid of the parent */
   char comm[PROFKIT_COMM_LEN];
 };
@@ -218,7 +218,8 @@ enum profkit_counter {
 static_assert(sizeof(struct profkit_sample_header) == 120, "sample header layout changed");
 static_assert(sizeof(struct profkit_python_frame) == 16, "python frame layout changed");
 static_assert(sizeof(struct profkit_python_process) == 72, "python process layout changed");
-static_assert(sizeof(struct profkit_sample_header) % 8 == 0, "IPs after the header must be aligned");
+static_assert(sizeof(struct profkit_sample_header) % 8 == 0,
+              "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
 #endif
 

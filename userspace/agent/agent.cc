@@ -38,7 +38,8 @@ Result<std::string> ResolveHostname(const std::string& configured) {
 // Tags of an eBPF profile beyond service/env/version/host.
 std::vector<std::pair<std::string, std::string>> ProfileTags(const profile::ServiceKey& key,
                                                              int sample_rate) {
-  std::vector<std::pair<std::string, std::string>> tags = {{"sample_rate", std::to_string(sample_rate)}};
+  std::vector<std::pair<std::string, std::string>> tags = {
+      {"sample_rate", std::to_string(sample_rate)}};
   // As dd-trace-py's profiles, which DataKit users already query by.
   if (key.language == "python") {
     tags.emplace_back("runtime", "cpython");
@@ -155,12 +156,12 @@ Status Agent::StartPushEndpoint() {
     return Status::Ok();
   }
   Result<std::unique_ptr<ingest::Server>> server = ingest::Server::Start(
-      ingest::ServerOptions{
-          .host = config_.http.host,
-          .port = config_.http.port,
-          .endpoints = config_.profile.endpoints,
-          .body_limit = static_cast<size_t>(config_.profile.body_size_limit_mb) << 20,
-          .rewrite = {.host = hostname_, .tags = config_.profile.tags}},
+      ingest::ServerOptions{.host = config_.http.host,
+                            .port = config_.http.port,
+                            .endpoints = config_.profile.endpoints,
+                            .body_limit = static_cast<size_t>(config_.profile.body_size_limit_mb)
+                                          << 20,
+                            .rewrite = {.host = hostname_, .tags = config_.profile.tags}},
       [door = door_.get()](const ingest::RewrittenUpload& upload) {
         return door->Deliver(upload);
       });
@@ -199,11 +200,11 @@ Status Agent::StartPyroscope() {
 
 Status Agent::StartGoPull() {
   if (config_.profile.go_targets.empty()) return Status::Ok();
-  PROFKIT_ASSIGN_OR_RETURN(go_pull_,
-                           GoPullRunner::Start(config_, hostname_,
-                                               [door = door_.get()](forward::ProfileUpload upload) {
-                                                 (void)door->Deliver(Origin::kPulled, upload);
-                                               }));
+  PROFKIT_ASSIGN_OR_RETURN(
+      go_pull_,
+      GoPullRunner::Start(config_, hostname_, [door = door_.get()](forward::ProfileUpload upload) {
+        (void)door->Deliver(Origin::kPulled, upload);
+      }));
   return Status::Ok();
 }
 
@@ -216,9 +217,8 @@ Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
       pipeline::PipelineOptions{.sample_rate_hz = config_.ebpf.sample_rate,
                                 .default_env = config_.ebpf.env,
                                 .debug_symbolize_delay = DebugSymbolizeDelay()});
-  Result<std::unique_ptr<sampling::SampleSource>> sampler =
-      sources(sampling::SamplerOptions{.sample_rate_hz = config_.ebpf.sample_rate,
-                                       .kernel_stacks = config_.ebpf.kernel_stacks});
+  Result<std::unique_ptr<sampling::SampleSource>> sampler = sources(sampling::SamplerOptions{
+      .sample_rate_hz = config_.ebpf.sample_rate, .kernel_stacks = config_.ebpf.kernel_stacks});
   if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
   sampler_ = std::move(sampler).value();
   pipeline_->SetPythonRegistry(sampler_.get());
@@ -287,18 +287,19 @@ Status Agent::RunSampling(const std::function<bool()>& stop, const std::function
 void Agent::DeliverBatch(const pipeline::FlushBatch& batch) {
   const int64_t flush_start = MonotonicNanos();
   std::vector<pipeline::ServiceProfile> profiles = pipeline_->BuildPprof(batch);
-  spdlog::debug("built {} profiles in {} ms", profiles.size(), (MonotonicNanos() - flush_start) / 1'000'000);
+  spdlog::debug("built {} profiles in {} ms", profiles.size(),
+                (MonotonicNanos() - flush_start) / 1'000'000);
   for (pipeline::ServiceProfile& profile : profiles) {
-    forward::ProfileUpload upload{
-        .service = profile.key.service,
-        .env = profile.key.env,
-        .version = profile.key.version,
-        .host = hostname_,
-        .language = profile.key.language,
-        .extra_tags = ProfileTags(profile.key, config_.ebpf.sample_rate),
-        .start_unix_nanos = batch.timing.start_unix_ns,
-        .end_unix_nanos = batch.timing.end_unix_ns,
-        .attachments = {forward::Attachment{.name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
+    forward::ProfileUpload upload{.service = profile.key.service,
+                                  .env = profile.key.env,
+                                  .version = profile.key.version,
+                                  .host = hostname_,
+                                  .language = profile.key.language,
+                                  .extra_tags = ProfileTags(profile.key, config_.ebpf.sample_rate),
+                                  .start_unix_nanos = batch.timing.start_unix_ns,
+                                  .end_unix_nanos = batch.timing.end_unix_ns,
+                                  .attachments = {forward::Attachment{
+                                      .name = "cpu.pprof", .data = std::move(profile.pprof_gzip)}}};
     spdlog::debug("profile of service '{}': {} samples", upload.service, profile.samples);
     (void)door_->Deliver(Origin::kEbpf, upload);
   }
@@ -320,12 +321,11 @@ void Agent::LogCounters() {
   }
   if (dataway_) {
     const forward::DatawaySink::Counters c = dataway_->counters();
-    spdlog::info(
-        "dataway counters: sent={} failed_attempts={} dropped_permanent={} pending={} "
-        "queue_bytes={} evicted={} corrupted={} push_errors={}",
-        c.sent, c.failed_attempts, c.dropped_permanent, c.queue.pending_records,
-        c.queue.disk_bytes, c.queue.evicted_records, c.queue.corrupted_records,
-        c.queue.push_errors);
+    spdlog::info("dataway counters: sent={} failed_attempts={} dropped_permanent={} pending={} "
+                 "queue_bytes={} evicted={} corrupted={} push_errors={}",
+                 c.sent, c.failed_attempts, c.dropped_permanent, c.queue.pending_records,
+                 c.queue.disk_bytes, c.queue.evicted_records, c.queue.corrupted_records,
+                 c.queue.push_errors);
   }
   if (metrics_) {
     const metrics::PublisherCounters c = metrics_->counters();
@@ -340,9 +340,9 @@ void Agent::LogCounters() {
       "counters: samples={} ringbuf_drops={} stack_errors={} decode_errors={} process_events={} "
       "orphan_samples={} truncated_stacks={} aggregation_drops={} profiles={} profile_errors={} "
       "processes={} proc_read_failures={} unmapped_frames={} collected={}",
-      s.samples, s.ringbuf_drops, s.stack_errors, s.decode_errors, s.process_events, p.orphan_samples,
-      p.truncated_stacks, p.aggregation_drops, p.profiles_built, p.profile_errors, t.processes,
-      t.proc_read_failures, t.unmapped_frames, t.collected);
+      s.samples, s.ringbuf_drops, s.stack_errors, s.decode_errors, s.process_events,
+      p.orphan_samples, p.truncated_stacks, p.aggregation_drops, p.profiles_built, p.profile_errors,
+      t.processes, t.proc_read_failures, t.unmapped_frames, t.collected);
   if (loop_ != nullptr) {
     const pipeline::SamplingLoopCounters l = loop_->counters();
     spdlog::info("flush counters: flushes={} merged_intervals={} last_flush_ms={}", l.flushes,

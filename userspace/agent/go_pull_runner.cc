@@ -14,8 +14,8 @@ Result<std::unique_ptr<GoPullRunner>> GoPullRunner::Start(const config::Config& 
   const bool elected = config.profile.election && !config.dataway.url.empty();
   runner->paused_ = elected;
   for (const config::GoTarget& target : config.profile.go_targets) {
-    auto sink = [submit, hostname, service = target.service](
-                    forward::ProfileUpload upload, std::optional<int64_t> num_goroutine) {
+    auto sink = [submit, hostname, service = target.service](forward::ProfileUpload upload,
+                                                             std::optional<int64_t> num_goroutine) {
       upload.host = hostname;
       // profiling_metrics reads the same count from goroutines.pprof (sample type "goroutine").
       spdlog::debug("Go target {:?}: {} attachments, {} goroutines", service,

@@ -77,17 +77,21 @@ Compression DetectCompression(std::string_view data) {
 
 std::string_view CompressionName(Compression compression) {
   switch (compression) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
-    case Compression::kLz4Frame: return "lz4";
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kLz4Frame:
+      return "lz4";
   }
   return "unknown";
 }
 
 Result<std::string> ZstdDecompress(std::string_view data, size_t max_output_bytes) {
   std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> stream(ZSTD_createDStream(),
-                                                                      ZSTD_freeDStream);
+                                                                    ZSTD_freeDStream);
   if (!stream) return Status::Internal("zstd: out of memory");
   ZSTD_inBuffer in{data.data(), data.size(), 0};
   std::string out;
@@ -124,8 +128,8 @@ Result<std::string> Lz4FrameDecompress(std::string_view data, size_t max_output_
   while (offset < data.size() || hint != 0) {
     size_t produced = sizeof(buffer);
     size_t consumed = data.size() - offset;
-    hint = LZ4F_decompress(context.get(), buffer, &produced, data.data() + offset, &consumed,
-                           nullptr);
+    hint =
+        LZ4F_decompress(context.get(), buffer, &produced, data.data() + offset, &consumed, nullptr);
     if (LZ4F_isError(hint)) return Status::InvalidInputf("lz4: {}", LZ4F_getErrorName(hint));
     offset += consumed;
     if (out.size() + produced > max_output_bytes) {
@@ -141,10 +145,14 @@ Result<std::string> Lz4FrameDecompress(std::string_view data, size_t max_output_
 
 Result<std::string> Decompress(std::string_view data, size_t max_output_bytes) {
   switch (DetectCompression(data)) {
-    case Compression::kGzip: return GzipDecompress(data, max_output_bytes);
-    case Compression::kZstd: return ZstdDecompress(data, max_output_bytes);
-    case Compression::kLz4Frame: return Lz4FrameDecompress(data, max_output_bytes);
-    case Compression::kNone: break;
+    case Compression::kGzip:
+      return GzipDecompress(data, max_output_bytes);
+    case Compression::kZstd:
+      return ZstdDecompress(data, max_output_bytes);
+    case Compression::kLz4Frame:
+      return Lz4FrameDecompress(data, max_output_bytes);
+    case Compression::kNone:
+      break;
   }
   if (data.size() > max_output_bytes) {
     return Status::TooLargef("{} bytes exceed the limit of {} bytes", data.size(),

@@ -17,8 +17,8 @@ void InitLogging(std::string_view level) {
 int64_t LogLimiter::Allow() {
   const int64_t now = MonotonicNanos();
   int64_t next = next_allowed_ns_.load(std::memory_order_relaxed);
-  if (now < next ||
-      !next_allowed_ns_.compare_exchange_strong(next, now + interval_ns_, std::memory_order_relaxed)) {
+  if (now < next || !next_allowed_ns_.compare_exchange_strong(next, now + interval_ns_,
+                                                              std::memory_order_relaxed)) {
     suppressed_.fetch_add(1, std::memory_order_relaxed);
     return -1;
   }

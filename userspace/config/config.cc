@@ -251,7 +251,8 @@ Result<Config> LoadConfigFile(const std::string& path) {
   PROFKIT_ASSIGN_OR_RETURN(Config config, ParseConfig(text, path));
   if (config.agent.data_dir.empty()) {
     const size_t slash = path.rfind('/');
-    config.agent.data_dir = slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+    config.agent.data_dir =
+        slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
   }
   return config;
 }

@@ -23,7 +23,8 @@ constexpr std::array<TypeName, 6> kTypeNames = {{{GoProfileType::kCpu, "cpu"},
 
 Status CheckReadableFile(std::string_view field, const std::string& path) {
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) return Status::FromErrno(fmt::format("{}: {}", field, path), errno);
+  if (stat(path.c_str(), &st) != 0)
+    return Status::FromErrno(fmt::format("{}: {}", field, path), errno);
   if (!S_ISREG(st.st_mode))
     return Status::InvalidInputf("{}: {} is not a regular file", field, path);
   return Status::Ok();

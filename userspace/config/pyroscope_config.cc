@@ -8,7 +8,6 @@
 namespace profkit::config {
 namespace {
 
-
 Status ValidateTag(std::string_view value) {
   if (value.size() > kMaxTagBytes) {
     return Status::InvalidInputf("longer than {} bytes ({} bytes)", kMaxTagBytes, value.size());

@@ -52,8 +52,8 @@ DatawaySink::~DatawaySink() {
   for (std::thread& worker : workers_) worker.join();
   const DiskQueueCounters queue = queue_->counters();
   if (queue.pending_records > 0) {
-    spdlog::info("dataway: {} records stay queued in {} for the next start",
-                 queue.pending_records, options_.queue.dir);
+    spdlog::info("dataway: {} records stay queued in {} for the next start", queue.pending_records,
+                 options_.queue.dir);
   }
 }
 
@@ -137,8 +137,8 @@ bool DatawaySink::WaitBackoff(std::mt19937_64& jitter) {
 
 DatawaySink::Outcome DatawaySink::Deliver(const QueuedRequest& queued, HttpClient& client,
                                           std::mt19937_64& jitter) {
-  const std::string what = fmt::format("{} ({} bytes) of service {:?}", queued.path,
-                                       queued.body.size(), queued.service);
+  const std::string what =
+      fmt::format("{} ({} bytes) of service {:?}", queued.path, queued.body.size(), queued.service);
   Result<std::string> url = UrlFor(queued.path);
   if (!url.ok()) {
     spdlog::error("dataway: dropping {}: {}", what, url.status().message());

@@ -162,9 +162,8 @@ Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view p
   PROFKIT_ASSIGN_OR_RETURN(std::string url, DatawayEndpointUrl(dataway_url, path));
   const size_t query = url.find('?');
   if (query == std::string::npos || !HasToken(std::string_view(url).substr(query + 1))) {
-    return Status::InvalidInput(
-        "dataway.url has no token=...: the election needs it (or set "
-        "election = false in [[inputs.profile]])");
+    return Status::InvalidInput("dataway.url has no token=...: the election needs it (or set "
+                                "election = false in [[inputs.profile]])");
   }
   url += "&namespace=" + QueryEscape(election_namespace) + "&id=" + QueryEscape(id);
   return url;

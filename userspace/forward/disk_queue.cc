@@ -38,7 +38,8 @@ void PutU32(uint32_t value, char* out) {
 
 uint32_t GetU32(const char* in) {
   uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return value;
 }
 
@@ -46,7 +47,8 @@ uint32_t RecordCrc(const char* length_bytes, std::string_view payload) {
   uLong crc = crc32(0L, Z_NULL, 0);
   crc = crc32(crc, reinterpret_cast<const Bytef*>(length_bytes), 4);
   // zlib's length is a uInt; payloads are below 4 GiB (their length is a u32).
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
+  crc =
+      crc32(crc, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
   return static_cast<uint32_t>(crc);
 }
 
@@ -136,10 +138,10 @@ struct DiskQueue::Segment {
 
   const uint64_t number;
   const std::string path;
-  const UniqueFd file;  // closed with the segment
-  const int fd;         // file.get()
-  uint64_t size = 0;            // queue mutex
-  uint64_t live_records = 0;    // queue mutex
+  const UniqueFd file;               // closed with the segment
+  const int fd;                      // file.get()
+  uint64_t size = 0;                 // queue mutex
+  uint64_t live_records = 0;         // queue mutex
   std::atomic<uint64_t> written{0};  // bytes whose write finished
   std::mutex sync_mutex;
   uint64_t synced = 0;  // sync_mutex
@@ -241,8 +243,8 @@ Status DiskQueue::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
       data.resize(offset);
       break;
     }
-    spdlog::warn("disk queue: {}: skipping {} bytes at offset {}: checksum mismatch",
-                 segment->path, next - offset, offset);
+    spdlog::warn("disk queue: {}: skipping {} bytes at offset {}: checksum mismatch", segment->path,
+                 next - offset, offset);
     ++counters_.corrupted_records;
     offset = next;
   }
@@ -255,8 +257,8 @@ Status DiskQueue::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
 }
 
 Status DiskQueue::StartSegmentLocked() {
-  const std::string path =
-      fmt::format("{}/{}{:020}{}", options_.dir, kSegmentPrefix, next_segment_number_, kSegmentSuffix);
+  const std::string path = fmt::format("{}/{}{:020}{}", options_.dir, kSegmentPrefix,
+                                       next_segment_number_, kSegmentSuffix);
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::FromErrno("create " + path, errno);
   ++next_segment_number_;
@@ -341,7 +343,8 @@ Status DiskQueue::Push(std::string_view payload) {
   {
     std::lock_guard lock(mutex_);
     EvictLocked(record_bytes);
-    if (segments_.back()->size > 0 && segments_.back()->size + record_bytes > SegmentBytes(options_)) {
+    if (segments_.back()->size > 0 &&
+        segments_.back()->size + record_bytes > SegmentBytes(options_)) {
       const Status started = StartSegmentLocked();
       if (!started.ok()) {
         ++counters_.push_errors;
@@ -350,7 +353,8 @@ Status DiskQueue::Push(std::string_view payload) {
     }
     segment = segments_.back();
     const uint64_t offset = segment->size;
-    Status written = WriteAllAt(segment->fd, std::string_view(header.data(), header.size()), offset);
+    Status written =
+        WriteAllAt(segment->fd, std::string_view(header.data(), header.size()), offset);
     if (written.ok()) written = WriteAllAt(segment->fd, payload, offset + header.size());
     if (!written.ok()) {
       // Leave no partial record behind (ENOSPC usually fails part way through).
@@ -366,7 +370,8 @@ Status DiskQueue::Push(std::string_view payload) {
     ++segment->live_records;
     counters_.disk_bytes += record_bytes;
     const uint64_t id = next_id_++;
-    entries_.emplace(id, Entry{segment, offset + header.size(), static_cast<uint32_t>(payload.size())});
+    entries_.emplace(id,
+                     Entry{segment, offset + header.size(), static_cast<uint32_t>(payload.size())});
     ready_.push_back(id);
     ++counters_.pushed;
     counters_.pending_records = entries_.size();
@@ -403,8 +408,8 @@ std::optional<DiskQueue::Lease> DiskQueue::Take(std::chrono::steady_clock::time_
     }
     // Disks rot: check the checksum again on the way out.
     std::string record(kDiskQueueRecordHeaderBytes + length, '\0');
-    Status read = ReadAllAt(segment->fd, record.data(), record.size(),
-                            offset - kDiskQueueRecordHeaderBytes);
+    Status read =
+        ReadAllAt(segment->fd, record.data(), record.size(), offset - kDiskQueueRecordHeaderBytes);
     if (read.ok() && !ValidRecordAt(record, 0)) read = Status::InvalidInput("checksum mismatch");
     if (read.ok()) {
       record.erase(0, kDiskQueueRecordHeaderBytes);

@@ -40,8 +40,8 @@ Result<ElectionReply> ParseElectionReply(std::string_view body) {
   if (const auto interval = content->find("interval");
       interval != content->end() && interval->is_number()) {
     const double seconds = interval->get<double>();
-    reply.interval = std::chrono::seconds(static_cast<int64_t>(std::clamp<double>(
-        seconds, kMinElectionInterval.count(), kMaxElectionInterval.count())));
+    reply.interval = std::chrono::seconds(static_cast<int64_t>(
+        std::clamp<double>(seconds, kMinElectionInterval.count(), kMaxElectionInterval.count())));
   }
   reply.incumbency_id = BoundedString(*content, "incumbency_id");
   reply.error_msg = BoundedString(*content, "error_msg");
@@ -50,15 +50,14 @@ Result<ElectionReply> ParseElectionReply(std::string_view body) {
 
 Result<std::unique_ptr<DatawayElection>> DatawayElection::Start(ElectionOptions options,
                                                                 OnChange on_change) {
-  PROFKIT_ASSIGN_OR_RETURN(std::string election_url,
-                           ElectionUrl(options.dataway_url, kElectionPath,
-                                       options.election_namespace, options.id));
+  PROFKIT_ASSIGN_OR_RETURN(
+      std::string election_url,
+      ElectionUrl(options.dataway_url, kElectionPath, options.election_namespace, options.id));
   PROFKIT_ASSIGN_OR_RETURN(std::string heartbeat_url,
                            ElectionUrl(options.dataway_url, kElectionHeartbeatPath,
                                        options.election_namespace, options.id));
   std::unique_ptr<DatawayElection> election(new DatawayElection(
-      std::move(options), std::move(on_change), std::move(election_url),
-      std::move(heartbeat_url)));
+      std::move(options), std::move(on_change), std::move(election_url), std::move(heartbeat_url)));
   election->thread_ = std::thread([raw = election.get()] { raw->Run(); });
   return election;
 }
@@ -117,7 +116,8 @@ std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
     ++counters_.failures;
     if (!last_call_failed_) {
       spdlog::warn("election: {} to {} failed: {}; retrying every {} ms", what,
-                   UrlWithoutSecrets(request.url), error.message(), options_.retry_interval.count());
+                   UrlWithoutSecrets(request.url), error.message(),
+                   options_.retry_interval.count());
     }
     last_call_failed_ = true;
     if (leader && ++failed_heartbeats_ >= kMaxFailedHeartbeats) {
@@ -129,9 +129,10 @@ std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
   last_call_failed_ = false;
   failed_heartbeats_ = 0;
   if (reply->leader != leader) {
-    std::string why = reply->leader                  ? "Dataway elected this agent"
-                      : reply->incumbency_id.empty() ? "Dataway answered defeat"
-                                                     : fmt::format("Dataway chose {:?}", reply->incumbency_id);
+    std::string why = reply->leader ? "Dataway elected this agent"
+                      : reply->incumbency_id.empty()
+                          ? "Dataway answered defeat"
+                          : fmt::format("Dataway chose {:?}", reply->incumbency_id);
     if (!reply->error_msg.empty()) why += fmt::format(" ({})", reply->error_msg);
     SetLeader(reply->leader, why);
   }

@@ -30,8 +30,8 @@ Status GetField(std::string_view* in, std::string_view name, std::string* out) {
 
 std::string EncodeQueuedRequest(const QueuedRequest& request) {
   std::string out;
-  out.reserve(1 + 16 + request.path.size() + request.content_type.size() +
-              request.service.size() + request.body.size());
+  out.reserve(1 + 16 + request.path.size() + request.content_type.size() + request.service.size() +
+              request.body.size());
   out.push_back(kVersion);
   PutField(request.path, &out);
   PutField(request.content_type, &out);

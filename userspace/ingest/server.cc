@@ -33,12 +33,12 @@ Server::Server(ServerOptions options, Deliver deliver)
 Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Deliver deliver) {
   std::unique_ptr<Server> server(new Server(std::move(options), std::move(deliver)));
   server->Route();
-  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(net::HttpListenerOptions{
-      .host = server->options_.host,
-      .port = server->options_.port,
-      .threads = kServerThreads,
-      .body_limit = server->options_.body_limit,
-      .keep_alive_max_count = kKeepAliveMaxCount}));
+  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(
+      net::HttpListenerOptions{.host = server->options_.host,
+                               .port = server->options_.port,
+                               .threads = kServerThreads,
+                               .body_limit = server->options_.body_limit,
+                               .keep_alive_max_count = kKeepAliveMaxCount}));
   return server;
 }
 
@@ -49,7 +49,8 @@ IngestResponse Server::HandleUploadRequest(const httplib::Request& request,
       net::ReadRequestBody(request, response, reader, options_.body_limit, true);
   switch (body.outcome) {
     case net::RequestBody::Outcome::kTooLarge:
-      return {413, fmt::format("body larger than body_size_limit_mb ({} bytes)\n", options_.body_limit)};
+      return {413,
+              fmt::format("body larger than body_size_limit_mb ({} bytes)\n", options_.body_limit)};
     case net::RequestBody::Outcome::kTooManyParts:
       return {400, fmt::format("more than {} parts\n", net::kMaxMultipartParts)};
     case net::RequestBody::Outcome::kUnreadable:
@@ -73,14 +74,14 @@ ServerCounters Server::counters() const {
 void Server::Route() {
   httplib::Server& http = listener_.server();
   for (const std::string& endpoint : options_.endpoints) {
-    http.Post(EscapeRegex(endpoint), [this](const httplib::Request& request,
-                                            httplib::Response& response,
-                                            const httplib::ContentReader& reader) {
-      const IngestResponse answer = HandleUploadRequest(request, response, reader);
-      (answer.status == 200 ? accepted_ : answer.status < 500 ? rejected_ : queue_errors_)++;
-      response.status = answer.status;
-      response.set_content(answer.body, answer.content_type);
-    });
+    http.Post(
+        EscapeRegex(endpoint), [this](const httplib::Request& request, httplib::Response& response,
+                                      const httplib::ContentReader& reader) {
+          const IngestResponse answer = HandleUploadRequest(request, response, reader);
+          (answer.status == 200 ? accepted_ : answer.status < 500 ? rejected_ : queue_errors_)++;
+          response.status = answer.status;
+          response.set_content(answer.body, answer.content_type);
+        });
   }
 
   const auto count = [this] { ++tracer_requests_; };

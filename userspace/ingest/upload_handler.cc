@@ -54,10 +54,9 @@ int HttpStatusForQueueError(const Status& status) {
   return full ? 503 : 500;
 }
 
-IngestResponse HandleProfileUpload(std::string_view content_type,
-                                   std::string_view content_encoding, std::string_view body,
-                                   size_t body_limit, const RewriteOptions& options,
-                                   const Deliver& deliver) {
+IngestResponse HandleProfileUpload(std::string_view content_type, std::string_view content_encoding,
+                                   std::string_view body, size_t body_limit,
+                                   const RewriteOptions& options, const Deliver& deliver) {
   // docs/datakit-protocol.md §5 row 8: a whole-body gzip is decoded rather than forwarded broken.
   std::string inflated;
   if (!content_encoding.empty() && content_encoding != "identity") {

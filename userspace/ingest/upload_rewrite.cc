@@ -37,8 +37,8 @@ std::string Sanitize(std::string_view text, bool is_key) {
 
 // Sets `key` unless it is already present with a non-empty value (DataKit's fill rule).
 void Fill(Tags* tags, std::string key, std::string value) {
-  const auto it = std::find_if(tags->begin(), tags->end(),
-                               [&](const auto& tag) { return tag.first == key; });
+  const auto it =
+      std::find_if(tags->begin(), tags->end(), [&](const auto& tag) { return tag.first == key; });
   if (it == tags->end()) {
     tags->emplace_back(std::move(key), std::move(value));
   } else if (it->second.empty()) {
@@ -47,8 +47,8 @@ void Fill(Tags* tags, std::string key, std::string value) {
 }
 
 void Override(Tags* tags, std::string key, std::string value) {
-  const auto it = std::find_if(tags->begin(), tags->end(),
-                               [&](const auto& tag) { return tag.first == key; });
+  const auto it =
+      std::find_if(tags->begin(), tags->end(), [&](const auto& tag) { return tag.first == key; });
   if (it == tags->end()) {
     tags->emplace_back(std::move(key), std::move(value));
   } else {

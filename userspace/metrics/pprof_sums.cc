@@ -22,24 +22,44 @@ struct UnitName {
 };
 
 constexpr std::array kUnits = {
-    UnitName{"nanoseconds", 1}, UnitName{"nanosecond", 1}, UnitName{"ns", 1},
-    UnitName{"microseconds", 1'000}, UnitName{"microsecond", 1'000}, UnitName{"us", 1'000},
-    UnitName{"\xc2\xb5s", 1'000}, UnitName{"milliseconds", 1'000'000},
-    UnitName{"millisecond", 1'000'000}, UnitName{"ms", 1'000'000},
-    UnitName{"seconds", kNanosPerSecond}, UnitName{"second", kNanosPerSecond},
-    UnitName{"s", kNanosPerSecond}, UnitName{"minutes", 60 * kNanosPerSecond},
-    UnitName{"minute", 60 * kNanosPerSecond}, UnitName{"m", 60 * kNanosPerSecond},
-    UnitName{"hours", 3600 * kNanosPerSecond}, UnitName{"hour", 3600 * kNanosPerSecond},
+    UnitName{"nanoseconds", 1},
+    UnitName{"nanosecond", 1},
+    UnitName{"ns", 1},
+    UnitName{"microseconds", 1'000},
+    UnitName{"microsecond", 1'000},
+    UnitName{"us", 1'000},
+    UnitName{"\xc2\xb5s", 1'000},
+    UnitName{"milliseconds", 1'000'000},
+    UnitName{"millisecond", 1'000'000},
+    UnitName{"ms", 1'000'000},
+    UnitName{"seconds", kNanosPerSecond},
+    UnitName{"second", kNanosPerSecond},
+    UnitName{"s", kNanosPerSecond},
+    UnitName{"minutes", 60 * kNanosPerSecond},
+    UnitName{"minute", 60 * kNanosPerSecond},
+    UnitName{"m", 60 * kNanosPerSecond},
+    UnitName{"hours", 3600 * kNanosPerSecond},
+    UnitName{"hour", 3600 * kNanosPerSecond},
     UnitName{"h", 3600 * kNanosPerSecond},
-    UnitName{"bytes", 1}, UnitName{"byte", 1}, UnitName{"b", 1},
-    UnitName{"kilobytes", int64_t{1} << 10}, UnitName{"kilobyte", int64_t{1} << 10},
-    UnitName{"kb", int64_t{1} << 10}, UnitName{"kib", int64_t{1} << 10},
-    UnitName{"megabytes", int64_t{1} << 20}, UnitName{"megabyte", int64_t{1} << 20},
-    UnitName{"mb", int64_t{1} << 20}, UnitName{"mib", int64_t{1} << 20},
-    UnitName{"gigabytes", int64_t{1} << 30}, UnitName{"gigabyte", int64_t{1} << 30},
-    UnitName{"gb", int64_t{1} << 30}, UnitName{"gib", int64_t{1} << 30},
-    UnitName{"terabytes", int64_t{1} << 40}, UnitName{"terabyte", int64_t{1} << 40},
-    UnitName{"tb", int64_t{1} << 40}, UnitName{"tib", int64_t{1} << 40},
+    UnitName{"bytes", 1},
+    UnitName{"byte", 1},
+    UnitName{"b", 1},
+    UnitName{"kilobytes", int64_t{1} << 10},
+    UnitName{"kilobyte", int64_t{1} << 10},
+    UnitName{"kb", int64_t{1} << 10},
+    UnitName{"kib", int64_t{1} << 10},
+    UnitName{"megabytes", int64_t{1} << 20},
+    UnitName{"megabyte", int64_t{1} << 20},
+    UnitName{"mb", int64_t{1} << 20},
+    UnitName{"mib", int64_t{1} << 20},
+    UnitName{"gigabytes", int64_t{1} << 30},
+    UnitName{"gigabyte", int64_t{1} << 30},
+    UnitName{"gb", int64_t{1} << 30},
+    UnitName{"gib", int64_t{1} << 30},
+    UnitName{"terabytes", int64_t{1} << 40},
+    UnitName{"terabyte", int64_t{1} << 40},
+    UnitName{"tb", int64_t{1} << 40},
+    UnitName{"tib", int64_t{1} << 40},
 };
 
 }  // namespace
@@ -61,7 +81,8 @@ namespace {
 class PprofScan {
  public:
   explicit PprofScan(std::string_view data)
-      : data_(data), in_(reinterpret_cast<const uint8_t*>(data.data()), static_cast<int>(data.size())) {}
+      : data_(data),
+        in_(reinterpret_cast<const uint8_t*>(data.data()), static_cast<int>(data.size())) {}
 
   Result<SampleSums> Run() {
     while (const uint32_t tag = in_.ReadTag()) {
@@ -98,11 +119,16 @@ class PprofScan {
     uint64_t ignored = 0;
     uint32_t length = 0;
     switch (wire_type) {
-      case kVarint: return in_.ReadVarint64(&ignored);
-      case kFixed64: return in_.Skip(8);
-      case kLengthDelimited: return in_.ReadVarint32(&length) && in_.Skip(static_cast<int>(length));
-      case kFixed32: return in_.Skip(4);
-      default: return false;  // groups are not used by profile.proto
+      case kVarint:
+        return in_.ReadVarint64(&ignored);
+      case kFixed64:
+        return in_.Skip(8);
+      case kLengthDelimited:
+        return in_.ReadVarint32(&length) && in_.Skip(static_cast<int>(length));
+      case kFixed32:
+        return in_.Skip(4);
+      default:
+        return false;  // groups are not used by profile.proto
     }
   }
 
@@ -191,8 +217,8 @@ class PprofScan {
   const std::string_view data_;
   google::protobuf::io::CodedInputStream in_;
   std::vector<std::pair<uint64_t, uint64_t>> types_;  // string indexes of (type, unit)
-  std::vector<std::string_view> strings_;               // into data_
-  std::vector<int64_t> sums_;                           // by sample type index
+  std::vector<std::string_view> strings_;             // into data_
+  std::vector<int64_t> sums_;                         // by sample type index
   size_t samples_ = 0, value_count_ = 0;
   bool mismatched_samples_ = false;
 };

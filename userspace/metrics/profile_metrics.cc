@@ -61,8 +61,8 @@ Result<SampleSums> Sum(const ProfileFile& file, size_t max_part_bytes) {
   return sums;
 }
 
-// dd-trace-py (docs/datakit-protocol.md §3.2): the part named auto, main or prof, else one whose name
-// ends in .pprof, else by filename; exact names first, then upload order, so the choice is
+// dd-trace-py (docs/datakit-protocol.md §3.2): the part named auto, main or prof, else one whose
+// name ends in .pprof, else by filename; exact names first, then upload order, so the choice is
 // deterministic (docs/datakit-protocol.md §5 row 14).
 const ProfileFile* PickPythonFile(const std::vector<ProfileFile>& files) {
   for (std::string_view wanted : {"auto", "main", "prof"}) {
@@ -90,7 +90,8 @@ Result<std::vector<Field>> PythonFields(const ProfileInput& input, Duration d,
   // dd-trace-py names CPU time "cpu-time"; profkit's eBPF Python profiles "cpu" (on-CPU ns).
   std::optional<int64_t> cpu = Find(sums, "cpu-time");
   if (!cpu) cpu = Find(sums, "cpu");
-  if (cpu) fields.Add("prof_python_cpu_cores", static_cast<double>(*cpu) / static_cast<double>(d.ns));
+  if (cpu)
+    fields.Add("prof_python_cpu_cores", static_cast<double>(*cpu) / static_cast<double>(d.ns));
   if (auto v = Find(sums, "alloc-space")) {
     fields.Add("prof_python_alloc_bytes_total", *v);
     fields.Add("prof_python_alloc_bytes_per_sec", static_cast<double>(*v) / d.seconds);
@@ -159,7 +160,8 @@ Status AddGoMetricsJson(const ProfileFile& file, Duration d, size_t max_part_byt
     fields.Add("prof_go_alloc_bytes_total", *alloc_per_sec * d.seconds);
   }
   // Dimensionally odd (go_gc_pause_time is already a fraction) but DataKit's formula, which
-  // dashboards are built on (docs/datakit-protocol.md §5 row 23); it replaces a go_cpu_cores_gc_overhead, as there.
+  // dashboards are built on (docs/datakit-protocol.md §5 row 23); it replaces a
+  // go_cpu_cores_gc_overhead, as there.
   if (gc_pause && *gc_pause / d.seconds > 0) {
     fields.Set("prof_go_cpu_cores_gc_overhead", *gc_pause / d.seconds);
   }
@@ -210,9 +212,8 @@ Result<std::vector<Field>> GoFields(const ProfileInput& input, Duration d, size_
       fields.Add("prof_go_cpu_cores", static_cast<double>(*v) / static_cast<double>(d.ns));
     }
   }));
-  PROFKIT_RETURN_IF_ERROR(add_from("block", [&](const SampleSums& sums) {
-    add_sum(sums, "delay", "prof_go_blocked_time");
-  }));
+  PROFKIT_RETURN_IF_ERROR(add_from(
+      "block", [&](const SampleSums& sums) { add_sum(sums, "delay", "prof_go_blocked_time"); }));
   PROFKIT_RETURN_IF_ERROR(add_from("heap", [&](const SampleSums& sums) {
     add_sum(sums, "inuse_objects", "prof_go_lifetime_heap_objects");
     add_sum(sums, "inuse_space", "prof_go_lifetime_heap_bytes");

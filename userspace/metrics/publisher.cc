@@ -27,12 +27,11 @@ void SetTag(Tags& tags, std::string_view key, std::string_view value) {
 }
 
 Result<std::string> Line(const ProfileInput& input, Tags tags, const MetricsOptions& options) {
-  PROFKIT_ASSIGN_OR_RETURN(std::vector<Field> fields,
-                           ComputeFields(input, options.max_part_bytes));
+  PROFKIT_ASSIGN_OR_RETURN(std::vector<Field> fields, ComputeFields(input, options.max_part_bytes));
   if (fields.empty()) return std::string();
   for (const auto& [key, value] : options.tags) SetTag(tags, key, value);
-  return FormatLine(Point{std::string(kMeasurement), std::move(tags), std::move(fields),
-                          input.end_unix_nanos});
+  return FormatLine(
+      Point{std::string(kMeasurement), std::move(tags), std::move(fields), input.end_unix_nanos});
 }
 
 bool ParseDigits(std::string_view text, int& out) {
@@ -45,8 +44,8 @@ bool ParseDigits(std::string_view text, int& out) {
 Result<int64_t> ParseRfc3339Nanos(std::string_view text) {
   const auto bad = [&] { return Status::InvalidInputf("{:?} is not an RFC 3339 time", text); };
   // YYYY-MM-DDTHH:MM:SS is 19 characters, then an optional fraction, then Z or ±HH:MM.
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
     return bad();
   }
   struct tm tm = {};
@@ -101,8 +100,7 @@ Result<std::string> FromUpload(const forward::ProfileUpload& upload,
   return Line(input, std::move(tags), options);
 }
 
-Result<std::string> FromPushedProfile(const PushedProfile& profile,
-                                      const MetricsOptions& options) {
+Result<std::string> FromPushedProfile(const PushedProfile& profile, const MetricsOptions& options) {
   if (!HasMetrics(profile.language)) return std::string();
   ProfileInput input{.language = profile.language};
   for (const PushedProfile::File& file : profile.files) {
@@ -113,8 +111,8 @@ Result<std::string> FromPushedProfile(const PushedProfile& profile,
   PROFKIT_ASSIGN_OR_RETURN(input.end_unix_nanos,
                            ParseRfc3339Nanos(profile.end).WithContext("event end"));
 
-  Tags tags = {{"language", input.language}, {"host", ""}, {"service", ""}, {"env", ""},
-               {"version", ""}};
+  Tags tags = {
+      {"language", input.language}, {"host", ""}, {"service", ""}, {"env", ""}, {"version", ""}};
   for (const auto& [key, value] : profile.tags) {
     for (auto& [k, v] : tags) {
       if (k == key && k != "language" && v.empty()) v = value;

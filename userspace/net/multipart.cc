@@ -100,9 +100,10 @@ Result<std::string> MultipartBoundary(std::string_view content_type) {
     return Status::InvalidInputf("Content-Type {:?} is not multipart/form-data", media);
   }
   std::string boundary;
-  PROFKIT_RETURN_IF_ERROR(ForEachParameter(content_type, [&](const std::string& key, std::string v) {
-    if (key == "boundary") boundary = std::move(v);
-  }));
+  PROFKIT_RETURN_IF_ERROR(
+      ForEachParameter(content_type, [&](const std::string& key, std::string v) {
+        if (key == "boundary") boundary = std::move(v);
+      }));
   if (boundary.empty() || boundary.size() > kMaxBoundaryBytes) {
     return Status::InvalidInput("multipart/form-data without a valid boundary parameter");
   }
@@ -138,8 +139,8 @@ Result<std::vector<Part>> ParseMultipart(std::string_view body, std::string_view
     const size_t headers_end = body.find("\r\n\r\n", position);
     // An empty header block: the blank line follows the boundary line directly.
     const bool no_headers = body.substr(position, 2) == "\r\n";
-    if (!no_headers && (headers_end == std::string_view::npos ||
-                        headers_end - position > kMaxPartHeaderBytes)) {
+    if (!no_headers &&
+        (headers_end == std::string_view::npos || headers_end - position > kMaxPartHeaderBytes)) {
       return Status::InvalidInputf("part {}: headers missing, unterminated or over {} bytes",
                                    parts.size() + 1, kMaxPartHeaderBytes);
     }

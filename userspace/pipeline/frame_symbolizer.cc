@@ -36,7 +36,8 @@ const SymbolizedFrame& FrameSymbolizer::Symbolize(const profile::Frame& frame) {
 }
 
 SymbolizedFrame FrameSymbolizer::SymbolizeUncached(const profile::Frame& frame) {
-  const uint64_t lookup = frame.is_return_address && frame.address > 0 ? frame.address - 1 : frame.address;
+  const uint64_t lookup =
+      frame.is_return_address && frame.address > 0 ? frame.address - 1 : frame.address;
   switch (frame.kind) {
     case profile::FrameKind::kKernel: {
       std::optional<std::string> name = kernel_ ? kernel_->Symbolize(lookup) : std::nullopt;
@@ -50,7 +51,8 @@ SymbolizedFrame FrameSymbolizer::SymbolizeUncached(const profile::Frame& frame) 
           frame.module_id == profile::kUnknownModule ? nullptr : native_.Module(frame.module_id);
       if (module == nullptr) return Unnamed("[unknown]");
       std::vector<symbolize::SymbolizedLine> lines = native_.Symbolize(frame.module_id, lookup);
-      if (lines.empty()) return Unnamed(fmt::format("{}+0x{:x}", PathBasename(module->path), frame.address));
+      if (lines.empty())
+        return Unnamed(fmt::format("{}+0x{:x}", PathBasename(module->path), frame.address));
       SymbolizedFrame out;
       out.symbol_found = true;
       for (symbolize::SymbolizedLine& line : lines) {

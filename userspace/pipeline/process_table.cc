@@ -122,11 +122,12 @@ void ProcessTable::LoadDetails(Process& process) {
   Result<std::string> exe = proc_fs_.ReadExecutablePath(process.pid);
   // Kernel threads (kthreadd and its children) have no executable; one "kernel" service for all of
   // them beats a profile per kworker.
-  const bool kernel_thread = !exe.ok() && (process.pid == kKthreaddPid || process.ppid == kKthreaddPid);
+  const bool kernel_thread =
+      !exe.ok() && (process.pid == kKthreaddPid || process.ppid == kKthreaddPid);
   const std::string executable_name =
       kernel_thread ? std::string(kKernelService)
-                    : process::ExecutableName(exe.ok() ? std::string_view(*exe) : std::string_view(),
-                                              process.comm);
+                    : process::ExecutableName(
+                          exe.ok() ? std::string_view(*exe) : std::string_view(), process.comm);
   Result<process::ServiceEnvironment> environment = proc_fs_.ReadServiceEnvironment(process.pid);
   if (!environment.ok()) ++counters_.proc_read_failures;
   process.executable_path = exe.ok() ? *exe : std::string();
@@ -168,8 +169,9 @@ void ProcessTable::LoadMappings(Process& process, int64_t now_ns) {
 }
 
 ProcessTable::Mapping* ProcessTable::FindMapping(Process& process, uint64_t ip) {
-  auto it = std::upper_bound(process.mappings.begin(), process.mappings.end(), ip,
-                             [](uint64_t value, const Mapping& m) { return value < m.mapping.start; });
+  auto it =
+      std::upper_bound(process.mappings.begin(), process.mappings.end(), ip,
+                       [](uint64_t value, const Mapping& m) { return value < m.mapping.start; });
   if (it == process.mappings.begin()) return nullptr;
   --it;
   return ip < it->mapping.end ? &*it : nullptr;

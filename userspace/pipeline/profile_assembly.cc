@@ -21,10 +21,10 @@ class LocationTable {
     const SymbolizedFrame& symbolized = symbolizer_.Symbolize(frame);
     // A Python frame's `address` is its line, not a code address.
     const bool python = frame.kind == profile::FrameKind::kPython;
-    const uint64_t id = builder_.AddLocation(profile::PprofLocation{
-        .mapping_id = MappingOf(frame, symbolized),
-        .address = python ? 0 : frame.address,
-        .lines = symbolized.lines});
+    const uint64_t id =
+        builder_.AddLocation(profile::PprofLocation{.mapping_id = MappingOf(frame, symbolized),
+                                                    .address = python ? 0 : frame.address,
+                                                    .lines = symbolized.lines});
     locations_.emplace(frame, id);
     return id;
   }
@@ -33,8 +33,8 @@ class LocationTable {
   uint64_t MappingOf(const profile::Frame& frame, const SymbolizedFrame& symbolized) {
     if (frame.kind == profile::FrameKind::kKernel) {
       if (kernel_mapping_ == 0) {
-        kernel_mapping_ = builder_.AddMapping(profile::PprofMapping{
-            .filename = kKernelMappingName, .has_functions = true});
+        kernel_mapping_ = builder_.AddMapping(
+            profile::PprofMapping{.filename = kKernelMappingName, .has_functions = true});
       }
       return kernel_mapping_;
     }
@@ -72,17 +72,18 @@ class LocationTable {
 
 Result<std::string> BuildServicePprof(const profile::Aggregator::ServiceStacks& stacks,
                                       FrameSymbolizer& symbolizer, const IntervalTiming& timing) {
-  profile::PprofBuilder builder(profile::ProfileHeader{
-      .sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}},
-      .period_type = {"cpu", "nanoseconds"},
-      .period = timing.sample_period_ns,
-      .time_nanos = timing.start_unix_ns,
-      .duration_nanos = timing.end_unix_ns - timing.start_unix_ns});
+  profile::PprofBuilder builder(
+      profile::ProfileHeader{.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}},
+                             .period_type = {"cpu", "nanoseconds"},
+                             .period = timing.sample_period_ns,
+                             .time_nanos = timing.start_unix_ns,
+                             .duration_nanos = timing.end_unix_ns - timing.start_unix_ns});
   LocationTable locations(builder, symbolizer);
   std::vector<uint64_t> location_ids;
   for (const auto& [sample, count] : stacks.stacks) {
     location_ids.clear();
-    for (const profile::Frame& frame : sample.frames) location_ids.push_back(locations.LocationOf(frame));
+    for (const profile::Frame& frame : sample.frames)
+      location_ids.push_back(locations.LocationOf(frame));
     const int64_t values[] = {count, count * timing.sample_period_ns};
     const profile::PprofLabel labels[] = {
         {.key = "pid", .num = sample.pid, .numeric = true},

@@ -17,7 +17,8 @@ bool IsCandidate(const ProcessTable::Process& process, const process::MemoryMapp
 }
 
 std::string VersionString(const python::PythonVersion& v) {
-  return v.micro ? fmt::format("{}.{}.{}", v.major, v.minor, *v.micro) : fmt::format("{}.{}", v.major, v.minor);
+  return v.micro ? fmt::format("{}.{}.{}", v.major, v.minor, *v.micro)
+                 : fmt::format("{}.{}", v.major, v.minor);
 }
 
 }  // namespace
@@ -28,7 +29,8 @@ PythonProcesses::PythonProcesses(symbolize::NativeSymbolizer& symbolizer,
     : symbolizer_(symbolizer),
       proc_fs_(proc_fs),
       default_env_(std::move(default_env)),
-      memory_(memory ? std::move(memory) : [](uint32_t pid) -> std::unique_ptr<python::MemoryReader> {
+      memory_(memory ? std::move(memory)
+                     : [](uint32_t pid) -> std::unique_ptr<python::MemoryReader> {
         return std::make_unique<python::ProcessMemory>(pid);
       }) {}
 
@@ -77,7 +79,8 @@ void PythonProcesses::OnMappingsLoaded(ProcessTable::Process& process) {
     OnImageGone(process.pid);
   }
   for (const ProcessTable::Mapping& mapping : process.mappings) {
-    if (mapping.module_id == profile::kUnknownModule || !IsCandidate(process, mapping.mapping)) continue;
+    if (mapping.module_id == profile::kUnknownModule || !IsCandidate(process, mapping.mapping))
+      continue;
     const ModuleVerdict& verdict = Inspect(mapping.module_id, mapping.mapping.path);
     if (!verdict.unsupported_reason.empty()) {
       if (reported_.insert(process.pid).second) {
@@ -100,10 +103,9 @@ void PythonProcesses::OnMappingsLoaded(ProcessTable::Process& process) {
 
 void PythonProcesses::Register(State& state, const ProcessTable::Process& process) {
   if (registry_ == nullptr) return;
-  const auto mapping = std::find_if(process.mappings.begin(), process.mappings.end(),
-                                    [&](const ProcessTable::Mapping& m) {
-                                      return m.module_id == state.interpreter_module;
-                                    });
+  const auto mapping = std::find_if(
+      process.mappings.begin(), process.mappings.end(),
+      [&](const ProcessTable::Mapping& m) { return m.module_id == state.interpreter_module; });
   if (mapping == process.mappings.end()) return;
   const std::optional<uint64_t> mapped_address =
       symbolizer_.AddressOfFileOffset(state.interpreter_module, mapping->mapping.file_offset);
@@ -152,7 +154,7 @@ void PythonProcesses::OnImageGone(uint32_t pid) {
 }
 
 PythonProcesses::State& PythonProcesses::AddState(uint32_t pid, uint32_t interpreter_module,
-                                                   const python::InterpreterModule& interpreter) {
+                                                  const python::InterpreterModule& interpreter) {
   State& state = states_[pid];
   state.pid = pid;
   state.interpreter_module = interpreter_module;
@@ -186,8 +188,8 @@ PythonProcesses::State* PythonProcesses::Find(uint32_t pid) {
 }
 
 profile::Frame PythonProcesses::Resolve(State& state, const sampling::PythonFrameRecord& record) {
-  const python::ResolvedPythonFrame resolved =
-      state.code_cache->Resolve(record.code_object, record.instruction, record.checksum, functions_);
+  const python::ResolvedPythonFrame resolved = state.code_cache->Resolve(
+      record.code_object, record.instruction, record.checksum, functions_);
   return profile::Frame{.kind = profile::FrameKind::kPython,
                         .module_id = resolved.function_id,
                         .address = static_cast<uint64_t>(std::max(resolved.line, 0))};
@@ -198,7 +200,8 @@ NativeFrameRole PythonProcesses::RoleOf(const State& state, const profile::Frame
     return NativeFrameRole::kOther;
   }
   // Return addresses point after the call; the call itself is what lies in the function.
-  const uint64_t offset = frame.is_return_address && frame.address > 0 ? frame.address - 1 : frame.address;
+  const uint64_t offset =
+      frame.is_return_address && frame.address > 0 ? frame.address - 1 : frame.address;
   const std::optional<uint64_t> address = symbolizer_.AddressOfFileOffset(frame.module_id, offset);
   if (address) {
     for (const auto& [start, end] : state.interpreter.eval_loop_ranges) {

@@ -4,7 +4,8 @@
 
 namespace profkit::pipeline {
 
-void MergePythonStack(std::span<const profile::Frame> native, std::span<const NativeFrameRole> roles,
+void MergePythonStack(std::span<const profile::Frame> native,
+                      std::span<const NativeFrameRole> roles,
                       std::span<const PythonStackFrame> python, std::vector<profile::Frame>& out) {
   const size_t eval_frames =
       static_cast<size_t>(std::count(roles.begin(), roles.end(), NativeFrameRole::kEvalLoop));
@@ -34,8 +35,8 @@ void MergePythonStack(std::span<const profile::Frame> native, std::span<const Na
     // The sampled instruction is kept wherever it is; its callers only while outside the
     // interpreter and in mapped code (a frame-pointer walk through code without frame pointers
     // yields data, not return addresses).
-    if (i > 0 && (roles[i] != NativeFrameRole::kOther ||
-                  native[i].module_id == profile::kUnknownModule)) {
+    if (i > 0 &&
+        (roles[i] != NativeFrameRole::kOther || native[i].module_id == profile::kUnknownModule)) {
       break;
     }
     out.push_back(native[i]);

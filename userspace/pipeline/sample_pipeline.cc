@@ -126,7 +126,8 @@ void SamplePipeline::AppendPythonStack(PythonProcesses::State& state,
   for (const profile::Frame& frame : native_user_) roles_.push_back(python_->RoleOf(state, frame));
   python_frames_.clear();
   for (const sampling::PythonFrameRecord& record : sample.python_frames) {
-    python_frames_.push_back(PythonStackFrame{.frame = python_->Resolve(state, record), .entry = record.entry});
+    python_frames_.push_back(
+        PythonStackFrame{.frame = python_->Resolve(state, record), .entry = record.entry});
   }
   MergePythonStack(native_user_, roles_, python_frames_, scratch_.frames);
   // The Python frames end the stack: only their own truncation matters, not the native walk's.
@@ -136,8 +137,8 @@ void SamplePipeline::AppendPythonStack(PythonProcesses::State& state,
 }
 
 void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
-                                                  const sampling::SampleRecord& sample,
-                                                  std::vector<profile::Frame>& frames) {
+                                                 const sampling::SampleRecord& sample,
+                                                 std::vector<profile::Frame>& frames) {
   const profile::Frame& leaf = frames.back();
   if (sample.user_stack_top.empty() || leaf.module_id == profile::kUnknownModule) return;
   const std::optional<uint64_t> offset =
@@ -149,8 +150,8 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
   const uint64_t return_address = sample.user_stack_top[*offset / sizeof(uint64_t)];
   // The frame-pointer walk already has this caller when the leaf did set up a frame after all.
   if (sample.user_ips.size() > 1 && sample.user_ips[1] == return_address) return;
-  const profile::Frame caller = process_table_->ResolveUserFrame(process, return_address, true,
-                                                                    ProcessTable::IpSource::kStackWalk);
+  const profile::Frame caller = process_table_->ResolveUserFrame(
+      process, return_address, true, ProcessTable::IpSource::kStackWalk);
   // Only a word that points into mapped code is a return address; anything else was data.
   if (caller.module_id == profile::kUnknownModule) return;
   frames.push_back(caller);
@@ -159,9 +160,8 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
 
 FlushBatch SamplePipeline::EndInterval(const IntervalTiming& timing) {
   counters_.aggregation_drops += aggregator_.dropped_samples();
-  FlushBatch batch{.interval = process_table_->EndInterval(),
-                   .timing = timing,
-                   .stacks = aggregator_.Drain()};
+  FlushBatch batch{
+      .interval = process_table_->EndInterval(), .timing = timing, .stacks = aggregator_.Drain()};
   if (batch.stacks.empty() && options_.fixed_service) {
     batch.stacks.push_back({.key = *options_.fixed_service});
   }

@@ -79,10 +79,10 @@ bool SamplingLoop::TryEndInterval(bool wait_for_worker) {
   // Only the reader queues batches, so the worker stays idle until the one below: draining the
   // aggregation needs no lock.
   const int64_t end_unix_ns = WallTimeNanos();
-  FlushBatch batch = pipeline_.EndInterval(IntervalTiming{
-      .start_unix_ns = interval_start_unix_ns_,
-      .end_unix_ns = end_unix_ns,
-      .sample_period_ns = 1'000'000'000 / std::max(options_.sample_rate_hz, 1)});
+  FlushBatch batch = pipeline_.EndInterval(
+      IntervalTiming{.start_unix_ns = interval_start_unix_ns_,
+                     .end_unix_ns = end_unix_ns,
+                     .sample_period_ns = 1'000'000'000 / std::max(options_.sample_rate_hz, 1)});
   interval_start_unix_ns_ = end_unix_ns;
   {
     const std::lock_guard lock(mutex_);

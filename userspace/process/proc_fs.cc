@@ -64,8 +64,9 @@ Result<std::string> ProcFs::ReadExecutablePath(uint32_t pid) const {
 }
 
 Result<std::vector<std::string>> ProcFs::ReadCommandLine(uint32_t pid) const {
-  PROFKIT_ASSIGN_OR_RETURN(std::string blob,
-                           ReadFileBounded(PidPath(pid, "cmdline"), kMaxCmdlineBytes, /*truncate_ok=*/true));
+  PROFKIT_ASSIGN_OR_RETURN(
+      std::string blob,
+      ReadFileBounded(PidPath(pid, "cmdline"), kMaxCmdlineBytes, /*truncate_ok=*/true));
   return SplitNulSeparated(blob);
 }
 

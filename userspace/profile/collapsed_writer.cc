@@ -46,7 +46,8 @@ void CollapsedWriter::Add(std::span<const std::string> frames_root_first, int64_
 
 std::string CollapsedWriter::Finish() const {
   std::string out;
-  for (const auto& [stack, count] : counts_) fmt::format_to(std::back_inserter(out), "{} {}\n", stack, count);
+  for (const auto& [stack, count] : counts_)
+    fmt::format_to(std::back_inserter(out), "{} {}\n", stack, count);
   return out;
 }
 

@@ -69,8 +69,9 @@ int64_t PprofBuilder::InternString(std::string_view s) {
 uint64_t PprofBuilder::AddMapping(const PprofMapping& mapping) {
   const uint32_t flags = (mapping.has_functions ? 1u : 0u) | (mapping.has_filenames ? 2u : 0u) |
                          (mapping.has_line_numbers ? 4u : 0u);
-  MappingKey key{mapping.memory_start, mapping.memory_limit, mapping.file_offset,
-                 InternString(mapping.filename), InternString(mapping.build_id), flags};
+  MappingKey key{
+      mapping.memory_start,           mapping.memory_limit,           mapping.file_offset,
+      InternString(mapping.filename), InternString(mapping.build_id), flags};
   auto [it, inserted] = mappings_.try_emplace(key, profile_.mapping_size() + 1);
   if (!inserted) return it->second;
   pb::Mapping* out = profile_.add_mapping();
@@ -104,7 +105,8 @@ uint64_t PprofBuilder::AddLocation(const PprofLocation& location) {
   assert(location.mapping_id <= static_cast<uint64_t>(profile_.mapping_size()));
   LocationKey key{location.mapping_id, location.address, {}};
   key.lines.reserve(location.lines.size());
-  for (const PprofLine& line : location.lines) key.lines.emplace_back(InternFunction(line), line.line);
+  for (const PprofLine& line : location.lines)
+    key.lines.emplace_back(InternFunction(line), line.line);
   auto [it, inserted] = locations_.try_emplace(std::move(key), profile_.location_size() + 1);
   if (!inserted) return it->second;
   pb::Location* out = profile_.add_location();
@@ -119,8 +121,8 @@ uint64_t PprofBuilder::AddLocation(const PprofLocation& location) {
   return it->second;
 }
 
-void PprofBuilder::AddSample(std::span<const uint64_t> location_ids, std::span<const int64_t> values,
-                             std::span<const PprofLabel> labels) {
+void PprofBuilder::AddSample(std::span<const uint64_t> location_ids,
+                             std::span<const int64_t> values, std::span<const PprofLabel> labels) {
   assert(values.size() == sample_type_count_);
   for ([[maybe_unused]] uint64_t id : location_ids) {
     assert(id != 0 && id <= static_cast<uint64_t>(profile_.location_size()));

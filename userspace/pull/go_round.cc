@@ -124,8 +124,8 @@ Result<RoundResult> DeltaState::Process(const GoTarget& target, const RawRound& 
       next_previous.emplace(type, std::move(profile));
     }
     if (!data.empty()) {
-      upload.attachments.push_back({std::string(AttachmentName(type)),
-                                    "application/octet-stream", std::move(data)});
+      upload.attachments.push_back(
+          {std::string(AttachmentName(type)), "application/octet-stream", std::move(data)});
     }
   }
   for (auto& [type, profile] : next_previous) previous_[type] = std::move(profile);

@@ -103,7 +103,8 @@ bool PprofFetcher::Get(std::string_view path_and_query, std::chrono::seconds tim
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(kConnectTimeout.count() * 1000));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(kConnectTimeout.count() * 1000));
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count() * 1000));
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &AppendBounded);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
@@ -129,10 +130,10 @@ bool PprofFetcher::Get(std::string_view path_and_query, std::chrono::seconds tim
   }
   if (result != CURLE_OK) {
     // The error buffer names host and port at most, never the query.
-    *error = {KindOf(result), error_buffer[0] != '\0'
-                                  ? fmt::format("{}: {}: {}", context, curl_easy_strerror(result),
-                                                error_buffer)
-                                  : fmt::format("{}: {}", context, curl_easy_strerror(result))};
+    *error = {KindOf(result),
+              error_buffer[0] != '\0'
+                  ? fmt::format("{}: {}: {}", context, curl_easy_strerror(result), error_buffer)
+                  : fmt::format("{}: {}", context, curl_easy_strerror(result))};
     return false;
   }
   long status = 0;

@@ -86,7 +86,8 @@ Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& 
                                      line_number);
       }
       const std::string_view number = line.substr(space + 1);
-      const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), count);
+      const auto [end, error] =
+          std::from_chars(number.data(), number.data() + number.size(), count);
       if (error != std::errc() || end != number.data() + number.size() || count < 0 ||
           count > kMaxFoldedCount) {
         return Status::InvalidInputf("line {}: the count {:?} is not an integer in 0..{}",

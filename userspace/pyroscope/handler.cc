@@ -20,8 +20,8 @@ namespace {
 // A misconfigured client sends a bad profile every flush, forever.
 LogLimiter bad_request_log(60'000'000'000);
 
-// The formats of /ingest profkit does not read (docs/client-protocols.md §3.2); current clients send
-// pprof or folded text.
+// The formats of /ingest profkit does not read (docs/client-protocols.md §3.2); current clients
+// send pprof or folded text.
 constexpr std::array<std::string_view, 4> kUnsupportedFormats = {"trie", "tree", "jfr",
                                                                  "speedscope"};
 
@@ -237,13 +237,13 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
       text = inflated;
     }
     const bool lines = query.format == "lines";
-    Result<FoldedProfile> converted = FoldedToPprof(
-        text, FoldedOptions{.lines = lines,
-                            .metric = query.metric,
-                            .units = query.units,
-                            .sample_rate = query.sample_rate,
-                            .start_unix_nanos = query.from_unix_nanos,
-                            .end_unix_nanos = query.until_unix_nanos});
+    Result<FoldedProfile> converted =
+        FoldedToPprof(text, FoldedOptions{.lines = lines,
+                                          .metric = query.metric,
+                                          .units = query.units,
+                                          .sample_rate = query.sample_rate,
+                                          .start_unix_nanos = query.from_unix_nanos,
+                                          .end_unix_nanos = query.until_unix_nanos});
     if (!converted.ok()) {
       return Text(ingest::HttpStatusForRejected(converted.status()),
                   converted.status().WithContext(lines ? "lines body" : "folded body").message());
@@ -276,8 +276,9 @@ Response HandlePush(std::string_view content_type, std::string_view body,
   size_t total = 0;
   for (const auto& series : request.series()) total += series.samples_size();
   if (total > kMaxPushProfiles) {
-    return ConnectError(400, "invalid_argument",
-                        fmt::format("{} profiles in one request; at most {}", total, kMaxPushProfiles));
+    return ConnectError(
+        400, "invalid_argument",
+        fmt::format("{} profiles in one request; at most {}", total, kMaxPushProfiles));
   }
   // Everything is validated before anything is queued, so a bad request queues nothing.
   std::vector<forward::ProfileUpload> uploads;
@@ -299,7 +300,7 @@ Response HandlePush(std::string_view content_type, std::string_view body,
     const std::string* spy = FindLabel(labels, "pyroscope_spy");
     const std::string* runtime = FindLabel(labels, "process.runtime.name");
     const std::string* metric = FindLabel(labels, "__name__");
-    std::string language = spy != nullptr ? LanguageForSpy(*spy)
+    std::string language = spy != nullptr       ? LanguageForSpy(*spy)
                            : runtime != nullptr ? ingest::ResolveLanguage({*runtime})
                                                 : "unknown";
     for (int i = 0; i < series.samples_size(); ++i) {

@@ -16,9 +16,9 @@ constexpr size_t kMaxParamBytes = 256;
 // Suffixes of the application name that name the metric of a non-pprof upload
 // (docs/client-protocols.md §3.1).
 constexpr std::array<std::string_view, 14> kMetricSuffixes = {
-    "cpu",         "wall",           "itimer",         "alloc_objects", "alloc_space",
-    "inuse_objects", "inuse_space",  "goroutines",     "mutex_count",   "mutex_duration",
-    "block_count", "block_duration", "lock_count",     "lock_duration"};
+    "cpu",           "wall",           "itimer",     "alloc_objects", "alloc_space",
+    "inuse_objects", "inuse_space",    "goroutines", "mutex_count",   "mutex_duration",
+    "block_count",   "block_duration", "lock_count", "lock_duration"};
 
 std::string_view Trim(std::string_view text) {
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
@@ -38,9 +38,8 @@ bool IsControl(char c) {
 }
 
 bool AllDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 Result<int64_t> ParseInt(std::string_view text) {
@@ -62,10 +61,18 @@ Result<int64_t> ParseRelative(std::string_view text, int64_t now_unix_nanos) {
     return Status::InvalidInputf("{:?} is not now[+-]<n><s|m|h|d>", text);
   int64_t unit = 0;
   switch (offset.back()) {
-    case 's': unit = 1'000'000'000; break;
-    case 'm': unit = 60'000'000'000; break;
-    case 'h': unit = 3'600'000'000'000; break;
-    case 'd': unit = 86'400'000'000'000; break;
+    case 's':
+      unit = 1'000'000'000;
+      break;
+    case 'm':
+      unit = 60'000'000'000;
+      break;
+    case 'h':
+      unit = 3'600'000'000'000;
+      break;
+    case 'd':
+      unit = 86'400'000'000'000;
+      break;
     default:
       return Status::InvalidInputf("{:?}: the offset unit must be s, m, h or d", text);
   }
@@ -120,13 +127,14 @@ Status Word(const QueryParams& params, const std::string& key, std::string* out)
 }  // namespace
 
 Status ValidateLabel(std::string_view key, std::string_view value) {
-  if (key.empty() || key.size() > kMaxLabelBytes || !std::all_of(key.begin(), key.end(), IsKeyChar)) {
+  if (key.empty() || key.size() > kMaxLabelBytes ||
+      !std::all_of(key.begin(), key.end(), IsKeyChar)) {
     return Status::InvalidInputf("label key {:?} must be [A-Za-z0-9_.-]+, at most {} bytes", key,
                                  kMaxLabelBytes);
   }
-  if (value.size() > kMaxLabelBytes ||
-      std::any_of(value.begin(), value.end(),
-                  [](char c) { return IsControl(c) || c == '{' || c == '}'; })) {
+  if (value.size() > kMaxLabelBytes || std::any_of(value.begin(), value.end(), [](char c) {
+        return IsControl(c) || c == '{' || c == '}';
+      })) {
     return Status::InvalidInputf(
         "the value of label {:?} is over {} bytes or contains '{{', '}}' or a control character",
         key, kMaxLabelBytes);
@@ -211,8 +219,8 @@ Result<IngestQuery> ParseIngestQuery(const QueryParams& params, int64_t now_unix
       query.app.name.resize(dot);
     }
   }
-  for (const auto& [key, out] : {std::pair{"from", &query.from_unix_nanos},
-                                 std::pair{"until", &query.until_unix_nanos}}) {
+  for (const auto& [key, out] :
+       {std::pair{"from", &query.from_unix_nanos}, std::pair{"until", &query.until_unix_nanos}}) {
     PROFKIT_ASSIGN_OR_RETURN(const std::string* value, Single(params, key));
     Result<int64_t> time = ParseTime(value ? *value : "", now_unix_nanos);
     if (!time.ok()) return time.status().WithContext(key);

@@ -19,12 +19,12 @@ Server::Server(ListenerContext context, Deliver deliver)
 Result<std::unique_ptr<Server>> Server::Start(ListenerContext context, Deliver deliver) {
   std::unique_ptr<Server> server(new Server(std::move(context), std::move(deliver)));
   server->Route();
-  PROFKIT_RETURN_IF_ERROR(server->listener_.Start(net::HttpListenerOptions{
-      .host = server->context_.input.host,
-      .port = server->context_.input.port,
-      .threads = kServerThreads,
-      .body_limit = server->context_.body_limit,
-      .name = "pyroscope"}));
+  PROFKIT_RETURN_IF_ERROR(
+      server->listener_.Start(net::HttpListenerOptions{.host = server->context_.input.host,
+                                                       .port = server->context_.input.port,
+                                                       .threads = kServerThreads,
+                                                       .body_limit = server->context_.body_limit,
+                                                       .name = "pyroscope"}));
   return server;
 }
 
@@ -37,7 +37,8 @@ Response Server::Handle(const httplib::Request& request, const httplib::Response
       const std::string message =
           fmt::format("body larger than body_size_limit_mb ({} bytes)", context_.body_limit);
       if (push) {
-        return Response{413, fmt::format(R"({{"code":"resource_exhausted","message":"{}"}})", message),
+        return Response{413,
+                        fmt::format(R"({{"code":"resource_exhausted","message":"{}"}})", message),
                         "application/json"};
       }
       return Response{413, message + "\n"};
@@ -66,15 +67,15 @@ ServerCounters Server::counters() const {
 void Server::Route() {
   for (const bool push : {false, true}) {
     // httplib routes are regular expressions.
-    listener_.server().Post(push ? R"(/push\.v1\.PusherService/Push)" : kIngestPath,
-                [this, push](const httplib::Request& request, httplib::Response& response,
-                             const httplib::ContentReader& reader) {
-                  const Response answer = Handle(request, response, reader, push);
-                  (answer.status == 200 ? accepted_ : answer.status < 500 ? rejected_
-                                                                          : queue_errors_)++;
-                  response.status = answer.status;
-                  response.set_content(answer.body, answer.content_type);
-                });
+    listener_.server().Post(
+        push ? R"(/push\.v1\.PusherService/Push)" : kIngestPath,
+        [this, push](const httplib::Request& request, httplib::Response& response,
+                     const httplib::ContentReader& reader) {
+          const Response answer = Handle(request, response, reader, push);
+          (answer.status == 200 ? accepted_ : answer.status < 500 ? rejected_ : queue_errors_)++;
+          response.status = answer.status;
+          response.set_content(answer.body, answer.content_type);
+        });
   }
 }
 

@@ -55,8 +55,8 @@ void AppendUtf8(std::string& out, uint32_t code_point) {
 Result<std::vector<uint8_t>> ReadBytesObject(const MemoryReader& memory, const CPythonOffsets& o,
                                              uint64_t address, size_t max_bytes) {
   int64_t size = 0;
-  PROFKIT_RETURN_IF_ERROR(memory.Read(address + o.bytes.ob_size,
-                                      {reinterpret_cast<uint8_t*>(&size), sizeof(size)}));
+  PROFKIT_RETURN_IF_ERROR(
+      memory.Read(address + o.bytes.ob_size, {reinterpret_cast<uint8_t*>(&size), sizeof(size)}));
   if (size < 0 || static_cast<uint64_t>(size) > max_bytes) {
     return Status::TooLargef("bytes object of {} bytes (limit {})", size, max_bytes);
   }
@@ -71,7 +71,8 @@ Result<std::string> ReadString(const MemoryReader& memory, const CPythonOffsets&
   // length and state in one read: each read is a system call.
   const uint32_t first = std::min(o.unicode.length, o.unicode.state);
   const uint32_t end = std::max(o.unicode.length + 8, o.unicode.state + 4);
-  PROFKIT_ASSIGN_OR_RETURN(std::vector<uint8_t> fields, ReadBytes(memory, address + first, end - first));
+  PROFKIT_ASSIGN_OR_RETURN(std::vector<uint8_t> fields,
+                           ReadBytes(memory, address + first, end - first));
   struct {
     int64_t length;
     uint32_t state;
@@ -115,33 +116,40 @@ Result<CodeObject> ReadCodeObject(const MemoryReader& memory, const CPythonOffse
   if (o.code_object.size == kNoOffset || o.code_object.size > kMaxCodeObjectBytes) {
     return Status::InvalidInputf("code object size {} is not usable", o.code_object.size);
   }
-  PROFKIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadBytes(memory, address, o.code_object.size));
+  PROFKIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                           ReadBytes(memory, address, o.code_object.size));
   const auto& c = o.code_object;
   PROFKIT_ASSIGN_OR_RETURN(uint32_t argcount, Field<uint32_t>(bytes, c.argcount, "co_argcount"));
-  PROFKIT_ASSIGN_OR_RETURN(uint32_t kwonly, Field<uint32_t>(bytes, c.kwonlyargcount, "co_kwonlyargcount"));
+  PROFKIT_ASSIGN_OR_RETURN(uint32_t kwonly,
+                           Field<uint32_t>(bytes, c.kwonlyargcount, "co_kwonlyargcount"));
   PROFKIT_ASSIGN_OR_RETURN(uint32_t flags, Field<uint32_t>(bytes, c.flags, "co_flags"));
-  PROFKIT_ASSIGN_OR_RETURN(int32_t first_line, Field<int32_t>(bytes, c.firstlineno, "co_firstlineno"));
+  PROFKIT_ASSIGN_OR_RETURN(int32_t first_line,
+                           Field<int32_t>(bytes, c.firstlineno, "co_firstlineno"));
   const uint32_t name_offset = c.qualname != kNoOffset ? c.qualname : c.name;
-  PROFKIT_ASSIGN_OR_RETURN(uint64_t name, Field<uint64_t>(bytes, name_offset, "co_qualname/co_name"));
+  PROFKIT_ASSIGN_OR_RETURN(uint64_t name,
+                           Field<uint64_t>(bytes, name_offset, "co_qualname/co_name"));
   PROFKIT_ASSIGN_OR_RETURN(uint64_t filename, Field<uint64_t>(bytes, c.filename, "co_filename"));
   const uint32_t table_offset = c.linetable != kNoOffset ? c.linetable : c.lnotab;
-  PROFKIT_ASSIGN_OR_RETURN(uint64_t table, Field<uint64_t>(bytes, table_offset, "co_linetable/co_lnotab"));
+  PROFKIT_ASSIGN_OR_RETURN(uint64_t table,
+                           Field<uint64_t>(bytes, table_offset, "co_linetable/co_lnotab"));
 
   CodeObject code;
   code.first_line = first_line;
-  code.checksum = profkit_python_code_checksum(argcount, kwonly, flags, static_cast<uint32_t>(first_line));
-  PROFKIT_ASSIGN_OR_RETURN(code.name, ReadString(memory, o, name, kMaxNameBytes).WithContext("co_name"));
-  PROFKIT_ASSIGN_OR_RETURN(code.filename,
-                           ReadString(memory, o, filename, kMaxFilenameBytes).WithContext("co_filename"));
-  PROFKIT_ASSIGN_OR_RETURN(code.line_table,
-                           ReadBytesObject(memory, o, table, kMaxCodeLineTableBytes).WithContext("line table"));
+  code.checksum =
+      profkit_python_code_checksum(argcount, kwonly, flags, static_cast<uint32_t>(first_line));
+  PROFKIT_ASSIGN_OR_RETURN(code.name,
+                           ReadString(memory, o, name, kMaxNameBytes).WithContext("co_name"));
+  PROFKIT_ASSIGN_OR_RETURN(
+      code.filename, ReadString(memory, o, filename, kMaxFilenameBytes).WithContext("co_filename"));
+  PROFKIT_ASSIGN_OR_RETURN(
+      code.line_table,
+      ReadBytesObject(memory, o, table, kMaxCodeLineTableBytes).WithContext("line table"));
   return code;
 }
 
 int32_t CodeObject::LineOf(LineTableFormat format, int64_t instruction) const {
-  Result<std::optional<int32_t>> line =
-      LineForInstruction(LineTable{.format = format, .first_line = first_line, .bytes = line_table},
-                         instruction);
+  Result<std::optional<int32_t>> line = LineForInstruction(
+      LineTable{.format = format, .first_line = first_line, .bytes = line_table}, instruction);
   return line.ok() && line->has_value() ? **line : first_line;
 }
 

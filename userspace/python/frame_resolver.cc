@@ -83,8 +83,8 @@ ResolvedPythonFrame CodeObjectCache::Resolve(uint64_t code_object, int32_t instr
       return {};
     }
     entry.checksum = checksum;
-    entry.function_id = functions.Intern(
-        PythonFunction{.name = code->name, .filename = code->filename, .first_line = code->first_line});
+    entry.function_id = functions.Intern(PythonFunction{
+        .name = code->name, .filename = code->filename, .first_line = code->first_line});
     entry.code = std::move(code).value();
     it = entries_.insert_or_assign(code_object, std::move(entry)).first;
   }

@@ -26,8 +26,13 @@ enum SymbolIndex {
   kSymbolCount
 };
 constexpr std::array<std::string_view, kSymbolCount> kSymbolNames = {
-    "_PyRuntime",    "Py_Version", "_Py_NoneStruct", "_PyEval_EvalFrameDefault",
-    "_PyEval_EvalFrameDefault.cold", "Py_Initialize", "PyGILState_GetThisThreadState"};
+    "_PyRuntime",
+    "Py_Version",
+    "_Py_NoneStruct",
+    "_PyEval_EvalFrameDefault",
+    "_PyEval_EvalFrameDefault.cold",
+    "Py_Initialize",
+    "PyGILState_GetThisThreadState"};
 
 // 3.15+: the thread-local gilstate behind the exported accessor (docs/cpython-314-315.md).
 Result<ThreadLocalLocation> LocateGilstate(
@@ -57,11 +62,12 @@ std::optional<PythonVersion> FindVersionString(std::string_view rodata, int mino
   return std::nullopt;
 }
 
-Result<PythonVersion> ModuleVersion(symbolize::NativeSymbolizer& symbolizer, uint32_t module_id,
-                                    const std::string& path,
-                                    const std::optional<symbolize::NativeSymbolizer::Symbol>& py_version) {
+Result<PythonVersion> ModuleVersion(
+    symbolize::NativeSymbolizer& symbolizer, uint32_t module_id, const std::string& path,
+    const std::optional<symbolize::NativeSymbolizer::Symbol>& py_version) {
   if (py_version) {
-    PROFKIT_ASSIGN_OR_RETURN(std::string bytes, symbolizer.ReadAtAddress(module_id, py_version->address, 4));
+    PROFKIT_ASSIGN_OR_RETURN(std::string bytes,
+                             symbolizer.ReadAtAddress(module_id, py_version->address, 4));
     return ParsePyVersionBytes({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
   }
   // Before 3.11 nothing but the name says which version this is.
@@ -76,7 +82,8 @@ Result<PythonVersion> ModuleVersion(symbolize::NativeSymbolizer& symbolizer, uin
 }  // namespace
 
 Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymbolizer& symbolizer,
-                                                       uint32_t module_id, const std::string& path) {
+                                                       uint32_t module_id,
+                                                       const std::string& path) {
   PROFKIT_ASSIGN_OR_RETURN(auto symbols, symbolizer.FindSymbols(module_id, kSymbolNames));
   InterpreterInspection inspection;
   if (!symbols[kRuntime]) {
@@ -84,15 +91,17 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
     if (symbols[kInitialize]) {
       Result<PythonVersion> old = ParsePythonFileName(path);
       inspection.unsupported_reason =
-          old.ok() ? fmt::format("CPython {}.{} is not supported (3.8–3.15 are)", old->major, old->minor)
-                   : std::string("CPython without _PyRuntime (before 3.7) is not supported");
+          old.ok()
+              ? fmt::format("CPython {}.{} is not supported (3.8–3.15 are)", old->major, old->minor)
+              : std::string("CPython without _PyRuntime (before 3.7) is not supported");
     }
     return inspection;
   }
 
   Result<PythonVersion> version = ModuleVersion(symbolizer, module_id, path, symbols[kPyVersion]);
   if (!version.ok()) {
-    inspection.unsupported_reason = fmt::format("CPython of unknown version: {}", version.status().message());
+    inspection.unsupported_reason =
+        fmt::format("CPython of unknown version: {}", version.status().message());
     return inspection;
   }
   InterpreterModule module;
@@ -118,9 +127,9 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
     }
     // A table of another minor than the binary says it is would describe other structs.
     if (parsed->version.major != version->major || parsed->version.minor != version->minor) {
-      inspection.unsupported_reason = fmt::format(
-          "CPython {}.{}: _Py_DebugOffsets: version 3.{} disagrees with the binary's", version->major,
-          version->minor, parsed->version.minor);
+      inspection.unsupported_reason =
+          fmt::format("CPython {}.{}: _Py_DebugOffsets: version 3.{} disagrees with the binary's",
+                      version->major, version->minor, parsed->version.minor);
       return inspection;
     }
     module.offsets = *parsed;
@@ -136,8 +145,8 @@ Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymboliz
       module.gilstate_location = *location;
     }
   } else {
-    inspection.unsupported_reason =
-        fmt::format("CPython {}.{} is not supported (3.8–3.15 are)", version->major, version->minor);
+    inspection.unsupported_reason = fmt::format("CPython {}.{} is not supported (3.8–3.15 are)",
+                                                version->major, version->minor);
     return inspection;
   }
   Result<LineTableFormat> format = LineTableFormatForVersion(version->major, version->minor);
@@ -238,7 +247,8 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
   const auto& f = o.interpreter_frame;
   // Only the struct itself: a frame at the end of its data-stack chunk may be followed by an
   // unmapped page.
-  p.frame_read_bytes = static_cast<uint16_t>(std::min<uint32_t>(f.size, PROFKIT_PYTHON_FRAME_READ_BYTES));
+  p.frame_read_bytes =
+      static_cast<uint16_t>(std::min<uint32_t>(f.size, PROFKIT_PYTHON_FRAME_READ_BYTES));
   PROFKIT_RETURN_IF_ERROR(check(f.previous, 8, p.frame_read_bytes, "previous"));
   PROFKIT_RETURN_IF_ERROR(check(f.code, 8, p.frame_read_bytes, "f_code/f_executable"));
   PROFKIT_RETURN_IF_ERROR(check(f.instr_ptr, 8, p.frame_read_bytes, "prev_instr/instr_ptr"));
@@ -259,7 +269,8 @@ Result<profkit_python_process> WalkerLayout(const InterpreterModule& module, uin
     return Status::Unsupported("no co_code_adaptive offset");
   p.code_adaptive = o.code_object.code_adaptive;
   // Tags live in the alignment bits of an object pointer: at most the low 3.
-  if (f.code_tag_bits > 7) return Status::InvalidInputf("f_executable tag bits {:#x}", f.code_tag_bits);
+  if (f.code_tag_bits > 7)
+    return Status::InvalidInputf("f_executable tag bits {:#x}", f.code_tag_bits);
   p.frame_code_tag_bits = static_cast<uint16_t>(f.code_tag_bits);
   if (o.thread_state.base_frame != kNoOffset) {
     PROFKIT_RETURN_IF_ERROR(check(o.thread_state.base_frame, 8, o.thread_state.size, "base_frame"));

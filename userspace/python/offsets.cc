@@ -174,57 +174,135 @@ struct DebugTableLayout {
 constexpr uint32_t kPyTagBits = 3;
 
 constexpr DebugTableLayout kDebugLayout313{
-    .minor = 13, .total_size = 584,
-    .runtime_size = 24, .runtime_interpreters_head = 40,
-    .interp_size = 48, .interp_threads_head = 72,
-    .thread_size = 152, .thread_next = 168, .thread_interp = 176, .thread_current_frame = 184,
-    .thread_base_frame = 0, .thread_thread_id = 192, .thread_native_thread_id = 200,
-    .frame_size = 224, .frame_previous = 232, .frame_executable = 240, .frame_instr_ptr = 248,
+    .minor = 13,
+    .total_size = 584,
+    .runtime_size = 24,
+    .runtime_interpreters_head = 40,
+    .interp_size = 48,
+    .interp_threads_head = 72,
+    .thread_size = 152,
+    .thread_next = 168,
+    .thread_interp = 176,
+    .thread_current_frame = 184,
+    .thread_base_frame = 0,
+    .thread_thread_id = 192,
+    .thread_native_thread_id = 200,
+    .frame_size = 224,
+    .frame_previous = 232,
+    .frame_executable = 240,
+    .frame_instr_ptr = 248,
     .frame_owner = 264,
-    .code_size = 272, .code_filename = 280, .code_name = 288, .code_qualname = 296,
-    .code_linetable = 304, .code_firstlineno = 312, .code_argcount = 320, .code_adaptive = 344,
-    .object_size = 352, .object_ob_type = 360,
-    .bytes_size = 512, .bytes_ob_size = 520, .bytes_ob_sval = 528,
-    .unicode_size = 536, .unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
+    .code_size = 272,
+    .code_filename = 280,
+    .code_name = 288,
+    .code_qualname = 296,
+    .code_linetable = 304,
+    .code_firstlineno = 312,
+    .code_argcount = 320,
+    .code_adaptive = 344,
+    .object_size = 352,
+    .object_ob_type = 360,
+    .bytes_size = 512,
+    .bytes_ob_size = 520,
+    .bytes_ob_sval = 528,
+    .unicode_size = 536,
+    .unicode_state = 544,
+    .unicode_length = 552,
+    .unicode_ascii_size = 560,
     .unicode_compact_size = 0,
-    .tss_is_initialized = 2160, .code_kwonlyargcount = 60, .code_flags = 48,
-    .compact_unicode_size = 56, .code_tag_bits = 0,
+    .tss_is_initialized = 2160,
+    .code_kwonlyargcount = 60,
+    .code_flags = 48,
+    .compact_unicode_size = 56,
+    .code_tag_bits = 0,
 };
 
 constexpr DebugTableLayout kDebugLayout314{
-    .minor = 14, .total_size = 760,
-    .runtime_size = 24, .runtime_interpreters_head = 40,
-    .interp_size = 48, .interp_threads_head = 72,
-    .thread_size = 176, .thread_next = 192, .thread_interp = 200, .thread_current_frame = 208,
-    .thread_base_frame = 0, .thread_thread_id = 216, .thread_native_thread_id = 224,
-    .frame_size = 248, .frame_previous = 256, .frame_executable = 264, .frame_instr_ptr = 272,
+    .minor = 14,
+    .total_size = 760,
+    .runtime_size = 24,
+    .runtime_interpreters_head = 40,
+    .interp_size = 48,
+    .interp_threads_head = 72,
+    .thread_size = 176,
+    .thread_next = 192,
+    .thread_interp = 200,
+    .thread_current_frame = 208,
+    .thread_base_frame = 0,
+    .thread_thread_id = 216,
+    .thread_native_thread_id = 224,
+    .frame_size = 248,
+    .frame_previous = 256,
+    .frame_executable = 264,
+    .frame_instr_ptr = 272,
     .frame_owner = 288,
-    .code_size = 312, .code_filename = 320, .code_name = 328, .code_qualname = 336,
-    .code_linetable = 344, .code_firstlineno = 352, .code_argcount = 360, .code_adaptive = 384,
-    .object_size = 400, .object_ob_type = 408,
-    .bytes_size = 592, .bytes_ob_size = 600, .bytes_ob_sval = 608,
-    .unicode_size = 616, .unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
+    .code_size = 312,
+    .code_filename = 320,
+    .code_name = 328,
+    .code_qualname = 336,
+    .code_linetable = 344,
+    .code_firstlineno = 352,
+    .code_argcount = 360,
+    .code_adaptive = 384,
+    .object_size = 400,
+    .object_ob_type = 408,
+    .bytes_size = 592,
+    .bytes_ob_size = 600,
+    .bytes_ob_sval = 608,
+    .unicode_size = 616,
+    .unicode_state = 624,
+    .unicode_length = 632,
+    .unicode_ascii_size = 640,
     .unicode_compact_size = 0,
-    .tss_is_initialized = 2336, .code_kwonlyargcount = 60, .code_flags = 48,
-    .compact_unicode_size = 56, .code_tag_bits = kPyTagBits,
+    .tss_is_initialized = 2336,
+    .code_kwonlyargcount = 60,
+    .code_flags = 48,
+    .compact_unicode_size = 56,
+    .code_tag_bits = kPyTagBits,
 };
 
 constexpr DebugTableLayout kDebugLayout315{
-    .minor = 15, .total_size = 888,
-    .runtime_size = 24, .runtime_interpreters_head = 40,
-    .interp_size = 48, .interp_threads_head = 72,
-    .thread_size = 176, .thread_next = 192, .thread_interp = 200, .thread_current_frame = 208,
-    .thread_base_frame = 216, .thread_thread_id = 240, .thread_native_thread_id = 248,
-    .frame_size = 312, .frame_previous = 320, .frame_executable = 328, .frame_instr_ptr = 336,
+    .minor = 15,
+    .total_size = 888,
+    .runtime_size = 24,
+    .runtime_interpreters_head = 40,
+    .interp_size = 48,
+    .interp_threads_head = 72,
+    .thread_size = 176,
+    .thread_next = 192,
+    .thread_interp = 200,
+    .thread_current_frame = 208,
+    .thread_base_frame = 216,
+    .thread_thread_id = 240,
+    .thread_native_thread_id = 248,
+    .frame_size = 312,
+    .frame_previous = 320,
+    .frame_executable = 328,
+    .frame_instr_ptr = 336,
     .frame_owner = 352,
-    .code_size = 376, .code_filename = 384, .code_name = 392, .code_qualname = 400,
-    .code_linetable = 408, .code_firstlineno = 416, .code_argcount = 424, .code_adaptive = 448,
-    .object_size = 464, .object_ob_type = 472,
-    .bytes_size = 688, .bytes_ob_size = 696, .bytes_ob_sval = 704,
-    .unicode_size = 712, .unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
+    .code_size = 376,
+    .code_filename = 384,
+    .code_name = 392,
+    .code_qualname = 400,
+    .code_linetable = 408,
+    .code_firstlineno = 416,
+    .code_argcount = 424,
+    .code_adaptive = 448,
+    .object_size = 464,
+    .object_ob_type = 472,
+    .bytes_size = 688,
+    .bytes_ob_size = 696,
+    .bytes_ob_sval = 704,
+    .unicode_size = 712,
+    .unicode_state = 720,
+    .unicode_length = 728,
+    .unicode_ascii_size = 736,
     .unicode_compact_size = 744,
-    .tss_is_initialized = kNoOffset, .code_kwonlyargcount = 60, .code_flags = 48,
-    .compact_unicode_size = kNoOffset, .code_tag_bits = kPyTagBits,
+    .tss_is_initialized = kNoOffset,
+    .code_kwonlyargcount = 60,
+    .code_flags = 48,
+    .compact_unicode_size = kNoOffset,
+    .code_tag_bits = kPyTagBits,
 };
 
 constexpr const DebugTableLayout* kDebugLayouts[] = {&kDebugLayout313, &kDebugLayout314,
@@ -299,12 +377,12 @@ Result<CPythonOffsets> ParseLayout(const DebugReader& r, const DebugTableLayout&
                                     runtime_size, kPointer));
   if (L.tss_is_initialized != kNoOffset) {
     o.thread_state_lookup = ThreadStateLookup::kGilstateTss;
-    PROFKIT_ASSIGN_OR_RETURN(o.runtime.tss_is_initialized,
-                             DebugReader::CheckOffset(L.tss_is_initialized, "runtime autoTSSkey",
-                                                      runtime_size, kInt));
-    PROFKIT_ASSIGN_OR_RETURN(o.runtime.tss_key,
-                             DebugReader::CheckOffset(L.tss_is_initialized + kInt,
-                                                      "runtime autoTSSkey._key", runtime_size, kInt));
+    PROFKIT_ASSIGN_OR_RETURN(
+        o.runtime.tss_is_initialized,
+        DebugReader::CheckOffset(L.tss_is_initialized, "runtime autoTSSkey", runtime_size, kInt));
+    PROFKIT_ASSIGN_OR_RETURN(
+        o.runtime.tss_key, DebugReader::CheckOffset(L.tss_is_initialized + kInt,
+                                                    "runtime autoTSSkey._key", runtime_size, kInt));
   } else {
     o.thread_state_lookup = ThreadStateLookup::kGilstateThreadLocal;
   }
@@ -405,8 +483,9 @@ Result<CPythonOffsets> ParseLayout(const DebugReader& r, const DebugTableLayout&
   }
   // A compact non-ASCII header extends the ASCII one.
   if (o.unicode.compact_data < o.unicode.ascii_data) {
-    return Status::InvalidInputf("unicode_object: compact header size {} below the ASCII header size {}",
-                          o.unicode.compact_data, o.unicode.ascii_data);
+    return Status::InvalidInputf(
+        "unicode_object: compact header size {} below the ASCII header size {}",
+        o.unicode.compact_data, o.unicode.ascii_data);
   }
   return o;
 }
@@ -450,8 +529,8 @@ std::optional<CPythonOffsets> BuiltinOffsets(int major, int minor) {
 Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   const auto context = [](Status status) { return status.WithContext("_Py_DebugOffsets"); };
   if (bytes.size() < kDebugFreeThreadedPosition + sizeof(uint64_t)) {
-    return context(Status::InvalidInputf("{} bytes, too short for cookie, version and free_threaded",
-                                  bytes.size()));
+    return context(Status::InvalidInputf(
+        "{} bytes, too short for cookie, version and free_threaded", bytes.size()));
   }
   if (std::memcmp(bytes.data(), kDebugCookie, kDebugCookieSize) != 0) {
     return context(
@@ -464,12 +543,11 @@ Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   }
   auto version = ParsePyVersionHex(static_cast<uint32_t>(raw_version));
   if (!version.ok()) return context(version.status());
-  const DebugTableLayout* layout =
-      version->major == 3 ? FindDebugLayout(version->minor) : nullptr;
+  const DebugTableLayout* layout = version->major == 3 ? FindDebugLayout(version->minor) : nullptr;
   if (layout == nullptr) {
-    return context(Status::Unsupportedf("no known layout for Python {}.{} (this parser knows 3.{}–3.{})",
-                                  version->major, version->minor, kFirstDebugOffsetsMinor,
-                                  kLastDebugOffsetsMinor));
+    return context(Status::Unsupportedf(
+        "no known layout for Python {}.{} (this parser knows 3.{}–3.{})", version->major,
+        version->minor, kFirstDebugOffsetsMinor, kLastDebugOffsetsMinor));
   }
   // Pre-release builds changed the struct before it was frozen.
   const uint32_t level = (raw_version >> 4) & 0xF;
@@ -482,12 +560,12 @@ Result<CPythonOffsets> ParseDebugOffsets(std::span<const uint8_t> bytes) {
   }
   if (free_threaded == 1) {
     // No free-threaded interpreter is available to test a walker against (docs/cpython-314-315.md).
-    return context(Status::Unsupportedf("free-threaded CPython 3.{} is not supported yet",
-                                  version->minor));
+    return context(
+        Status::Unsupportedf("free-threaded CPython 3.{} is not supported yet", version->minor));
   }
   if (bytes.size() < layout->total_size) {
     return context(Status::InvalidInputf("{} bytes, the 3.{} layout needs {}", bytes.size(),
-                                  layout->minor, layout->total_size));
+                                         layout->minor, layout->total_size));
   }
   auto offsets = ParseLayout(reader, *layout, *version);
   if (!offsets.ok()) return context(offsets.status());

@@ -43,14 +43,14 @@ class Code {
 };
 
 Status Mismatch(const Code& code, const char* expected) {
-  return Status::Unsupportedf("PyGILState_GetThisThreadState: byte {}: expected {}", code.position(),
-                        expected);
+  return Status::Unsupportedf("PyGILState_GetThisThreadState: byte {}: expected {}",
+                              code.position(), expected);
 }
 
 void SkipPrologue(Code& code) {
   code.Take({0xf3, 0x0f, 0x1e, 0xfa});  // endbr64
-  if (code.Take({0x55})) {               // push %rbp
-    code.Take({0x48, 0x89, 0xe5});       // mov %rsp,%rbp
+  if (code.Take({0x55})) {              // push %rbp
+    code.Take({0x48, 0x89, 0xe5});      // mov %rsp,%rbp
   }
 }
 

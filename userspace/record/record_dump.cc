@@ -44,7 +44,8 @@ sampling::ProcessSnapshot SnapshotProcess(const process::ProcFs& proc_fs, uint32
 }
 
 Result<std::unique_ptr<RecordDump>> RecordDump::Create(
-    const std::string& path, std::function<bool(uint32_t pid)> keep_sample, process::ProcFs proc_fs) {
+    const std::string& path, std::function<bool(uint32_t pid)> keep_sample,
+    process::ProcFs proc_fs) {
   PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<sampling::RecordFileWriter> writer,
                            sampling::RecordFileWriter::Create(path));
   return std::unique_ptr<RecordDump>(

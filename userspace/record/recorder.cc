@@ -129,8 +129,8 @@ std::string DefaultOutputPath(OutputFormat format) {
 }
 
 // The session's one output, built by the loop's flush worker from the last (only) interval.
-Result<std::string> BuildOutput(pipeline::SamplePipeline& pipeline, const pipeline::FlushBatch& batch,
-                                OutputFormat format) {
+Result<std::string> BuildOutput(pipeline::SamplePipeline& pipeline,
+                                const pipeline::FlushBatch& batch, OutputFormat format) {
   if (format == OutputFormat::kCollapsed) return pipeline.BuildCollapsed(batch);
   std::vector<pipeline::ServiceProfile> profiles = pipeline.BuildPprof(batch);
   if (profiles.empty()) return Status::Internal("building the profile failed");
@@ -174,9 +174,9 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
                                        .kernel_stacks = options.kernel_stacks}));
   std::unique_ptr<RecordDump> dump;
   if (!options.dump_records.empty()) {
-    PROFKIT_ASSIGN_OR_RETURN(dump, RecordDump::Create(options.dump_records, [&filter](uint32_t pid) {
-                               return filter.Matches(pid);
-                             }));
+    PROFKIT_ASSIGN_OR_RETURN(
+        dump, RecordDump::Create(options.dump_records,
+                                 [&filter](uint32_t pid) { return filter.Matches(pid); }));
     source->SetRawRecordTap([&dump](std::span<const uint8_t> bytes) { dump->OnRawRecord(bytes); });
   }
   pipeline.SetPythonRegistry(source.get());
@@ -187,7 +187,8 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
                                         : std::string(" until the target exits or Ctrl-C"));
 
   const int64_t deadline_mono =
-      options.duration_seconds ? start_mono + static_cast<int64_t>(*options.duration_seconds * 1e9) : 0;
+      options.duration_seconds ? start_mono + static_cast<int64_t>(*options.duration_seconds * 1e9)
+                               : 0;
   const auto finished = [&] {
     if (stop.load(std::memory_order_relaxed)) return true;
     if (deadline_mono != 0 && MonotonicNanos() >= deadline_mono) return true;
@@ -195,12 +196,13 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
   };
   Result<std::string> data = Status::Internal("the recording ended before its profile was built");
   {
-    pipeline::SamplingLoop loop(*source, pipeline,
-                                pipeline::SamplingLoopOptions{.sample_rate_hz = options.sample_rate_hz,
-                                                              .poll_timeout = kPollTimeout},
-                                [&](const pipeline::FlushBatch& batch) {
-                                  data = BuildOutput(pipeline, batch, options.format);
-                                });
+    pipeline::SamplingLoop loop(
+        *source, pipeline,
+        pipeline::SamplingLoopOptions{.sample_rate_hz = options.sample_rate_hz,
+                                      .poll_timeout = kPollTimeout},
+        [&](const pipeline::FlushBatch& batch) {
+          data = BuildOutput(pipeline, batch, options.format);
+        });
     PROFKIT_RETURN_IF_ERROR(loop.Run(finished));
   }
   pipeline.SetPythonRegistry(nullptr);
@@ -214,7 +216,8 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
   summary.output_path = options.output.empty() ? DefaultOutputPath(options.format) : options.output;
   summary.samples = pipeline.counters().samples - pipeline.counters().filtered_samples;
   if (!data.ok()) return data.status();
-  PROFKIT_RETURN_IF_ERROR(WriteFileAtomically(summary.output_path, *data).WithContext("writing the profile"));
+  PROFKIT_RETURN_IF_ERROR(
+      WriteFileAtomically(summary.output_path, *data).WithContext("writing the profile"));
   if (child) {
     child->Exited();
     summary.command_exit_status = child->exit_status();

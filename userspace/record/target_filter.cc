@@ -8,7 +8,8 @@ constexpr int kMaxAncestry = 64;
 
 }  // namespace
 
-TargetFilter::TargetFilter(std::vector<uint32_t> targets, std::function<uint32_t(uint32_t)> parent_of)
+TargetFilter::TargetFilter(std::vector<uint32_t> targets,
+                           std::function<uint32_t(uint32_t)> parent_of)
     : targets_(targets.begin(), targets.end()), parent_of_(std::move(parent_of)) {}
 
 void TargetFilter::AddTarget(uint32_t pid) {

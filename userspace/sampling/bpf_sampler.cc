@@ -97,10 +97,9 @@ Status PerfEventOpenError(int cpu, int rate_hz, int err) {
   switch (err) {
     case EACCES:
     case EPERM:
-      return status.WithHint(
-          fmt::format("system-wide sampling needs root or CAP_PERFMON, or "
-                      "kernel.perf_event_paranoid <= 0; it is {}",
-                      PerfEventParanoid()));
+      return status.WithHint(fmt::format("system-wide sampling needs root or CAP_PERFMON, or "
+                                         "kernel.perf_event_paranoid <= 0; it is {}",
+                                         PerfEventParanoid()));
     case EINVAL:
       return status.WithHint(
           fmt::format("is {} Hz above kernel.perf_event_max_sample_rate?", rate_hz));
@@ -136,9 +135,8 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   if (access(kKernelBtfPath, R_OK) != 0) {
     const int err = errno;
     return Status::FromErrno(fmt::format("{} is not readable", kKernelBtfPath), err)
-        .WithHint(
-            "profkit's CO-RE BPF programs need a kernel built with "
-            "CONFIG_DEBUG_INFO_BTF=y, the default of current distribution kernels");
+        .WithHint("profkit's CO-RE BPF programs need a kernel built with "
+                  "CONFIG_DEBUG_INFO_BTF=y, the default of current distribution kernels");
   }
 
   std::unique_ptr<BpfSampler> sampler(new BpfSampler());
@@ -155,9 +153,8 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   if (int err = profkit_bpf__load(skel); err) return LoadError(-err);
 
   // Created before attaching so no record written from the first sample on is missed.
-  ring_buffer* rb =
-      ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSampler::HandleRecord, sampler.get(),
-                       nullptr);
+  ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSampler::HandleRecord,
+                                     sampler.get(), nullptr);
   if (rb == nullptr) return Status::FromErrno("creating the BPF ring buffer reader", errno);
   sampler->ring_buffer_.reset(rb);
 
@@ -167,8 +164,8 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
 }
 
 Status BpfSampler::AttachTracepoints() {
-  for (bpf_program* program : {skel_->progs.profkit_exec, skel_->progs.profkit_fork,
-                               skel_->progs.profkit_exit}) {
+  for (bpf_program* program :
+       {skel_->progs.profkit_exec, skel_->progs.profkit_fork, skel_->progs.profkit_exit}) {
     bpf_link* link = bpf_program__attach(program);
     if (link == nullptr) {
       const int err = errno;
@@ -216,8 +213,7 @@ Status BpfSampler::AttachPerfEvents(const SamplerOptions& options) {
     UniqueFd perf_fd(static_cast<int>(fd));
     bpf_link* link = bpf_program__attach_perf_event(skel_->progs.profkit_sample, perf_fd.get());
     if (link == nullptr) {
-      return Status::FromErrno(fmt::format("attaching the sampling program to CPU {}", cpu),
-                               errno);
+      return Status::FromErrno(fmt::format("attaching the sampling program to CPU {}", cpu), errno);
     }
     // The perf link closes the perf event fd when destroyed.
     perf_fd.release();

@@ -47,7 +47,8 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
                                  bytes.size(), kHeaderSize);
   }
   const auto header = Load<profkit_sample_header>(bytes, 0);
-  if (header.kernel_depth > PROFKIT_MAX_STACK_DEPTH || header.user_depth > PROFKIT_MAX_STACK_DEPTH) {
+  if (header.kernel_depth > PROFKIT_MAX_STACK_DEPTH ||
+      header.user_depth > PROFKIT_MAX_STACK_DEPTH) {
     return Status::TooLargef("sample record stack depths kernel={} user={} exceed the limit of {}",
                              header.kernel_depth, header.user_depth, PROFKIT_MAX_STACK_DEPTH);
   }
@@ -91,14 +92,16 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   sample.kernel_stack_truncated = header.flags & PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
   sample.user_stack_truncated = header.flags & PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
   if (header.flags & PROFKIT_SAMPLE_USER_STACK_TOP_VALID) {
-    sample.user_stack_top.assign(std::begin(header.user_stack_top), std::end(header.user_stack_top));
+    sample.user_stack_top.assign(std::begin(header.user_stack_top),
+                                 std::end(header.user_stack_top));
   }
   if (python) {
     sample.python_status = PythonStatusFrom(header.python_status);
     sample.python_stack_truncated = header.flags & PROFKIT_SAMPLE_PYTHON_TRUNCATED;
     sample.python_frames.reserve(header.python_depth);
     for (size_t i = 0; i < header.python_depth; ++i) {
-      const auto frame = Load<profkit_python_frame>(bytes, ips_end + i * sizeof(profkit_python_frame));
+      const auto frame =
+          Load<profkit_python_frame>(bytes, ips_end + i * sizeof(profkit_python_frame));
       sample.python_frames.push_back(
           PythonFrameRecord{.code_object = frame.code_object,
                             .instruction = frame.instruction,

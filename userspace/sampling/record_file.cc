@@ -35,12 +35,18 @@ void PutFrameHeader(std::string& out, uint8_t kind, size_t length) {
 
 std::optional<std::string>* FieldOf(ProcessSnapshot& process, uint8_t field) {
   switch (field) {
-    case kMaps: return &process.maps;
-    case kStat: return &process.stat;
-    case kEnviron: return &process.environ;
-    case kExe: return &process.exe;
-    case kCmdline: return &process.cmdline;
-    default: return nullptr;
+    case kMaps:
+      return &process.maps;
+    case kStat:
+      return &process.stat;
+    case kEnviron:
+      return &process.environ;
+    case kExe:
+      return &process.exe;
+    case kCmdline:
+      return &process.cmdline;
+    default:
+      return nullptr;
   }
 }
 
@@ -69,10 +75,11 @@ Result<ProcessSnapshot> DecodeProcess(std::span<const uint8_t> payload) {
     const uint32_t length = GetU32(payload, at + 4);
     at += kFrameHeaderBytes;
     std::optional<std::string>* slot = FieldOf(process, field);
-    if (slot == nullptr) return Status::InvalidInputf("process {}: unknown field {}", process.pid, field);
+    if (slot == nullptr)
+      return Status::InvalidInputf("process {}: unknown field {}", process.pid, field);
     if (length > payload.size() - at) {
       return Status::InvalidInputf("process {}: field {} length {} exceeds the frame", process.pid,
-                            field, length);
+                                   field, length);
     }
     *slot = std::string(reinterpret_cast<const char*>(payload.data() + at), length);
     at += length;
@@ -113,7 +120,7 @@ Status RecordFileWriter::AppendFrame(uint8_t kind, std::span<const uint8_t> payl
 Status RecordFileWriter::AppendRecord(std::span<const uint8_t> bytes) {
   if (bytes.size() > kMaxRingRecordBytes) {
     return Status::TooLargef("a ring-buffer record of {} bytes exceeds {}", bytes.size(),
-                          kMaxRingRecordBytes);
+                             kMaxRingRecordBytes);
   }
   return AppendFrame(kKindRecord, bytes);
 }
@@ -122,10 +129,10 @@ Status RecordFileWriter::AppendProcess(const ProcessSnapshot& process) {
   const std::string payload = EncodeProcess(process);
   if (payload.size() > kMaxRecordFrameBytes) {
     return Status::TooLargef("the /proc facts of process {} ({} bytes) exceed {}", process.pid,
-                          payload.size(), kMaxRecordFrameBytes);
+                             payload.size(), kMaxRecordFrameBytes);
   }
-  return AppendFrame(kKindProcess, std::span(reinterpret_cast<const uint8_t*>(payload.data()),
-                                             payload.size()));
+  return AppendFrame(kKindProcess,
+                     std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
 }
 
 Status RecordFileWriter::Close() {
@@ -145,7 +152,7 @@ Result<RecordFileContents> ParseRecordFile(std::span<const uint8_t> bytes) {
   }
   if (const uint32_t version = GetU32(bytes, 4); version != kRecordFileVersion) {
     return Status::InvalidInputf("record file version {} is not the supported {}", version,
-                          kRecordFileVersion);
+                                 kRecordFileVersion);
   }
   RecordFileContents contents;
   size_t at = kFileHeaderBytes;

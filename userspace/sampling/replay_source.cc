@@ -50,7 +50,8 @@ Result<std::unique_ptr<ReplaySource>> ReplaySource::Open(const std::string& reco
 }
 
 ReplaySource::ReplaySource(RecordFileContents contents, size_t records_per_poll)
-    : records_(std::move(contents.records)), records_per_poll_(std::max<size_t>(1, records_per_poll)) {}
+    : records_(std::move(contents.records)),
+      records_per_poll_(std::max<size_t>(1, records_per_poll)) {}
 
 Result<int> ReplaySource::Poll(std::chrono::milliseconds /*timeout*/,
                                const RecordHandler& on_record) {

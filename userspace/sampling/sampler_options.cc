@@ -7,14 +7,14 @@ namespace profkit::sampling {
 Status ValidateSamplerOptions(const SamplerOptions& options) {
   if (options.sample_rate_hz < 1 || options.sample_rate_hz > kMaxSampleRateHz) {
     return Status::InvalidInputf("sample rate {} Hz is outside [1, {}]", options.sample_rate_hz,
-                          kMaxSampleRateHz);
+                                 kMaxSampleRateHz);
   }
   const size_t bytes = options.ring_buffer_bytes;
   const auto page_size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   if (bytes < page_size || bytes > kMaxRingBufferBytes || (bytes & (bytes - 1)) != 0) {
     return Status::InvalidInputf(
-        "ring buffer size {} bytes must be a power of two between the page size ({}) and {}",
-        bytes, page_size, kMaxRingBufferBytes);
+        "ring buffer size {} bytes must be a power of two between the page size ({}) and {}", bytes,
+        page_size, kMaxRingBufferBytes);
   }
   return Status::Ok();
 }

@@ -41,7 +41,8 @@ const char* LinkageName(Dwarf_Die* die) {
 
 const char* PlainName(Dwarf_Die* die) {
   Dwarf_Attribute attr;
-  const char* s = dwarf_attr_integrate(die, DW_AT_name, &attr) != nullptr ? dwarf_formstring(&attr) : nullptr;
+  const char* s =
+      dwarf_attr_integrate(die, DW_AT_name, &attr) != nullptr ? dwarf_formstring(&attr) : nullptr;
   return s != nullptr ? s : "";
 }
 
@@ -53,7 +54,8 @@ int64_t DeclLine(Dwarf_Die* die) {
 uint64_t UnsignedAttribute(Dwarf_Die* die, int name, uint64_t missing) {
   Dwarf_Attribute attr;
   Dwarf_Word value = 0;
-  if (dwarf_attr(die, name, &attr) == nullptr || dwarf_formudata(&attr, &value) != 0) return missing;
+  if (dwarf_attr(die, name, &attr) == nullptr || dwarf_formudata(&attr, &value) != 0)
+    return missing;
   return value;
 }
 
@@ -145,7 +147,8 @@ const DwarfFrames::UnitIndex& DwarfFrames::IndexOf(Dwarf_Die* cu) {
     Pending current = stack.back();
     stack.pop_back();
     Dwarf_Die sibling;
-    if (dwarf_siblingof(&current.die, &sibling) == 0) stack.push_back({sibling, current.scope, current.depth});
+    if (dwarf_siblingof(&current.die, &sibling) == 0)
+      stack.push_back({sibling, current.scope, current.depth});
 
     int32_t enclosing = current.scope;
     if (IsFunction(&current.die)) {
@@ -168,8 +171,11 @@ const DwarfFrames::UnitIndex& DwarfFrames::IndexOf(Dwarf_Die* cu) {
           .system_name = linkage_name != nullptr ? linkage_name : PlainName(&current.die),
           .has_linkage_name = linkage_name != nullptr,
           .start_line = DeclLine(&current.die),
-          .call_line = inlined ? static_cast<int64_t>(UnsignedAttribute(&current.die, DW_AT_call_line, 0)) : 0,
-          .call_file = inlined ? UnsignedAttribute(&current.die, DW_AT_call_file, kNoCallFile) : kNoCallFile,
+          .call_line =
+              inlined ? static_cast<int64_t>(UnsignedAttribute(&current.die, DW_AT_call_line, 0))
+                      : 0,
+          .call_file =
+              inlined ? UnsignedAttribute(&current.die, DW_AT_call_file, kNoCallFile) : kNoCallFile,
           .parent = inlined ? current.scope : -1});
       enclosing = id;
     }
@@ -195,8 +201,9 @@ std::vector<SymbolizedLine> DwarfFrames::Lookup(uint64_t address) {
   if (found == nullptr) return frames;
   Dwarf_Die cu = *found;
   const UnitIndex& index = IndexOf(&cu);
-  auto boundary = std::upper_bound(index.innermost.begin(), index.innermost.end(), address,
-                                   [](uint64_t a, const UnitIndex::Boundary& b) { return a < b.start; });
+  auto boundary =
+      std::upper_bound(index.innermost.begin(), index.innermost.end(), address,
+                       [](uint64_t a, const UnitIndex::Boundary& b) { return a < b.start; });
   if (boundary == index.innermost.begin()) return frames;
   int32_t scope_id = std::prev(boundary)->scope;
 

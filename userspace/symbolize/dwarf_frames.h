@@ -44,7 +44,7 @@ class DwarfFrames {
     const char* system_name;  // the linkage name, else DW_AT_name
     bool has_linkage_name;
     int64_t start_line;
-    int64_t call_line;  // inlined calls: where the parent calls it
+    int64_t call_line;   // inlined calls: where the parent calls it
     uint64_t call_file;  // index in the unit's file table; kNoCallFile for functions
     int32_t parent;      // index of the enclosing scope, -1 for functions
   };
@@ -71,7 +71,7 @@ class DwarfFrames {
 
   Elf* elf_;
   Dwarf* dwarf_;
-  std::vector<CuRange> ranges_;  // sorted by start
+  std::vector<CuRange> ranges_;                     // sorted by start
   std::unordered_map<Dwarf_Off, UnitIndex> units_;  // by unit DIE offset, built on first lookup
 };
 

@@ -96,7 +96,8 @@ bool AddFunctionSymbols(Elf* elf, Elf_Scn* scn, const GElf_Shdr& shdr, SymbolTab
     }
     if (out->count() >= kMaxSymbolsPerModule) return false;
     const std::string_view view(name, strnlen(name, kMaxSymbolNameBytes));
-    if (!out->Add(sym.st_value, size, view, sym.st_size != 0, GELF_ST_BIND(sym.st_info) == STB_GLOBAL)) {
+    if (!out->Add(sym.st_value, size, view, sym.st_size != 0,
+                  GELF_ST_BIND(sym.st_info) == STB_GLOBAL)) {
       return false;
     }
   }
@@ -159,7 +160,8 @@ Status ElfFile::ReadHeaders() {
   const void* build_id = nullptr;
   const ssize_t build_id_size = dwelf_elf_gnu_build_id(elf.get(), &build_id);
   if (build_id_size > 0 && static_cast<size_t>(build_id_size) <= kMaxBuildIdBytes) {
-    build_id_ = HexString(static_cast<const uint8_t*>(build_id), static_cast<size_t>(build_id_size));
+    build_id_ =
+        HexString(static_cast<const uint8_t*>(build_id), static_cast<size_t>(build_id_size));
   }
 
   size_t shstrndx = 0;
@@ -243,7 +245,9 @@ Result<std::string> ElfFile::ReadAtAddress(uint64_t address, size_t size) const 
     std::string bytes(size, '\0');
     const uint64_t offset = s.offset + (address - s.vaddr);
     const ssize_t n = pread(fd_, bytes.data(), size, static_cast<off_t>(offset));
-    if (n < 0) return Status::FromErrno(fmt::format("{}: reading {} bytes at {:#x}", path_, size, offset), errno);
+    if (n < 0)
+      return Status::FromErrno(fmt::format("{}: reading {} bytes at {:#x}", path_, size, offset),
+                               errno);
     if (static_cast<size_t>(n) != size) {
       return Status::InvalidInputf("{}: short read of {} bytes at {:#x}", path_, size, offset);
     }

@@ -70,7 +70,8 @@ Result<KernelSymbolizer> KernelSymbolizer::Load(const std::string& kallsyms_path
     if (symbolizer.names_.size() + name.size() + 1 > std::numeric_limits<uint32_t>::max()) {
       return Status::TooLargef("{}: symbol names exceed 4 GiB", kallsyms_path);
     }
-    symbolizer.symbols_.push_back({address, static_cast<uint32_t>(symbolizer.names_.size()), group});
+    symbolizer.symbols_.push_back(
+        {address, static_cast<uint32_t>(symbolizer.names_.size()), group});
     symbolizer.names_.append(name);
     symbolizer.names_.push_back('\0');
   }

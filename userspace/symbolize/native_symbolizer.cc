@@ -67,7 +67,8 @@ Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::st
   if (next_id_ == std::numeric_limits<uint32_t>::max()) {
     return Status::TooLargef("adding module {}: module ids exhausted", path);
   }
-  PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<ElfFile> file, OpenFirst(path, open_candidates, nullptr));
+  PROFKIT_ASSIGN_OR_RETURN(std::unique_ptr<ElfFile> file,
+                           OpenFirst(path, open_candidates, nullptr));
 
   auto module = std::make_unique<ModuleState>();
   module->id = next_id_++;
@@ -125,7 +126,7 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
 }
 
 std::optional<uint64_t> NativeSymbolizer::ReturnAddressOffsetFromSp(uint32_t id,
-                                                                   uint64_t file_offset) {
+                                                                    uint64_t file_offset) {
   const std::lock_guard lock(mutex_);
   ++counters_.cfi_lookups;
   FrameRule rule;
@@ -191,7 +192,8 @@ Result<std::string> NativeSymbolizer::ReadSection(uint32_t id, std::string_view 
   return file->ReadSection(name, max_bytes);
 }
 
-std::optional<uint64_t> NativeSymbolizer::AddressOfFileOffset(uint32_t id, uint64_t file_offset) const {
+std::optional<uint64_t> NativeSymbolizer::AddressOfFileOffset(uint32_t id,
+                                                              uint64_t file_offset) const {
   const std::lock_guard lock(mutex_);
   auto it = modules_.find(id);
   if (it == modules_.end()) return std::nullopt;

@@ -32,7 +32,7 @@ class Agent {
   // from the source `sources` makes (called only when ebpf.enabled); errors say which step
   // failed and how to fix it.
   static Result<std::unique_ptr<Agent>> Start(const config::Config& config,
-                                               const sampling::SampleSourceFactory& sources);
+                                              const sampling::SampleSourceFactory& sources);
   ~Agent();
 
   // Runs until `stop` becomes true (set from a signal handler), then flushes the current interval

@@ -5,9 +5,9 @@
 
 namespace profkit {
 
-int64_t WallTimeNanos();     // CLOCK_REALTIME, ns since the Unix epoch
-int64_t MonotonicNanos();    // CLOCK_MONOTONIC, the clock bpf_ktime_get_ns() uses
-int64_t BootTimeNanos();     // CLOCK_BOOTTIME
+int64_t WallTimeNanos();   // CLOCK_REALTIME, ns since the Unix epoch
+int64_t MonotonicNanos();  // CLOCK_MONOTONIC, the clock bpf_ktime_get_ns() uses
+int64_t BootTimeNanos();   // CLOCK_BOOTTIME
 
 // "2026-11-22T01:38:13.123456789Z" (UTC, always nine fraction digits, like Go's RFC3339Nano
 // without its trailing-zero trimming; every RFC 3339 parser accepts it).

@@ -12,8 +12,8 @@ Result<std::string> GzipCompress(std::string_view data);
 // Fails when the output would exceed `max_output_bytes` (decompression bombs stay bounded).
 Result<std::string> GzipDecompress(std::string_view data, size_t max_output_bytes);
 
-// How tracers compress profile files (docs/datakit-protocol.md §5 row 5): told apart by magic bytes,
-// since the multipart part headers do not say.
+// How tracers compress profile files (docs/datakit-protocol.md §5 row 5): told apart by magic
+// bytes, since the multipart part headers do not say.
 enum class Compression { kNone, kGzip, kZstd, kLz4Frame };
 
 // gzip 1f 8b, zstd 28 b5 2f fd, LZ4 frame 04 22 4d 18; anything else is kNone.

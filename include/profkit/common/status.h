@@ -120,7 +120,7 @@ namespace internal {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Status error) : value_(std::move(error)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(value_).ok()) {
       internal::DieOnErrorStatus("a Result built from an ok Status", std::get<Status>(value_));
@@ -167,9 +167,9 @@ class [[nodiscard]] Result {
 #define PROFKIT_CONCAT_INNER(a, b) a##b
 #define PROFKIT_CONCAT(a, b) PROFKIT_CONCAT_INNER(a, b)
 
-#define PROFKIT_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::profkit::Status profkit_status_ = (expr); \
+#define PROFKIT_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::profkit::Status profkit_status_ = (expr);        \
     if (!profkit_status_.ok()) return profkit_status_; \
   } while (0)
 

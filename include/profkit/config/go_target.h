@@ -26,7 +26,7 @@ struct GoTarget {
   std::vector<GoProfileType> enabled_types = {GoProfileType::kCpu, GoProfileType::kHeap,
                                               GoProfileType::kGoroutine};
   std::vector<std::pair<std::string, std::string>> tags;
-  bool tls_open = false;  // use https even when url says http
+  bool tls_open = false;                  // use https even when url says http
   std::string tls_ca, tls_cert, tls_key;  // PEM file paths; cert and key go together
   bool insecure_skip_verify = false;
 };

@@ -48,14 +48,14 @@ struct DiskQueueOptions {
 struct DiskQueueCounters {
   uint64_t pushed = 0;
   uint64_t acked = 0;
-  uint64_t released = 0;            // given back for a later attempt
-  uint64_t recovered = 0;           // records found pending by Open
-  uint64_t corrupted_records = 0;   // skipped because their checksum failed
-  uint64_t torn_tail_bytes = 0;     // truncated away by Open
-  uint64_t evicted_records = 0;     // lost to capacity eviction
-  uint64_t push_errors = 0;         // write or fsync failures (the record was not queued)
-  uint64_t pending_records = 0;     // waiting or being delivered
-  uint64_t disk_bytes = 0;          // size of the segment files
+  uint64_t released = 0;           // given back for a later attempt
+  uint64_t recovered = 0;          // records found pending by Open
+  uint64_t corrupted_records = 0;  // skipped because their checksum failed
+  uint64_t torn_tail_bytes = 0;    // truncated away by Open
+  uint64_t evicted_records = 0;    // lost to capacity eviction
+  uint64_t push_errors = 0;        // write or fsync failures (the record was not queued)
+  uint64_t pending_records = 0;    // waiting or being delivered
+  uint64_t disk_bytes = 0;         // size of the segment files
 };
 
 class DiskQueue {
@@ -111,10 +111,10 @@ class DiskQueue {
 
   const DiskQueueOptions options_;
   mutable std::mutex mutex_;
-  std::condition_variable available_;  // a record was pushed or released, or Close()
-  std::condition_variable changed_;    // a record left the queue
-  std::map<uint64_t, Entry> entries_;  // by id = queue order of first arrival
-  std::deque<uint64_t> ready_;         // ids not taken, in delivery order
+  std::condition_variable available_;              // a record was pushed or released, or Close()
+  std::condition_variable changed_;                // a record left the queue
+  std::map<uint64_t, Entry> entries_;              // by id = queue order of first arrival
+  std::deque<uint64_t> ready_;                     // ids not taken, in delivery order
   std::deque<std::shared_ptr<Segment>> segments_;  // oldest first; back() is written to
   uint64_t next_id_ = 1;
   uint64_t next_segment_number_ = 0;

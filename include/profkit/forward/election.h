@@ -1,6 +1,6 @@
 // Dataway leader election, as DataKit's: agents sharing a namespace ask Dataway which of them is
-// the leader; only the leader runs pull-type inputs (docs/datakit-protocol.md §4). A candidate POSTs
-// /v1/election, the leader POSTs /v1/election/heartbeat, each time waiting the `interval` the
+// the leader; only the leader runs pull-type inputs (docs/datakit-protocol.md §4). A candidate
+// POSTs /v1/election, the leader POSTs /v1/election/heartbeat, each time waiting the `interval` the
 // reply gives.
 #pragma once
 
@@ -25,8 +25,8 @@ inline constexpr std::string_view kElectionHeartbeatPath = "/v1/election/heartbe
 
 // DataKit's electionIntervalDefault: the wait after an error or before the first reply.
 inline constexpr std::chrono::seconds kDefaultElectionInterval{4};
-// Server intervals are clamped to [min, max]: DataKit panics on 0 (docs/datakit-protocol.md §5 row 20), and a huge value
-// would leave a lost leadership unnoticed for that long.
+// Server intervals are clamped to [min, max]: DataKit panics on 0 (docs/datakit-protocol.md §5 row
+// 20), and a huge value would leave a lost leadership unnoticed for that long.
 inline constexpr std::chrono::seconds kMinElectionInterval{1};
 inline constexpr std::chrono::seconds kMaxElectionInterval{300};
 // A leader whose heartbeats fail this many times in a row steps down: Dataway has likely handed
@@ -86,7 +86,7 @@ class DatawayElection {
   const OnChange on_change_;
   const std::string election_url_, heartbeat_url_;
   std::atomic<bool> leader_{false};
-  int failed_heartbeats_ = 0;   // election thread only
+  int failed_heartbeats_ = 0;      // election thread only
   bool last_call_failed_ = false;  // election thread only: log failures once per streak
   Counters counters_;
   std::atomic<bool> stop_{false};

@@ -36,7 +36,7 @@ struct ServerOptions {
 
 struct ServerCounters {
   uint64_t accepted = 0;
-  uint64_t rejected = 0;     // 4xx answers to uploads
+  uint64_t rejected = 0;      // 4xx answers to uploads
   uint64_t queue_errors = 0;  // 5xx answers to uploads
   uint64_t tracer_requests = 0;
 };

@@ -40,9 +40,8 @@ IngestResponse HandleProfileParts(const std::vector<net::Part>& parts,
 // is not a profile upload (with the reason); 413 when a Content-Encoding'd body inflates past
 // `body_limit` or a bound of the multipart is exceeded; 503 when the queue is full or the disk has
 // no room; 500 for other queue errors.
-IngestResponse HandleProfileUpload(std::string_view content_type,
-                                   std::string_view content_encoding, std::string_view body,
-                                   size_t body_limit, const RewriteOptions& options,
-                                   const Deliver& deliver);
+IngestResponse HandleProfileUpload(std::string_view content_type, std::string_view content_encoding,
+                                   std::string_view body, size_t body_limit,
+                                   const RewriteOptions& options, const Deliver& deliver);
 
 }  // namespace profkit::ingest

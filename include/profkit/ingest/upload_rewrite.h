@@ -1,6 +1,7 @@
-// Turns a tracer's upload (v1, v3 or v4 layout; docs/client-protocols.md §2.1) into the upload profkit
-// forwards: every file part byte for byte with its own headers, plus one `event.json` in DataKit's
-// metadata schema (docs/datakit-protocol.md §1.2, with the fixes of §5 rows 1, 9, 11, 12).
+// Turns a tracer's upload (v1, v3 or v4 layout; docs/client-protocols.md §2.1) into the upload
+// profkit forwards: every file part byte for byte with its own headers, plus one `event.json` in
+// DataKit's metadata schema (docs/datakit-protocol.md §1.2, with the fixes of §5 rows 1, 9, 11,
+// 12).
 //
 // Tags: the client's (event `tags_profiler`, or legacy `tags[]` fields) < [inputs.profile.tags],
 // which override; `host` is filled with the agent's host name when the client sent none. The
@@ -27,9 +28,9 @@ struct RewriteOptions {
 };
 
 struct RewrittenUpload {
-  std::string service;   // "" when the client named none
-  std::string language;  // DataKit's language value, e.g. "nodejs"; "unknown" when unresolved
-  Tags tags;             // the merged tags, in tags_profiler order
+  std::string service;     // "" when the client named none
+  std::string language;    // DataKit's language value, e.g. "nodejs"; "unknown" when unresolved
+  Tags tags;               // the merged tags, in tags_profiler order
   std::string start, end;  // as the client sent them (RFC 3339), "" when absent
   std::vector<const net::Part*> attachments;  // the file parts, into the parsed request
   forward::MultipartBody multipart;

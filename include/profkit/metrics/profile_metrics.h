@@ -1,6 +1,6 @@
 // profiling_metrics fields of one profile upload, with DataKit's names and formulas
-// (docs/datakit-protocol.md §3.2 Python, §3.3 Go with the `goroutine` fix of §5 row 2) and profkit's
-// own for Node.js (README "profiling_metrics"). D_ns = end − start, D_s = D_ns / 1e9.
+// (docs/datakit-protocol.md §3.2 Python, §3.3 Go with the `goroutine` fix of §5 row 2) and
+// profkit's own for Node.js (README "profiling_metrics"). D_ns = end − start, D_s = D_ns / 1e9.
 #pragma once
 
 #include <cstdint>

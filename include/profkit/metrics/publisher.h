@@ -38,14 +38,13 @@ struct MetricsOptions {
 // The line for one profile: measurement profiling_metrics, tags language, host, service, env,
 // version (the profile's; host falls back to options.host) overridden by options.tags, time =
 // end. "" when the language has no metrics or the profile none of their parts.
-Result<std::string> FromUpload(const forward::ProfileUpload& upload,
-                               const MetricsOptions& options);
+Result<std::string> FromUpload(const forward::ProfileUpload& upload, const MetricsOptions& options);
 
 // A tracer's upload as ingest parsed and rewrote it (ingest::RewrittenUpload), owning copies of
 // its profile files so that it can be measured after the client has its answer.
 struct PushedProfile {
-  std::string service;   // for log lines
-  std::string language;  // DataKit's, as ingest resolved it
+  std::string service;                                    // for log lines
+  std::string language;                                   // DataKit's, as ingest resolved it
   std::vector<std::pair<std::string, std::string>> tags;  // the merged tags_profiler
   std::string start, end;  // RFC 3339, as the client sent them; "" when absent
   struct File {
@@ -66,10 +65,10 @@ Result<int64_t> ParseRfc3339Nanos(std::string_view text);
 inline constexpr size_t kMaxPendingUploads = 256;
 
 struct PublisherCounters {
-  uint64_t points = 0;     // queued lines
-  uint64_t skipped = 0;    // profiles of a metric language that gave no point (no usable part)
-  uint64_t errors = 0;     // profiles whose metrics failed (bad part, bomb) or could not be queued
-  uint64_t shed = 0;       // pushed uploads not measured because kMaxPendingUploads were waiting
+  uint64_t points = 0;   // queued lines
+  uint64_t skipped = 0;  // profiles of a metric language that gave no point (no usable part)
+  uint64_t errors = 0;   // profiles whose metrics failed (bad part, bomb) or could not be queued
+  uint64_t shed = 0;     // pushed uploads not measured because kMaxPendingUploads were waiting
 };
 
 // Computes and queues the point of each profile; never fails the caller.

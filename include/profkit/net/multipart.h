@@ -16,10 +16,10 @@ inline constexpr size_t kMaxPartHeaderBytes = 8192;
 
 struct Part {
   std::string name;
-  std::string filename;         // "" for a plain field
-  bool has_filename = false;    // filename="" is still a file part
-  std::string content_type;     // "" when the part has none (libdatadog omits it)
-  std::string_view data;        // into the body passed to ParseMultipart
+  std::string filename;       // "" for a plain field
+  bool has_filename = false;  // filename="" is still a file part
+  std::string content_type;   // "" when the part has none (libdatadog omits it)
+  std::string_view data;      // into the body passed to ParseMultipart
 };
 
 // The boundary parameter of a multipart/form-data Content-Type; errors say what is wrong.

@@ -27,8 +27,8 @@ struct ProcessTableOptions {
   // Upper bound on tracked processes, exited ones included until the next flush; beyond it new
   // processes are not tracked (counted in table_full) and their samples are dropped.
   size_t max_processes = 65536;
-  // A sample whose IP is in no known mapping triggers a re-read of /proc/PID/maps (new dlopen, JIT),
-  // at most this often per process.
+  // A sample whose IP is in no known mapping triggers a re-read of /proc/PID/maps (new dlopen,
+  // JIT), at most this often per process.
   int64_t maps_refresh_interval_ns = 250'000'000;
   // New programs have their /proc state read at exec, before a short-lived one vanishes; beyond
   // this many per second (a build farm execs thousands) the rest are read lazily at first sample.
@@ -37,13 +37,13 @@ struct ProcessTableOptions {
 };
 
 struct ProcessTableCounters {
-  uint64_t processes = 0;        // currently tracked
+  uint64_t processes = 0;  // currently tracked
   uint64_t proc_read_failures = 0;
   uint64_t maps_refreshes = 0;
   uint64_t unmapped_frames = 0;  // user IPs in no file-backed mapping
   uint64_t table_full = 0;
-  uint64_t collected = 0;        // exited processes released
-  uint64_t eager_loads = 0;      // /proc state read at exec
+  uint64_t collected = 0;             // exited processes released
+  uint64_t eager_loads = 0;           // /proc state read at exec
   uint64_t eager_loads_deferred = 0;  // over max_eager_loads_per_second, read at first sample
 };
 
@@ -114,7 +114,8 @@ class ProcessTable {
   // that is in no known mapping triggers a re-read of the mappings (a garbage return address
   // would otherwise spend the re-read while the dynamic loader is still mapping libraries, and a
   // Python program's interpreter library would stay unknown for a refresh interval).
-  profile::Frame ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address, IpSource source);
+  profile::Frame ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address,
+                                  IpSource source);
 
   // Ends the current aggregation interval and returns its number (1, 2, ...): the exits and
   // module releases seen from now on belong to the next one.

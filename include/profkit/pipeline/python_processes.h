@@ -25,14 +25,14 @@
 namespace profkit::pipeline {
 
 struct PythonCounters {
-  uint64_t processes = 0;           // registered now
-  uint64_t detected = 0;            // CPython processes found since start
-  uint64_t unsupported = 0;         // CPython processes that get native stacks only
+  uint64_t processes = 0;    // registered now
+  uint64_t detected = 0;     // CPython processes found since start
+  uint64_t unsupported = 0;  // CPython processes that get native stacks only
   uint64_t registration_failures = 0;
   uint64_t code_reads = 0;
   uint64_t code_read_failures = 0;
   uint64_t checksum_mismatches = 0;
-  uint64_t functions = 0;           // distinct Python functions interned
+  uint64_t functions = 0;  // distinct Python functions interned
   uint64_t function_table_full = 0;
 };
 
@@ -95,7 +95,8 @@ class PythonProcesses final : public ProcessTable::Observer {
   };
   const ModuleVerdict& Inspect(uint32_t module_id, const std::string& path);
   // A new state for `pid`, whose interpreter is `interpreter` loaded from `interpreter_module`.
-  State& AddState(uint32_t pid, uint32_t interpreter_module, const python::InterpreterModule& interpreter);
+  State& AddState(uint32_t pid, uint32_t interpreter_module,
+                  const python::InterpreterModule& interpreter);
   void Register(State& state, const ProcessTable::Process& process);
   void BecomePythonService(ProcessTable::Process& process, const State& state);
 

@@ -31,7 +31,8 @@ struct PythonStackFrame {
 //    then every Python frame.
 // Native frames below the outermost Python frame (main, Py_RunMain, _start) are dropped, so a
 // complete stack's root is <module>. `roles` has one entry per native frame.
-void MergePythonStack(std::span<const profile::Frame> native, std::span<const NativeFrameRole> roles,
+void MergePythonStack(std::span<const profile::Frame> native,
+                      std::span<const NativeFrameRole> roles,
                       std::span<const PythonStackFrame> python, std::vector<profile::Frame>& out);
 
 }  // namespace profkit::pipeline

@@ -1,6 +1,7 @@
 // The road from decoded BPF records to per-service profiles, shared by the daemon (`run`) and the
-// one-shot `record`: process events keep the ProcessTable fresh, samples become lifetime-independent
-// stacks aggregated per service, and a flush symbolizes each distinct frame once.
+// one-shot `record`: process events keep the ProcessTable fresh, samples become
+// lifetime-independent stacks aggregated per service, and a flush symbolizes each distinct frame
+// once.
 //
 // Two threads use it (SamplingLoop, sampling_loop.h): the reader calls Handle, EndInterval and
 // CollectFlushed; the flush worker calls BuildPprof / BuildCollapsed on the batch EndInterval
@@ -54,15 +55,15 @@ struct FlushBatch {
 
 struct PipelineCounters {
   uint64_t samples = 0;
-  uint64_t filtered_samples = 0;   // rejected by the sample filter
-  uint64_t orphan_samples = 0;     // the process vanished before it could be identified
+  uint64_t filtered_samples = 0;  // rejected by the sample filter
+  uint64_t orphan_samples = 0;    // the process vanished before it could be identified
   uint64_t truncated_stacks = 0;
-  uint64_t recovered_leaf_callers = 0;  // callers of frameless leaves restored from the stack top
-  uint64_t python_stacks = 0;           // samples whose stack got Python frames
-  uint64_t python_truncated_stacks = 0; // of those, deeper than the walker goes
-  uint64_t aggregation_drops = 0;  // distinct-stack limit reached
-  uint64_t profiles_built = 0;     // (on the flush worker)
-  uint64_t profile_errors = 0;     // (on the flush worker)
+  uint64_t recovered_leaf_callers = 0;   // callers of frameless leaves restored from the stack top
+  uint64_t python_stacks = 0;            // samples whose stack got Python frames
+  uint64_t python_truncated_stacks = 0;  // of those, deeper than the walker goes
+  uint64_t aggregation_drops = 0;        // distinct-stack limit reached
+  uint64_t profiles_built = 0;           // (on the flush worker)
+  uint64_t profile_errors = 0;           // (on the flush worker)
 };
 
 struct ServiceProfile {
@@ -106,7 +107,8 @@ class SamplePipeline {
   // A frame-pointer walk skips the caller of an innermost function that has not set up a frame
   // (GCC's leaf functions, libc's system-call wrappers); its CFI says where on the captured stack
   // top the return address into that caller is.
-  void InsertCallerOfFramelessLeaf(ProcessTable::Process& process, const sampling::SampleRecord& sample,
+  void InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
+                                   const sampling::SampleRecord& sample,
                                    std::vector<profile::Frame>& frames);
   // Replaces the user part of scratch_ with the merge of `native_user` and the sample's Python
   // frames.

@@ -61,7 +61,7 @@ struct ServiceKey {
   std::string service;
   std::string env;
   std::string version;
-  std::string language;  // "cpp" for native programs (DataKit's language value for C/C++)
+  std::string language;         // "cpp" for native programs (DataKit's language value for C/C++)
   std::string runtime_version;  // e.g. "3.11.2" for CPython; "" for native programs
 
   bool operator==(const ServiceKey&) const = default;

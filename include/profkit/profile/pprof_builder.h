@@ -77,7 +77,9 @@ class PprofBuilder {
  private:
   struct TransparentStringHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>()(s);
+    }
   };
   // (memory_start, memory_limit, file_offset, filename, build_id, flag bits)
   using MappingKey = std::tuple<uint64_t, uint64_t, uint64_t, int64_t, int64_t, uint32_t>;

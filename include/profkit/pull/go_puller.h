@@ -41,8 +41,8 @@ struct GoPullerCounters {
 class GoPuller {
  public:
   // Called on the puller's thread for every round that produced attachments.
-  using Sink = std::function<void(forward::ProfileUpload upload,
-                                  std::optional<int64_t> num_goroutine)>;
+  using Sink =
+      std::function<void(forward::ProfileUpload upload, std::optional<int64_t> num_goroutine)>;
 
   // `target` must have passed config::ValidateGoTarget. `paused` (may be null; election) skips
   // rounds while true and is re-checked at every tick; a paused tick forgets the previous

@@ -20,7 +20,7 @@ inline constexpr size_t kMaxFoldedFrames = 4096;
 inline constexpr int64_t kMaxFoldedCount = 1'000'000'000;
 
 struct FoldedOptions {
-  bool lines = false;  // format=lines: a stack per line, counted once; else "a;b;c <count>"
+  bool lines = false;       // format=lines: a stack per line, counted once; else "a;b;c <count>"
   std::string_view metric;  // the application name's suffix ("cpu", "inuse_space", ...) or ""
   std::string_view units = "samples";
   int64_t sample_rate = 100;

@@ -39,7 +39,7 @@ struct Response {
 struct IngestRequest {
   QueryParams params;
   std::string content_type;
-  std::string_view body;            // the body when it is not multipart
+  std::string_view body;  // the body when it is not multipart
   bool multipart = false;
   std::vector<net::Part> parts;  // when multipart
 };
@@ -54,7 +54,6 @@ Response HandleIngest(const IngestRequest& request, const ListenerContext& conte
 // 200 with an empty PushResponse once every profile is queued; errors are Connect JSON
 // ({"code":"invalid_argument","message":..}) with 400, 413, 415 or 503.
 Response HandlePush(std::string_view content_type, std::string_view body,
-                    const ListenerContext& context, const Deliver& deliver,
-                    int64_t now_unix_nanos);
+                    const ListenerContext& context, const Deliver& deliver, int64_t now_unix_nanos);
 
 }  // namespace profkit::pyroscope

@@ -1,5 +1,5 @@
-// The query string of Pyroscope's POST /ingest (docs/client-protocols.md §3.1), parsed and validated:
-// errors are one line naming the parameter, for a 400 answer.
+// The query string of Pyroscope's POST /ingest (docs/client-protocols.md §3.1), parsed and
+// validated: errors are one line naming the parameter, for a 400 answer.
 #pragma once
 
 #include <cstdint>

@@ -20,7 +20,7 @@
 namespace profkit::python {
 
 struct PythonFunction {
-  std::string name;      // qualified name where the version has one
+  std::string name;  // qualified name where the version has one
   std::string filename;
   int32_t first_line = 0;
 
@@ -64,9 +64,9 @@ struct ResolvedPythonFrame {
 };
 
 struct CodeCacheCounters {
-  uint64_t reads = 0;               // code objects read from the process
-  uint64_t read_failures = 0;       // unreadable or malformed (frame becomes unknown)
-  uint64_t checksum_mismatches = 0; // the object at that address is no longer the sampled one
+  uint64_t reads = 0;                // code objects read from the process
+  uint64_t read_failures = 0;        // unreadable or malformed (frame becomes unknown)
+  uint64_t checksum_mismatches = 0;  // the object at that address is no longer the sampled one
 };
 
 // One process's code objects, keyed by address and validated by checksum on every hit.

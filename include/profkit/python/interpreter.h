@@ -23,8 +23,8 @@ namespace profkit::python {
 struct InterpreterModule {
   CPythonOffsets offsets;  // offsets.version has micro when the file carries it
   LineTableFormat line_table_format = LineTableFormat::kLocationTable;
-  uint64_t runtime_address = 0;              // _PyRuntime
-  std::optional<uint64_t> none_address;      // _Py_NoneStruct, 3.13+
+  uint64_t runtime_address = 0;          // _PyRuntime
+  std::optional<uint64_t> none_address;  // _Py_NoneStruct, 3.13+
   // ThreadStateLookup::kGilstateThreadLocal (3.15+): where `_Py_tss_gilstate` is.
   std::optional<ThreadLocalLocation> gilstate_location;
   // _PyEval_EvalFrameDefault and its compiler-split .cold part: native frames here are the eval
@@ -44,10 +44,10 @@ struct InterpreterInspection {
 // Looks for `_PyRuntime` in the module's symbols (.dynsym, then .symtab); modules without it are
 // not interpreters (both fields empty), except that one defining `Py_Initialize` is an older
 // CPython and reported unsupported. The version comes from `Py_Version` (3.11+), else the file
-// name (libpython3.X / python3.X) with the micro from the PY_VERSION string in .rodata; offsets from
-// the built-in tables (3.8–3.12) or the `_Py_DebugOffsets` at the start of `_PyRuntime`'s initial
-// image in the file (3.13–3.15); for 3.15+ the thread-local gilstate's location from the machine
-// code of `PyGILState_GetThisThreadState`.
+// name (libpython3.X / python3.X) with the micro from the PY_VERSION string in .rodata; offsets
+// from the built-in tables (3.8–3.12) or the `_Py_DebugOffsets` at the start of `_PyRuntime`'s
+// initial image in the file (3.13–3.15); for 3.15+ the thread-local gilstate's location from the
+// machine code of `PyGILState_GetThisThreadState`.
 Result<InterpreterInspection> InspectInterpreterModule(symbolize::NativeSymbolizer& symbolizer,
                                                        uint32_t module_id, const std::string& path);
 

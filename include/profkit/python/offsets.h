@@ -49,7 +49,8 @@ struct CPythonOffsets {
     uint32_t interpreters_head = kNoOffset;
     // `Py_tss_t autoTSSkey` (gilstate's ≤ 3.11): `_is_initialized` and `_key`. The key selects the
     // pthread TSS slot holding this OS thread's `PyThreadState*`, which survives GIL release
-    // (docs/cpython-internals.md §1.1) — the only way to get Python frames of GIL-released native work.
+    // (docs/cpython-internals.md §1.1) — the only way to get Python frames of GIL-released native
+    // work.
     uint32_t tss_is_initialized = kNoOffset;
     uint32_t tss_key = kNoOffset;
   } runtime;
@@ -69,7 +70,7 @@ struct CPythonOffsets {
     uint32_t current_frame = kNoOffset;  // 3.13+: innermost `_PyInterpreterFrame*`
     // 3.15+: the sentinel frame every chain ends at; the walk stops there.
     uint32_t base_frame = kNoOffset;
-    uint32_t thread_id = kNoOffset;      // pthread_t: matches a TSS slot's owner thread
+    uint32_t thread_id = kNoOffset;  // pthread_t: matches a TSS slot's owner thread
     // 3.11+: kernel TID, validates a thread state against the sampled TID.
     uint32_t native_thread_id = kNoOffset;
     uint32_t size = kNoOffset;  // lets BPF read the fields it needs in one copy
@@ -84,13 +85,14 @@ struct CPythonOffsets {
   struct FrameObject {
     uint32_t f_back = kNoOffset;
     uint32_t f_code = kNoOffset;
-    // int: last started instruction, in bytes (3.8, 3.9) or in code units (3.10); docs/cpython-internals.md §4.
+    // int: last started instruction, in bytes (3.8, 3.9) or in code units (3.10);
+    // docs/cpython-internals.md §4.
     uint32_t f_lasti = kNoOffset;
   } frame_object;
 
   // `_PyInterpreterFrame` (3.11+).
   struct InterpreterFrame {
-    uint32_t code = kNoOffset;      // `f_code` (3.11, 3.12) / `f_executable` (3.13+, may be None)
+    uint32_t code = kNoOffset;  // `f_code` (3.11, 3.12) / `f_executable` (3.13+, may be None)
     // 3.14+: `f_executable` is a `_PyStackRef` whose low bits are tags (Py_TAG_BITS); the code
     // object pointer is the value with these bits cleared. 0 before 3.14.
     uint32_t code_tag_bits = 0;

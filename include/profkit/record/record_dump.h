@@ -39,7 +39,9 @@ class RecordDump {
  private:
   RecordDump(std::unique_ptr<sampling::RecordFileWriter> writer,
              std::function<bool(uint32_t pid)> keep_sample, process::ProcFs proc_fs)
-      : writer_(std::move(writer)), keep_sample_(std::move(keep_sample)), proc_fs_(std::move(proc_fs)) {}
+      : writer_(std::move(writer)),
+        keep_sample_(std::move(keep_sample)),
+        proc_fs_(std::move(proc_fs)) {}
   void Keep(Status status);
   // Whether the record is written; snapshots the facts of a sampled process when due.
   bool Admit(const sampling::Record& record);

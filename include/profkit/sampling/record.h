@@ -24,7 +24,7 @@ struct PythonFrameRecord {
 };
 
 enum class PythonWalkStatus : uint8_t {
-  kNotPython,      // the process is not registered as CPython
+  kNotPython,  // the process is not registered as CPython
   kOk,
   kNoKey,          // the interpreter's thread-state key is not created yet
   kNoThreadState,  // a native thread of a Python process

@@ -56,7 +56,7 @@ struct ProcessSnapshot {
 struct RecordFileContents {
   std::vector<std::vector<uint8_t>> records;
   std::map<uint32_t, ProcessSnapshot> processes;  // by pid, the last frame of each
-  bool truncated = false;  // the file ended inside a frame
+  bool truncated = false;                         // the file ended inside a frame
 };
 
 class RecordFileWriter {

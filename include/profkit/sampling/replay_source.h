@@ -29,9 +29,9 @@ class ReplaySource final : public SampleSource {
   // Records handed out per Poll; a Poll never waits.
   static constexpr size_t kDefaultRecordsPerPoll = 256;
 
-  static Result<std::unique_ptr<ReplaySource>> Open(const std::string& record_file,
-                                                    const std::string& proc_dir,
-                                                    size_t records_per_poll = kDefaultRecordsPerPoll);
+  static Result<std::unique_ptr<ReplaySource>> Open(
+      const std::string& record_file, const std::string& proc_dir,
+      size_t records_per_poll = kDefaultRecordsPerPoll);
   ReplaySource(RecordFileContents contents, size_t records_per_poll);
 
   Result<int> Poll(std::chrono::milliseconds timeout, const RecordHandler& on_record) override;

@@ -17,12 +17,12 @@
 namespace profkit::sampling {
 
 struct SamplerCounters {
-  uint64_t samples = 0;         // sample records decoded
-  uint64_t process_events = 0;  // exec/fork/exit records decoded
-  uint64_t ringbuf_drops = 0;   // records lost in BPF because the ring buffer was full
-  uint64_t stack_errors = 0;    // bpf_get_stack() failures (kernel or user)
-  uint64_t decode_errors = 0;   // ring-buffer records that did not decode
-  uint64_t python_samples = 0;  // samples of registered CPython processes
+  uint64_t samples = 0;               // sample records decoded
+  uint64_t process_events = 0;        // exec/fork/exit records decoded
+  uint64_t ringbuf_drops = 0;         // records lost in BPF because the ring buffer was full
+  uint64_t stack_errors = 0;          // bpf_get_stack() failures (kernel or user)
+  uint64_t decode_errors = 0;         // ring-buffer records that did not decode
+  uint64_t python_samples = 0;        // samples of registered CPython processes
   uint64_t python_walk_failures = 0;  // of those, samples without any Python frame
 };
 

@@ -8,11 +8,11 @@ __attribute__((noinline)) void fixture_report(void) {  // MARK:report
 }
 
 static inline __attribute__((always_inline)) void fixture_inlined_step(void) {  // MARK:step
-  fixture_report();  // MARK:inlined_call
+  fixture_report();                                                             // MARK:inlined_call
 }
 
 __attribute__((noinline)) void fixture_outer(void) {  // MARK:outer
-  fixture_inlined_step();  // MARK:outer_call
+  fixture_inlined_step();                             // MARK:outer_call
 }
 
 __attribute__((noinline)) int fixture_leaf(int x) {  // MARK:leaf

@@ -20,11 +20,11 @@ namespace fs = std::filesystem;
 
 sampling::Record SampleOfSelf() {
   const auto self = static_cast<uint32_t>(getpid());
-  return sampling::SampleRecord{.pid = self,
-                                .tid = self,
-                                .comm = "agent_test",
-                                .user_ips = {testing::Address(PkTestLeaf) + 4,
-                                             testing::Inside(PkTestCaller)}};
+  return sampling::SampleRecord{
+      .pid = self,
+      .tid = self,
+      .comm = "agent_test",
+      .user_ips = {testing::Address(PkTestLeaf) + 4, testing::Inside(PkTestCaller)}};
 }
 
 TEST(AgentTest, FlushesTheSourcesSamplesToTheLocalSink) {
@@ -67,8 +67,10 @@ TEST(AgentTest, SourceFailureFailsStartWithItsStep) {
   config::Config config;
   config.agent.hostname = "test-host";
   config.local.dir = "";
-  const sampling::SampleSourceFactory sources = [](const sampling::SamplerOptions&)
-      -> Result<std::unique_ptr<sampling::SampleSource>> { return Status::Unsupported("no BPF here"); };
+  const sampling::SampleSourceFactory sources =
+      [](const sampling::SamplerOptions&) -> Result<std::unique_ptr<sampling::SampleSource>> {
+    return Status::Unsupported("no BPF here");
+  };
   Result<std::unique_ptr<Agent>> agent = Agent::Start(config, sources);
   ASSERT_FALSE(agent.ok());
   EXPECT_NE(agent.status().message().find("starting eBPF sampling"), std::string::npos);

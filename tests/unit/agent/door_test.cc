@@ -27,22 +27,22 @@ constexpr int64_t kStart = 1'700'000'000'000'000'000;
 
 // A Python eBPF profile: 500 samples, 5 s of CPU over a 10 s interval.
 forward::ProfileUpload PythonProfile(std::string service) {
-  profile::PprofBuilder builder(profile::ProfileHeader{
-      .sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}},
-      .period_type = {"cpu", "nanoseconds"},
-      .period = 10'000'000});
+  profile::PprofBuilder builder(
+      profile::ProfileHeader{.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}},
+                             .period_type = {"cpu", "nanoseconds"},
+                             .period = 10'000'000});
   const uint64_t location = builder.AddLocation({.lines = {{.function_name = "work"}}});
   const uint64_t stack[] = {location};
   builder.AddSample(stack, std::vector<int64_t>{500, 5'000'000'000}, {});
-  return forward::ProfileUpload{.service = std::move(service),
-                                .env = "prod",
-                                .host = "node-7",
-                                .language = "python",
-                                .start_unix_nanos = kStart,
-                                .end_unix_nanos = kStart + 10'000'000'000,
-                                .attachments = {{.name = "cpu.pprof",
-                                                 .data = *GzipCompress(
-                                                     builder.SerializeUncompressed())}}};
+  return forward::ProfileUpload{
+      .service = std::move(service),
+      .env = "prod",
+      .host = "node-7",
+      .language = "python",
+      .start_unix_nanos = kStart,
+      .end_unix_nanos = kStart + 10'000'000'000,
+      .attachments = {
+          {.name = "cpu.pprof", .data = *GzipCompress(builder.SerializeUncompressed())}}};
 }
 
 class FakeDataway {
@@ -91,9 +91,9 @@ class DoorTest : public ::testing::Test {
       // As forward::DatawaySink::EnqueueUpload queues a profile.
       outlets.queue_upload = [this](const forward::ProfileUpload& upload) {
         forward::MultipartBody multipart = forward::BuildMultipartUpload(upload);
-        return dataway_.Enqueue(forward::QueuedRequest{
-            std::string(forward::kDatawayUploadPath), std::move(multipart.content_type),
-            upload.service, std::move(multipart.body)});
+        return dataway_.Enqueue(forward::QueuedRequest{std::string(forward::kDatawayUploadPath),
+                                                       std::move(multipart.content_type),
+                                                       upload.service, std::move(multipart.body)});
       };
       outlets.queue_request = enqueue;
       if (metrics) {

@@ -28,7 +28,8 @@ TEST(CompressionTest, DecompressionIsBounded) {
 TEST(CompressionTest, TruncatedInputIsAnError) {
   const Result<std::string> packed = GzipCompress("hello world, hello world");
   ASSERT_TRUE(packed.ok());
-  const Result<std::string> unpacked = GzipDecompress(packed->substr(0, packed->size() / 2), 1 << 20);
+  const Result<std::string> unpacked =
+      GzipDecompress(packed->substr(0, packed->size() / 2), 1 << 20);
   ASSERT_FALSE(unpacked.ok());
   EXPECT_EQ(unpacked.status().message(), "gzip: unexpected end of stream");
   EXPECT_EQ(unpacked.status().code(), StatusCode::kInvalidInput);

@@ -63,8 +63,8 @@ TEST(ConfigTest, SampleFileDataDirIsItsDirectory) {
 // The commented [[inputs.profile]] block of the sample, uncommented, is valid and has DataKit's
 // defaults.
 TEST(ConfigTest, SampleProfileInputBlockParses) {
-  Result<std::string> text = ReadFileBounded(
-      std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml", kMaxConfigFileBytes);
+  Result<std::string> text =
+      ReadFileBounded(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml", kMaxConfigFileBytes);
   ASSERT_TRUE(text.ok());
   const size_t start = text->find("#[[inputs.profile]]");
   ASSERT_NE(start, std::string::npos);
@@ -80,8 +80,8 @@ TEST(ConfigTest, SampleProfileInputBlockParses) {
   EXPECT_THAT(c.warnings, IsEmpty());
   EXPECT_TRUE(c.profile.enabled);
   EXPECT_EQ(c.profile.io.cache_capacity_mb, 10240);
-  EXPECT_EQ(c.profile.tags, (std::vector<std::pair<std::string, std::string>>{
-                                {"some_tag", "some_value"}}));
+  EXPECT_EQ(c.profile.tags,
+            (std::vector<std::pair<std::string, std::string>>{{"some_tag", "some_value"}}));
 }
 
 TEST(ConfigTest, AllKeysSet) {

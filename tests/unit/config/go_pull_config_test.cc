@@ -78,12 +78,14 @@ TEST(GoPullConfigTest, ErrorsNameTheField) {
        "conf.toml: inputs.profile[0].go[0]: enabled_types: a type is listed twice"},
       {"tls_key = \"/etc/hostname\"",
        "conf.toml: inputs.profile[0].go[0]: tls_cert and tls_key: set both or neither"},
-      {"tls_ca = \"/nonexistent/ca.pem\"", "conf.toml: inputs.profile[0].go[0]: tls_ca: /nonexistent/ca.pem"},
+      {"tls_ca = \"/nonexistent/ca.pem\"",
+       "conf.toml: inputs.profile[0].go[0]: tls_ca: /nonexistent/ca.pem"},
       {"service = 3", "conf.toml: inputs.profile[0].go[0].service: expected a string"},
   };
   for (const auto& [setting, message] : cases) {
     const std::string text = fmt::format(
-        "[[inputs.profile]]\n[[inputs.profile.go]]\nurl = \"http://127.0.0.1:6060\"\n{}\n", setting);
+        "[[inputs.profile]]\n[[inputs.profile.go]]\nurl = \"http://127.0.0.1:6060\"\n{}\n",
+        setting);
     Result<Config> c = Parse(text);
     ASSERT_FALSE(c.ok()) << setting;
     EXPECT_THAT(c.status().message(), ::testing::StartsWith(message)) << setting;
@@ -100,8 +102,8 @@ TEST(GoPullConfigTest, UrlIsRequiredAndChecked) {
 }
 
 TEST(GoPullConfigTest, UnknownGoKeysAreWarnings) {
-  Result<Config> c = Parse(
-      "[[inputs.profile]]\n[[inputs.profile.go]]\nurl = \"http://127.0.0.1:6060\"\nintervl = \"10s\"\n");
+  Result<Config> c = Parse("[[inputs.profile]]\n[[inputs.profile.go]]\nurl = "
+                           "\"http://127.0.0.1:6060\"\nintervl = \"10s\"\n");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_THAT(c->warnings,
               ElementsAre("conf.toml: unknown key 'inputs.profile[0].go[0].intervl' (ignored)"));

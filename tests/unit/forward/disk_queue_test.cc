@@ -132,10 +132,11 @@ TEST_F(DiskQueueTest, TornTailIsTruncatedAndAppendingResumes) {
 }
 
 TEST_F(DiskQueueTest, BitFlipsSkipOneRecordEach) {
-  for (const size_t flip_offset : {kDiskQueueRecordHeaderBytes + 1 + kDiskQueueRecordHeaderBytes + 2,
-                                   kDiskQueueRecordHeaderBytes + 1 + 4,   // length field
-                                   kDiskQueueRecordHeaderBytes + 1 + 9,   // checksum
-                                   kDiskQueueRecordHeaderBytes + 1}) {    // magic
+  for (const size_t flip_offset :
+       {kDiskQueueRecordHeaderBytes + 1 + kDiskQueueRecordHeaderBytes + 2,
+        kDiskQueueRecordHeaderBytes + 1 + 4,  // length field
+        kDiskQueueRecordHeaderBytes + 1 + 9,  // checksum
+        kDiskQueueRecordHeaderBytes + 1}) {   // magic
     SCOPED_TRACE(flip_offset);
     DiskQueueOptions options = Options();
     options.clear_on_start = true;

@@ -40,20 +40,20 @@ TEST(ParseElectionReplyTest, IntervalIsClampedAndDefaulted) {
 }
 
 TEST(ParseElectionReplyTest, RejectsGarbage) {
-  for (const char* body : {"", "not json", "[]", R"({"status":"success"})",
-                           R"({"content":"success"})", R"({"content":{"status":"won"}})",
-                           R"({"content":{"status":1}})"}) {
+  for (const char* body :
+       {"", "not json", "[]", R"({"status":"success"})", R"({"content":"success"})",
+        R"({"content":{"status":"won"}})", R"({"content":{"status":1}})"}) {
     EXPECT_FALSE(ParseElectionReply(body).ok()) << body;
   }
 }
 
 TEST(ElectionUrlTest, AddsNamespaceAndIdToTheDatawayQuery) {
-  Result<std::string> url =
-      ElectionUrl("https://dw.example:9528/some/path?token=tkn_1", kElectionHeartbeatPath,
-                  "ns one", "host&1");
+  Result<std::string> url = ElectionUrl("https://dw.example:9528/some/path?token=tkn_1",
+                                        kElectionHeartbeatPath, "ns one", "host&1");
   ASSERT_TRUE(url.ok()) << url.status().message();
-  EXPECT_EQ(*url,
-            "https://dw.example:9528/v1/election/heartbeat?token=tkn_1&namespace=ns+one&id=host%261");
+  EXPECT_EQ(
+      *url,
+      "https://dw.example:9528/v1/election/heartbeat?token=tkn_1&namespace=ns+one&id=host%261");
 }
 
 TEST(ElectionUrlTest, NeedsAToken) {
@@ -73,10 +73,9 @@ class FakeElectionServer {
       const bool heartbeat = request.path == kElectionHeartbeatPath;
       targets_.push_back(request.target);
       response.status = heartbeat ? heartbeat_http_ : 200;
-      response.set_content(
-          fmt::format(R"({{"content":{{"status":"{}","interval":1}}}})",
-                      heartbeat ? heartbeat_status_ : election_status_),
-          "application/json");
+      response.set_content(fmt::format(R"({{"content":{{"status":"{}","interval":1}}}})",
+                                       heartbeat ? heartbeat_status_ : election_status_),
+                           "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -149,8 +148,8 @@ TEST(DatawayElectionTest, LeadsWhenElectedAndStepsDownOnDefeat) {
 TEST(DatawayElectionTest, StaysCandidateWhileDefeated) {
   FakeElectionServer server;
   Changes changes;
-  auto election = DatawayElection::Start({.dataway_url = server.url(), .id = "me"},
-                                         changes.Callback());
+  auto election =
+      DatawayElection::Start({.dataway_url = server.url(), .id = "me"}, changes.Callback());
   ASSERT_TRUE(election.ok());
   // Two election requests, one interval (1 s) apart, and still no change.
   while (server.targets().size() < 2) std::this_thread::yield();
@@ -174,8 +173,8 @@ TEST(DatawayElectionTest, StopsPromptlyWhileWaiting) {
   FakeElectionServer server;
   server.Answer("success", "success");
   Changes changes;
-  auto election = DatawayElection::Start({.dataway_url = server.url(), .id = "me"},
-                                         changes.Callback());
+  auto election =
+      DatawayElection::Start({.dataway_url = server.url(), .id = "me"}, changes.Callback());
   ASSERT_TRUE(election.ok());
   changes.WaitFor(1);
   const auto start = std::chrono::steady_clock::now();

@@ -16,7 +16,6 @@ namespace {
 
 class LocalSinkTest : public ::testing::Test {
  protected:
-
   static ProfileUpload Upload(std::string service) {
     ProfileUpload upload;
     upload.service = std::move(service);

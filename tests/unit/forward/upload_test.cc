@@ -95,10 +95,9 @@ TEST(MultipartTest, EventFirstThenAttachments) {
 
   const std::vector<std::string> parts = SplitParts(multipart.body, boundary);
   ASSERT_EQ(parts.size(), 3u);
-  EXPECT_EQ(parts[0],
-            "Content-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
-            "Content-Type: application/json\r\n\r\n" +
-                BuildEventJson(upload));
+  EXPECT_EQ(parts[0], "Content-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
+                      "Content-Type: application/json\r\n\r\n" +
+                          BuildEventJson(upload));
   EXPECT_EQ(parts[1],
             "Content-Disposition: form-data; name=\"cpu.pprof\"; filename=\"cpu.pprof\"\r\n"
             "Content-Type: application/octet-stream\r\n\r\n" +

@@ -17,9 +17,8 @@ class ServerTest : public ::testing::Test {
     ServerOptions options;
     options.port = 0;
     options.body_limit = 64 << 10;
-    Result<std::unique_ptr<Server>> server = Server::Start(
-        options,
-        [this](const RewrittenUpload& upload) {
+    Result<std::unique_ptr<Server>> server =
+        Server::Start(options, [this](const RewrittenUpload& upload) {
           std::lock_guard lock(mutex_);
           queued_.push_back(upload.service);
           return Status::Ok();

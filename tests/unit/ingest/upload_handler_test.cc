@@ -51,21 +51,21 @@ TEST(UploadHandlerTest, GzipContentEncodingIsDecoded) {
   // A body that inflates past the limit is refused with 413, bounded.
   const Result<std::string> bomb = GzipCompress(std::string(4 * kLimit, '\0'));
   ASSERT_TRUE(bomb.ok());
-  EXPECT_EQ(HandleProfileUpload(testing::kFixtureContentType, "gzip", *bomb, kLimit, {},
-                                recorder.Queue())
-                .status,
-            413);
-  EXPECT_EQ(HandleProfileUpload(testing::kFixtureContentType, "br", "x", kLimit, {},
-                                recorder.Queue())
-                .status,
-            400);
+  EXPECT_EQ(
+      HandleProfileUpload(testing::kFixtureContentType, "gzip", *bomb, kLimit, {}, recorder.Queue())
+          .status,
+      413);
+  EXPECT_EQ(
+      HandleProfileUpload(testing::kFixtureContentType, "br", "x", kLimit, {}, recorder.Queue())
+          .status,
+      400);
 }
 
 TEST(UploadHandlerTest, BadBodiesGet400WithTheReason) {
   Recorder recorder;
   const std::string body = testing::FixtureBody();
-  IngestResponse response = HandleProfileUpload("application/json", "", "{}", kLimit, {},
-                                                recorder.Queue());
+  IngestResponse response =
+      HandleProfileUpload("application/json", "", "{}", kLimit, {}, recorder.Queue());
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body, "Content-Type \"application/json\" is not multipart/form-data\n");
   response = HandleProfileUpload(testing::kFixtureContentType, "", body.substr(0, body.size() / 2),
@@ -76,10 +76,10 @@ TEST(UploadHandlerTest, BadBodiesGet400WithTheReason) {
   std::string random(4096, '\0');
   uint32_t state = 12345;
   for (char& c : random) c = static_cast<char>((state = state * 1103515245 + 12345) >> 16);
-  EXPECT_EQ(HandleProfileUpload(testing::kFixtureContentType, "", random, kLimit, {},
-                                recorder.Queue())
-                .status,
-            400);
+  EXPECT_EQ(
+      HandleProfileUpload(testing::kFixtureContentType, "", random, kLimit, {}, recorder.Queue())
+          .status,
+      400);
   EXPECT_TRUE(recorder.queued.empty());
 }
 
@@ -117,9 +117,8 @@ TEST(UploadHandlerTest, TooManyPartsGet413) {
 TEST(UploadHandlerTest, QueueErrorsAre503WhenFullAnd500Otherwise) {
   Recorder recorder;
   recorder.next = Status::FromErrno("disk queue: write", ENOSPC);
-  IngestResponse response = HandleProfileUpload(testing::kFixtureContentType, "",
-                                                testing::FixtureBody(), kLimit, {},
-                                                recorder.Queue());
+  IngestResponse response = HandleProfileUpload(
+      testing::kFixtureContentType, "", testing::FixtureBody(), kLimit, {}, recorder.Queue());
   EXPECT_EQ(response.status, 503);
   EXPECT_EQ(response.body, "profkit: disk queue: write: No space left on device\n");
   recorder.next = Status::FromErrno("disk queue: write", EIO);

@@ -82,7 +82,8 @@ TEST(UploadRewriteTest, ClientHostWins) {
   const std::string body =
       "--b\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n\r\n"
       R"({"tags_profiler":"service:s,host:client-host","family":"go","attachments":["cpu.pprof"]})"
-      "\r\n--b\r\nContent-Disposition: form-data; name=\"cpu.pprof\"; filename=\"cpu.pprof\"\r\n\r\n"
+      "\r\n--b\r\nContent-Disposition: form-data; name=\"cpu.pprof\"; "
+      "filename=\"cpu.pprof\"\r\n\r\n"
       "PPROF\r\n--b--\r\n";
   Result<RewrittenUpload> upload = RewriteUpload(Parse(body, "b"), RewriteOptions{"agent", {}});
   ASSERT_TRUE(upload.ok()) << upload.status().message();
@@ -93,7 +94,8 @@ TEST(UploadRewriteTest, ClientHostWins) {
 TEST(UploadRewriteTest, LegacyV1DdTraceJsLayout) {
   const std::string body =
       "--b\r\nContent-Disposition: form-data; name=\"recording-start\"\r\n\r\n2024-01-01T00:00:00Z"
-      "\r\n--b\r\nContent-Disposition: form-data; name=\"recording-end\"\r\n\r\n2024-01-01T00:01:00Z"
+      "\r\n--b\r\nContent-Disposition: form-data; "
+      "name=\"recording-end\"\r\n\r\n2024-01-01T00:01:00Z"
       "\r\n--b\r\nContent-Disposition: form-data; name=\"language\"\r\n\r\njavascript"
       "\r\n--b\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\npprof"
       "\r\n--b\r\nContent-Disposition: form-data; name=\"tags[]\"\r\n\r\nservice:legacy"
@@ -134,8 +136,8 @@ TEST(UploadRewriteTest, LegacyV3Layout) {
 }
 
 TEST(UploadRewriteTest, ErrorsSayWhatIsWrong) {
-  const std::string no_event =
-      "--b\r\nContent-Disposition: form-data; name=\"x\"; filename=\"x.pprof\"\r\n\r\nP\r\n--b--\r\n";
+  const std::string no_event = "--b\r\nContent-Disposition: form-data; name=\"x\"; "
+                               "filename=\"x.pprof\"\r\n\r\nP\r\n--b--\r\n";
   EXPECT_EQ(RewriteUpload(Parse(no_event, "b"), {}).status().message(),
             "no event part (event.json) and no legacy tags[] fields: not a Datadog profile upload");
   const std::string bad_json =

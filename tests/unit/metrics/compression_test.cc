@@ -63,7 +63,8 @@ TEST(Compression, TruncatedAndCorruptInputIsAnError) {
       EXPECT_FALSE(out.ok()) << CompressionName(DetectCompression(packed)) << " keep " << keep;
     }
     std::string corrupt = packed;
-    for (size_t i = 8; i < corrupt.size(); i += 7) corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
+    for (size_t i = 8; i < corrupt.size(); i += 7)
+      corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
     EXPECT_FALSE(Decompress(corrupt, 1 << 20).ok()) << CompressionName(DetectCompression(packed));
   }
 }

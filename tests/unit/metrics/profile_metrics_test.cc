@@ -22,15 +22,16 @@ constexpr int64_t kStart = 1'700'000'000'000'000'000;
 
 std::map<std::string, Value> ByKey(const std::vector<Field>& fields) {
   std::map<std::string, Value> out;
-  for (const Field& field : fields) EXPECT_TRUE(out.emplace(field.key, field.value).second) << field.key;
+  for (const Field& field : fields)
+    EXPECT_TRUE(out.emplace(field.key, field.value).second) << field.key;
   return out;
 }
 
 double AsDouble(const Value& value) { return std::get<double>(value); }
 int64_t AsInt(const Value& value) { return std::get<int64_t>(value); }
 
-// The sums of DataKit's testdata python.pprof (docs/datakit-protocol.md §3.2), as dd-trace-py names and
-// units its sample types.
+// The sums of DataKit's testdata python.pprof (docs/datakit-protocol.md §3.2), as dd-trace-py names
+// and units its sample types.
 std::string DdTracePyProfile() {
   return BuildPprof({{{"cpu-samples", "count"}, 799},
                      {{"cpu-time", "nanoseconds"}, 7'990'188'678},
@@ -69,15 +70,17 @@ TEST(PprofSums, OverflowAndGarbageAreErrors) {
 TEST(PprofSums, ReadsUnpackedValuesAndChecksTheStructure) {
   using std::string_literals::operator""s;
   // string_table ["", "c"]; sample_type {type 1, unit 1}; two samples with one unpacked value each.
-  const std::string strings = "\x32\x00\x32\x01""c"s;
+  const std::string strings = "\x32\x00\x32\x01"
+                              "c"s;
   const std::string type = "\x0a\x04\x08\x01\x10\x01"s;
   const std::string samples = "\x12\x02\x10\x05\x12\x02\x10\x07"s;
   Result<SampleSums> sums = SumPprof(samples + type + strings, 1 << 10);  // any field order
   ASSERT_TRUE(sums.ok()) << sums.status().message();
   EXPECT_EQ(sums->at("c"), 12);
 
-  EXPECT_THAT(SumPprof(strings + type + samples + "\x12\x04\x10\x01\x10\x02"s, 1 << 10).status().message(),
-              HasSubstr("malformed"));
+  EXPECT_THAT(
+      SumPprof(strings + type + samples + "\x12\x04\x10\x01\x10\x02"s, 1 << 10).status().message(),
+      HasSubstr("malformed"));
   EXPECT_THAT(SumPprof(strings + "\x0a\x04\x08\x09\x10\x01"s, 1 << 10).status().message(),
               HasSubstr("out of range"));
   EXPECT_THAT(SumPprof(type + samples, 1 << 10).status().message(), HasSubstr("string_table[0]"));
@@ -119,8 +122,11 @@ TEST(ProfileMetrics, PythonMatchesDataKitsFormulas) {
 TEST(ProfileMetrics, PythonPicksAutoOverOtherPprofParts) {
   const std::string auto_pprof = BuildPprof({{{"wall-time", "nanoseconds"}, 10}});
   const std::string other = BuildPprof({{{"wall-time", "nanoseconds"}, 99}});
-  ProfileInput input{"python", kStart, kStart + 1'000'000'000,
-                     {{"other.pprof", "other.pprof", other}, {"auto", "auto.pprof", auto_pprof},
+  ProfileInput input{"python",
+                     kStart,
+                     kStart + 1'000'000'000,
+                     {{"other.pprof", "other.pprof", other},
+                      {"auto", "auto.pprof", auto_pprof},
                       {"code-provenance", "code-provenance.json", "{}"}}};
   auto f = ByKey(*ComputeFields(input));
   EXPECT_EQ(AsInt(f["prof_python_wall_time"]), 10);
@@ -128,7 +134,8 @@ TEST(ProfileMetrics, PythonPicksAutoOverOtherPprofParts) {
 
 TEST(ProfileMetrics, EbpfPythonCpuCoresFromOnCpuNanoseconds) {
   // profkit's eBPF Python profiles: samples/count and cpu/nanoseconds, over a 10 s interval.
-  const std::string pprof = BuildPprof({{{"samples", "count"}, 1500}, {{"cpu", "nanoseconds"}, 15'000'000'000}});
+  const std::string pprof =
+      BuildPprof({{{"samples", "count"}, 1500}, {{"cpu", "nanoseconds"}, 15'000'000'000}});
   const std::string gzip = *GzipCompress(pprof);  // ProfileFile only views its data
   ProfileInput input{"python", kStart, kStart + 10'000'000'000, {{"cpu.pprof", "cpu.pprof", gzip}}};
   auto f = ByKey(*ComputeFields(input));
@@ -138,17 +145,24 @@ TEST(ProfileMetrics, EbpfPythonCpuCoresFromOnCpuNanoseconds) {
 
 TEST(ProfileMetrics, GoFromPprofFilesReadsTheGoroutineSampleType) {
   const int64_t d_ns = 60'000'000'000;
-  const std::string cpu = BuildPprof({{{"samples", "count"}, 600}, {{"cpu", "nanoseconds"}, 6'000'000'000}});
-  const std::string heap = BuildPprof({{{"alloc_objects", "count"}, 1}, {{"alloc_space", "bytes"}, 2},
-                                       {{"inuse_objects", "count"}, 300}, {{"inuse_space", "bytes"}, 4096}});
-  const std::string block = BuildPprof({{{"contentions", "count"}, 5}, {{"delay", "nanoseconds"}, 700}});
-  const std::string mutex = BuildPprof({{{"contentions", "count"}, 5}, {{"delay", "microseconds"}, 3}});
+  const std::string cpu =
+      BuildPprof({{{"samples", "count"}, 600}, {{"cpu", "nanoseconds"}, 6'000'000'000}});
+  const std::string heap = BuildPprof({{{"alloc_objects", "count"}, 1},
+                                       {{"alloc_space", "bytes"}, 2},
+                                       {{"inuse_objects", "count"}, 300},
+                                       {{"inuse_space", "bytes"}, 4096}});
+  const std::string block =
+      BuildPprof({{{"contentions", "count"}, 5}, {{"delay", "nanoseconds"}, 700}});
+  const std::string mutex =
+      BuildPprof({{{"contentions", "count"}, 5}, {{"delay", "microseconds"}, 3}});
   // Go's goroutine profile type is "goroutine"; DataKit reads "goroutines" and reports 0.
   const std::string goroutines = BuildPprof({{{"goroutine", "count"}, 42}});
   const std::string wait = BuildPprof({{{"goroutine", "count"}, 7}});
   const std::string cpu_gzip = *GzipCompress(cpu), heap_zstd = testing::Zstd(heap),
                     mutex_lz4 = testing::Lz4(mutex);
-  ProfileInput input{"golang", kStart, kStart + d_ns,
+  ProfileInput input{"golang",
+                     kStart,
+                     kStart + d_ns,
                      {{"goroutineswait.pprof", "goroutineswait.pprof", wait},
                       {"cpu.pprof", "cpu.pprof", cpu_gzip},
                       {"delta-heap.pprof", "delta-heap.pprof", heap_zstd},
@@ -173,8 +187,11 @@ TEST(ProfileMetrics, GoMetricsJsonWinsAndDerivesAsDataKit) {
       R"(["go_num_goroutine",9],["go_cpu_cores",0.5],["go_cpu_cores_gc_overhead",0.3],["unknown",1]])";
   const std::string cpu = BuildPprof({{{"cpu", "nanoseconds"}, 1'000'000'000}});
   const std::string goroutines = BuildPprof({{{"goroutine", "count"}, 42}});
-  ProfileInput input{"golang", kStart, kStart + 10'000'000'000,
-                     {{"metrics.json", "metrics.json", json}, {"cpu.pprof", "cpu.pprof", cpu},
+  ProfileInput input{"golang",
+                     kStart,
+                     kStart + 10'000'000'000,
+                     {{"metrics.json", "metrics.json", json},
+                      {"cpu.pprof", "cpu.pprof", cpu},
                       {"goroutines.pprof", "goroutines.pprof", goroutines}}};
   Result<std::vector<Field>> fields = ComputeFields(input);
   ASSERT_TRUE(fields.ok()) << fields.status().message();
@@ -197,10 +214,14 @@ TEST(ProfileMetrics, NodejsFromWallAndSpace) {
   const std::string wall = BuildPprof({{{"sample", "count"}, 993},
                                        {{"wall", "nanoseconds"}, 10'209'033'000},
                                        {{"cpu", "nanoseconds"}, 10'159'190'728}});
-  const std::string space = BuildPprof({{{"inuse_objects", "count"}, 25'937}, {{"inuse_space", "bytes"}, 11'651'900}});
+  const std::string space =
+      BuildPprof({{{"inuse_objects", "count"}, 25'937}, {{"inuse_space", "bytes"}, 11'651'900}});
   const std::string space_gzip = *GzipCompress(space), wall_gzip = *GzipCompress(wall);
-  ProfileInput input{"nodejs", kStart, kStart + 10'224'000'000,
-                     {{"space.pprof", "space.pprof", space_gzip}, {"wall.pprof", "wall.pprof", wall_gzip}}};
+  ProfileInput input{
+      "nodejs",
+      kStart,
+      kStart + 10'224'000'000,
+      {{"space.pprof", "space.pprof", space_gzip}, {"wall.pprof", "wall.pprof", wall_gzip}}};
   auto f = ByKey(*ComputeFields(input));
   EXPECT_EQ(f.size(), 4u);
   EXPECT_DOUBLE_EQ(AsDouble(f["prof_nodejs_cpu_cores"]), 10'159'190'728.0 / 10'224'000'000.0);
@@ -220,7 +241,8 @@ TEST(ProfileMetrics, OtherLanguagesAndEmptyUploadsHaveNone) {
 
 TEST(ProfileMetrics, BadTimesAndBombsAreErrors) {
   const std::string pprof = BuildPprof({{{"cpu", "nanoseconds"}, 1}});
-  EXPECT_FALSE(ComputeFields(ProfileInput{"golang", kStart, kStart, {{"cpu.pprof", "", pprof}}}).ok());
+  EXPECT_FALSE(
+      ComputeFields(ProfileInput{"golang", kStart, kStart, {{"cpu.pprof", "", pprof}}}).ok());
   const std::string bomb = testing::Zstd(std::string(8 << 20, '\0'));
   Result<std::vector<Field>> fields =
       ComputeFields(ProfileInput{"golang", kStart, kStart + 1, {{"cpu.pprof", "", bomb}}}, 1 << 20);

@@ -20,14 +20,15 @@ constexpr int64_t kStart = 1'700'000'000'000'000'000;
 forward::ProfileUpload EbpfPythonUpload(std::string host) {
   const std::string pprof =
       testing::BuildPprof({{{"samples", "count"}, 500}, {{"cpu", "nanoseconds"}, 5'000'000'000}});
-  return forward::ProfileUpload{.service = "web app",
-                                .env = "prod",
-                                .version = "",
-                                .host = std::move(host),
-                                .language = "python",
-                                .start_unix_nanos = kStart,
-                                .end_unix_nanos = kStart + 10'000'000'000,
-                                .attachments = {{.name = "cpu.pprof", .data = *GzipCompress(pprof)}}};
+  return forward::ProfileUpload{
+      .service = "web app",
+      .env = "prod",
+      .version = "",
+      .host = std::move(host),
+      .language = "python",
+      .start_unix_nanos = kStart,
+      .end_unix_nanos = kStart + 10'000'000'000,
+      .attachments = {{.name = "cpu.pprof", .data = *GzipCompress(pprof)}}};
 }
 
 // What the agent's door hands to metrics for a pushed upload (agent/door.cc).
@@ -48,8 +49,9 @@ TEST(Rfc3339, ParsesFractionsAndOffsets) {
   EXPECT_EQ(*ParseRfc3339Nanos("2026-11-22T01:14:25.745Z"), 1795310065745000000);
   EXPECT_EQ(*ParseRfc3339Nanos("2026-11-22T09:14:25.123456789+08:00"), 1795310065123456789);
   EXPECT_EQ(*ParseRfc3339Nanos("2026-11-22T01:14:25.1234567891Z"), 1795310065123456789);
-  for (const char* bad : {"", "2026-11-22", "2026-11-22T01:14:25", "2026-13-22T01:14:25Z",
-                          "2026-11-22T01:14:25.Z", "2026-11-22T01:14:25+8", "x026-11-22T01:14:25Z"}) {
+  for (const char* bad :
+       {"", "2026-11-22", "2026-11-22T01:14:25", "2026-13-22T01:14:25Z", "2026-11-22T01:14:25.Z",
+        "2026-11-22T01:14:25+8", "x026-11-22T01:14:25Z"}) {
     EXPECT_FALSE(ParseRfc3339Nanos(bad).ok()) << bad;
   }
 }
@@ -84,13 +86,12 @@ TEST(FromPushedProfile, DdTraceJsFixtureAsIngestParsedIt) {
   ASSERT_TRUE(line.ok()) << line.status().message();
   // Fixture sums: wall 10 209 033 000 ns, cpu 10 159 190 728 ns, inuse 25 937 objects /
   // 11 651 900 bytes; start 01:14:25.745, end 01:14:35.969 → D = 10.224 s.
-  EXPECT_EQ(*line,
-            fmt::format("profiling_metrics,env=dev,host=agent-host,language=nodejs,"
-                        "service=node-demo,team=x,version=1.0 prof_nodejs_cpu_cores={},"
-                        "prof_nodejs_wall_time=10209033000i,"
-                        "prof_nodejs_lifetime_heap_bytes=11651900i,"
-                        "prof_nodejs_lifetime_heap_objects=25937i 1795310075969000000\n",
-                        10'159'190'728.0 / 10'224'000'000.0));
+  EXPECT_EQ(*line, fmt::format("profiling_metrics,env=dev,host=agent-host,language=nodejs,"
+                               "service=node-demo,team=x,version=1.0 prof_nodejs_cpu_cores={},"
+                               "prof_nodejs_wall_time=10209033000i,"
+                               "prof_nodejs_lifetime_heap_bytes=11651900i,"
+                               "prof_nodejs_lifetime_heap_objects=25937i 1795310075969000000\n",
+                               10'159'190'728.0 / 10'224'000'000.0));
 }
 
 TEST(Publisher, QueuesLinesAndCountsFailuresWithoutThrowing) {
@@ -112,8 +113,8 @@ TEST(Publisher, QueuesLinesAndCountsFailuresWithoutThrowing) {
   empty.attachments.clear();
   publisher.Publish(empty);
   // A pushed upload whose event has no usable end: no point, an error.
-  publisher.Publish(PushedProfile{.service = "s", .language = "nodejs",
-                                  .start = "2026-11-22T01:14:25Z", .end = "soon"});
+  publisher.Publish(PushedProfile{
+      .service = "s", .language = "nodejs", .start = "2026-11-22T01:14:25Z", .end = "soon"});
   // A pushed upload of a language without metrics: skipped.
   publisher.Publish(PushedProfile{.service = "s", .language = "java"});
   EXPECT_EQ(queued.size(), 1u);

@@ -17,8 +17,10 @@ inline std::string BuildPprof(const std::vector<std::pair<profile::ValueType, in
   profile::ProfileHeader header{.period_type = {"cpu", "nanoseconds"}, .period = 10'000'000};
   for (const auto& [type, total] : totals) header.sample_types.push_back(type);
   profile::PprofBuilder builder(header);
-  const uint64_t a = builder.AddLocation({.lines = {{.function_name = "handle", .filename = "app.py"}}});
-  const uint64_t b = builder.AddLocation({.lines = {{.function_name = "work", .filename = "app.py"}}});
+  const uint64_t a =
+      builder.AddLocation({.lines = {{.function_name = "handle", .filename = "app.py"}}});
+  const uint64_t b =
+      builder.AddLocation({.lines = {{.function_name = "work", .filename = "app.py"}}});
   std::vector<int64_t> first, second;
   for (const auto& [type, total] : totals) {
     first.push_back(total / 3);

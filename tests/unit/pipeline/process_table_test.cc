@@ -31,14 +31,16 @@ class ProcessTableTest : public ::testing::Test {
     self_inode_ = st.st_ino;
   }
 
-  void AddProcess(uint32_t pid, uint32_t ppid, const std::string& comm, const std::string& environ) {
+  void AddProcess(uint32_t pid, uint32_t ppid, const std::string& comm,
+                  const std::string& environ) {
     const std::string dir = root_ + "/" + std::to_string(pid);
     ASSERT_TRUE(MakeDirectories(dir).ok());
     Write(dir + "/stat", std::to_string(pid) + " (" + comm + ") S " + std::to_string(ppid) +
                              " 1 1 0 -1 4194560 100 0 0 0 5 1 0 0 20 0 1 0 12345 1000000 100");
     Write(dir + "/environ", environ);
-    Write(dir + "/maps", fmt::format("{:x}-{:x} r-xp 00001000 {:02x}:{:02x} {} {}\n", kMapStart, kMapEnd,
-                                     self_dev_major_, self_dev_minor_, self_inode_, self_exe_));
+    Write(dir + "/maps",
+          fmt::format("{:x}-{:x} r-xp 00001000 {:02x}:{:02x} {} {}\n", kMapStart, kMapEnd,
+                      self_dev_major_, self_dev_minor_, self_inode_, self_exe_));
     fs::create_symlink(self_exe_, dir + "/exe");
     fs::create_symlink("/", dir + "/root");
   }
@@ -102,8 +104,10 @@ TEST_F(ProcessTableTest, ExitedProcessesAndTheirModulesAreReleasedAfterFlush) {
   process::ProcFs proc_fs(root_);
   symbolize::NativeSymbolizer symbolizer;
   ProcessTable table(proc_fs, symbolizer, {});
-  const uint32_t module = table.ResolveUserFrame(*table.Get(100), kMapStart, false, kInterrupted).module_id;
-  EXPECT_EQ(table.ResolveUserFrame(*table.Get(101), kMapStart, false, kInterrupted).module_id, module)
+  const uint32_t module =
+      table.ResolveUserFrame(*table.Get(100), kMapStart, false, kInterrupted).module_id;
+  EXPECT_EQ(table.ResolveUserFrame(*table.Get(101), kMapStart, false, kInterrupted).module_id,
+            module)
       << "one module for one file, however many processes map it";
 
   table.OnExit(100);
@@ -112,7 +116,8 @@ TEST_F(ProcessTableTest, ExitedProcessesAndTheirModulesAreReleasedAfterFlush) {
   EXPECT_NE(symbolizer.Module(module), nullptr) << "process 101 still maps it";
 
   table.OnExit(101);
-  EXPECT_NE(symbolizer.Module(module), nullptr) << "samples taken before the exit are not flushed yet";
+  EXPECT_NE(symbolizer.Module(module), nullptr)
+      << "samples taken before the exit are not flushed yet";
   table.CollectExited(table.EndInterval());
   EXPECT_EQ(table.counters().processes, 0u);
   EXPECT_EQ(symbolizer.Module(module), nullptr);
@@ -147,7 +152,8 @@ TEST_F(ProcessTableTest, ExecReadsProcBeforeAShortLivedProcessVanishes) {
   ProcessTable::Process* process = table.Get(100);
   ASSERT_NE(process, nullptr);
   EXPECT_EQ(process->identity.service, "batch");
-  EXPECT_NE(table.ResolveUserFrame(*process, kMapStart + 0x10, false, kInterrupted).module_id, profile::kUnknownModule);
+  EXPECT_NE(table.ResolveUserFrame(*process, kMapStart + 0x10, false, kInterrupted).module_id,
+            profile::kUnknownModule);
   EXPECT_EQ(table.counters().eager_loads, 1u);
 }
 
@@ -162,7 +168,8 @@ TEST_F(ProcessTableTest, OnlyAnInterruptedIpRereadsTheMappingsOfANewProgram) {
   ProcessTable::Process* process = table.Get(100);
   ASSERT_NE(process, nullptr);
   // The loader's frames have no frame pointers: the walk reads data as return addresses.
-  EXPECT_EQ(table.ResolveUserFrame(*process, kMapStart + 0x10, true, kWalked).module_id, profile::kUnknownModule);
+  EXPECT_EQ(table.ResolveUserFrame(*process, kMapStart + 0x10, true, kWalked).module_id,
+            profile::kUnknownModule);
   EXPECT_EQ(table.counters().maps_refreshes, 0u);
   Write(maps, fmt::format("{:x}-{:x} r-xp 00001000 {:02x}:{:02x} {} {}\n", kMapStart, kMapEnd,
                           self_dev_major_, self_dev_minor_, self_inode_, self_exe_));

@@ -41,24 +41,34 @@ class ProfileAssemblyTest : public ::testing::Test {
       }
     }
     ASSERT_NE(module_, 0u);
-    Result<symbolize::KernelSymbolizer> kernel = symbolize::KernelSymbolizer::Load(dir_ + "/kallsyms");
+    Result<symbolize::KernelSymbolizer> kernel =
+        symbolize::KernelSymbolizer::Load(dir_ + "/kallsyms");
     ASSERT_TRUE(kernel.ok()) << kernel.status().message();
     symbolizer_ = std::make_unique<FrameSymbolizer>(
         native_, std::make_unique<symbolize::KernelSymbolizer>(std::move(kernel).value()));
   }
 
   profile::Aggregator::ServiceStacks Stacks() {
-    const profile::Frame clear_user{.kind = profile::FrameKind::kKernel, .address = 0xffffffff81002010};
-    const profile::Frame syscall{.kind = profile::FrameKind::kKernel, .address = 0xffffffff81001020,
+    const profile::Frame clear_user{.kind = profile::FrameKind::kKernel,
+                                    .address = 0xffffffff81002010};
+    const profile::Frame syscall{.kind = profile::FrameKind::kKernel,
+                                 .address = 0xffffffff81001020,
                                  .is_return_address = true};
     // A return address points after the call instruction, never at the function entry.
-    const profile::Frame marker{.module_id = module_, .address = marker_offset_ + 4, .is_return_address = true};
-    const profile::Frame unknown{.module_id = profile::kUnknownModule, .address = 0x1234, .is_return_address = true};
+    const profile::Frame marker{
+        .module_id = module_, .address = marker_offset_ + 4, .is_return_address = true};
+    const profile::Frame unknown{
+        .module_id = profile::kUnknownModule, .address = 0x1234, .is_return_address = true};
     profile::Aggregator::ServiceStacks stacks{.key = {.service = "svc"}};
-    stacks.stacks.push_back({profile::StackSample{.pid = 7, .tid = 8, .thread_name = "worker",
-                                                  .frames = {clear_user, syscall, marker, unknown}}, 3});
-    stacks.stacks.push_back({profile::StackSample{.pid = 7, .tid = 7, .thread_name = "main",
-                                                  .frames = {marker, unknown}}, 2});
+    stacks.stacks.push_back({profile::StackSample{.pid = 7,
+                                                  .tid = 8,
+                                                  .thread_name = "worker",
+                                                  .frames = {clear_user, syscall, marker, unknown}},
+                             3});
+    stacks.stacks.push_back(
+        {profile::StackSample{
+             .pid = 7, .tid = 7, .thread_name = "main", .frames = {marker, unknown}},
+         2});
     stacks.total = 5;
     return stacks;
   }
@@ -72,8 +82,8 @@ class ProfileAssemblyTest : public ::testing::Test {
 };
 
 TEST_F(ProfileAssemblyTest, PprofCarriesSamplesLabelsMappingsAndLines) {
-  const IntervalTiming timing{.start_unix_ns = 1'000'000'000, .end_unix_ns = 3'000'000'000,
-                              .sample_period_ns = 10'101'010};
+  const IntervalTiming timing{
+      .start_unix_ns = 1'000'000'000, .end_unix_ns = 3'000'000'000, .sample_period_ns = 10'101'010};
   Result<std::string> bytes = BuildServicePprof(Stacks(), *symbolizer_, timing);
   ASSERT_TRUE(bytes.ok()) << bytes.status().message();
   Result<perftools::profiles::Profile> parsed = profile::ParsePprof(*bytes, 1 << 24);
@@ -97,7 +107,8 @@ TEST_F(ProfileAssemblyTest, PprofCarriesSamplesLabelsMappingsAndLines) {
   for (const auto& label : p.sample(0).label()) {
     labels[str(label.key())] = label.str() ? str(label.str()) : std::to_string(label.num());
   }
-  EXPECT_EQ(labels, (std::map<std::string, std::string>{{"pid", "7"}, {"tid", "8"}, {"thread_name", "worker"}}));
+  EXPECT_EQ(labels, (std::map<std::string, std::string>{
+                        {"pid", "7"}, {"tid", "8"}, {"thread_name", "worker"}}));
 
   std::set<std::string> functions, mappings;
   for (const auto& f : p.function()) functions.insert(str(f.name()));
@@ -117,9 +128,8 @@ TEST_F(ProfileAssemblyTest, PprofCarriesSamplesLabelsMappingsAndLines) {
 
 TEST_F(ProfileAssemblyTest, CollapsedIsRootFirstWithKernelSuffix) {
   const std::string text = BuildCollapsed({Stacks()}, *symbolizer_);
-  EXPECT_EQ(text,
-            "[unknown];ProfkitAssemblyMarker 2\n"
-            "[unknown];ProfkitAssemblyMarker;do_syscall_64_[k];clear_user_[k] 3\n");
+  EXPECT_EQ(text, "[unknown];ProfkitAssemblyMarker 2\n"
+                  "[unknown];ProfkitAssemblyMarker;do_syscall_64_[k];clear_user_[k] 3\n");
 }
 
 }  // namespace

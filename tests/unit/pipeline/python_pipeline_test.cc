@@ -47,7 +47,8 @@ std::optional<CodeSegment> ExecutableSegment(const char* path) {
     if (!file.read(reinterpret_cast<char*>(&phdr), sizeof(phdr))) return std::nullopt;
     if (phdr.p_type != PT_LOAD || (phdr.p_flags & PF_X) == 0) continue;
     const uint64_t skew = phdr.p_vaddr & 0xfff;
-    return CodeSegment{.vaddr = phdr.p_vaddr - skew, .offset = phdr.p_offset - skew,
+    return CodeSegment{.vaddr = phdr.p_vaddr - skew,
+                       .offset = phdr.p_offset - skew,
                        .size = (phdr.p_filesz + skew + 0xfff) & ~uint64_t{0xfff}};
   }
   return std::nullopt;
@@ -78,7 +79,8 @@ class PythonPipelineTest : public ::testing::Test {
                      std::string("python3\0/srv/app.py\0", 20));
     offsets_ = *python::BuiltinOffsets(3, 11);
     // 3.11's location table: co_firstlineno for code unit 0, the next line for unit 1.
-    memory_.Map(kLineTable, BytesObject(offsets_, std::vector<uint8_t>{0x80, 0x00, 0xd8, 0x08, 0x09}));
+    memory_.Map(kLineTable,
+                BytesObject(offsets_, std::vector<uint8_t>{0x80, 0x00, 0xd8, 0x08, 0x09}));
   }
 
   // Where `symbol` of the interpreter is in the fake process.
@@ -98,8 +100,10 @@ class PythonPipelineTest : public ::testing::Test {
     const uint64_t strings = address + 0x800;
     memory_.Map(strings, AsciiStr(offsets_, name));
     memory_.Map(strings + 0x100, AsciiStr(offsets_, "/srv/app.py"));
-    memory_.Map(address, CodeObjectBytes(offsets_, {.flags = 3, .firstlineno = first_line,
-                                                    .name = strings, .qualname = strings,
+    memory_.Map(address, CodeObjectBytes(offsets_, {.flags = 3,
+                                                    .firstlineno = first_line,
+                                                    .name = strings,
+                                                    .qualname = strings,
                                                     .filename = strings + 0x100,
                                                     .line_table = kLineTable}));
     return profkit_python_code_checksum(0, 0, 3, static_cast<uint32_t>(first_line));
@@ -112,12 +116,12 @@ class PythonPipelineTest : public ::testing::Test {
 };
 
 TEST_F(PythonPipelineTest, PythonFramesTakeTheEvalLoopsPlace) {
-  SamplePipeline pipeline(PipelineOptions{
-      .proc_root = tree_.root(),
-      .kallsyms_path = tree_.root() + "/no-kallsyms",
-      .process_memory = [this](uint32_t) -> std::unique_ptr<python::MemoryReader> {
-        return std::make_unique<BorrowedMemory>(memory_);
-      }});
+  SamplePipeline pipeline(
+      PipelineOptions{.proc_root = tree_.root(),
+                      .kallsyms_path = tree_.root() + "/no-kallsyms",
+                      .process_memory = [this](uint32_t) -> std::unique_ptr<python::MemoryReader> {
+                        return std::make_unique<BorrowedMemory>(memory_);
+                      }});
   RecordingRegistry registry;
   pipeline.SetPythonRegistry(&registry);
   const uint16_t handler = MapCode(kCodeHandler, "handler", 10);
@@ -128,11 +132,12 @@ TEST_F(PythonPipelineTest, PythonFramesTakeTheEvalLoopsPlace) {
       .pid = kPid,
       .tid = kPid,
       .comm = "python3",
-      .user_ips = {RuntimeAddress("_PyEval_EvalFrameDefault") + 16, RuntimeAddress("Py_RunMain") + 16},
+      .user_ips = {RuntimeAddress("_PyEval_EvalFrameDefault") + 16,
+                   RuntimeAddress("Py_RunMain") + 16},
       .python_status = sampling::PythonWalkStatus::kOk,
-      .python_frames = {{.code_object = kCodeHandler, .instruction = 1, .checksum = handler},
-                        {.code_object = kCodeModule, .instruction = 0, .checksum = module,
-                         .entry = true}}});
+      .python_frames = {
+          {.code_object = kCodeHandler, .instruction = 1, .checksum = handler},
+          {.code_object = kCodeModule, .instruction = 0, .checksum = module, .entry = true}}});
   EXPECT_TRUE(registry.pids.contains(kPid)) << "registered with the walker";
   const FlushBatch batch = pipeline.EndInterval({});
   ASSERT_EQ(batch.stacks.size(), 1u);

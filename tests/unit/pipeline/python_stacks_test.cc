@@ -14,7 +14,9 @@ constexpr uint32_t kInterpreterModule = 3;
 constexpr uint32_t kExtensionModule = 4;
 
 profile::Frame Native(uint64_t address, uint32_t module = kExtensionModule) {
-  return {.kind = profile::FrameKind::kNative, .module_id = module, .address = address,
+  return {.kind = profile::FrameKind::kNative,
+          .module_id = module,
+          .address = address,
           .is_return_address = true};
 }
 
@@ -51,25 +53,29 @@ std::string Describe(const std::vector<profile::Frame>& frames) {
 
 TEST(MergePythonStackTest, InterleavesOneGroupPerEvalLoopFrame) {
   // leaf (C extension) ← eval #1 ← ctypes call ← eval #2 ← Py_RunMain ← main ← _start
-  const std::vector<profile::Frame> native = {
-      Native(1), Native(2, kInterpreterModule), Native(3), Native(4, kInterpreterModule),
-      Native(5, kInterpreterModule), Native(6, kInterpreterModule), Native(7)};
-  const std::vector<Role> roles = {Role::kOther, Role::kEvalLoop, Role::kOther, Role::kEvalLoop,
-                                   Role::kInterpreter, Role::kInterpreter, Role::kOther};
+  const std::vector<profile::Frame> native = {Native(1),
+                                              Native(2, kInterpreterModule),
+                                              Native(3),
+                                              Native(4, kInterpreterModule),
+                                              Native(5, kInterpreterModule),
+                                              Native(6, kInterpreterModule),
+                                              Native(7)};
+  const std::vector<Role> roles = {Role::kOther,    Role::kEvalLoop,    Role::kOther,
+                                   Role::kEvalLoop, Role::kInterpreter, Role::kInterpreter,
+                                   Role::kOther};
   const std::vector<PythonStackFrame> python = {PyFrame(20), PyFrame(21, true), PyFrame(22),
                                                 PyFrame(23, true)};
   const std::vector<profile::Frame> merged = Merge(native, roles, python);
   // C frames between Python groups stay; natives below the outermost Python frame are dropped.
-  const std::vector<profile::Frame> expected = {Native(1), Py(20), Py(21), Native(3), Py(22),
-                                                Py(23)};
+  const std::vector<profile::Frame> expected = {Native(1), Py(20), Py(21),
+                                                Native(3), Py(22), Py(23)};
   EXPECT_STACK(merged, expected);
 }
 
 TEST(MergePythonStackTest, InterpreterFramesBetweenGroupsAreKept) {
   // eval #1 ← PyObject_Call (interpreter, not the eval loop) ← eval #2
-  const std::vector<profile::Frame> native = {Native(1, kInterpreterModule),
-                                              Native(2, kInterpreterModule),
-                                              Native(3, kInterpreterModule)};
+  const std::vector<profile::Frame> native = {
+      Native(1, kInterpreterModule), Native(2, kInterpreterModule), Native(3, kInterpreterModule)};
   const std::vector<Role> roles = {Role::kEvalLoop, Role::kInterpreter, Role::kEvalLoop};
   const std::vector<PythonStackFrame> python = {PyFrame(20, true), PyFrame(21, true)};
   const std::vector<profile::Frame> expected = {Py(20), Native(2, kInterpreterModule), Py(21)};
@@ -101,14 +107,13 @@ TEST(MergePythonStackTest, LeafInEvalLoop) {
 TEST(MergePythonStackTest, FallbackKeepsLeafAndMappedCallersOutsideTheInterpreter) {
   // No eval-loop frame found (interpreter without frame pointers): the leaf is kept even inside
   // the interpreter, then callers while outside it; here the walk then hits the interpreter.
-  const std::vector<profile::Frame> native = {
-      Native(1, kInterpreterModule), Native(2), Native(3), Native(4, kInterpreterModule),
-      Native(5)};
+  const std::vector<profile::Frame> native = {Native(1, kInterpreterModule), Native(2), Native(3),
+                                              Native(4, kInterpreterModule), Native(5)};
   const std::vector<Role> roles = {Role::kInterpreter, Role::kOther, Role::kOther,
                                    Role::kInterpreter, Role::kOther};
   const std::vector<PythonStackFrame> python = {PyFrame(20), PyFrame(21, true), PyFrame(22, true)};
-  const std::vector<profile::Frame> expected = {Native(1, kInterpreterModule), Native(2),
-                                                Native(3), Py(20), Py(21), Py(22)};
+  const std::vector<profile::Frame> expected = {
+      Native(1, kInterpreterModule), Native(2), Native(3), Py(20), Py(21), Py(22)};
   EXPECT_STACK(Merge(native, roles, python), expected);
 }
 
@@ -134,9 +139,9 @@ TEST(MergePythonStackTest, FallbackKeepsAnUnmappedLeaf) {
 TEST(MergePythonStackTest, FallbackWhenEvalLoopCountDiffers) {
   // Three eval-loop frames for two groups (a frame-pointer walk that went astray): no
   // interleaving; native frames stop at the first eval-loop frame.
-  const std::vector<profile::Frame> native = {
-      Native(1), Native(2, kInterpreterModule), Native(3), Native(4, kInterpreterModule),
-      Native(5, kInterpreterModule)};
+  const std::vector<profile::Frame> native = {Native(1), Native(2, kInterpreterModule), Native(3),
+                                              Native(4, kInterpreterModule),
+                                              Native(5, kInterpreterModule)};
   const std::vector<Role> roles = {Role::kOther, Role::kEvalLoop, Role::kOther, Role::kEvalLoop,
                                    Role::kEvalLoop};
   const std::vector<PythonStackFrame> python = {PyFrame(20, true), PyFrame(21, true)};

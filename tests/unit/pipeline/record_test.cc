@@ -14,11 +14,11 @@ namespace profkit::record {
 namespace {
 
 sampling::Record SampleOf(uint32_t pid) {
-  return sampling::SampleRecord{.pid = pid,
-                                .tid = pid,
-                                .comm = "job",
-                                .user_ips = {testing::Address(PkTestLeaf) + 4,
-                                             testing::Inside(PkTestCaller)}};
+  return sampling::SampleRecord{
+      .pid = pid,
+      .tid = pid,
+      .comm = "job",
+      .user_ips = {testing::Address(PkTestLeaf) + 4, testing::Inside(PkTestCaller)}};
 }
 
 TEST(RecordTest, WritesOnlyTheTargetsSamples) {
@@ -46,8 +46,8 @@ TEST(RecordTest, WritesOnlyTheTargetsSamples) {
 }
 
 TEST(RecordTest, SourceErrorsReachTheCaller) {
-  const sampling::SampleSourceFactory sources = [](const sampling::SamplerOptions&)
-      -> Result<std::unique_ptr<sampling::SampleSource>> {
+  const sampling::SampleSourceFactory sources =
+      [](const sampling::SamplerOptions&) -> Result<std::unique_ptr<sampling::SampleSource>> {
     return Status::Unsupported("built without BPF");
   };
   std::atomic<bool> stop{false};

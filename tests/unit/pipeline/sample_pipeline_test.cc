@@ -32,13 +32,14 @@ class SamplePipelineTest : public ::testing::Test {
   std::string Collapsed(const FlushBatch& batch) { return pipeline_.BuildCollapsed(batch); }
 
   testing::SelfProcessTree tree_;
-  SamplePipeline pipeline_{PipelineOptions{.proc_root = tree_.root(),
-                                           .kallsyms_path = tree_.root() + "/no-kallsyms"}};
+  SamplePipeline pipeline_{
+      PipelineOptions{.proc_root = tree_.root(), .kallsyms_path = tree_.root() + "/no-kallsyms"}};
 };
 
 TEST_F(SamplePipelineTest, NativeStacksSymbolizeAndAggregatePerService) {
   tree_.AddProcess(100, 1, "job", std::string("DD_SERVICE=billing\0", 19));
-  const auto stack = Sample(100, {Address(PkTestLeaf) + 4, Inside(PkTestCaller), Inside(PkTestOuter)});
+  const auto stack =
+      Sample(100, {Address(PkTestLeaf) + 4, Inside(PkTestCaller), Inside(PkTestOuter)});
   pipeline().Handle(stack);
   pipeline().Handle(stack);
   const FlushBatch batch = pipeline().EndInterval({});
@@ -55,7 +56,8 @@ TEST_F(SamplePipelineTest, FramelessLeafGetsItsCallerFromTheStackTop) {
   // Interrupted at PkTestLeaf's first instruction: its frame is not set up, so the frame-pointer
   // walk went from the leaf straight to PkTestCaller's caller; the return address into
   // PkTestCaller is the word at the stack pointer (the CFI says so).
-  pipeline().Handle(Sample(100, {Address(PkTestLeaf), Inside(PkTestOuter)}, {Inside(PkTestCaller)}));
+  pipeline().Handle(
+      Sample(100, {Address(PkTestLeaf), Inside(PkTestOuter)}, {Inside(PkTestCaller)}));
   EXPECT_EQ(Collapsed(pipeline().EndInterval({})), "PkTestOuter;PkTestCaller;PkTestLeaf 1\n");
   EXPECT_EQ(pipeline().counters().recovered_leaf_callers, 1u);
 }

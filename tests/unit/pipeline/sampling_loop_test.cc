@@ -15,11 +15,11 @@ using profkit::testing::FakeSampleSource;
 using std::chrono::milliseconds;
 
 sampling::Record LeafSample() {
-  return sampling::SampleRecord{.pid = 100,
-                                .tid = 100,
-                                .comm = "job",
-                                .user_ips = {testing::Address(PkTestLeaf) + 4,
-                                             testing::Inside(PkTestCaller)}};
+  return sampling::SampleRecord{
+      .pid = 100,
+      .tid = 100,
+      .comm = "job",
+      .user_ips = {testing::Address(PkTestLeaf) + 4, testing::Inside(PkTestCaller)}};
 }
 
 class SamplingLoopTest : public ::testing::Test {
@@ -38,8 +38,8 @@ class SamplingLoopTest : public ::testing::Test {
   }
 
   testing::SelfProcessTree tree_;
-  SamplePipeline pipeline_{PipelineOptions{.proc_root = tree_.root(),
-                                           .kallsyms_path = tree_.root() + "/no-kallsyms"}};
+  SamplePipeline pipeline_{
+      PipelineOptions{.proc_root = tree_.root(), .kallsyms_path = tree_.root() + "/no-kallsyms"}};
   std::mutex mutex_;
   std::vector<FlushBatch> flushed_;
 };
@@ -64,19 +64,19 @@ TEST_F(SamplingLoopTest, ExhaustedSourceEndsWithOneFinalFlushOnTheWorker) {
 TEST_F(SamplingLoopTest, ReaderKeepsReadingWhileASlowFlushRuns) {
   FakeSampleSource source({{LeafSample()}}, /*endless=*/true);
   bool read_during_flush = false;
-  SamplingLoop loop(
-      source, pipeline_,
-      SamplingLoopOptions{.poll_timeout = milliseconds(0), .flush_interval = std::chrono::nanoseconds(1)},
-      [&](const FlushBatch& batch) {
-        const std::lock_guard lock(mutex_);
-        if (flushed_.empty()) {
-          // A deliberately slow first flush: it ends only once the reader has polled 50 more
-          // times, which it can only do if it does not wait for this flush.
-          read_during_flush = source.AwaitPolls(source.polls() + 50);
-          source.Finish();
-        }
-        flushed_.push_back(batch);
-      });
+  SamplingLoop loop(source, pipeline_,
+                    SamplingLoopOptions{.poll_timeout = milliseconds(0),
+                                        .flush_interval = std::chrono::nanoseconds(1)},
+                    [&](const FlushBatch& batch) {
+                      const std::lock_guard lock(mutex_);
+                      if (flushed_.empty()) {
+                        // A deliberately slow first flush: it ends only once the reader has polled
+                        // 50 more times, which it can only do if it does not wait for this flush.
+                        read_during_flush = source.AwaitPolls(source.polls() + 50);
+                        source.Finish();
+                      }
+                      flushed_.push_back(batch);
+                    });
   ASSERT_TRUE(loop.Run([] { return false; }).ok());
   EXPECT_TRUE(read_during_flush);
   EXPECT_GE(loop.counters().merged_intervals, 1u) << "interval ends during the flush were merged";

@@ -16,7 +16,6 @@ using ::testing::ElementsAre;
 
 class ProcFsTest : public ::testing::Test {
  protected:
-
   void Write(const std::string& relative, const std::string& content) {
     const std::filesystem::path path = std::filesystem::path(root_) / relative;
     std::filesystem::create_directories(path.parent_path());
@@ -33,9 +32,8 @@ class ProcFsTest : public ::testing::Test {
 };
 
 TEST_F(ProcFsTest, ReadsAProcessFromAFakeTree) {
-  Write("1234/maps",
-        "400000-401000 r-xp 00000000 08:01 42 /usr/bin/app\n"
-        "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n");
+  Write("1234/maps", "400000-401000 r-xp 00000000 08:01 42 /usr/bin/app\n"
+                     "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n");
   Write("1234/stat", "1234 (app) S 1 1234 1234 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n");
   Write("1234/environ", "SECRET=x\0DD_SERVICE=web\0DD_ENV=prod\0"s);
   Symlink("1234/exe", "/usr/bin/app (deleted)");

@@ -131,10 +131,9 @@ TEST(ParseProcStatTest, EmptyCommAndErrors) {
 }
 
 TEST(ParseServiceEnvironmentTest, KeepsOnlyTheFourVariables) {
-  const std::string blob =
-      "PATH=/usr/bin\0AWS_SECRET_ACCESS_KEY=hunter2\0DD_SERVICE=checkout\0"
-      "OTEL_SERVICE_NAME=otel-checkout\0DD_ENV=prod\0DD_VERSION=1.2.3\0"
-      "DD_SERVICE=second\0DD_SERVICE_X=no\0XDD_ENV=no\0DD_API_KEY=secret\0"s;
+  const std::string blob = "PATH=/usr/bin\0AWS_SECRET_ACCESS_KEY=hunter2\0DD_SERVICE=checkout\0"
+                           "OTEL_SERVICE_NAME=otel-checkout\0DD_ENV=prod\0DD_VERSION=1.2.3\0"
+                           "DD_SERVICE=second\0DD_SERVICE_X=no\0XDD_ENV=no\0DD_API_KEY=secret\0"s;
   const ServiceEnvironment env = ParseServiceEnvironment(blob);
   EXPECT_EQ(env.dd_service, "checkout") << "first occurrence wins, as with getenv";
   EXPECT_EQ(env.otel_service_name, "otel-checkout");

@@ -12,7 +12,9 @@ ServiceKey Service(std::string name) {
 StackSample Stack(uint32_t pid, std::vector<uint64_t> addresses) {
   StackSample s{.pid = pid, .tid = pid, .thread_name = "worker"};
   for (size_t i = 0; i < addresses.size(); ++i) {
-    s.frames.push_back(Frame{.kind = FrameKind::kNative, .module_id = 1, .address = addresses[i],
+    s.frames.push_back(Frame{.kind = FrameKind::kNative,
+                             .module_id = 1,
+                             .address = addresses[i],
                              .is_return_address = i > 0});
   }
   return s;
@@ -89,9 +91,9 @@ TEST(AggregatorTest, BoundDropsNewStacksButCountsKnownOnes) {
   const StackSample c = Stack(3, {0x3});
   agg.Add(Service("api"), a);
   agg.Add(Service("web"), b);
-  agg.Add(Service("api"), c, 3);      // new stack beyond the bound
-  agg.Add(Service("other"), a, 2);    // new service beyond the bound
-  agg.Add(Service("api"), a, 5);      // known stack: still counted
+  agg.Add(Service("api"), c, 3);    // new stack beyond the bound
+  agg.Add(Service("other"), a, 2);  // new service beyond the bound
+  agg.Add(Service("api"), a, 5);    // known stack: still counted
   EXPECT_EQ(agg.distinct_stacks(), 2u);
   EXPECT_EQ(agg.dropped_samples(), 5u);
 

@@ -42,13 +42,22 @@ const pb::Function& FunctionById(const pb::Profile& p, uint64_t id) {
 TEST(PprofBuilderTest, RoundTripKeepsEveryFieldAndDedups) {
   PprofBuilder builder(CpuHeader());
 
-  PprofMapping libc{.memory_start = 0x7f0000000000, .memory_limit = 0x7f0000200000,
-                    .file_offset = 0x28000, .filename = "/usr/lib/libc.so.6",
-                    .build_id = "abcdef0123", .has_functions = true, .has_filenames = true,
+  PprofMapping libc{.memory_start = 0x7f0000000000,
+                    .memory_limit = 0x7f0000200000,
+                    .file_offset = 0x28000,
+                    .filename = "/usr/lib/libc.so.6",
+                    .build_id = "abcdef0123",
+                    .has_functions = true,
+                    .has_filenames = true,
                     .has_line_numbers = false};
-  PprofMapping app{.memory_start = 0x400000, .memory_limit = 0x500000, .file_offset = 0,
-                   .filename = "/opt/app", .build_id = "", .has_functions = true,
-                   .has_filenames = true, .has_line_numbers = true};
+  PprofMapping app{.memory_start = 0x400000,
+                   .memory_limit = 0x500000,
+                   .file_offset = 0,
+                   .filename = "/opt/app",
+                   .build_id = "",
+                   .has_functions = true,
+                   .has_filenames = true,
+                   .has_line_numbers = true};
   const uint64_t libc_id = builder.AddMapping(libc);
   const uint64_t app_id = builder.AddMapping(app);
   EXPECT_EQ(libc_id, 1u);
@@ -59,16 +68,17 @@ TEST(PprofBuilderTest, RoundTripKeepsEveryFieldAndDedups) {
   EXPECT_EQ(builder.AddMapping(libc_other_offset), 3u);
 
   // A leaf with an inlined helper: innermost line first.
-  PprofLocation leaf{.mapping_id = app_id, .address = 0x401234,
+  PprofLocation leaf{.mapping_id = app_id,
+                     .address = 0x401234,
                      .lines = {{"inline_helper", "_Z13inline_helperv", "app.cc", 10, 12},
                                {"work", "_Z4workv", "app.cc", 20, 25}}};
-  PprofLocation caller{.mapping_id = app_id, .address = 0x401500,
-                       .lines = {{"main", "main", "app.cc", 40, 42}}};
+  PprofLocation caller{
+      .mapping_id = app_id, .address = 0x401500, .lines = {{"main", "main", "app.cc", 40, 42}}};
   // Same function as the leaf's outer line, other line: shares the function, not the location.
-  PprofLocation work_other_line{.mapping_id = app_id, .address = 0x401240,
-                                .lines = {{"work", "_Z4workv", "app.cc", 20, 27}}};
-  PprofLocation in_libc{.mapping_id = libc_id, .address = 0x7f0000001000,
-                        .lines = {{"read", "read", "", 0, 0}}};
+  PprofLocation work_other_line{
+      .mapping_id = app_id, .address = 0x401240, .lines = {{"work", "_Z4workv", "app.cc", 20, 27}}};
+  PprofLocation in_libc{
+      .mapping_id = libc_id, .address = 0x7f0000001000, .lines = {{"read", "read", "", 0, 0}}};
   PprofLocation unmapped{.mapping_id = 0, .address = 0xdeadbeef, .lines = {}};
   const uint64_t leaf_id = builder.AddLocation(leaf);
   const uint64_t caller_id = builder.AddLocation(caller);
@@ -222,8 +232,8 @@ TEST(PprofBuilderTest, EmptyProfileIsValid) {
 pb::Profile ValidProfile() {
   PprofBuilder builder(CpuHeader());
   const uint64_t mapping = builder.AddMapping({.filename = "/bin/x"});
-  const uint64_t location = builder.AddLocation(
-      {.mapping_id = mapping, .address = 1, .lines = {{.function_name = "f"}}});
+  const uint64_t location =
+      builder.AddLocation({.mapping_id = mapping, .address = 1, .lines = {{.function_name = "f"}}});
   const std::array<uint64_t, 1> stack{location};
   const std::array<int64_t, 2> values{1, 2};
   builder.AddSample(stack, values, {});
@@ -262,9 +272,8 @@ TEST(ParsePprofTest, RejectsBrokenReferences) {
 
   p = ValidProfile();
   p.mutable_function(0)->set_name(1000);
-  EXPECT_EQ(ParseError(p),
-            "pprof: function name: string index 1000 out of range (table has " +
-                std::to_string(p.string_table_size()) + ")");
+  EXPECT_EQ(ParseError(p), "pprof: function name: string index 1000 out of range (table has " +
+                               std::to_string(p.string_table_size()) + ")");
 
   p = ValidProfile();
   *p.add_mapping() = p.mapping(0);

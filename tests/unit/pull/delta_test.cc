@@ -49,12 +49,11 @@ TEST(DeltaTest, CumulativeTypesBecomeDifferencesAndInuseStaysAbsolute) {
       kHeapTypes,
       {{{"alloc", "main"}, {10, 1000, 5, 500}, ""}, {{"gone", "main"}, {3, 30, 0, 0}, ""}}, 100));
   // The same stack appears in a different location order (other ids) and once more duplicated.
-  const pb::Profile current = Parse(BuildProfile(
-      kHeapTypes,
-      {{{"new", "main"}, {4, 400, 4, 400}, ""},
-       {{"alloc", "main"}, {12, 1100, 2, 200}, ""},
-       {{"alloc", "main"}, {3, 100, 1, 100}, ""}},
-      250));
+  const pb::Profile current = Parse(BuildProfile(kHeapTypes,
+                                                 {{{"new", "main"}, {4, 400, 4, 400}, ""},
+                                                  {{"alloc", "main"}, {12, 1100, 2, 200}, ""},
+                                                  {{"alloc", "main"}, {3, 100, 1, 100}, ""}},
+                                                 250));
   DeltaStats stats;
   auto delta = ComputeDelta(previous, current, DeltaSampleTypes(GoProfileType::kHeap), &stats);
   ASSERT_TRUE(delta.ok()) << delta.status().message();
@@ -69,10 +68,10 @@ TEST(DeltaTest, CumulativeTypesBecomeDifferencesAndInuseStaysAbsolute) {
 
 TEST(DeltaTest, UnchangedSamplesAreDroppedAndLabelsSeparateStacks) {
   const std::vector<std::string> types = {"contentions", "delay"};
-  const pb::Profile previous = Parse(BuildProfile(
-      types, {{{"lock"}, {2, 20}, "k=a"}, {{"lock"}, {1, 10}, "k=b"}}, 1));
-  const pb::Profile current = Parse(BuildProfile(
-      types, {{{"lock"}, {2, 20}, "k=a"}, {{"lock"}, {4, 50}, "k=b"}}, 2));
+  const pb::Profile previous =
+      Parse(BuildProfile(types, {{{"lock"}, {2, 20}, "k=a"}, {{"lock"}, {1, 10}, "k=b"}}, 1));
+  const pb::Profile current =
+      Parse(BuildProfile(types, {{{"lock"}, {2, 20}, "k=a"}, {{"lock"}, {4, 50}, "k=b"}}, 2));
   DeltaStats stats;
   auto delta = ComputeDelta(previous, current, DeltaSampleTypes(GoProfileType::kMutex), &stats);
   ASSERT_TRUE(delta.ok());
@@ -100,8 +99,7 @@ TEST(DeltaTest, ChangedSampleTypesAreAnError) {
 }
 
 TEST(DeltaTest, SumSampleTypeCountsGoroutines) {
-  const pb::Profile p =
-      Parse(BuildProfile({"goroutine"}, {{{"a"}, {3}, ""}, {{"b"}, {4}, ""}}, 1));
+  const pb::Profile p = Parse(BuildProfile({"goroutine"}, {{{"a"}, {3}, ""}, {{"b"}, {4}, ""}}, 1));
   EXPECT_EQ(SumSampleType(p, "goroutine"), 7);
   EXPECT_EQ(SumSampleType(p, "goroutines"), std::nullopt);
 }

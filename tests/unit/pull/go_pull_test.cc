@@ -72,7 +72,8 @@ class GoPullTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!HaveGo()) {
-      if (profkit::testing::RunningInCi()) FAIL() << "CI=true but `go` (Debian golang-go) is not installed";
+      if (profkit::testing::RunningInCi())
+        FAIL() << "CI=true but `go` (Debian golang-go) is not installed";
       GTEST_SKIP() << "go is not installed";
     }
     binary_ = dir_.path() + "/pprof_target";

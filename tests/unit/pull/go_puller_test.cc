@@ -122,11 +122,14 @@ TEST(GoPullerTest, FirstRoundRunsAtStartAndGarbageIsAState) {
   std::mutex mutex;
   std::condition_variable done;
   int uploads = 0;
-  GoPuller puller(fake.Target(), [&](forward::ProfileUpload, std::optional<int64_t>) {
-    std::lock_guard lock(mutex);
-    ++uploads;
-    done.notify_all();
-  }, nullptr);
+  GoPuller puller(
+      fake.Target(),
+      [&](forward::ProfileUpload, std::optional<int64_t>) {
+        std::lock_guard lock(mutex);
+        ++uploads;
+        done.notify_all();
+      },
+      nullptr);
   puller.Start();
   // The first round is immediate; wait for it to finish through the counters.
   while (puller.counters().rounds_failed.load() + puller.counters().rounds_ok.load() == 0) {
@@ -145,12 +148,15 @@ TEST(GoPullerTest, UploadsAGoodRoundWithTheGoroutineCount) {
   std::condition_variable done;
   std::optional<int64_t> count;
   std::vector<std::string> names;
-  GoPuller puller(fake.Target(), [&](forward::ProfileUpload upload, std::optional<int64_t> n) {
-    std::lock_guard lock(mutex);
-    count = n;
-    for (const auto& a : upload.attachments) names.push_back(a.name);
-    done.notify_all();
-  }, nullptr);
+  GoPuller puller(
+      fake.Target(),
+      [&](forward::ProfileUpload upload, std::optional<int64_t> n) {
+        std::lock_guard lock(mutex);
+        count = n;
+        for (const auto& a : upload.attachments) names.push_back(a.name);
+        done.notify_all();
+      },
+      nullptr);
   puller.Start();
   {
     std::unique_lock lock(mutex);
@@ -165,7 +171,8 @@ TEST(GoPullerTest, UploadsAGoodRoundWithTheGoroutineCount) {
 TEST(GoPullerTest, PausedPullerDoesNotPull) {
   FakeTarget fake;
   std::atomic<bool> paused{true};
-  GoPuller puller(fake.Target(), [](forward::ProfileUpload, std::optional<int64_t>) {}, &paused);
+  GoPuller puller(
+      fake.Target(), [](forward::ProfileUpload, std::optional<int64_t>) {}, &paused);
   puller.Start();
   puller.Stop();
   EXPECT_EQ(puller.counters().rounds_ok.load() + puller.counters().rounds_failed.load(), 0);
@@ -179,11 +186,14 @@ TEST(GoPullerTest, WakeAfterResumePullsWithoutWaitingForTheTick) {
   std::mutex mutex;
   std::condition_variable done;
   std::optional<int64_t> count;
-  GoPuller puller(fake.Target(), [&](forward::ProfileUpload, std::optional<int64_t> n) {
-    std::lock_guard lock(mutex);
-    count = n;
-    done.notify_all();
-  }, &paused);
+  GoPuller puller(
+      fake.Target(),
+      [&](forward::ProfileUpload, std::optional<int64_t> n) {
+        std::lock_guard lock(mutex);
+        count = n;
+        done.notify_all();
+      },
+      &paused);
   puller.Start();
   paused = false;
   puller.Wake();  // the next tick is 10 s away; the wait below would time the test out

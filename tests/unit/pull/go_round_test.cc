@@ -65,8 +65,8 @@ TEST(GoRoundTest, FirstRoundStoresDeltasSecondSendsThem) {
 
   auto second = state.Process(Target(), Round(25, 6, 2000));
   ASSERT_TRUE(second.ok()) << second.status().message();
-  EXPECT_EQ(Names(second->upload), (std::vector<std::string>{"cpu.pprof", "delta-heap.pprof",
-                                                             "goroutines.pprof"}));
+  EXPECT_EQ(Names(second->upload),
+            (std::vector<std::string>{"cpu.pprof", "delta-heap.pprof", "goroutines.pprof"}));
   EXPECT_EQ(second->num_goroutine, 6);
   for (const auto& attachment : second->upload.attachments) {
     ASSERT_GE(attachment.data.size(), 2u);
@@ -76,9 +76,9 @@ TEST(GoRoundTest, FirstRoundStoresDeltasSecondSendsThem) {
   auto heap = profile::ParsePprof(second->upload.attachments[1].data, 1 << 20);
   ASSERT_TRUE(heap.ok());
   ASSERT_EQ(heap->sample_size(), 1);
-  EXPECT_EQ(heap->sample(0).value(0), 15);       // alloc_objects: 25 − 10
-  EXPECT_EQ(heap->sample(0).value(1), 8 * 15);   // alloc_space
-  EXPECT_EQ(heap->sample(0).value(2), 1);        // inuse_objects: absolute
+  EXPECT_EQ(heap->sample(0).value(0), 15);      // alloc_objects: 25 − 10
+  EXPECT_EQ(heap->sample(0).value(1), 8 * 15);  // alloc_space
+  EXPECT_EQ(heap->sample(0).value(2), 1);       // inuse_objects: absolute
   EXPECT_EQ(heap->duration_nanos(), 1000);
 }
 

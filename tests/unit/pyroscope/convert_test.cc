@@ -26,7 +26,8 @@ std::map<std::string, std::vector<int64_t>> Stacks(const pb::Profile& p) {
   std::map<uint64_t, std::string> names;
   for (const pb::Function& f : p.function()) names[f.id()] = p.string_table(f.name());
   std::map<uint64_t, std::string> location_names;
-  for (const pb::Location& l : p.location()) location_names[l.id()] = names[l.line(0).function_id()];
+  for (const pb::Location& l : p.location())
+    location_names[l.id()] = names[l.line(0).function_id()];
   std::map<std::string, std::vector<int64_t>> out;
   for (const pb::Sample& s : p.sample()) {
     std::string stack;

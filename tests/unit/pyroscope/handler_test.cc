@@ -109,9 +109,13 @@ TEST(HandleIngestTest, FoldedBodyBecomesAGzippedCpuPprofWithTags) {
 TEST(HandleIngestTest, ServiceFallsBackToTheAppNameAndConfigWins) {
   Recorder recorder;
   ASSERT_EQ(HandleIngest({.params = {{"name", "shop"}}, .body = "a 1\n"}, Context(),
-                         recorder.deliver(), kNow).status, 200);
+                         recorder.deliver(), kNow)
+                .status,
+            200);
   ASSERT_EQ(HandleIngest({.params = {{"name", "shop{service_name=x}"}}, .body = "a 1\n"},
-                         Context("configured"), recorder.deliver(), kNow).status, 200);
+                         Context("configured"), recorder.deliver(), kNow)
+                .status,
+            200);
   ASSERT_EQ(recorder.uploads.size(), 2u);
   EXPECT_EQ(recorder.uploads[0].service, "shop");
   EXPECT_EQ(recorder.uploads[0].language, "unknown");
@@ -170,15 +174,17 @@ TEST(HandleIngestTest, BadRequestsAreRejectedWithTheReason) {
   r = answer({.params = {{"name", "a"}, {"format", "pprof"}}, .body = "not a pprof"});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body.rfind("profile:", 0), 0u) << r.body;
-  r = answer({.params = {{"name", "a"}}, .multipart = true,
-              .parts = {{.name = "other", .data = "x"}}});
+  r = answer(
+      {.params = {{"name", "a"}}, .multipart = true, .parts = {{.name = "other", .data = "x"}}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body, "multipart: no 'profile' part\n");
-  r = answer({.params = {{"name", "a"}}, .multipart = true,
+  r = answer({.params = {{"name", "a"}},
+              .multipart = true,
               .parts = {{.name = "profile", .data = CpuPprof()}, {.name = "prev_profile"}}});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("prev_profile"), std::string::npos);
-  r = answer({.params = {{"name", "a"}}, .multipart = true,
+  r = answer({.params = {{"name", "a"}},
+              .multipart = true,
               .parts = {{.name = "profile", .data = CpuPprof()},
                         {.name = "sample_type_config", .data = "{nope"}}});
   EXPECT_EQ(r.status, 400);
@@ -196,8 +202,8 @@ TEST(HandleIngestTest, InflatedBodiesAreBounded) {
   ListenerContext context = Context();
   context.body_limit = 1000;
   const std::string folded = *GzipCompress(std::string(5000, 'a') + " 1\n");
-  Response r = HandleIngest({.params = {{"name", "a"}}, .body = folded}, context,
-                            recorder.deliver(), kNow);
+  Response r =
+      HandleIngest({.params = {{"name", "a"}}, .body = folded}, context, recorder.deliver(), kNow);
   EXPECT_EQ(r.status, 413) << r.body;
   profile::PprofBuilder big({.sample_types = {{"samples", "count"}}});
   const uint64_t loc = big.AddLocation({.lines = {{.function_name = std::string(5000, 'f')}}});
@@ -221,13 +227,13 @@ TEST(HandleIngestTest, QueueFailureIs503) {
 std::string PushBody(int profiles, const std::string& pprof) {
   PushRequest request;
   RawProfileSeries* series = request.add_series();
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"__name__", "process_cpu"},
-           {"service_name", "rust-app"},
-           {"pyroscope_spy", "pyroscope-rs"},
-           {"version", "1.0"},
-           {"__delta__", "false"},
-           {"zone", "a"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"__name__", "process_cpu"},
+                                                        {"service_name", "rust-app"},
+                                                        {"pyroscope_spy", "pyroscope-rs"},
+                                                        {"version", "1.0"},
+                                                        {"__delta__", "false"},
+                                                        {"zone", "a"}}) {
     LabelPair* label = series->add_labels();
     label->set_name(name);
     label->set_value(value);
@@ -242,8 +248,9 @@ std::string PushBody(int profiles, const std::string& pprof) {
 
 TEST(HandlePushTest, EverySampleIsQueued) {
   Recorder recorder;
-  const Response r = HandlePush("application/proto", PushBody(2, CpuPprof(1'600'000'000'000'000'000)),
-                                Context(), recorder.deliver(), kNow);
+  const Response r =
+      HandlePush("application/proto", PushBody(2, CpuPprof(1'600'000'000'000'000'000)), Context(),
+                 recorder.deliver(), kNow);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, "application/proto");
   EXPECT_EQ(r.body, "");
@@ -264,8 +271,10 @@ TEST(HandlePushTest, EverySampleIsQueued) {
 
 TEST(HandlePushTest, ProfileWithoutTimeEndsNow) {
   Recorder recorder;
-  ASSERT_EQ(HandlePush("application/proto", PushBody(1, CpuPprof()), Context(), recorder.deliver(),
-                       kNow).status, 200);
+  ASSERT_EQ(
+      HandlePush("application/proto", PushBody(1, CpuPprof()), Context(), recorder.deliver(), kNow)
+          .status,
+      200);
   EXPECT_EQ(recorder.uploads.at(0).end_unix_nanos, kNow);
 }
 

@@ -18,7 +18,8 @@ TEST(PyroscopeConfigTest, SeveralListeners) {
       tag1 = "val1"
   [[inputs.profile.pyroscope]]
     url = "127.0.0.1:4041"
-)", "t.toml");
+)",
+                                            "t.toml");
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_TRUE(config->warnings.empty());
   const std::vector<PyroscopeInputConfig>& inputs = config->profile.pyroscope;
@@ -52,9 +53,9 @@ TEST(PyroscopeConfigTest, ErrorsNameTheKey) {
                   "[[inputs.profile.pyroscope]]\nurl = \"0.0.0.0:4040\"\n")
                 .find("already used"),
             std::string::npos);
-  EXPECT_NE(error("[[inputs.profile.pyroscope]]\nurl = \":1\"\nenv = \"a,b\"\n")
-                .find("pyroscope[0].env"),
-            std::string::npos);
+  EXPECT_NE(
+      error("[[inputs.profile.pyroscope]]\nurl = \":1\"\nenv = \"a,b\"\n").find("pyroscope[0].env"),
+      std::string::npos);
 }
 
 }  // namespace

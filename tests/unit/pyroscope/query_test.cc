@@ -8,8 +8,8 @@ namespace {
 constexpr int64_t kNow = 1'700'000'000'123'456'789;
 
 TEST(AppNameTest, NameAndLabels) {
-  const Result<AppName> app =
-      ParseAppName("my.app{env=dev, otel.scope.name=com.grafana.pyroscope/nodejs,__session_id__=ab}");
+  const Result<AppName> app = ParseAppName(
+      "my.app{env=dev, otel.scope.name=com.grafana.pyroscope/nodejs,__session_id__=ab}");
   ASSERT_TRUE(app.ok()) << app.status().message();
   EXPECT_EQ(app->name, "my.app");
   const Labels expected = {{"env", "dev"},
@@ -88,16 +88,15 @@ TEST(IngestQueryTest, DefaultsOfPyroscope) {
 }
 
 TEST(IngestQueryTest, EveryParameter) {
-  const Result<IngestQuery> query = ParseIngestQuery(
-      {{"name", "shop.inuse_space{env=prod}"},
-       {"from", "1700000000"},
-       {"until", "1700000010000"},
-       {"sampleRate", "97"},
-       {"spyName", "ebpfspy"},
-       {"units", "bytes"},
-       {"aggregationType", "average"},
-       {"format", "folded"}},
-      kNow);
+  const Result<IngestQuery> query = ParseIngestQuery({{"name", "shop.inuse_space{env=prod}"},
+                                                      {"from", "1700000000"},
+                                                      {"until", "1700000010000"},
+                                                      {"sampleRate", "97"},
+                                                      {"spyName", "ebpfspy"},
+                                                      {"units", "bytes"},
+                                                      {"aggregationType", "average"},
+                                                      {"format", "folded"}},
+                                                     kNow);
   ASSERT_TRUE(query.ok()) << query.status().message();
   EXPECT_EQ(query->app.name, "shop");
   EXPECT_EQ(query->metric, "inuse_space");
@@ -123,9 +122,9 @@ TEST(IngestQueryTest, ErrorsNameTheParameter) {
   EXPECT_EQ(error({}).rfind("name: required", 0), 0u);
   EXPECT_EQ(error({{"name", "a"}, {"name", "b"}}).rfind("name: given more than once", 0), 0u);
   EXPECT_EQ(error({{"name", "a"}, {"from", "x"}}).rfind("from:", 0), 0u);
-  EXPECT_EQ(error({{"name", "a"}, {"from", "1700000010"}, {"until", "1700000000"}})
-                .rfind("until:", 0),
-            0u);
+  EXPECT_EQ(
+      error({{"name", "a"}, {"from", "1700000010"}, {"until", "1700000000"}}).rfind("until:", 0),
+      0u);
   EXPECT_EQ(error({{"name", "a"}, {"sampleRate", "0"}}).rfind("sampleRate:", 0), 0u);
   EXPECT_EQ(error({{"name", "a"}, {"sampleRate", "ten"}}).rfind("sampleRate:", 0), 0u);
   EXPECT_EQ(error({{"name", "a"}, {"spyName", "a,b"}}).rfind("spyName:", 0), 0u);

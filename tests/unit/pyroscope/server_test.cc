@@ -109,8 +109,8 @@ TEST_F(PyroscopeServerTest, OversizedBodiesAndBadRequests) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 400);
   EXPECT_EQ(result->body, "name: required (e.g. name=my-app{env=dev})\n");
-  result = client.Post("/push.v1.PusherService/Push", std::string(100 << 10, 'x'),
-                       "application/proto");
+  result =
+      client.Post("/push.v1.PusherService/Push", std::string(100 << 10, 'x'), "application/proto");
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 413);
   result = client.Post("/other", "x", "text/plain");

@@ -32,9 +32,8 @@ constexpr uint64_t kTable = 0x33000;
 // co_linetable of `def f(a): ...` (5 lines, co_firstlineno 1) as CPython 3.12.1 built it, and its
 // co_lines(): [(0, 2, 1), (2, 12, 2), (12, 22, 3), (22, 32, 4), (32, 34, 5)] in bytes.
 const std::vector<uint8_t> kLocationTable312 = {
-    0x80, 0x00, 0xd8, 0x08, 0x09, 0x88, 0x41, 0x89, 0x05, 0x80, 0x41, 0xd8, 0x07, 0x08,
-    0x88, 0x31, 0x82, 0x75, 0xd8, 0x0f, 0x10, 0x90, 0x31, 0x89, 0x75, 0x88, 0x0c, 0xd8,
-    0x0b, 0x0c};
+    0x80, 0x00, 0xd8, 0x08, 0x09, 0x88, 0x41, 0x89, 0x05, 0x80, 0x41, 0xd8, 0x07, 0x08, 0x88,
+    0x31, 0x82, 0x75, 0xd8, 0x0f, 0x10, 0x90, 0x31, 0x89, 0x75, 0x88, 0x0c, 0xd8, 0x0b, 0x0c};
 
 class CodeObjectTest : public ::testing::TestWithParam<int> {
  protected:
@@ -61,8 +60,14 @@ class CodeObjectTest : public ::testing::TestWithParam<int> {
   }
 
   static CodeFields Fields() {
-    return {.argcount = 2, .kwonlyargcount = 1, .flags = 0x3, .firstlineno = 41, .name = kName,
-            .qualname = kQualname, .filename = kFilename, .line_table = kTable};
+    return {.argcount = 2,
+            .kwonlyargcount = 1,
+            .flags = 0x3,
+            .firstlineno = 41,
+            .name = kName,
+            .qualname = kQualname,
+            .filename = kFilename,
+            .line_table = kTable};
   }
 
   CPythonOffsets o_;
@@ -120,10 +125,10 @@ TEST_P(CodeObjectTest, CutAtMaxBytesOnACharacterBoundary) {
 TEST_P(CodeObjectTest, HugeDeclaredLengthReadsOnlyMaxBytes) {
   // The data region holds just 16 characters; a string claiming 10^12 must not be read whole.
   const std::string text(16, 'x');
-  Result<std::string> s = Str(RawStr(o_, int64_t{1} << 40, StrState(1, true, true),
-                                     {reinterpret_cast<const uint8_t*>(text.data()), text.size()},
-                                     true),
-                              16);
+  Result<std::string> s =
+      Str(RawStr(o_, int64_t{1} << 40, StrState(1, true, true),
+                 {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, true),
+          16);
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(*s, text);
 }
@@ -141,9 +146,8 @@ TEST_P(CodeObjectTest, RejectsMalformedStrings) {
   EXPECT_FALSE(Str(CompactStr(o_, 4, {'a', 0x110000})).ok());
   EXPECT_FALSE(Str(CompactStr(o_, 4, {0xffffffff})).ok());
   // The ascii flag with a non-ASCII byte.
-  EXPECT_FALSE(Str(RawStr(o_, 3, StrState(1, true, true), std::vector<uint8_t>{'a', 0xe9, 'c'},
-                          true))
-                   .ok());
+  EXPECT_FALSE(
+      Str(RawStr(o_, 3, StrState(1, true, true), std::vector<uint8_t>{'a', 0xe9, 'c'}, true)).ok());
   // Length beyond the readable data.
   EXPECT_FALSE(Str(RawStr(o_, 8, StrState(1, true, true), abc, true)).ok());
   // Null and unmapped pointers.
@@ -170,10 +174,18 @@ TEST_P(CodeObjectTest, ChecksumFollowsEveryField) {
   for (int field = 0; field < 4; ++field) {
     CodeFields changed = fields;
     switch (field) {
-      case 0: changed.argcount = 3; break;
-      case 1: changed.kwonlyargcount = 0; break;
-      case 2: changed.flags = 0x23; break;
-      case 3: changed.firstlineno = 42; break;
+      case 0:
+        changed.argcount = 3;
+        break;
+      case 1:
+        changed.kwonlyargcount = 0;
+        break;
+      case 2:
+        changed.flags = 0x23;
+        break;
+      case 3:
+        changed.firstlineno = 42;
+        break;
     }
     memory_.Map(kCode, CodeObjectBytes(o_, changed));
     Result<CodeObject> code = ReadCodeObject(memory_, o_, kCode);
@@ -272,10 +284,11 @@ TEST(ReadStringTest, LoneSurrogateDoesNotProduceInvalidUtf8) {
 }
 
 TEST(CodeObjectLineOfTest, LocationTable) {
-  CodeObject code{.name = "f", .filename = "/a.py", .first_line = 1, .line_table = kLocationTable312};
+  CodeObject code{
+      .name = "f", .filename = "/a.py", .first_line = 1, .line_table = kLocationTable312};
   // Instruction indexes are code units (2 bytes) of co_code_adaptive.
-  const std::vector<std::pair<int64_t, int32_t>> expected = {
-      {0, 1}, {1, 2}, {5, 2}, {6, 3}, {10, 3}, {11, 4}, {15, 4}, {16, 5}};
+  const std::vector<std::pair<int64_t, int32_t>> expected = {{0, 1},  {1, 2},  {5, 2},  {6, 3},
+                                                             {10, 3}, {11, 4}, {15, 4}, {16, 5}};
   for (const auto& [instruction, line] : expected) {
     EXPECT_EQ(code.LineOf(LineTableFormat::kLocationTable, instruction), line) << instruction;
   }
@@ -294,8 +307,8 @@ TEST(CodeObjectLineOfTest, Linetable310) {
   // The same function's 3.10 co_linetable; co_lines(): [(0, 8, 2), (8, 16, 3), (16, 24, 4),
   // (24, 28, 5)] in bytes, instruction indexes in code units.
   CodeObject code{.first_line = 1, .line_table = {0x08, 0x01, 0x08, 0x01, 0x08, 0x01, 0x04, 0x01}};
-  const std::vector<std::pair<int64_t, int32_t>> expected = {
-      {0, 2}, {3, 2}, {4, 3}, {7, 3}, {8, 4}, {12, 5}, {13, 5}};
+  const std::vector<std::pair<int64_t, int32_t>> expected = {{0, 2}, {3, 2},  {4, 3}, {7, 3},
+                                                             {8, 4}, {12, 5}, {13, 5}};
   for (const auto& [instruction, line] : expected) {
     EXPECT_EQ(code.LineOf(LineTableFormat::kLinetable310, instruction), line) << instruction;
   }
@@ -306,8 +319,8 @@ TEST(CodeObjectLineOfTest, Lnotab) {
   // The same function's 3.8 co_lnotab; dis.findlinestarts(): [(0, 2), (8, 3), (16, 4), (24, 5)],
   // instruction indexes (f_lasti) in bytes. The last line covers everything after its start.
   CodeObject code{.first_line = 1, .line_table = {0x00, 0x01, 0x08, 0x01, 0x08, 0x01, 0x08, 0x01}};
-  const std::vector<std::pair<int64_t, int32_t>> expected = {
-      {0, 2}, {6, 2}, {8, 3}, {16, 4}, {24, 5}, {26, 5}};
+  const std::vector<std::pair<int64_t, int32_t>> expected = {{0, 2},  {6, 2},  {8, 3},
+                                                             {16, 4}, {24, 5}, {26, 5}};
   for (const auto& [instruction, line] : expected) {
     EXPECT_EQ(code.LineOf(LineTableFormat::kLnotab, instruction), line) << instruction;
   }

@@ -171,8 +171,8 @@ TEST(DebugTablesTest, FreeThreadedBuildsAreDetected) {
   for (std::vector<uint8_t> bytes : {Table314(), Table315()}) {
     const int minor = bytes[10];
     SetU64(bytes, kFreeThreadedPos, 1);
-    EXPECT_EQ(ErrorOf(bytes), "_Py_DebugOffsets: free-threaded CPython 3." +
-                                  std::to_string(minor) + " is not supported yet");
+    EXPECT_EQ(ErrorOf(bytes), "_Py_DebugOffsets: free-threaded CPython 3." + std::to_string(minor) +
+                                  " is not supported yet");
     SetU64(bytes, kFreeThreadedPos, 2);
     EXPECT_NE(ErrorOf(bytes).find("free_threaded is 2, not 0 or 1"), std::string::npos);
   }

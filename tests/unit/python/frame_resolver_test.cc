@@ -85,8 +85,12 @@ class CodeObjectCacheTest : public ::testing::Test {
     const uint64_t strings = address + 0x800;
     memory_.Map(strings, AsciiStr(o_, name));
     memory_.Map(strings + 0x100, AsciiStr(o_, "/srv/" + name + ".py"));
-    const CodeFields fields{.argcount = 1, .flags = 3, .firstlineno = first_line, .name = strings,
-                            .qualname = strings, .filename = strings + 0x100,
+    const CodeFields fields{.argcount = 1,
+                            .flags = 3,
+                            .firstlineno = first_line,
+                            .name = strings,
+                            .qualname = strings,
+                            .filename = strings + 0x100,
                             .line_table = 0x40000};
     memory_.Map(address, CodeObjectBytes(o_, fields));
     return profkit_python_code_checksum(1, 0, 3, static_cast<uint32_t>(first_line));
@@ -94,7 +98,8 @@ class CodeObjectCacheTest : public ::testing::Test {
 
   std::unique_ptr<CodeObjectCache> Cache(size_t max_entries = CodeObjectCache::kDefaultMaxEntries) {
     return std::make_unique<CodeObjectCache>(o_, LineTableFormat::kLocationTable,
-                                             std::make_unique<BorrowedMemory>(memory_), max_entries);
+                                             std::make_unique<BorrowedMemory>(memory_),
+                                             max_entries);
   }
 
   CPythonOffsets o_;
@@ -188,7 +193,8 @@ TEST_F(CodeObjectCacheTest, UnreadableIsUnknownAndRetried) {
   const uint16_t bad = MapCode(kCodeB, "bad", 8);
   memory_.Map(kCodeB + 0x800, testing::RawStr(o_, 3, testing::StrState(1, false, true),
                                               std::vector<uint8_t>{'b', 'a', 'd'}, true));
-  EXPECT_EQ(cache->Resolve(kCodeB, 0, bad, functions_).function_id, FunctionTable::kUnknownFunction);
+  EXPECT_EQ(cache->Resolve(kCodeB, 0, bad, functions_).function_id,
+            FunctionTable::kUnknownFunction);
   EXPECT_EQ(cache->counters().read_failures, 2u);
 }
 

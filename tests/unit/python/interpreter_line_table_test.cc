@@ -206,7 +206,8 @@ TEST(InterpreterLineTableTest, DecoderAgreesWithEveryInterpreterOnEveryInstructi
     for (const int minor : {14, 15}) {
       EXPECT_NE(std::find(checked_minors.begin(), checked_minors.end(), minor),
                 checked_minors.end())
-          << "CI=true but CPython 3." << minor << " was not checked (scripts/install-sid-pythons.sh)";
+          << "CI=true but CPython 3." << minor
+          << " was not checked (scripts/install-sid-pythons.sh)";
     }
   }
   if (checked_interpreters == 0) {

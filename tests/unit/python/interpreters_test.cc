@@ -217,9 +217,8 @@ TEST_P(InstalledInterpreterTest, OffsetsMatchTheInterpreterHeaders) {
     EXPECT_EQ(from_name->minor, minor);
     if (minor >= 11) {
       const std::string py_version_hex = AskInterpreter(
-          interpreter,
-          "import ctypes; v = ctypes.c_char.in_dll(ctypes.pythonapi, \"Py_Version\"); "
-          "print(ctypes.string_at(ctypes.addressof(v), 4).hex())");
+          interpreter, "import ctypes; v = ctypes.c_char.in_dll(ctypes.pythonapi, \"Py_Version\"); "
+                       "print(ctypes.string_at(ctypes.addressof(v), 4).hex())");
       const std::vector<uint8_t> bytes = ParseHex(py_version_hex);
       auto from_symbol = ParsePyVersionBytes(bytes);
       ASSERT_TRUE(from_symbol.ok()) << from_symbol.status().message();
@@ -233,11 +232,10 @@ TEST_P(InstalledInterpreterTest, OffsetsMatchTheInterpreterHeaders) {
       ExpectSameFields(from_headers, PresentFields(*builtin), "BuiltinOffsets");
       continue;
     }
-    const std::string runtime_hex =
-        AskInterpreter(interpreter,
-                       "import ctypes; r = ctypes.c_char.in_dll(ctypes.pythonapi, \"_PyRuntime\"); "
-                       "print(ctypes.string_at(ctypes.addressof(r), " +
-                           std::to_string(kRuntimeBytesToRead) + ").hex())");
+    const std::string runtime_hex = AskInterpreter(
+        interpreter, "import ctypes; r = ctypes.c_char.in_dll(ctypes.pythonapi, \"_PyRuntime\"); "
+                     "print(ctypes.string_at(ctypes.addressof(r), " +
+                         std::to_string(kRuntimeBytesToRead) + ").hex())");
     const std::vector<uint8_t> runtime = ParseHex(runtime_hex);
     ASSERT_EQ(runtime.size(), static_cast<size_t>(kRuntimeBytesToRead)) << runtime_hex;
     auto parsed = ParseDebugOffsets(runtime);

@@ -187,8 +187,8 @@ std::vector<FoundModule> InspectProcessModules(symbolize::NativeSymbolizer& symb
     if (m.path != exe && name.find("libpython") == std::string::npos) continue;
     if (!seen.emplace(m.path, true).second) continue;
     const std::string map_file = fmt::format("{}/map_files/{:x}-{:x}", proc, m.start, m.end);
-    Result<uint32_t> id = symbolizer.AddModule({.dev = m.dev, .inode = m.inode}, m.path,
-                                               {map_file, m.path});
+    Result<uint32_t> id =
+        symbolizer.AddModule({.dev = m.dev, .inode = m.inode}, m.path, {map_file, m.path});
     EXPECT_TRUE(id.ok()) << m.path << ": " << id.status().message();
     if (!id.ok()) continue;
     Result<InterpreterInspection> inspection = InspectInterpreterModule(symbolizer, *id, m.path);
@@ -228,8 +228,8 @@ void ExpectThreadLocalGilstate(const profkit_python_process& layout, const Proce
   }
   ASSERT_EQ(layout.thread_state_source, PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS);
   std::array<uint64_t, 2> tls_index{};
-  const Status read = memory.Read(layout.tls_index_address,
-                                  {reinterpret_cast<uint8_t*>(tls_index.data()), sizeof(tls_index)});
+  const Status read = memory.Read(
+      layout.tls_index_address, {reinterpret_cast<uint8_t*>(tls_index.data()), sizeof(tls_index)});
   ASSERT_TRUE(read.ok()) << read.message();
   EXPECT_GE(tls_index[0], 1u) << "ti_module";
   EXPECT_LT(tls_index[0], 64u) << "ti_module";
@@ -316,10 +316,9 @@ TEST_P(LiveInterpreterTest, InspectsAndReadsALiveInterpreter) {
       EXPECT_EQ(code->filename, script);
       EXPECT_EQ(code->filename, reported.filename);
       EXPECT_EQ(code->first_line, reported.first_line);
-      EXPECT_EQ(code->checksum,
-                profkit_python_code_checksum(reported.argcount, reported.kwonlyargcount,
-                                             reported.flags,
-                                             static_cast<uint32_t>(reported.first_line)));
+      EXPECT_EQ(code->checksum, profkit_python_code_checksum(
+                                    reported.argcount, reported.kwonlyargcount, reported.flags,
+                                    static_cast<uint32_t>(reported.first_line)));
       EXPECT_FALSE(code->line_table.empty());
       // The body's line: the function's first instruction that has one.
       EXPECT_GE(code->LineOf(module.line_table_format, 0), reported.first_line);
@@ -331,13 +330,14 @@ TEST_P(LiveInterpreterTest, InspectsAndReadsALiveInterpreter) {
                           std::make_unique<ProcessMemory>(static_cast<uint32_t>(running.pid())));
     for (size_t i = 0; i < report.codes.size(); ++i) {
       const ReportedCode& reported = report.codes[i];
-      const uint16_t checksum = profkit_python_code_checksum(
-          reported.argcount, reported.kwonlyargcount, reported.flags,
-          static_cast<uint32_t>(reported.first_line));
+      const uint16_t checksum =
+          profkit_python_code_checksum(reported.argcount, reported.kwonlyargcount, reported.flags,
+                                       static_cast<uint32_t>(reported.first_line));
       const ResolvedPythonFrame frame = cache.Resolve(reported.address, 0, checksum, functions);
-      EXPECT_EQ(functions.Get(frame.function_id),
-                (PythonFunction{.name = expected_names[i], .filename = script,
-                                .first_line = reported.first_line}));
+      EXPECT_EQ(
+          functions.Get(frame.function_id),
+          (PythonFunction{
+              .name = expected_names[i], .filename = script, .first_line = reported.first_line}));
       EXPECT_GE(frame.line, reported.first_line);
     }
     EXPECT_EQ(cache.counters().reads, report.codes.size());
@@ -369,7 +369,8 @@ TEST(LiveInterpreterTest, OlderInterpretersAreNotWalked) {
       std::vector<std::string> reasons;
       for (const FoundModule& m : modules) {
         EXPECT_FALSE(m.inspection.interpreter.has_value()) << m.first_mapping.path;
-        if (!m.inspection.unsupported_reason.empty()) reasons.push_back(m.inspection.unsupported_reason);
+        if (!m.inspection.unsupported_reason.empty())
+          reasons.push_back(m.inspection.unsupported_reason);
       }
       // Only libpython says so; the executable linking it is not an interpreter itself.
       EXPECT_EQ(reasons, std::vector<std::string>{"CPython 3." + std::to_string(minor) +

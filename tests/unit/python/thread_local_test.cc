@@ -44,9 +44,9 @@ TEST(ThreadLocalAccessorTest, SharedLibrary) {
 
 TEST(ThreadLocalAccessorTest, CompilerVariants) {
   // No endbr64 or frame pointer, padded general-dynamic sequence, 8-bit displacement.
-  const std::vector<uint8_t> padded = {0x66, 0x48, 0x8d, 0x3d, 0x10, 0x00, 0x00, 0x00, 0x66, 0x66,
-                                       0x48, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x48, 0x8b, 0x40, 0x08,
-                                       0xc3};
+  const std::vector<uint8_t> padded = {0x66, 0x48, 0x8d, 0x3d, 0x10, 0x00, 0x00,
+                                       0x00, 0x66, 0x66, 0x48, 0xe8, 0x00, 0x00,
+                                       0x00, 0x00, 0x48, 0x8b, 0x40, 0x08, 0xc3};
   auto location = DecodeThreadLocalAccessor(padded, 0x1000);
   ASSERT_TRUE(location.ok()) << location.status().message();
   EXPECT_EQ(location->tls_index_address, 0x1000u + 8 + 0x10);
@@ -85,9 +85,9 @@ TEST(ThreadLocalAccessorTest, RefusesOtherBodiesNamingTheByte) {
   std::vector<uint8_t> wrong_register = kShared315;
   wrong_register[22] = 0x8b;
   wrong_register[23] = 0x88;  // mov 0x28(%rax),%rcx
-  EXPECT_NE(DecodeThreadLocalAccessor(wrong_register, 0).status().message().find(
-                "mov DISP(%rax),%rax"),
-            std::string::npos);
+  EXPECT_NE(
+      DecodeThreadLocalAccessor(wrong_register, 0).status().message().find("mov DISP(%rax),%rax"),
+      std::string::npos);
   // No return after the load: more code follows that this decoder does not understand.
   std::vector<uint8_t> no_return = kStatic315;
   no_return[13] = 0x90;

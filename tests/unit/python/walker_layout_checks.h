@@ -30,7 +30,8 @@ inline void ExpectFieldsInsideCopies(const profkit_python_process& p) {
   if (p.frame_is_entry != PROFKIT_PYTHON_NO_OFFSET) {
     EXPECT_LT(p.frame_is_entry, p.frame_read_bytes);
   }
-  for (const uint16_t field : {p.code_argcount, p.code_kwonlyargcount, p.code_flags, p.code_firstlineno}) {
+  for (const uint16_t field :
+       {p.code_argcount, p.code_kwonlyargcount, p.code_flags, p.code_firstlineno}) {
     EXPECT_LE(field + 4u, PROFKIT_PYTHON_CODE_READ_BYTES);
   }
 }

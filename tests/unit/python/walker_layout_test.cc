@@ -51,17 +51,20 @@ TEST(WalkerLayoutTest, OffsetThatDoesNotFitNamesTheField) {
   const std::vector<Case> cases = {
       {10, [](CPythonOffsets& o) { o.frame_object.f_lasti = PROFKIT_PYTHON_FRAME_READ_BYTES - 2; },
        "f_lasti"},
-      {9, [](CPythonOffsets& o) { o.frame_object.f_back = PROFKIT_PYTHON_FRAME_READ_BYTES; }, "f_back"},
+      {9, [](CPythonOffsets& o) { o.frame_object.f_back = PROFKIT_PYTHON_FRAME_READ_BYTES; },
+       "f_back"},
       {8, [](CPythonOffsets& o) { o.frame_object.f_code = kNoOffset; }, "f_code"},
       {12, [](CPythonOffsets& o) { o.interpreter_frame.previous = o.interpreter_frame.size - 4; },
        "previous"},
       {11, [](CPythonOffsets& o) { o.interpreter_frame.code = 4096; }, "f_code/f_executable"},
       {12, [](CPythonOffsets& o) { o.interpreter_frame.instr_ptr = kNoOffset; },
        "prev_instr/instr_ptr"},
-      {11, [](CPythonOffsets& o) { o.interpreter_frame.is_entry = PROFKIT_PYTHON_FRAME_READ_BYTES; },
+      {11,
+       [](CPythonOffsets& o) { o.interpreter_frame.is_entry = PROFKIT_PYTHON_FRAME_READ_BYTES; },
        "is_entry"},
       {12, [](CPythonOffsets& o) { o.interpreter_frame.owner = kNoOffset; }, "owner"},
-      {12, [](CPythonOffsets& o) { o.code_object.firstlineno = PROFKIT_PYTHON_CODE_READ_BYTES - 3; },
+      {12,
+       [](CPythonOffsets& o) { o.code_object.firstlineno = PROFKIT_PYTHON_CODE_READ_BYTES - 3; },
        "co_firstlineno"},
       {8, [](CPythonOffsets& o) { o.code_object.argcount = kNoOffset; }, "co_argcount"},
       {10, [](CPythonOffsets& o) { o.code_object.flags = 1000; }, "co_flags"},
@@ -137,8 +140,9 @@ TEST(WalkerLayoutTest, Python315StaticTls) {
 
 TEST(WalkerLayoutTest, Python315DynamicTlsMovesWithTheLoadBias) {
   InterpreterModule module = Module(OffsetsFromTable("debug_offsets_3.15.2.bin"));
-  module.gilstate_location = ThreadLocalLocation{
-      .model = ThreadLocalLocation::Model::kDynamicTls, .offset = 0x28, .tls_index_address = 0x879790};
+  module.gilstate_location = ThreadLocalLocation{.model = ThreadLocalLocation::Model::kDynamicTls,
+                                                 .offset = 0x28,
+                                                 .tls_index_address = 0x879790};
   Result<profkit_python_process> layout = WalkerLayout(module, kBias);
   ASSERT_TRUE(layout.ok()) << layout.status().message();
   EXPECT_EQ(layout->thread_state_source, PROFKIT_PYTHON_TSTATE_DYNAMIC_TLS);

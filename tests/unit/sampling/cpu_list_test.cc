@@ -28,8 +28,8 @@ TEST(ParseCpuListTest, SortsAndDeduplicatesOverlaps) {
 }
 
 TEST(ParseCpuListTest, RejectsMalformedInput) {
-  for (const char* text : {"", "\n", "a", "1-", "-1", "0,", ",0", "3-1", "0-1-2", "1 ,2", "0x1",
-                           "99999"}) {
+  for (const char* text :
+       {"", "\n", "a", "1-", "-1", "0,", ",0", "3-1", "0-1-2", "1 ,2", "0x1", "99999"}) {
     auto cpus = ParseCpuList(text);
     EXPECT_FALSE(cpus.ok()) << "accepted '" << text << "'";
   }

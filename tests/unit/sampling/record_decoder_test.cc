@@ -54,9 +54,9 @@ std::vector<uint8_t> ProcessEventBytes(uint32_t kind, const char* comm) {
 }
 
 TEST(DecodeRecordTest, DecodesSampleWithKernelThenUserIps) {
-  const auto bytes = SampleBytes(SampleHeader(2, 3, PROFKIT_SAMPLE_USER_STACK_TRUNCATED),
-                                 {0xffffffff81000010, 0xffffffff81000020, 0x401000, 0x401100,
-                                  0x7f0000001000});
+  const auto bytes =
+      SampleBytes(SampleHeader(2, 3, PROFKIT_SAMPLE_USER_STACK_TRUNCATED),
+                  {0xffffffff81000010, 0xffffffff81000020, 0x401000, 0x401100, 0x7f0000001000});
   auto record = DecodeRecord(bytes);
   ASSERT_TRUE(record.ok()) << record.status().message();
   const auto& sample = std::get<SampleRecord>(*record);
@@ -117,7 +117,7 @@ TEST(DecodeRecordTest, StackTopOnlyWhenMarkedValid) {
 }
 
 profkit_python_frame PythonFrame(uint64_t code, int32_t instruction, uint16_t checksum,
-                                  uint16_t flags) {
+                                 uint16_t flags) {
   profkit_python_frame frame = {};
   frame.code_object = code;
   frame.instruction = instruction;
@@ -140,15 +140,14 @@ TEST(DecodeRecordTest, DecodesPythonFramesAfterTheIps) {
   EXPECT_THAT(sample.user_ips, ElementsAre(0x401000, 0x401100));
   EXPECT_EQ(sample.python_status, PythonWalkStatus::kOk);
   EXPECT_TRUE(sample.python_stack_truncated);
-  EXPECT_THAT(sample.python_frames,
-              ElementsAre(PythonFrameRecord{.code_object = 0x7f0000100000,
-                                            .instruction = 12,
-                                            .checksum = 0xbeef,
-                                            .entry = false},
-                          PythonFrameRecord{.code_object = 0x7f0000200000,
-                                            .instruction = -1,
-                                            .checksum = 0x1234,
-                                            .entry = true}));
+  EXPECT_THAT(sample.python_frames, ElementsAre(PythonFrameRecord{.code_object = 0x7f0000100000,
+                                                                  .instruction = 12,
+                                                                  .checksum = 0xbeef,
+                                                                  .entry = false},
+                                                PythonFrameRecord{.code_object = 0x7f0000200000,
+                                                                  .instruction = -1,
+                                                                  .checksum = 0x1234,
+                                                                  .entry = true}));
 }
 
 TEST(DecodeRecordTest, DecodesPythonWalkFailures) {

@@ -114,7 +114,8 @@ TEST_F(RecordFileTest, ReplayWritesTheProcTreeAndReplaysInOrder) {
 
   std::vector<Record> seen;
   std::vector<size_t> tapped;
-  (*source)->SetRawRecordTap([&](std::span<const uint8_t> bytes) { tapped.push_back(bytes.size()); });
+  (*source)->SetRawRecordTap(
+      [&](std::span<const uint8_t> bytes) { tapped.push_back(bytes.size()); });
   const auto collect = [&](const Record& record) { seen.push_back(record); };
   EXPECT_EQ(*(*source)->Poll(std::chrono::milliseconds(0), collect), 2);
   EXPECT_FALSE((*source)->exhausted());

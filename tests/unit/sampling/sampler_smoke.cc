@@ -96,9 +96,15 @@ int main(int argc, char** argv) {
     if (!wanted(event.comm)) return;
     EventStats& e = events_by_comm[event.comm];
     switch (event.kind) {
-      case ProcessEventRecord::Kind::kExec: ++e.exec; break;
-      case ProcessEventRecord::Kind::kFork: ++e.fork; break;
-      case ProcessEventRecord::Kind::kExit: ++e.exit; break;
+      case ProcessEventRecord::Kind::kExec:
+        ++e.exec;
+        break;
+      case ProcessEventRecord::Kind::kFork:
+        ++e.fork;
+        break;
+      case ProcessEventRecord::Kind::kExit:
+        ++e.exit;
+        break;
     }
   };
 

@@ -23,19 +23,18 @@ class KernelSymbolizerTest : public ::testing::Test {
   const std::string dir_ = temp_dir_.path();
 };
 
-constexpr char kKallsyms[] =
-    "ffffffff81000000 T _stext\n"
-    "ffffffff81000000 T _text\n"
-    "ffffffff81000100 t helper\n"
-    "ffffffff81000200 T do_work\n"
-    "ffffffff81000300 D some_data\n"
-    "ffffffff81200000 T _etext\n"
-    "ffffffff83000000 T _sinittext\n"
-    "ffffffff83000000 T start_kernel\n"
-    "ffffffff83001000 T _einittext\n"
-    "ffffffffc0001000 t mod_fn\t[mymod]\n"
-    "ffffffffc0001100 T mod_last\t[mymod]\n"
-    "ffffffffc0100000 t other_fn\t[othermod]\n";
+constexpr char kKallsyms[] = "ffffffff81000000 T _stext\n"
+                             "ffffffff81000000 T _text\n"
+                             "ffffffff81000100 t helper\n"
+                             "ffffffff81000200 T do_work\n"
+                             "ffffffff81000300 D some_data\n"
+                             "ffffffff81200000 T _etext\n"
+                             "ffffffff83000000 T _sinittext\n"
+                             "ffffffff83000000 T start_kernel\n"
+                             "ffffffff83001000 T _einittext\n"
+                             "ffffffffc0001000 t mod_fn\t[mymod]\n"
+                             "ffffffffc0001100 T mod_last\t[mymod]\n"
+                             "ffffffffc0100000 t other_fn\t[othermod]\n";
 
 TEST_F(KernelSymbolizerTest, LooksUpKernelAndModuleText) {
   auto symbolizer = KernelSymbolizer::Load(Write(kKallsyms));
@@ -67,10 +66,9 @@ TEST_F(KernelSymbolizerTest, NothingOutsideText) {
 }
 
 TEST_F(KernelSymbolizerTest, HiddenAddressesAreAnError) {
-  auto symbolizer = KernelSymbolizer::Load(Write(
-      "0000000000000000 T _stext\n"
-      "0000000000000000 t helper\n"
-      "0000000000000000 t mod_fn\t[mymod]\n"));
+  auto symbolizer = KernelSymbolizer::Load(Write("0000000000000000 T _stext\n"
+                                                 "0000000000000000 t helper\n"
+                                                 "0000000000000000 t mod_fn\t[mymod]\n"));
   ASSERT_FALSE(symbolizer.ok());
   EXPECT_NE(symbolizer.status().message().find("kernel symbol addresses are hidden"),
             std::string::npos)
@@ -83,7 +81,8 @@ TEST_F(KernelSymbolizerTest, MalformedInputIsAnError) {
   EXPECT_NE(bad_address.status().message().find(":1: malformed line"), std::string::npos)
       << bad_address.status().message();
 
-  auto missing_name = KernelSymbolizer::Load(Write("ffffffff81000000 T _stext\nffffffff81000100 t\n"));
+  auto missing_name =
+      KernelSymbolizer::Load(Write("ffffffff81000000 T _stext\nffffffff81000100 t\n"));
   ASSERT_FALSE(missing_name.ok());
   EXPECT_NE(missing_name.status().message().find(":2: malformed line"), std::string::npos);
 

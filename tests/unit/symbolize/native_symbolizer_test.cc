@@ -21,7 +21,8 @@ using testing::Mapping;
 using testing::MarkedLine;
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 uint64_t AddressOf(int (*function)(int)) { return reinterpret_cast<uint64_t>(function); }
@@ -34,7 +35,8 @@ uint32_t MustAdd(NativeSymbolizer& symbolizer, const Mapping& m,
 }
 
 // Copies `from` into the test's directory as `name` and returns the copy's path.
-std::string CopyInto(const profkit::testing::TempDir& dir, const std::string& from, const std::string& name) {
+std::string CopyInto(const profkit::testing::TempDir& dir, const std::string& from,
+                     const std::string& name) {
   const std::string to = dir.path() + "/" + name;
   std::filesystem::copy_file(from, to);
   return to;
@@ -100,8 +102,9 @@ TEST(NativeSymbolizerTest, StrippedDebugKeepsNamesWithoutLines) {
   FixtureProcess process(FIXTURE_PIE);
   const Mapping m = FindMapping(process.pid(), process.address("leaf"));
   NativeSymbolizer symbolizer;
-  const uint32_t id = MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 1}, FIXTURE_PIE_STRIPPED_DEBUG},
-                              {FIXTURE_PIE_STRIPPED_DEBUG});
+  const uint32_t id =
+      MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 1}, FIXTURE_PIE_STRIPPED_DEBUG},
+              {FIXTURE_PIE_STRIPPED_DEBUG});
   const auto frames = symbolizer.Symbolize(id, m.FileOffset(process.address("leaf")));
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].function, "fixture_leaf");
@@ -112,8 +115,9 @@ TEST(NativeSymbolizerTest, StrippedDebugKeepsNamesWithoutLines) {
 TEST(NativeSymbolizerTest, StrippedAllFallsBackToDynsym) {
   const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
   NativeSymbolizer symbolizer;
-  const uint32_t id = MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 2}, FIXTURE_LIB_STRIPPED_ALL},
-                              {FIXTURE_LIB_STRIPPED_ALL});
+  const uint32_t id =
+      MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 2}, FIXTURE_LIB_STRIPPED_ALL},
+              {FIXTURE_LIB_STRIPPED_ALL});
   const auto frames = symbolizer.Symbolize(id, m.FileOffset(AddressOf(&fixture::Widget::Compute)));
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].function, "fixture::Widget::Compute(int)");
@@ -125,8 +129,9 @@ TEST(NativeSymbolizerTest, StrippedExecutableWithoutExportsIsUnknown) {
   FixtureProcess process(FIXTURE_NOPIE);
   const Mapping m = FindMapping(process.pid(), process.address("leaf"));
   NativeSymbolizer symbolizer;
-  const uint32_t id = MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 3}, FIXTURE_NOPIE_STRIPPED_ALL},
-                              {FIXTURE_NOPIE_STRIPPED_ALL});
+  const uint32_t id =
+      MustAdd(symbolizer, {m.start, m.end, m.pgoff, {1, 3}, FIXTURE_NOPIE_STRIPPED_ALL},
+              {FIXTURE_NOPIE_STRIPPED_ALL});
   EXPECT_TRUE(symbolizer.Symbolize(id, m.FileOffset(process.address("leaf"))).empty());
   EXPECT_EQ(symbolizer.counters().lookups, 1u);
   EXPECT_EQ(symbolizer.counters().misses, 1u);
@@ -208,8 +213,8 @@ TEST(NativeSymbolizerTest, ModuleLimitAndRelease) {
 // is unknown; while its descriptor stays open, the deleted file still symbolizes.
 TEST(NativeSymbolizerTest, OpenFileLimitAndDeletedFiles) {
   FixtureProcess process(FIXTURE_NO_BUILD_ID);
-  const uint64_t offset = FindMapping(process.pid(), process.address("leaf"))
-                              .FileOffset(process.address("leaf"));
+  const uint64_t offset =
+      FindMapping(process.pid(), process.address("leaf")).FileOffset(process.address("leaf"));
   for (const size_t max_open_files : {1, 2}) {
     SCOPED_TRACE(max_open_files);
     profkit::testing::TempDir dir;
@@ -236,8 +241,8 @@ TEST(NativeSymbolizerTest, OpenFileLimitAndDeletedFiles) {
 // A process mapping the same (dev, inode) later brings candidates that reopen the closed file.
 TEST(NativeSymbolizerTest, LaterCandidatesReopenClosedModule) {
   FixtureProcess process(FIXTURE_NO_BUILD_ID);
-  const uint64_t offset = FindMapping(process.pid(), process.address("leaf"))
-                              .FileOffset(process.address("leaf"));
+  const uint64_t offset =
+      FindMapping(process.pid(), process.address("leaf")).FileOffset(process.address("leaf"));
   profkit::testing::TempDir dir;
   const std::string first = CopyInto(dir, FIXTURE_NO_BUILD_ID, "first");
   const std::string second = CopyInto(dir, FIXTURE_NO_BUILD_ID, "second");

@@ -33,9 +33,9 @@ std::string CollapseSpaces(const std::string& s) {
 
 // The instructions of `function` in `path` as objdump disassembles them.
 std::vector<Instruction> Disassemble(const std::string& path, const std::string& function) {
-  const std::string output = CommandOutput(std::string(OBJDUMP_PATH) +
-                                           " -d --no-show-raw-insn --disassemble=" + function +
-                                           " '" + path + "'");
+  const std::string output =
+      CommandOutput(std::string(OBJDUMP_PATH) + " -d --no-show-raw-insn --disassemble=" + function +
+                    " '" + path + "'");
   std::vector<Instruction> instructions;
   std::istringstream lines(output);
   bool inside = false;
@@ -46,8 +46,8 @@ std::vector<Instruction> Disassemble(const std::string& path, const std::string&
     }
     const size_t colon = line.find(":\t");
     if (!inside || colon == std::string::npos) continue;
-    instructions.push_back({std::stoull(line.substr(0, colon), nullptr, 16),
-                            CollapseSpaces(line.substr(colon + 2))});
+    instructions.push_back(
+        {std::stoull(line.substr(0, colon), nullptr, 16), CollapseSpaces(line.substr(colon + 2))});
   }
   EXPECT_FALSE(instructions.empty()) << function << " not found in " << path;
   return instructions;

@@ -40,7 +40,8 @@ class SelfProcessTree {
     const std::string dir = fmt::format("{}/{}", root(), pid);
     (void)MakeDirectories(dir);
     Write(dir + "/stat", fmt::format("{} ({}) S {} 1 1 0 -1 4194560 100 0 0 0 5 1 0 0 20 0 1 0 "
-                                     "12345 1000000 100", pid, comm, ppid));
+                                     "12345 1000000 100",
+                                     pid, comm, ppid));
     Write(dir + "/environ", environ);
     Write(dir + "/maps", code_mapping_);
     std::filesystem::create_symlink(self_exe_, dir + "/exe");
@@ -52,7 +53,8 @@ class SelfProcessTree {
     const std::string dir = fmt::format("{}/{}", root(), pid);
     (void)MakeDirectories(dir);
     Write(dir + "/stat", fmt::format("{} ({}) S 1 1 1 0 -1 4194560 100 0 0 0 5 1 0 0 20 0 1 0 "
-                                     "12345 1000000 100", pid, comm));
+                                     "12345 1000000 100",
+                                     pid, comm));
     Write(dir + "/environ", "");
     Write(dir + "/maps", maps);
     Write(dir + "/cmdline", cmdline);
