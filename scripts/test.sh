@@ -30,7 +30,10 @@ echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L 'unit|needs_toolchain' --output-on-failure -j2
 echo "== unit tests (TSan, without BPF)"
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+# Left out under TSan only: PyroscopeServerTest.PushOverConnect crashes (SEGV) inside Debian's
+# uninstrumented libprotobuf, in ReflectionOps::FindInitializationErrors called from
+# SerializeAsString on the test's own request; it passes in the normal and ASan+UBSan builds.
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 GTEST_FILTER=-PyroscopeServerTest.PushOverConnect \
   ctest --test-dir build-tsan -L unit --output-on-failure -j2
 
 echo "== BPF sampler check (root)"
