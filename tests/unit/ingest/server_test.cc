@@ -76,8 +76,13 @@ TEST_F(ServerTest, OversizeBodiesGet413) {
         return true;
       },
       testing::kFixtureContentType);
-  ASSERT_TRUE(result);
-  EXPECT_EQ(result->status, 413);
+  // The server answers 413 once the chunks pass the limit and closes the connection: a client
+  // still writing chunks then fails to send the rest (Error::Write) and never reads the answer.
+  if (result) {
+    EXPECT_EQ(result->status, 413);
+  } else {
+    EXPECT_EQ(result.error(), httplib::Error::Write) << httplib::to_string(result.error());
+  }
   EXPECT_EQ(Queued(), 0u);
 }
 
