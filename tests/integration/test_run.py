@@ -179,7 +179,9 @@ def test_slow_flush_does_not_stop_sampling(start_agent, two_functions, tmp_path)
     ring buffer at 99 Hz on every CPU, and no record is dropped."""
     local_dir = tmp_path / "profiles"
     agent = start_agent(config("", local_dir, interval="1s").replace(f"sample_rate = {TEST_RATE}", "sample_rate = 99"),
-                        env={"PROFKIT_DEBUG_SYMBOLIZE_DELAY_US": "3000"}, log_level="debug")
+                        env={"PROFKIT_DEBUG_SYMBOLIZE_DELAY_US": "200000"}, log_level="debug")
+    # 200 ms per frame: on a quiet host a one-second interval of this workload has under 20
+    # distinct frames, so 3 ms or 20 ms left every flush under a second.
     agent.wait_for_log("eBPF sampling started")
     env = dict(os.environ, DD_SERVICE="slow-flush")
     subprocess.run([two_functions, "8"], env=env, capture_output=True, text=True, check=True)
