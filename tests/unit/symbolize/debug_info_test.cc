@@ -49,13 +49,14 @@ struct SplitWorkload {
   std::string build_id;
 };
 
-SplitWorkload Split(const std::string& dir, const std::string& name = "app") {
+SplitWorkload Split(const std::string& dir, const std::string& name = "app",
+                    const std::string& binary = FIXTURE_PIE) {
   SplitWorkload w;
   w.full = dir + "/" + name + ".full";
   w.stripped = dir + "/" + name;
   w.debug = dir + "/" + name + ".debug";
   fs::create_directories(dir);
-  fs::copy_file(FIXTURE_PIE, w.full);
+  fs::copy_file(binary, w.full);
   CommandOutput("objcopy --only-keep-debug " + Quote(w.full) + " " + Quote(w.debug));
   CommandOutput("objcopy --strip-all " + Quote(w.full) + " " + Quote(w.stripped));
   // objcopy stores the base name and the CRC of the file it is given.
@@ -433,6 +434,34 @@ TEST(DebugInfoTest, DebuginfodMismatchedBuildIdNamesNothing) {
   EXPECT_GE(symbolizer.counters().debuginfod.misses, 1u);
   EXPECT_EQ(symbolizer.counters().debuginfod.hits, 0u);
   ExpectNothingNamed(symbolizer, id, w);
+}
+
+TEST(DebugInfoTest, DebuginfodCacheEvictsOldestBeyondLimit) {
+  profkit::testing::TempDir tmp;
+  const SplitWorkload pie = Split(tmp.path() + "/bin");
+  const SplitWorkload nopie = Split(tmp.path() + "/bin2", "app", FIXTURE_NOPIE);
+  Place(pie.debug, tmp.path() + "/served/pie.debug");
+  Place(nopie.debug, tmp.path() + "/served/nopie.debug");
+  fs::remove(pie.debug);
+  fs::remove(nopie.debug);
+  const uint64_t larger = std::max(fs::file_size(tmp.path() + "/served/pie.debug"),
+                                   fs::file_size(tmp.path() + "/served/nopie.debug"));
+  const uint16_t port = FreeLoopbackPort();
+  DebuginfodServer server(tmp.path() + "/served", port, tmp.path() + "/db.sqlite");
+  DebugInfoOptions options = WithServer(tmp.path(), port);
+  options.cache_max_bytes = larger + 1;  // room for one download, not two
+  NativeSymbolizer symbolizer({}, options);
+  const uint32_t first = Add(symbolizer, pie.stripped);
+  ASSERT_TRUE(AwaitNamed(symbolizer, first, pie));
+  const uint32_t second = Add(symbolizer, nopie.stripped);
+  ASSERT_TRUE(AwaitNamed(symbolizer, second, nopie));
+  const NativeSymbolizer::Counters c = symbolizer.counters();
+  EXPECT_EQ(c.debuginfod.hits, 2u);
+  EXPECT_EQ(c.debuginfod.evictions, 1u);
+  EXPECT_LE(c.debuginfod.cached_bytes, options.cache_max_bytes);
+  // The evicted file stays readable through the descriptor the symbolizer holds.
+  ExpectNamed(symbolizer, first, pie, /*with_lines=*/true);
+  ExpectNamed(symbolizer, second, nopie, /*with_lines=*/true);
 }
 
 }  // namespace
