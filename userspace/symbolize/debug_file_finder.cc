@@ -148,6 +148,7 @@ Result<std::unique_ptr<ElfFile>> OpenMiniDebugInfo(const ElfFile& module) {
                            module.ReadSection(".gnu_debugdata", kMaxDebugDataBytes));
   lzma_stream stream = LZMA_STREAM_INIT;
   if (lzma_stream_decoder(&stream, kLzmaMemoryLimit, 0) != LZMA_OK) {
+    lzma_end(&stream);
     return Status::Internal("lzma_stream_decoder failed");
   }
   std::string elf;
