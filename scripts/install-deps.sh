@@ -9,6 +9,7 @@ build_packages=(
   cmake ninja-build g++ pkg-config
   clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev liblz4-dev
   libprotobuf-dev protobuf-compiler libcurl4-openssl-dev
+  liblzma-dev libdebuginfod-dev  # MiniDebugInfo (.gnu_debugdata) and debuginfod lookups
   libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
 )
 test_packages=(
@@ -18,6 +19,7 @@ test_packages=(
   linux-perf bpftrace  # peers in bench/
   wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
   clang-format clang-tidy  # scripts/check-format.sh, .clang-tidy
+  debuginfod           # the symbolize tests serve debug files from a loopback debuginfod
   patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
 )
 

@@ -1,10 +1,12 @@
 // Cost of symbolizing native frames: cold (first lookup of a module, which reads its symbols and
 // DWARF index) and per address afterwards, for addresses spread evenly over an ELF's .text.
 //
-//   symbolize_bench FILE [ADDRESSES [--dump]]
+//   symbolize_bench FILE [ADDRESSES [--dump]] [--debug-dir DIR]
 //
-// Prints one line per phase; --dump also prints every address's frames (to compare builds). A
-// bench, not a test: it asserts nothing.
+// Prints one line per phase; --dump also prints every address's frames (to compare builds). With
+// --debug-dir, a stripped FILE is named from its separate debug file under DIR (build-id path or
+// debuglink), as the agent does with [symbols] debug_dirs; without it only FILE itself is read.
+// bench/symbolize_split.sh compares the two on one binary. A bench, not a test: it asserts nothing.
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "profkit/symbolize/native_symbolizer.h"
 
@@ -56,20 +59,32 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s FILE [ADDRESSES]\n", argv[0]);
+  std::vector<std::string> positional;
+  bool dump = false;
+  profkit::symbolize::DebugInfoOptions debug{.debug_dirs = {}, .debuginfod_urls = ""};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--dump") {
+      dump = true;
+    } else if (arg == "--debug-dir" && i + 1 < argc) {
+      debug.debug_dirs.push_back(argv[++i]);
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.empty()) {
+    std::fprintf(stderr, "usage: %s FILE [ADDRESSES [--dump]] [--debug-dir DIR]\n", argv[0]);
     return 2;
   }
-  const char* path = argv[1];
-  const long count = argc > 2 ? std::strtol(argv[2], nullptr, 10) : 2000;
-  const bool dump = argc > 3 && std::string(argv[3]) == "--dump";
+  const char* path = positional[0].c_str();
+  const long count = positional.size() > 1 ? std::strtol(positional[1].c_str(), nullptr, 10) : 2000;
   TextSection text;
   struct stat st;
   if (count <= 0 || stat(path, &st) != 0 || !FindText(path, &text) || text.size == 0) {
     std::fprintf(stderr, "%s: not an ELF file with a .text section\n", path);
     return 1;
   }
-  profkit::symbolize::NativeSymbolizer symbolizer;
+  profkit::symbolize::NativeSymbolizer symbolizer({}, debug);
   auto id = symbolizer.AddModule({.dev = st.st_dev, .inode = st.st_ino}, path, {path});
   if (!id.ok()) {
     std::fprintf(stderr, "%s: %s\n", path, id.status().message().c_str());

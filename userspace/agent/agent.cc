@@ -72,6 +72,16 @@ Result<std::unique_ptr<forward::DatawaySink>> StartDataway(const config::Config&
   return dataway;
 }
 
+symbolize::DebugInfoOptions SymbolOptions(const config::SymbolsConfig& symbols) {
+  symbolize::DebugInfoOptions options;
+  options.debug_dirs = symbols.debug_dirs;
+  options.debuginfod_urls = symbols.debuginfod_urls;
+  options.cache_dir = symbols.cache_dir;
+  options.debuginfod_timeout = symbols.debuginfod_timeout;
+  options.cache_max_bytes = static_cast<uint64_t>(symbols.cache_max_mb) << 20;
+  return options;
+}
+
 // Test hook (tests/integration/test_run.py): PROFKIT_DEBUG_SYMBOLIZE_DELAY_US=N makes every
 // symbolization of a flush sleep N µs, to show that a slow flush does not delay sampling.
 std::chrono::microseconds DebugSymbolizeDelay() {
@@ -216,6 +226,7 @@ Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
   pipeline_ = std::make_unique<pipeline::SamplePipeline>(
       pipeline::PipelineOptions{.sample_rate_hz = config_.ebpf.sample_rate,
                                 .default_env = config_.ebpf.env,
+                                .symbols = SymbolOptions(config_.symbols),
                                 .debug_symbolize_delay = DebugSymbolizeDelay()});
   Result<std::unique_ptr<sampling::SampleSource>> sampler = sources(sampling::SamplerOptions{
       .sample_rate_hz = config_.ebpf.sample_rate, .kernel_stacks = config_.ebpf.kernel_stacks});
@@ -348,6 +359,14 @@ void Agent::LogCounters() {
     spdlog::info("flush counters: flushes={} merged_intervals={} last_flush_ms={}", l.flushes,
                  l.merged_intervals, l.last_flush_ms);
   }
+  const symbolize::NativeSymbolizer::Counters n = pipeline_->native_counters();
+  spdlog::info(
+      "symbol counters: modules={} build_id_files={} debuglink_files={} mini_debug_info={} "
+      "debuginfod_files={} debuginfod_hits={} debuginfod_misses={} debuginfod_errors={} "
+      "debuginfod_bytes={} debuginfod_evictions={} debuginfod_queued={}",
+      n.modules, n.debug_build_id_files, n.debug_link_files, n.mini_debug_info, n.debuginfod_files,
+      n.debuginfod.hits, n.debuginfod.misses, n.debuginfod.errors, n.debuginfod.bytes,
+      n.debuginfod.evictions, n.debuginfod.queued);
   const pipeline::PythonCounters py = pipeline_->python_counters();
   spdlog::info(
       "python counters: processes={} detected={} unsupported={} registration_failures={} "

@@ -201,6 +201,60 @@ Result<ProfileInputConfig> ParseInputs(const TomlSection& inputs) {
   return ParseProfileInput(profiles[0]);
 }
 
+// [symbols] bounds: a debug directory list is a handful of paths; a download that takes more than
+// ten minutes is hung; a cache beyond 1 TiB is a mistake.
+constexpr size_t kMaxDebugDirs = 16;
+constexpr std::chrono::nanoseconds kMinDebuginfodTimeout = seconds(1);
+constexpr std::chrono::nanoseconds kMaxDebuginfodTimeout = std::chrono::minutes(10);
+constexpr int kMaxSymbolsCacheMb = 1 << 20;
+constexpr size_t kMaxDebuginfodUrls = 8;
+
+Result<SymbolsConfig> ParseSymbols(const TomlSection& section) {
+  SymbolsConfig symbols;
+  PROFKIT_ASSIGN_OR_RETURN(symbols.debuginfod_urls, section.OptionalString("debuginfod_urls"));
+  if (symbols.debuginfod_urls) {
+    size_t count = 0;
+    std::string_view rest = *symbols.debuginfod_urls;
+    while (!rest.empty()) {
+      const size_t start = rest.find_first_not_of(' ');
+      if (start == std::string_view::npos) break;
+      rest.remove_prefix(start);
+      const std::string_view url = rest.substr(0, rest.find(' '));
+      rest.remove_prefix(url.size());
+      if (++count > kMaxDebuginfodUrls) {
+        return Status::InvalidInputf("{}: more than {} URLs", section.KeyPath("debuginfod_urls"),
+                                     kMaxDebuginfodUrls);
+      }
+      PROFKIT_RETURN_IF_ERROR(ValidateHttpUrl(url).WithContext(section.KeyPath("debuginfod_urls")));
+    }
+  }
+  PROFKIT_ASSIGN_OR_RETURN(symbols.debug_dirs,
+                           section.StringArray("debug_dirs", symbols.debug_dirs));
+  if (symbols.debug_dirs.size() > kMaxDebugDirs) {
+    return Status::InvalidInputf("{}: more than {} directories", section.KeyPath("debug_dirs"),
+                                 kMaxDebugDirs);
+  }
+  for (const std::string& dir : symbols.debug_dirs) {
+    PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "debug_dirs", dir));
+    if (!dir.starts_with('/')) {
+      return Status::InvalidInputf("{}: \"{}\" is not an absolute path",
+                                   section.KeyPath("debug_dirs"), dir);
+    }
+  }
+  PROFKIT_ASSIGN_OR_RETURN(symbols.debuginfod_timeout,
+                           section.Duration("debuginfod_timeout", kMinDebuginfodTimeout,
+                                            kMaxDebuginfodTimeout, symbols.debuginfod_timeout));
+  PROFKIT_ASSIGN_OR_RETURN(symbols.cache_dir, section.String("cache_dir", symbols.cache_dir));
+  PROFKIT_RETURN_IF_ERROR(ValidatePath(section, "cache_dir", symbols.cache_dir));
+  if (!symbols.cache_dir.starts_with('/')) {
+    return Status::InvalidInputf("{}: \"{}\" is not an absolute path", section.KeyPath("cache_dir"),
+                                 symbols.cache_dir);
+  }
+  PROFKIT_ASSIGN_OR_RETURN(symbols.cache_max_mb, section.Int("cache_max_mb", 1, kMaxSymbolsCacheMb,
+                                                             symbols.cache_max_mb));
+  return symbols;
+}
+
 // Each [table] is read by one function; a new table is one more line here.
 Result<Config> ParseTables(const TomlSection& root) {
   Config config;
@@ -216,6 +270,8 @@ Result<Config> ParseTables(const TomlSection& root) {
   PROFKIT_ASSIGN_OR_RETURN(config.ebpf, ParseEbpf(ebpf));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection inputs, root.Table("inputs"));
   PROFKIT_ASSIGN_OR_RETURN(config.profile, ParseInputs(inputs));
+  PROFKIT_ASSIGN_OR_RETURN(const TomlSection symbols, root.Table("symbols"));
+  PROFKIT_ASSIGN_OR_RETURN(config.symbols, ParseSymbols(symbols));
   return config;
 }
 

@@ -99,6 +99,13 @@ Result<std::string> TomlSection::String(std::string_view key, std::string fallba
   return node->as_string()->get();
 }
 
+Result<std::optional<std::string>> TomlSection::OptionalString(std::string_view key) const {
+  const toml::node* node = Get(key);
+  if (node == nullptr) return std::optional<std::string>();
+  if (!node->is_string()) return TypeError(key, "a string", *node);
+  return std::optional<std::string>(node->as_string()->get());
+}
+
 Result<bool> TomlSection::Bool(std::string_view key, bool fallback) const {
   const toml::node* node = Get(key);
   if (node == nullptr) return fallback;

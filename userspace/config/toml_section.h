@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -30,6 +31,8 @@ class TomlSection {
 
   // Each read returns `fallback` when the key is absent; errors name the dotted key.
   Result<std::string> String(std::string_view key, std::string fallback) const;
+  // nullopt when the key is absent (a default decided elsewhere, e.g. from the environment).
+  Result<std::optional<std::string>> OptionalString(std::string_view key) const;
   Result<bool> Bool(std::string_view key, bool fallback) const;
   Result<int> Int(std::string_view key, int64_t min, int64_t max, int fallback) const;
   // A Go-style duration string (see duration.h) within [min, max].

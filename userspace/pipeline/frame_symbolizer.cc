@@ -28,6 +28,10 @@ FrameSymbolizer::FrameSymbolizer(symbolize::NativeSymbolizer& native,
 
 const SymbolizedFrame& FrameSymbolizer::Symbolize(const profile::Frame& frame) {
   if (debug_delay_.count() > 0) std::this_thread::sleep_for(debug_delay_);
+  if (const uint64_t generation = native_.names_generation(); generation != names_generation_) {
+    names_generation_ = generation;
+    cache_.clear();
+  }
   auto it = cache_.find(frame);
   if (it != cache_.end()) return it->second;
   // Cheaper than LRU bookkeeping on every lookup, and a full cache means the working set changed.

@@ -205,13 +205,21 @@ profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, boo
   return frame;
 }
 
+std::string ProcessTable::ProcessRoot(uint32_t pid) const {
+  // Separate debug files are looked up below the process's root (its container's files) first.
+  std::string root = proc_fs_.RootPath(pid, "/");
+  while (root.ends_with('/')) root.pop_back();
+  return root;
+}
+
 void ProcessTable::ResolveModule(Process& process, Mapping& mapping) {
   if (mapping.module_resolved || !IsFileBacked(mapping.mapping)) return;
   mapping.module_resolved = true;
   const process::MemoryMapping& m = mapping.mapping;
   Result<uint32_t> id = symbolizer_.AddModule(
       symbolize::ModuleKey{.dev = m.dev, .inode = m.inode}, m.path,
-      {proc_fs_.MapFilesPath(process.pid, m), proc_fs_.RootPath(process.pid, m.path)});
+      {proc_fs_.MapFilesPath(process.pid, m), proc_fs_.RootPath(process.pid, m.path)},
+      ProcessRoot(process.pid));
   if (!id.ok()) return;
   mapping.module_id = *id;
   if (std::find(process.modules.begin(), process.modules.end(), *id) == process.modules.end()) {

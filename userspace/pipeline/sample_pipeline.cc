@@ -21,6 +21,7 @@ std::unique_ptr<symbolize::KernelSymbolizer> LoadKernelSymbols(const std::string
 SamplePipeline::SamplePipeline(PipelineOptions options)
     : options_(std::move(options)),
       proc_fs_(options_.proc_root),
+      native_symbolizer_({}, options_.symbols),
       aggregator_(options_.max_distinct_stacks) {
   ProcessTableOptions table_options = options_.process_table;
   table_options.default_env = options_.default_env;

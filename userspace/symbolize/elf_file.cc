@@ -25,6 +25,8 @@ constexpr size_t kMaxBuildIdBytes = 64;
 constexpr size_t kMaxSymbolsPerModule = 4 << 20;
 // Longer names (deep template instantiations) are cut; they still identify the function.
 constexpr size_t kMaxSymbolNameBytes = 16 << 10;
+// NAME_MAX: a .gnu_debuglink names a file in a directory.
+constexpr size_t kMaxDebugLinkBytes = 255;
 
 void InitLibelf() {
   static std::once_flag once;
@@ -114,11 +116,15 @@ std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segm
   return std::nullopt;
 }
 
-Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path) {
+Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path, Role role) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Status::FromErrno(fmt::format("open {}", path), errno);
-  std::unique_ptr<ElfFile> file(new ElfFile(std::move(fd), path));
-  PROFKIT_RETURN_IF_ERROR(file->ReadHeaders().WithContext(path));
+  return OpenFd(std::move(fd), path, role);
+}
+
+Result<std::unique_ptr<ElfFile>> ElfFile::OpenFd(UniqueFd fd, std::string name, Role role) {
+  std::unique_ptr<ElfFile> file(new ElfFile(std::move(fd), std::move(name)));
+  PROFKIT_RETURN_IF_ERROR(file->ReadHeaders(role).WithContext(file->path_));
   return file;
 }
 
@@ -126,7 +132,7 @@ Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path) {
 // they read through.
 ElfFile::~ElfFile() = default;
 
-Status ElfFile::ReadHeaders() {
+Status ElfFile::ReadHeaders(Role role) {
   struct stat st;
   if (fstat(fd_, &st) != 0) return Status::FromErrno("fstat", errno);
   if (!S_ISREG(st.st_mode)) return Status::InvalidInput("not a regular file");
@@ -155,7 +161,7 @@ Status ElfFile::ReadHeaders() {
     }
     if (phdr.p_type == PT_LOAD) segments_.push_back({phdr.p_offset, phdr.p_filesz, phdr.p_vaddr});
   }
-  if (segments_.empty()) return Status::InvalidInput("no PT_LOAD segment");
+  if (segments_.empty() && role == Role::kModule) return Status::InvalidInput("no PT_LOAD segment");
 
   const void* build_id = nullptr;
   const ssize_t build_id_size = dwelf_elf_gnu_build_id(elf.get(), &build_id);
@@ -170,37 +176,52 @@ Status ElfFile::ReadHeaders() {
          scn = elf_nextscn(elf.get(), scn)) {
       GElf_Shdr shdr;
       if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type == SHT_NOBITS) continue;
+      if (shdr.sh_type == SHT_SYMTAB && shdr.sh_size > 0) has_symtab_ = true;
       const char* name = elf_strptr(elf.get(), shstrndx, shdr.sh_name);
-      if (name != nullptr && strcmp(name, ".debug_info") == 0) {
-        has_debug_info_ = true;
-        break;
-      }
+      if (name != nullptr && strcmp(name, ".debug_info") == 0) has_debug_info_ = true;
+    }
+  }
+
+  GElf_Word crc = 0;
+  const char* link = dwelf_elf_gnu_debuglink(elf.get(), &crc);
+  if (link != nullptr) {
+    // The link is a base name looked up in fixed directories; a path in it could point anywhere.
+    const std::string_view name(link, strnlen(link, kMaxDebugLinkBytes + 1));
+    if (!name.empty() && name.size() <= kMaxDebugLinkBytes &&
+        name.find('/') == std::string_view::npos && name != "." && name != "..") {
+      debug_link_ = DebugLink{std::string(name), crc};
     }
   }
   return Status::Ok();
 }
 
 Result<ElfFile::Symbols> ElfFile::ReadSymbols() const {
+  SymbolTable::Builder builder;
+  PROFKIT_ASSIGN_OR_RETURN(const bool complete, AppendSymbols(&builder));
+  Symbols symbols;
+  symbols.truncated = !complete;
+  symbols.table = std::move(builder).Build();
+  return symbols;
+}
+
+Result<bool> ElfFile::AppendSymbols(SymbolTable::Builder* out) const {
   // A handle of its own: the section copies libelf makes are freed as soon as the compact table
   // is built.
   PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
   ElfHandle elf(raw);
-  Symbols symbols;
   for (const Elf64_Word wanted : {SHT_SYMTAB, SHT_DYNSYM}) {
-    SymbolTable::Builder builder;
+    const size_t before = out->count();
     bool complete = true;
     for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn != nullptr && complete;
          scn = elf_nextscn(elf.get(), scn)) {
       GElf_Shdr shdr;
       if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != wanted) continue;
-      complete = AddFunctionSymbols(elf.get(), scn, shdr, &builder);
+      complete = AddFunctionSymbols(elf.get(), scn, shdr, out);
     }
-    if (builder.count() == 0) continue;
-    symbols.truncated = !complete;
-    symbols.table = std::move(builder).Build();
-    break;
+    if (!complete) return false;
+    if (out->count() > before) break;
   }
-  return symbols;
+  return true;
 }
 
 Result<std::vector<std::optional<ElfFile::ElfSymbol>>> ElfFile::FindSymbols(

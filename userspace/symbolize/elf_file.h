@@ -42,8 +42,22 @@ class ElfFile {
     bool truncated = false;  // cut at kMaxSymbolsPerModule
   };
 
+  // What the file is opened as: a mapped module must have PT_LOAD segments; a separate debug file
+  // or an embedded MiniDebugInfo is read for its symbols and DWARF only, so segments are optional.
+  enum class Role { kModule, kDebug };
+
+  // The .gnu_debuglink of a stripped file: the debug file's base name and the CRC-32 (zlib's) of
+  // its whole content.
+  struct DebugLink {
+    std::string name;
+    uint32_t crc = 0;
+  };
+
   // Fails when the path does not open or is not an ELF executable or shared object.
-  static Result<std::unique_ptr<ElfFile>> Open(const std::string& path);
+  static Result<std::unique_ptr<ElfFile>> Open(const std::string& path, Role role = Role::kModule);
+  // The same for an already opened descriptor (a memfd holding decompressed MiniDebugInfo);
+  // `name` is what errors call it.
+  static Result<std::unique_ptr<ElfFile>> OpenFd(UniqueFd fd, std::string name, Role role);
   ~ElfFile();
   ElfFile(const ElfFile&) = delete;
   ElfFile& operator=(const ElfFile&) = delete;
@@ -52,9 +66,16 @@ class ElfFile {
   const std::string& build_id() const { return build_id_; }
   const std::vector<LoadSegment>& segments() const { return segments_; }
   bool has_debug_info() const { return has_debug_info_; }
+  // A non-empty .symtab (a stripped file keeps .dynsym only).
+  bool has_symtab() const { return has_symtab_; }
+  const std::optional<DebugLink>& debug_link() const { return debug_link_; }
+  const std::string& path() const { return path_; }
 
   // Function symbols of .symtab, or of .dynsym when .symtab has none.
   Result<Symbols> ReadSymbols() const;
+  // The same, added to `out`: several files make one table (MiniDebugInfo holds only the symbols
+  // .dynsym lacks). Returns false when the table is full.
+  Result<bool> AppendSymbols(SymbolTable::Builder* out) const;
 
   // Symbols of any type named exactly `names[i]` (first defined match in .dynsym, then .symtab),
   // nullopt where none is defined.
@@ -77,7 +98,7 @@ class ElfFile {
 
  private:
   ElfFile(UniqueFd fd, std::string path) : file_(std::move(fd)), path_(std::move(path)) {}
-  Status ReadHeaders();
+  Status ReadHeaders(Role role);
 
   // Declared first so it is closed last, after the Elf handles that read through it.
   const UniqueFd file_;
@@ -87,6 +108,8 @@ class ElfFile {
   std::string build_id_;
   std::vector<LoadSegment> segments_;
   bool has_debug_info_ = false;
+  bool has_symtab_ = false;
+  std::optional<DebugLink> debug_link_;
   bool dwarf_tried_ = false;
   std::unique_ptr<DwarfFrames> dwarf_;
   bool eh_frame_tried_ = false;

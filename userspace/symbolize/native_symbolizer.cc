@@ -4,6 +4,10 @@
 #include <limits>
 #include <utility>
 
+#include <cstdlib>
+
+#include "debug_file_finder.h"
+#include "debuginfod_fetcher.h"
 #include "demangle.h"
 #include "elf_file.h"
 #include "profkit/common/log.h"
@@ -30,6 +34,14 @@ struct NativeSymbolizer::ModuleState {
   std::vector<LoadSegment> segments;
   std::string table_key;
   bool has_debug_info = false;
+  std::string root;  // the process's root directory for debug file lookups, "" = the host
+  // Where symbols and DWARF come from when not from `file`: found once per open of `file` and
+  // closed with it.
+  bool debug_resolved = false;
+  std::unique_ptr<ElfFile> debug_file;
+  DebugSource debug_source = DebugSource::kNone;
+  // Nothing local had DWARF and debuginfod was asked: an arrival makes the module look again.
+  bool awaiting_debuginfod = false;
   // Set once a reopen failed: the processes behind `candidates` are gone, so further attempts are
   // wasted until AddModule brings new candidates.
   bool gone = false;
@@ -43,19 +55,43 @@ struct NativeSymbolizer::TableEntry {
   std::list<std::string>::iterator position;  // in table_lru_
 };
 
-NativeSymbolizer::NativeSymbolizer(NativeSymbolizerLimits limits) : limits_(limits) {
+NativeSymbolizer::NativeSymbolizer(NativeSymbolizerLimits limits, DebugInfoOptions debug)
+    : limits_(limits), debug_options_(std::move(debug)) {
   limits_.max_open_files = std::max<size_t>(limits_.max_open_files, 1);
+  std::string urls;
+  if (debug_options_.debuginfod_urls) {
+    urls = *debug_options_.debuginfod_urls;
+  } else if (const char* env = std::getenv("DEBUGINFOD_URLS"); env != nullptr) {
+    urls = env;
+  }
+  fetcher_ = DebuginfodFetcher::Start(urls, debug_options_);
+  if (fetcher_) {
+    spdlog::info("debuginfod: names of stripped modules without local debug files from {}", urls);
+  }
+}
+
+NativeSymbolizer::Counters NativeSymbolizer::counters() const {
+  const std::lock_guard lock(mutex_);
+  Counters counters = counters_;
+  if (fetcher_) counters.debuginfod = fetcher_->counters();
+  return counters;
+}
+
+uint64_t NativeSymbolizer::names_generation() const {
+  return fetcher_ ? fetcher_->generation() : 0;
 }
 
 NativeSymbolizer::~NativeSymbolizer() = default;
 
 Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::string& path,
-                                             const std::vector<std::string>& open_candidates) {
+                                             const std::vector<std::string>& open_candidates,
+                                             const std::string& root) {
   const std::lock_guard lock(mutex_);
   if (auto it = ids_by_key_.find(key); it != ids_by_key_.end()) {
     // The newest mapper's paths are the likeliest to still open once the file is closed.
     ModuleState& module = *modules_.at(it->second);
     module.candidates = open_candidates;
+    module.root = root;
     module.gone = false;
     return it->second;
   }
@@ -78,6 +114,7 @@ Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::st
   module->segments = file->segments();
   module->table_key = TableKey(key, file->build_id());
   module->has_debug_info = file->has_debug_info();
+  module->root = root;
   module->file = std::move(file);
   open_lru_.push_front(module->id);
   module->open_position = open_lru_.begin();
@@ -100,6 +137,7 @@ const ModuleInfo* NativeSymbolizer::Module(uint32_t id) const {
 std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t file_offset) {
   const std::lock_guard lock(mutex_);
   ++counters_.lookups;
+  if (fetcher_ && fetcher_->generation() != seen_generation_) RetryAwaitingModules();
   std::vector<SymbolizedLine> frames;
   auto it = modules_.find(id);
   if (it != modules_.end()) {
@@ -108,11 +146,9 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
     const SymbolTable* table = address ? EnsureTable(module) : nullptr;
     const std::optional<std::string_view> symbol = table ? table->Find(*address) : std::nullopt;
     if (symbol) {
-      if (module.has_debug_info) {
-        ElfFile* file = EnsureOpen(module);
-        DwarfFrames* dwarf = file != nullptr ? file->dwarf() : nullptr;
-        if (dwarf != nullptr) frames = dwarf->Lookup(*address);
-      }
+      ElfFile* file = DwarfFile(module);
+      DwarfFrames* dwarf = file != nullptr ? file->dwarf() : nullptr;
+      if (dwarf != nullptr) frames = dwarf->Lookup(*address);
       // The outermost frame is the out-of-line function that runs, which its ELF symbol names
       // exactly: a clone (".constprop.0", ".cold") or the complete-object constructor (C1) whose
       // DWARF subprogram is the shared C4 one. llvm-addr2line names it the same way.
@@ -258,6 +294,8 @@ void NativeSymbolizer::CloseFilesOverLimit(const ModuleState* keep) {
     ModuleState& victim = *modules_.at(open_lru_.back());
     open_lru_.pop_back();
     victim.file.reset();
+    victim.debug_file.reset();
+    victim.debug_resolved = false;
     ++counters_.file_closes;
   }
 }
@@ -269,16 +307,29 @@ const SymbolTable* NativeSymbolizer::EnsureTable(ModuleState& module) {
   }
   ElfFile* file = EnsureOpen(module);
   if (file == nullptr) return nullptr;
+  ResolveDebugFile(module, *file);
   auto entry = std::make_unique<TableEntry>();
-  if (auto symbols = file->ReadSymbols(); symbols.ok()) {
-    if (symbols->truncated) ++counters_.truncated_tables;
-    entry->table = std::move(symbols->table);
+  // MiniDebugInfo holds only the functions .dynsym lacks, so the module's own symbols join it; a
+  // full debug file's .symtab holds them all, and the file's .dynsym only adds duplicates.
+  SymbolTable::Builder builder;
+  Result<bool> complete = true;
+  if (module.debug_file && module.debug_file->has_symtab()) {
+    complete = module.debug_file->AppendSymbols(&builder);
+  }
+  if (complete.ok() && *complete &&
+      (builder.count() == 0 || module.debug_source == DebugSource::kMiniDebugInfo)) {
+    complete = file->AppendSymbols(&builder);
+  }
+  if (complete.ok()) {
+    if (!*complete) ++counters_.truncated_tables;
+    entry->table = std::move(builder).Build();
   } else {
+    const Status& failure = complete.status();
     // Cached empty, so a broken file costs one read, not one per lookup.
     static LogLimiter limiter(kLogIntervalNs);
     if (const int64_t suppressed = limiter.Allow(); suppressed >= 0) {
       spdlog::warn("reading symbols of {}: {} ({} similar suppressed)", module.info.path,
-                   symbols.status().message(), suppressed);
+                   failure.message(), suppressed);
     }
   }
   entry->bytes = entry->table.MemoryBytes() + sizeof(TableEntry) + module.table_key.size();
@@ -289,6 +340,81 @@ const SymbolTable* NativeSymbolizer::EnsureTable(ModuleState& module) {
   tables_.emplace(module.table_key, std::move(entry));
   EvictTablesOverLimit(module.table_key);
   return table;
+}
+
+void NativeSymbolizer::ResolveDebugFile(ModuleState& module, ElfFile& file) {
+  if (module.debug_resolved) return;
+  module.debug_resolved = true;
+  module.awaiting_debuginfod = false;
+  if (file.has_debug_info() && file.has_symtab()) return;  // the file itself is the best
+
+  FoundDebugFile found =
+      FindSeparateDebugFile(file, module.info.path, module.root, debug_options_.debug_dirs);
+  if (found.source == DebugSource::kNone && !file.has_symtab()) {
+    auto mini = OpenMiniDebugInfo(file);
+    if (mini.ok() && (*mini)->has_symtab()) {
+      found = {std::move(mini).value(), DebugSource::kMiniDebugInfo};
+    } else if (!mini.ok() && mini.status().code() != StatusCode::kNotFound) {
+      static LogLimiter limiter(kLogIntervalNs);
+      if (const int64_t suppressed = limiter.Allow(); suppressed >= 0) {
+        spdlog::warn("{} ({} similar suppressed)", mini.status().message(), suppressed);
+      }
+    }
+  }
+  // MiniDebugInfo names functions but has no lines: debuginfod may still have the DWARF.
+  const bool has_dwarf = file.has_debug_info() || (found.file && found.file->has_debug_info());
+  if (!has_dwarf && fetcher_ && !module.info.build_id.empty()) {
+    if (std::optional<std::string> path = fetcher_->Lookup(module.info.build_id)) {
+      auto downloaded = OpenDebugFileFor(*path, module.info.build_id);
+      if (downloaded.ok() && Useful(**downloaded)) {
+        found = {std::move(downloaded).value(), DebugSource::kDebuginfod};
+      }
+    } else {
+      module.awaiting_debuginfod = true;
+    }
+  }
+  switch (found.source) {
+    case DebugSource::kNone:
+      return;
+    case DebugSource::kBuildIdPath:
+      ++counters_.debug_build_id_files;
+      break;
+    case DebugSource::kDebugLink:
+      ++counters_.debug_link_files;
+      break;
+    case DebugSource::kMiniDebugInfo:
+      ++counters_.mini_debug_info;
+      break;
+    case DebugSource::kDebuginfod:
+      ++counters_.debuginfod_files;
+      break;
+  }
+  module.debug_file = std::move(found.file);
+  module.debug_source = found.source;
+}
+
+ElfFile* NativeSymbolizer::DwarfFile(ModuleState& module) {
+  ElfFile* file = EnsureOpen(module);
+  if (file == nullptr) return nullptr;
+  ResolveDebugFile(module, *file);
+  if (module.debug_file && module.debug_file->has_debug_info()) return module.debug_file.get();
+  return file->has_debug_info() ? file : nullptr;
+}
+
+void NativeSymbolizer::RetryAwaitingModules() {
+  seen_generation_ = fetcher_->generation();
+  for (auto& [id, module] : modules_) {
+    if (!module->awaiting_debuginfod) continue;
+    module->debug_resolved = false;
+    module->awaiting_debuginfod = false;
+    module->debug_file.reset();
+    module->debug_source = DebugSource::kNone;
+    if (auto it = tables_.find(module->table_key); it != tables_.end()) {
+      table_bytes_ -= it->second->bytes;
+      table_lru_.erase(it->second->position);
+      tables_.erase(it);
+    }
+  }
 }
 
 void NativeSymbolizer::EvictTablesOverLimit(const std::string& keep) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,6 +85,19 @@ struct ProfileInputConfig {
   std::vector<GoTarget> go_targets;
 };
 
+// [symbols]: names for stripped native modules (README "Named native frames").
+struct SymbolsConfig {
+  // Space-separated http(s) URLs of debuginfod servers; nullopt (key absent) = the DEBUGINFOD_URLS
+  // environment variable; "" = off.
+  std::optional<std::string> debuginfod_urls;
+  // Where separate debug files are found: <dir>/.build-id/xx/yyyy.debug and <dir>/<module dir>/.
+  std::vector<std::string> debug_dirs = {"/usr/lib/debug"};
+  std::chrono::nanoseconds debuginfod_timeout = std::chrono::seconds(30);
+  // Downloaded debug files (absolute path).
+  std::string cache_dir = "/var/cache/profkit/debuginfod";
+  int cache_max_mb = 2048;  // downloads evicted oldest first beyond it
+};
+
 struct Config {
   AgentConfig agent;
   HttpConfig http;
@@ -91,6 +105,7 @@ struct Config {
   LocalConfig local;
   EbpfConfig ebpf;
   ProfileInputConfig profile;
+  SymbolsConfig symbols;
   // e.g. "conf.toml: unknown key 'ebpf.sample_rat' (ignored)"
   std::vector<std::string> warnings;
 };

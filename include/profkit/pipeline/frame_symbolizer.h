@@ -55,6 +55,9 @@ class FrameSymbolizer {
   const python::FunctionTable* python_functions_;
   const size_t max_cached_frames_;
   std::unordered_map<profile::Frame, SymbolizedFrame, profile::FrameHash> cache_;
+  // NativeSymbolizer::names_generation() when cache_ was filled: a debug file that arrived since
+  // names frames the cache holds as module+offset.
+  uint64_t names_generation_ = 0;
   std::chrono::microseconds debug_delay_{0};
 };
 

@@ -135,6 +135,8 @@ class ProcessTable {
   void DropModuleReferences(Process& process, uint64_t interval);
   static Mapping* FindMapping(Process& process, uint64_t ip);
   // Interns the mapping's file with the symbolizer (once) and references it for this process.
+  // /proc/PID/root without a trailing slash.
+  std::string ProcessRoot(uint32_t pid) const;
   void ResolveModule(Process& process, Mapping& mapping);
 
   const process::ProcFs& proc_fs_;

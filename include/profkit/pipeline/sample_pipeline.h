@@ -40,6 +40,8 @@ struct PipelineOptions {
   // whole `profkit record` session).
   std::optional<profile::ServiceKey> fixed_service;
   ProcessTableOptions process_table;
+  // Separate debug files, MiniDebugInfo and debuginfod for stripped modules ([symbols]).
+  symbolize::DebugInfoOptions symbols;
   // How code objects are read (empty: from the live process); see PythonProcesses.
   PythonProcesses::MemoryReaderFactory process_memory;
   // Test hook (FrameSymbolizer::SetDebugDelay): every symbolization sleeps this long.
@@ -100,6 +102,9 @@ class SamplePipeline {
 
   PipelineCounters counters() const;
   ProcessTableCounters process_counters() const { return process_table_->counters(); }
+  symbolize::NativeSymbolizer::Counters native_counters() const {
+    return native_symbolizer_.counters();
+  }
 
  private:
   void HandleSample(const sampling::SampleRecord& sample);

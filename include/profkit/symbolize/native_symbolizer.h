@@ -16,6 +16,8 @@
 // until ReleaseModule of that id, which the pipeline calls only after the flushes that use it.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -32,6 +34,7 @@
 
 namespace profkit::symbolize {
 
+class DebuginfodFetcher;
 class ElfFile;
 class SymbolTable;
 
@@ -69,6 +72,36 @@ struct NativeSymbolizerLimits {
   size_t max_symbol_memory_bytes = 256 << 20;
 };
 
+// Where the names of stripped modules come from (README "Named native frames"; config [symbols]).
+// For a module whose file lacks DWARF or a .symtab, in this order: the build-id path under each
+// debug directory, the .gnu_debuglink target, the module's MiniDebugInfo (symbols only), then
+// debuginfod in the background.
+struct DebugInfoOptions {
+  std::vector<std::string> debug_dirs = {"/usr/lib/debug"};
+  // Space-separated server URLs; nullopt = the DEBUGINFOD_URLS environment variable; "" = off.
+  std::optional<std::string> debuginfod_urls;
+  std::string cache_dir = "/var/cache/profkit/debuginfod";
+  // One download's whole time (and the longest it may make no progress).
+  std::chrono::nanoseconds debuginfod_timeout = std::chrono::seconds(30);
+  uint64_t cache_max_bytes = 2048ULL << 20;     // downloads evicted oldest first beyond it
+  uint64_t max_download_bytes = 1024ULL << 20;  // one debug file
+  size_t debuginfod_workers = 2;                // downloads at once
+  // A build id the servers do not have (404) is asked again after this long...
+  std::chrono::nanoseconds miss_lifetime = std::chrono::minutes(10);
+  // ...and one whose download failed (server unreachable, timeout, too large) after this long.
+  std::chrono::nanoseconds error_lifetime = std::chrono::minutes(1);
+};
+
+struct DebuginfodCounters {
+  uint64_t hits = 0;          // debug files downloaded
+  uint64_t misses = 0;        // build ids no server has (404)
+  uint64_t errors = 0;        // failed downloads (unreachable, timeout, too large)
+  uint64_t bytes = 0;         // downloaded bytes
+  uint64_t evictions = 0;     // downloads removed by cache_max_mb
+  uint64_t queued = 0;        // build ids waiting for a worker
+  uint64_t cached_bytes = 0;  // bytes of downloads in the cache now
+};
+
 class NativeSymbolizer {
  public:
   struct Counters {
@@ -84,9 +117,17 @@ class NativeSymbolizer {
     // ReturnAddressOffsetFromSp calls no usable CFI rule answered (unknown module or offset, no
     // CFI row for the address, or a rule given as a DWARF expression); RBP-based frames are hits.
     uint64_t cfi_misses;
+    // Modules named from a file other than their own, by where it came from.
+    uint64_t debug_build_id_files;
+    uint64_t debug_link_files;
+    uint64_t mini_debug_info;
+    uint64_t debuginfod_files;
+    // Separate files refused (unreadable ELF, another build id, a CRC mismatch) are not counted:
+    // a refused candidate is the normal case on a host where the path holds another version.
+    DebuginfodCounters debuginfod;
   };
 
-  explicit NativeSymbolizer(NativeSymbolizerLimits limits = {});
+  explicit NativeSymbolizer(NativeSymbolizerLimits limits = {}, DebugInfoOptions debug = {});
   ~NativeSymbolizer();
   NativeSymbolizer(const NativeSymbolizer&) = delete;
   NativeSymbolizer& operator=(const NativeSymbolizer&) = delete;
@@ -96,9 +137,12 @@ class NativeSymbolizer {
   // /proc/PID/map_files/START-END and /proc/PID/root/PATH, so containers and deleted binaries
   // work). Returns a stable id >= 1 (0 is profile::kUnknownModule). The same key returns the same
   // id without reopening, and its candidates replace the stored ones for later reopens. Reads the
-  // build id and load segments right away; symbols and DWARF load on first lookup.
+  // build id and load segments right away; symbols and DWARF load on first lookup. `root`
+  // (/proc/PID/root, or "" for the host) is where the module's separate debug files are looked
+  // for first, before the host's.
   Result<uint32_t> AddModule(const ModuleKey& key, const std::string& path,
-                             const std::vector<std::string>& open_candidates);
+                             const std::vector<std::string>& open_candidates,
+                             const std::string& root = {});
 
   // nullptr for unknown or released ids.
   const ModuleInfo* Module(uint32_t id) const;
@@ -135,10 +179,11 @@ class NativeSymbolizer {
   // Forgets a module (its process set is gone). Ids are never reused.
   void ReleaseModule(uint32_t id);
 
-  Counters counters() const {
-    const std::lock_guard lock(mutex_);
-    return counters_;
-  }
+  Counters counters() const;
+
+  // Changes when a debug file arrived in the background (debuginfod): symbolization results
+  // cached by the caller are stale for the modules it names. Lock-free.
+  uint64_t names_generation() const;
 
  private:
   struct ModuleState;
@@ -160,6 +205,13 @@ class NativeSymbolizer {
   // Returns the module's symbol table, loading it (and evicting LRU tables) when needed.
   const SymbolTable* EnsureTable(ModuleState& module);
   void EvictTablesOverLimit(const std::string& keep);
+  // Finds the module's best separate symbols/DWARF once per open of its file (see
+  // DebugInfoOptions); the module's own file must be open.
+  void ResolveDebugFile(ModuleState& module, ElfFile& file);
+  // The file whose DWARF names the module's frames, nullptr without DWARF.
+  ElfFile* DwarfFile(ModuleState& module);
+  // After a debuginfod arrival: modules waiting for one look again, their tables are rebuilt.
+  void RetryAwaitingModules();
 
   mutable std::mutex mutex_;  // guards everything below
   NativeSymbolizerLimits limits_;
@@ -171,6 +223,9 @@ class NativeSymbolizer {
   std::unordered_map<std::string, std::unique_ptr<TableEntry>> tables_;
   std::list<std::string> table_lru_;  // table keys, most recent first
   size_t table_bytes_ = 0;
+  const DebugInfoOptions debug_options_;
+  std::unique_ptr<DebuginfodFetcher> fetcher_;  // null when debuginfod is off
+  uint64_t seen_generation_ = 0;
 };
 
 }  // namespace profkit::symbolize

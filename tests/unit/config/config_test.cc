@@ -12,6 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 Config ParseOk(std::string_view text) {
@@ -301,6 +302,51 @@ TEST(ConfigTest, LoadConfigFileErrors) {
             "open /nonexistent/profkit.toml: No such file or directory");
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(missing.status().error_number(), ENOENT);
+}
+
+// ---- [symbols] ----
+
+TEST(ConfigTest, SymbolsDefaults) {
+  const SymbolsConfig symbols = ParseOk("").symbols;
+  EXPECT_FALSE(symbols.debuginfod_urls.has_value());  // the DEBUGINFOD_URLS environment variable
+  EXPECT_THAT(symbols.debug_dirs, ElementsAre("/usr/lib/debug"));
+  EXPECT_EQ(symbols.debuginfod_timeout, 30s);
+  EXPECT_EQ(symbols.cache_dir, "/var/cache/profkit/debuginfod");
+  EXPECT_EQ(symbols.cache_max_mb, 2048);
+  const SymbolsConfig sample =
+      LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml")->symbols;
+  EXPECT_FALSE(sample.debuginfod_urls.has_value());
+  EXPECT_EQ(sample.debug_dirs, symbols.debug_dirs);
+  EXPECT_EQ(sample.cache_max_mb, symbols.cache_max_mb);
+}
+
+TEST(ConfigTest, SymbolsValues) {
+  const SymbolsConfig symbols = ParseOk(R"([symbols]
+debuginfod_urls = "https://debuginfod.debian.net http://127.0.0.1:8002"
+debug_dirs = ["/usr/lib/debug", "/opt/debug"]
+debuginfod_timeout = "5s"
+cache_dir = "/var/tmp/di"
+cache_max_mb = 10
+)")
+                                    .symbols;
+  EXPECT_EQ(symbols.debuginfod_urls, "https://debuginfod.debian.net http://127.0.0.1:8002");
+  EXPECT_THAT(symbols.debug_dirs, ElementsAre("/usr/lib/debug", "/opt/debug"));
+  EXPECT_EQ(symbols.debuginfod_timeout, 5s);
+  EXPECT_EQ(symbols.cache_dir, "/var/tmp/di");
+  EXPECT_EQ(symbols.cache_max_mb, 10);
+  EXPECT_EQ(ParseOk("[symbols]\ndebuginfod_urls = \"\"").symbols.debuginfod_urls, "");
+}
+
+TEST(ConfigTest, SymbolsErrorsNameTheKey) {
+  EXPECT_THAT(ParseError("[symbols]\ndebuginfod_urls = \"ftp://x\""),
+              HasSubstr("symbols.debuginfod_urls"));
+  EXPECT_THAT(ParseError("[symbols]\ndebuginfod_urls = 3"), HasSubstr("symbols.debuginfod_urls"));
+  EXPECT_THAT(ParseError("[symbols]\ndebug_dirs = [\"relative\"]"),
+              HasSubstr("symbols.debug_dirs"));
+  EXPECT_THAT(ParseError("[symbols]\ndebuginfod_timeout = \"0s\""),
+              HasSubstr("symbols.debuginfod_timeout"));
+  EXPECT_THAT(ParseError("[symbols]\ncache_dir = \"cache\""), HasSubstr("symbols.cache_dir"));
+  EXPECT_THAT(ParseError("[symbols]\ncache_max_mb = 0"), HasSubstr("symbols.cache_max_mb"));
 }
 
 }  // namespace

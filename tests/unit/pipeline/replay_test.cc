@@ -43,6 +43,9 @@ TEST(ReplayTest, CapturedSessionReplaysToTheLiveProfile) {
       .proc_root = dir.path() + "/proc",
       .kallsyms_path = dir.path() + "/no-kallsyms",
       .fixed_service = profile::ServiceKey{.service = "profkit-record", .language = "cpp"},
+      // The capture named frames from the modules' own symbols; a host with libc6-dbg would
+      // name libc's internal functions from its debug file.
+      .symbols = {.debug_dirs = {}, .debuginfod_urls = ""},
       .process_memory = [](uint32_t) -> std::unique_ptr<python::MemoryReader> {
         return std::make_unique<NoProcessMemory>();
       }});
