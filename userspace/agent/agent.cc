@@ -45,6 +45,8 @@ std::vector<std::pair<std::string, std::string>> ProfileTags(const profile::Serv
     tags.emplace_back("runtime", "cpython");
     if (!key.runtime_version.empty()) tags.emplace_back("runtime_version", key.runtime_version);
   }
+  // Container and pod tags (pipeline/service_key.h).
+  tags.insert(tags.end(), key.tags.begin(), key.tags.end());
   return tags;
 }
 
