@@ -13,6 +13,7 @@
 #include "profkit/common/status.h"
 #include "profkit/config/pyroscope_config.h"
 #include "profkit/config/go_target.h"
+#include "profkit/config/kubernetes_config.h"
 
 namespace profkit::config {
 
@@ -27,6 +28,9 @@ struct AgentConfig {
   std::string data_dir;
   // Dataway election namespace: agents of one namespace elect one leader that runs pull mode.
   std::string election_namespace = "default";
+  // Where the host's /proc is (a container with the host's /proc mounted elsewhere): the key,
+  // else $HOST_PROC (DataKit's), else "/proc".
+  std::string host_proc = "/proc";
 };
 
 struct HttpConfig {
@@ -37,7 +41,7 @@ struct HttpConfig {
 };
 
 struct DatawayConfig {
-  // "" = no forwarding; otherwise http(s)://host[:port][/path][?query].
+  // "" = no forwarding; otherwise http(s)://host[:port][/path][?query]. Absent or "": $ENV_DATAWAY.
   std::string url;
 };
 
@@ -91,6 +95,7 @@ struct Config {
   LocalConfig local;
   EbpfConfig ebpf;
   ProfileInputConfig profile;
+  KubernetesConfig kubernetes;
   // e.g. "conf.toml: unknown key 'ebpf.sample_rat' (ignored)"
   std::vector<std::string> warnings;
 };
