@@ -96,7 +96,11 @@ Agent::~Agent() = default;
 Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config,
                                             const sampling::SampleSourceFactory& sources) {
   std::unique_ptr<Agent> agent(new Agent(config));
-  PROFKIT_ASSIGN_OR_RETURN(agent->hostname_, ResolveHostname(config.agent.hostname));
+  // In a pod the machine's hostname is the pod's: the host tag is the node's name (as DataKit's).
+  const bool node_host = config.agent.hostname.empty() && config.kubernetes.enabled &&
+                         !config.kubernetes.node_name.empty();
+  PROFKIT_ASSIGN_OR_RETURN(agent->hostname_, ResolveHostname(node_host ? config.kubernetes.node_name
+                                                                       : config.agent.hostname));
   PROFKIT_RETURN_IF_ERROR(agent->StartSinks());
   agent->OpenDoor();
   agent->StartKubernetes();

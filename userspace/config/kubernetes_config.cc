@@ -58,10 +58,11 @@ Result<KubernetesConfig> ParseKubernetes(const TomlSection& section) {
   PROFKIT_RETURN_IF_ERROR(ValidateFile(section, "ca_file", k8s.ca_file));
   PROFKIT_ASSIGN_OR_RETURN(k8s.insecure_skip_verify,
                            section.Bool("insecure_skip_verify", k8s.insecure_skip_verify));
-  PROFKIT_ASSIGN_OR_RETURN(k8s.node_name, section.String("node_name", Env("ENV_K8S_NODE_NAME")));
-  std::string cluster = Env("ENV_CLUSTER_NAME_K8S");
-  PROFKIT_ASSIGN_OR_RETURN(k8s.cluster_name,
-                           section.String("cluster_name", cluster.empty() ? "default" : cluster));
+  // "" (as in conf/profkit.toml) is the same as absent: the DaemonSet's environment, else defaults.
+  PROFKIT_ASSIGN_OR_RETURN(k8s.node_name, section.String("node_name", ""));
+  if (k8s.node_name.empty()) k8s.node_name = Env("ENV_K8S_NODE_NAME");
+  PROFKIT_ASSIGN_OR_RETURN(k8s.cluster_name, section.String("cluster_name", ""));
+  if (k8s.cluster_name.empty()) k8s.cluster_name = Env("ENV_CLUSTER_NAME_K8S");
   if (k8s.cluster_name.empty()) k8s.cluster_name = "default";
   PROFKIT_ASSIGN_OR_RETURN(k8s.refresh_interval,
                            section.Duration("refresh_interval", 1s, 1h, k8s.refresh_interval));

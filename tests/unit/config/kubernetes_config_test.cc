@@ -75,6 +75,17 @@ TEST(KubernetesConfigTest, DefaultsFromTheDaemonSetEnvironment) {
   EXPECT_EQ(config.dataway.url, "https://openway.example?token=t");
 }
 
+TEST(KubernetesConfigTest, TheSampleFileKeepsTheEnvironmentDefaults) {
+  ScopedEnv env({{"ENV_K8S_NODE_NAME", "node-1"}, {"ENV_CLUSTER_NAME_K8S", "prod-eu"}});
+  Result<Config> config = LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->kubernetes.node_name, "node-1");
+  EXPECT_EQ(config->kubernetes.cluster_name, "prod-eu");
+  EXPECT_EQ(config->kubernetes.kubelet_url, "https://127.0.0.1:10250");
+  EXPECT_FALSE(config->kubernetes.enabled);
+  EXPECT_TRUE(config->warnings.empty());
+}
+
 TEST(KubernetesConfigTest, KeysWinOverTheEnvironment) {
   ScopedEnv env({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
                  {"ENV_K8S_NODE_IP", "fd00::5"},
