@@ -21,6 +21,7 @@ test_packages=(
   clang-format clang-tidy  # scripts/check-format.sh, .clang-tidy
   debuginfod           # the symbolize tests serve debug files from a loopback debuginfod
   patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
+  python3-prometheus-client openssl  # tests/integration/test_kubernetes.py: /metrics parser, test CA
 )
 
 packages=("${build_packages[@]}")

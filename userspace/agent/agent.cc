@@ -13,6 +13,8 @@
 #include "profkit/common/clock.h"
 #include "profkit/common/http_client.h"
 #include "profkit/common/log.h"
+#include "profkit/agent/prometheus_text.h"
+#include "profkit/kubernetes/kubelet_client.h"
 
 namespace profkit::agent {
 namespace {
@@ -24,6 +26,8 @@ using std::chrono::nanoseconds;
 // The ring buffer is polled at least this often so a stop request or a due flush is never late.
 constexpr milliseconds kPollTimeout{100};
 constexpr int64_t kCounterLogIntervalNs = 60'000'000'000;
+// How fresh the reader-owned counters on /metrics are.
+constexpr int64_t kCounterSnapshotIntervalNs = 1'000'000'000;
 // SIGINT/SIGTERM must end the process within 5 s: this much of it, counted from the stop request,
 // goes to building and delivering the last profiles, the rest to tearing down BPF.
 constexpr milliseconds kShutdownFlushBudget{3000};
@@ -45,6 +49,8 @@ std::vector<std::pair<std::string, std::string>> ProfileTags(const profile::Serv
     tags.emplace_back("runtime", "cpython");
     if (!key.runtime_version.empty()) tags.emplace_back("runtime_version", key.runtime_version);
   }
+  // Container and pod tags (pipeline/service_key.h).
+  tags.insert(tags.end(), key.tags.begin(), key.tags.end());
   return tags;
 }
 
@@ -100,15 +106,21 @@ Agent::~Agent() = default;
 Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config,
                                             const sampling::SampleSourceFactory& sources) {
   std::unique_ptr<Agent> agent(new Agent(config));
-  PROFKIT_ASSIGN_OR_RETURN(agent->hostname_, ResolveHostname(config.agent.hostname));
+  // In a pod the machine's hostname is the pod's: the host tag is the node's name (as DataKit's).
+  const bool node_host = config.agent.hostname.empty() && config.kubernetes.enabled &&
+                         !config.kubernetes.node_name.empty();
+  PROFKIT_ASSIGN_OR_RETURN(agent->hostname_, ResolveHostname(node_host ? config.kubernetes.node_name
+                                                                       : config.agent.hostname));
   PROFKIT_RETURN_IF_ERROR(agent->StartSinks());
   agent->OpenDoor();
+  agent->StartKubernetes();
   PROFKIT_RETURN_IF_ERROR(agent->StartPushEndpoint());
   PROFKIT_RETURN_IF_ERROR(agent->StartPyroscope());
   PROFKIT_RETURN_IF_ERROR(agent->StartGoPull());
   PROFKIT_RETURN_IF_ERROR(agent->StartEbpf(sources));
   // Loading (kernel BTF for CO-RE relocations, kallsyms) peaks far above the steady state.
   malloc_trim(0);
+  agent->ready_.store(true);
   return agent;
 }
 
@@ -153,6 +165,49 @@ void Agent::OpenDoor() {
   door_ = std::make_unique<Door>(std::move(outlets));
 }
 
+void Agent::StartKubernetes() {
+  const config::KubernetesConfig& k8s = config_.kubernetes;
+  if (!k8s.enabled) return;
+  const kubernetes::KubeletOptions kubelet{.url = k8s.kubelet_url,
+                                           .token_file = k8s.token_file,
+                                           .ca_file = k8s.ca_file,
+                                           .insecure_skip_verify = k8s.insecure_skip_verify};
+  pod_cache_ = std::make_unique<kubernetes::PodCache>(
+      kubernetes::PodCacheOptions{
+          .node = {.node_name = k8s.node_name, .cluster_name = k8s.cluster_name},
+          .refresh_interval = k8s.refresh_interval},
+      [kubelet](const std::atomic<bool>& cancel) {
+        return kubernetes::FetchPodList(kubelet, &cancel);
+      });
+  spdlog::info("kubernetes: pods from the kubelet at {} every {} s (cluster {}, node {})",
+               UrlWithoutSecrets(k8s.kubelet_url),
+               duration_cast<milliseconds>(k8s.refresh_interval).count() / 1000.0, k8s.cluster_name,
+               k8s.node_name.empty() ? "from each pod" : k8s.node_name);
+}
+
+namespace {
+
+// The pod tags for an upload from `address`: DataKit's pod tags, and the pod's naming as
+// service/env/version (which, like the tags, fill only what the client left out).
+ingest::Tags SenderPodTags(const kubernetes::PodCache& pods, std::string_view address) {
+  // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d.
+  if (address.starts_with("::ffff:")) address.remove_prefix(7);
+  std::shared_ptr<const process::ContainerMetadata> pod = pods.FindPodByIp(address);
+  if (!pod) return {};
+  ingest::Tags tags = pod->tags;
+  tags.emplace_back("service", pod->service);
+  if (!pod->env.empty()) tags.emplace_back("env", pod->env);
+  if (!pod->version.empty()) tags.emplace_back("version", pod->version);
+  return tags;
+}
+
+ingest::IngestResponse PlainAnswer(bool ok, std::string_view good, std::string_view bad) {
+  return ingest::IngestResponse{.status = ok ? 200 : 503,
+                                .body = std::string(ok ? good : bad) + "\n"};
+}
+
+}  // namespace
+
 Status Agent::StartPushEndpoint() {
   if (!config_.profile.enabled) return Status::Ok();
   if (!dataway_) {
@@ -171,7 +226,9 @@ Status Agent::StartPushEndpoint() {
                             .endpoints = config_.profile.endpoints,
                             .body_limit = static_cast<size_t>(config_.profile.body_size_limit_mb)
                                           << 20,
-                            .rewrite = {.host = hostname_, .tags = config_.profile.tags}},
+                            .rewrite = {.host = hostname_, .tags = config_.profile.tags},
+                            .sender_tags = SenderTagsLookup(),
+                            .plain_routes = PlainRoutes()},
       [door = door_.get()](const ingest::RewrittenUpload& upload) {
         return door->Deliver(upload);
       });
@@ -226,6 +283,7 @@ Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
   pipeline_ = std::make_unique<pipeline::SamplePipeline>(
       pipeline::PipelineOptions{.sample_rate_hz = config_.ebpf.sample_rate,
                                 .default_env = config_.ebpf.env,
+                                .proc_root = config_.agent.host_proc,
                                 .symbols = SymbolOptions(config_.symbols),
                                 .debug_symbolize_delay = DebugSymbolizeDelay()});
   Result<std::unique_ptr<sampling::SampleSource>> sampler = sources(sampling::SamplerOptions{
@@ -233,6 +291,8 @@ Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
   if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
   sampler_ = std::move(sampler).value();
   pipeline_->SetPythonRegistry(sampler_.get());
+  pipeline_->SetContainerMetadata(pod_cache_.get());
+  ebpf_attached_.store(true);
   spdlog::info("eBPF sampling started: {} Hz on every CPU, one profile per service every {} s",
                config_.ebpf.sample_rate,
                duration_cast<milliseconds>(config_.ebpf.upload_interval).count() / 1000.0);
@@ -244,13 +304,20 @@ Status Agent::Run(const std::atomic<bool>& stop) {
   const auto stop_requested = [&] {
     if (!stop.load(std::memory_order_relaxed)) return false;
     if (!stop_seen) stop_seen = std::chrono::steady_clock::now();
+    ready_.store(false);
     return true;
   };
   int64_t next_counter_log = MonotonicNanos() + kCounterLogIntervalNs;
+  int64_t next_snapshot = 0;
   const auto tick = [&] {
-    if (const int64_t now = MonotonicNanos(); now >= next_counter_log) {
+    const int64_t now = MonotonicNanos();
+    if (now >= next_counter_log) {
       LogCounters();
       next_counter_log = now + kCounterLogIntervalNs;
+    }
+    if (now >= next_snapshot) {
+      SnapshotReaderCounters();
+      next_snapshot = now + kCounterSnapshotIntervalNs;
     }
   };
   if (pipeline_) {
@@ -343,6 +410,12 @@ void Agent::LogCounters() {
     spdlog::info("profiling_metrics counters: points={} skipped={} errors={} shed={}", c.points,
                  c.skipped, c.errors, c.shed);
   }
+  if (pod_cache_) {
+    const kubernetes::PodCacheCounters c = pod_cache_->counters();
+    spdlog::info("kubernetes counters: refreshes={} refresh_failures={} miss_refreshes={} pods={} "
+                 "containers={}",
+                 c.refreshes, c.refresh_failures, c.miss_refreshes, c.pods, c.containers);
+  }
   if (!pipeline_ || !sampler_) return;
   const sampling::SamplerCounters s = sampler_->counters();
   const pipeline::PipelineCounters p = pipeline_->counters();
@@ -375,6 +448,152 @@ void Agent::LogCounters() {
       py.processes, py.detected, py.unsupported, py.registration_failures, s.python_samples,
       s.python_walk_failures, p.python_stacks, p.python_truncated_stacks, py.code_reads,
       py.code_read_failures, py.checksum_mismatches, py.functions, py.function_table_full);
+}
+
+}  // namespace profkit::agent
+
+namespace profkit::agent {
+
+std::function<ingest::Tags(const std::string&)> Agent::SenderTagsLookup() const {
+  if (!pod_cache_) return nullptr;
+  return [pods = pod_cache_.get()](const std::string& address) {
+    return SenderPodTags(*pods, address);
+  };
+}
+
+std::vector<ingest::ServerOptions::PlainRoute> Agent::PlainRoutes() const {
+  return {
+      // Alive: the process answers and, with eBPF on, its programs are attached.
+      {"/healthz",
+       [this] {
+         return PlainAnswer(!config_.ebpf.enabled || ebpf_attached_.load(), "ok", "starting");
+       }},
+      // Ready: started (sampling and the queue running) and not stopping.
+      {"/ready", [this] { return PlainAnswer(ready_.load(), "ready", "not ready"); }},
+      {"/metrics",
+       [this] {
+         return ingest::IngestResponse{.status = 200,
+                                       .body = PrometheusText(MetricFamilies()),
+                                       .content_type = "text/plain; version=0.0.4"};
+       }},
+  };
+}
+
+void Agent::SnapshotReaderCounters() {
+  if (!pipeline_ || !sampler_) return;
+  ReaderCounters counters{.sampler = sampler_->counters(),
+                          .pipeline = pipeline_->counters(),
+                          .processes = pipeline_->process_counters(),
+                          .python = pipeline_->python_counters()};
+  std::lock_guard lock(reader_counters_mutex_);
+  reader_counters_ = counters;
+}
+
+std::vector<MetricFamily> Agent::MetricFamilies() const {
+  std::vector<MetricFamily> families;
+  const auto add = [&](std::string name, MetricType type, std::string help, uint64_t value) {
+    families.push_back(MetricFamily{.name = std::move(name),
+                                    .type = type,
+                                    .help = std::move(help),
+                                    .samples = {{.value = value}}});
+  };
+  const MetricType counter = MetricType::kCounter, gauge = MetricType::kGauge;
+  add("profkit_up", gauge, "1 while the agent is ready (the same as /ready)", ready_.load());
+  std::optional<ReaderCounters> reader;
+  {
+    std::lock_guard lock(reader_counters_mutex_);
+    reader = reader_counters_;
+  }
+  if (reader) {
+    const auto& s = reader->sampler;
+    const auto& p = reader->pipeline;
+    add("profkit_samples_total", counter, "eBPF samples decoded", s.samples);
+    add("profkit_ringbuf_drops_total", counter, "records lost because the ring buffer was full",
+        s.ringbuf_drops);
+    add("profkit_stack_errors_total", counter, "bpf_get_stack failures", s.stack_errors);
+    add("profkit_decode_errors_total", counter, "ring buffer records that did not decode",
+        s.decode_errors);
+    add("profkit_process_events_total", counter, "exec, fork and exit events", s.process_events);
+    add("profkit_orphan_samples_total", counter, "samples of processes gone before identified",
+        p.orphan_samples);
+    add("profkit_truncated_stacks_total", counter, "stacks deeper than the unwinder goes",
+        p.truncated_stacks);
+    add("profkit_aggregation_drops_total", counter, "samples dropped at the distinct-stack limit",
+        p.aggregation_drops);
+    add("profkit_profiles_built_total", counter, "eBPF profiles built", p.profiles_built);
+    add("profkit_profile_errors_total", counter, "eBPF profiles that failed to build",
+        p.profile_errors);
+    add("profkit_processes", gauge, "processes tracked", reader->processes.processes);
+    add("profkit_proc_read_failures_total", counter, "/proc reads that failed",
+        reader->processes.proc_read_failures);
+    add("profkit_python_samples_total", counter, "samples of CPython processes", s.python_samples);
+    add("profkit_python_walk_failures_total", counter, "CPython samples without a Python frame",
+        s.python_walk_failures);
+    add("profkit_python_stacks_total", counter, "samples with Python frames", p.python_stacks);
+    add("profkit_python_processes", gauge, "CPython processes tracked", reader->python.processes);
+  }
+  if (dataway_) {
+    const forward::DatawaySink::Counters c = dataway_->counters();
+    add("profkit_dataway_uploads_total", counter, "requests Dataway accepted", c.sent);
+    add("profkit_dataway_retries_total", counter, "failed attempts (each retried or released)",
+        c.failed_attempts);
+    add("profkit_dataway_dropped_total", counter, "requests Dataway refused for good",
+        c.dropped_permanent);
+    add("profkit_queue_bytes", gauge, "size of the disk queue's segment files", c.queue.disk_bytes);
+    add("profkit_queue_pending_records", gauge, "queued requests not yet delivered",
+        c.queue.pending_records);
+    add("profkit_queue_evicted_records_total", counter, "queued requests lost to the capacity",
+        c.queue.evicted_records);
+  }
+  if (server_) {
+    const ingest::ServerCounters c = server_->counters();
+    families.push_back(
+        MetricFamily{.name = "profkit_push_uploads_total",
+                     .type = counter,
+                     .help = "pushed uploads by answer status class",
+                     .samples = {{.labels = {{"status", "2xx"}}, .value = c.accepted},
+                                 {.labels = {{"status", "4xx"}}, .value = c.rejected},
+                                 {.labels = {{"status", "5xx"}}, .value = c.queue_errors}}});
+    add("profkit_tracer_requests_total", counter, "tracer requests other than uploads",
+        c.tracer_requests);
+  }
+  if (!pyroscope_servers_.empty()) {
+    MetricFamily family{.name = "profkit_pyroscope_uploads_total",
+                        .type = counter,
+                        .help = "Pyroscope uploads by listener port and answer status class"};
+    for (const auto& server : pyroscope_servers_) {
+      const pyroscope::ServerCounters c = server->counters();
+      const std::string port = std::to_string(server->port());
+      family.samples.push_back(
+          {.labels = {{"port", port}, {"status", "2xx"}}, .value = c.accepted});
+      family.samples.push_back(
+          {.labels = {{"port", port}, {"status", "4xx"}}, .value = c.rejected});
+      family.samples.push_back(
+          {.labels = {{"port", port}, {"status", "5xx"}}, .value = c.queue_errors});
+    }
+    families.push_back(std::move(family));
+  }
+  if (go_pull_) {
+    const GoPullRunner::Totals t = go_pull_->totals();
+    families.push_back(
+        MetricFamily{.name = "profkit_go_pull_rounds_total",
+                     .type = counter,
+                     .help = "Go pull rounds by result",
+                     .samples = {{.labels = {{"result", "ok"}}, .value = t.rounds_ok},
+                                 {.labels = {{"result", "failed"}}, .value = t.rounds_failed}}});
+  }
+  if (pod_cache_) {
+    const kubernetes::PodCacheCounters c = pod_cache_->counters();
+    families.push_back(
+        MetricFamily{.name = "profkit_kubelet_refreshes_total",
+                     .type = counter,
+                     .help = "kubelet pod list refreshes by result (failures keep the last list)",
+                     .samples = {{.labels = {{"result", "ok"}}, .value = c.refreshes},
+                                 {.labels = {{"result", "failed"}}, .value = c.refresh_failures}}});
+    add("profkit_kubernetes_pods", gauge, "pods in the last pod list", c.pods);
+    add("profkit_kubernetes_containers", gauge, "containers in the last pod list", c.containers);
+  }
+  return families;
 }
 
 }  // namespace profkit::agent

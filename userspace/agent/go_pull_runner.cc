@@ -58,6 +58,17 @@ void GoPullRunner::OnLeadershipChange(bool leader) {
   }
 }
 
+GoPullRunner::Totals GoPullRunner::totals() const {
+  Totals totals;
+  for (const auto& puller : pullers_) {
+    const pull::GoPullerCounters& c = puller->counters();
+    totals.rounds_ok += c.rounds_ok;
+    totals.rounds_failed += c.rounds_failed;
+    totals.uploads += c.uploads;
+  }
+  return totals;
+}
+
 void GoPullRunner::LogCounters() const {
   int64_t rounds_ok = 0, rounds_failed = 0, uploads = 0, clamped = 0;
   for (const auto& puller : pullers_) {

@@ -9,6 +9,7 @@
 #include "profkit/config/address.h"
 #include "go_pull_config.h"
 #include "pyroscope_config.h"
+#include "kubernetes_config.h"
 #include "toml_section.h"
 
 namespace profkit::config {
@@ -75,6 +76,7 @@ Result<AgentConfig> ParseAgent(const TomlSection& section) {
   }
   PROFKIT_RETURN_IF_ERROR(ValidateTagValue(agent.election_namespace, kMaxTagBytes)
                               .WithContext(section.KeyPath("election_namespace")));
+  PROFKIT_ASSIGN_OR_RETURN(agent.host_proc, ParseHostProc(section));
   return agent;
 }
 
@@ -91,6 +93,7 @@ Result<HttpConfig> ParseHttp(const TomlSection& section) {
 Result<DatawayConfig> ParseDataway(const TomlSection& section) {
   DatawayConfig dataway;
   PROFKIT_ASSIGN_OR_RETURN(dataway.url, section.String("url", dataway.url));
+  if (dataway.url.empty()) dataway.url = DefaultDatawayUrl();
   if (dataway.url.empty()) return dataway;
   PROFKIT_RETURN_IF_ERROR(ValidateHttpUrl(dataway.url).WithContext(section.KeyPath("url")));
   return dataway;
@@ -272,6 +275,8 @@ Result<Config> ParseTables(const TomlSection& root) {
   PROFKIT_ASSIGN_OR_RETURN(config.profile, ParseInputs(inputs));
   PROFKIT_ASSIGN_OR_RETURN(const TomlSection symbols, root.Table("symbols"));
   PROFKIT_ASSIGN_OR_RETURN(config.symbols, ParseSymbols(symbols));
+  PROFKIT_ASSIGN_OR_RETURN(const TomlSection kubernetes, root.Table("kubernetes"));
+  PROFKIT_ASSIGN_OR_RETURN(config.kubernetes, ParseKubernetes(kubernetes));
   return config;
 }
 

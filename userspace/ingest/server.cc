@@ -59,11 +59,20 @@ IngestResponse Server::HandleUploadRequest(const httplib::Request& request,
     case net::RequestBody::Outcome::kRead:
       break;
   }
+  const RewriteOptions* rewrite = &options_.rewrite;
+  RewriteOptions with_sender;
+  if (options_.sender_tags) {
+    if (Tags sender = options_.sender_tags(request.remote_addr); !sender.empty()) {
+      with_sender = options_.rewrite;
+      with_sender.sender_tags = std::move(sender);
+      rewrite = &with_sender;
+    }
+  }
   if (!body.multipart) {
     return HandleProfileUpload(request.get_header_value("Content-Type"), "", body.bytes,
-                               options_.body_limit, options_.rewrite, deliver_);
+                               options_.body_limit, *rewrite, deliver_);
   }
-  return HandleProfileParts(body.PartViews(), options_.rewrite, deliver_);
+  return HandleProfileParts(body.PartViews(), *rewrite, deliver_);
 }
 
 ServerCounters Server::counters() const {
@@ -82,6 +91,15 @@ void Server::Route() {
           response.status = answer.status;
           response.set_content(answer.body, answer.content_type);
         });
+  }
+
+  for (const ServerOptions::PlainRoute& route : options_.plain_routes) {
+    http.Get(EscapeRegex(route.path),
+             [answer = route.answer](const httplib::Request&, httplib::Response& response) {
+               const IngestResponse reply = answer();
+               response.status = reply.status;
+               response.set_content(reply.body, reply.content_type);
+             });
   }
 
   const auto count = [this] { ++tracer_requests_; };

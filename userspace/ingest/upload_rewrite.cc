@@ -180,6 +180,9 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<net::Part>& parts,
   for (auto& [key, value] : client) {
     Override(&merged, Sanitize(key, /*is_key=*/true), Sanitize(value, /*is_key=*/false));
   }
+  for (const auto& [key, value] : options.sender_tags) {
+    Fill(&merged, Sanitize(key, true), Sanitize(value, false));
+  }
   for (const auto& [key, value] : options.tags) {
     Override(&merged, Sanitize(key, true), Sanitize(value, false));
   }

@@ -44,6 +44,7 @@ void ProcessTable::OnExec(uint32_t pid, uint32_t ppid, std::string comm) {
   process.details_loaded = false;
   process.language = "cpp";
   process.runtime_version.clear();
+  process.key_stale = true;
   process.exited = false;
   process.ppid = ppid;
   process.comm = std::move(comm);
@@ -134,6 +135,10 @@ void ProcessTable::LoadDetails(Process& process) {
   process.identity = process::ResolveServiceIdentity(
       environment.ok() ? *environment : process::ServiceEnvironment{}, executable_name,
       options_.default_env);
+  Result<std::optional<process::ContainerIdentity>> container = proc_fs_.ReadContainer(process.pid);
+  if (!container.ok() && !kernel_thread) ++counters_.cgroup_read_failures;
+  process.container = container.ok() ? *container : std::nullopt;
+  process.key_stale = true;
   LoadMappings(process, MonotonicNanos());
 }
 

@@ -131,6 +131,7 @@ void PythonProcesses::Register(State& state, const ProcessTable::Process& proces
 void PythonProcesses::BecomePythonService(ProcessTable::Process& process, const State& state) {
   process.language = "python";
   process.runtime_version = state.version;
+  process.key_stale = true;
   Result<process::ServiceEnvironment> environment = proc_fs_.ReadServiceEnvironment(process.pid);
   if (!environment.ok() || environment->dd_service || environment->otel_service_name) return;
   Result<std::vector<std::string>> argv = proc_fs_.ReadCommandLine(process.pid);

@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "profkit/common/log.h"
+#include "profkit/pipeline/service_key.h"
 
 namespace profkit::pipeline {
 namespace {
@@ -112,13 +113,16 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     aggregator_.Add(*options_.fixed_service, scratch_);
     return;
   }
-  const process::ServiceIdentity& identity = process->identity;
-  aggregator_.Add(profile::ServiceKey{.service = identity.service,
-                                      .env = identity.env,
-                                      .version = identity.version,
-                                      .language = process->language,
-                                      .runtime_version = process->runtime_version},
-                  scratch_);
+  // The key is computed once per process, and again when its identity or the pod list changed.
+  const uint64_t generation = metadata_ != nullptr ? metadata_->generation() : 0;
+  if (process->key_stale || process->key_generation != generation) {
+    std::shared_ptr<const process::ContainerMetadata> pod;
+    if (metadata_ != nullptr && process->container) pod = metadata_->Find(process->container->id);
+    process->key = ServiceKeyOf(*process, pod.get());
+    process->key_stale = false;
+    process->key_generation = generation;
+  }
+  aggregator_.Add(process->key, scratch_);
 }
 
 void SamplePipeline::AppendPythonStack(PythonProcesses::State& state,

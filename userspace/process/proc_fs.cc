@@ -70,6 +70,13 @@ Result<std::vector<std::string>> ProcFs::ReadCommandLine(uint32_t pid) const {
   return SplitNulSeparated(blob);
 }
 
+Result<std::optional<ContainerIdentity>> ProcFs::ReadContainer(uint32_t pid) const {
+  PROFKIT_ASSIGN_OR_RETURN(
+      const std::string text,
+      ReadFileBounded(PidPath(pid, "cgroup"), kMaxCgroupFileBytes, /*truncate_ok=*/true));
+  return ParseCgroupFile(text);
+}
+
 Result<std::string> ProcFs::ReadThreadName(uint32_t pid, uint32_t tid) const {
   PROFKIT_ASSIGN_OR_RETURN(std::string name,
                            ReadFileBounded(fmt::format("{}/{}/task/{}/comm", root_, pid, tid),

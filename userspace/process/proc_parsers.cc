@@ -208,6 +208,9 @@ ServiceIdentity ResolveServiceIdentity(const ServiceEnvironment& env,
   if (identity.service.empty()) identity.service = kUnknownService;
   identity.env = FirstSet({&env.dd_env, &fallback_env});
   identity.version = FirstSet({&env.dd_version});
+  identity.service_from_process = !FirstSet({&env.dd_service, &env.otel_service_name}).empty();
+  identity.env_from_process = !FirstSet({&env.dd_env}).empty();
+  identity.version_from_process = !identity.version.empty();
   return identity;
 }
 

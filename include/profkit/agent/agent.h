@@ -9,6 +9,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <vector>
 
 #include "profkit/agent/door.h"
@@ -17,6 +19,7 @@
 #include "profkit/config/config.h"
 #include "profkit/forward/dataway_sink.h"
 #include "profkit/forward/local_sink.h"
+#include "profkit/kubernetes/pod_cache.h"
 #include "profkit/ingest/server.h"
 #include "profkit/metrics/publisher.h"
 #include "profkit/pipeline/sample_pipeline.h"
@@ -25,6 +28,8 @@
 #include "profkit/sampling/sample_source.h"
 
 namespace profkit::agent {
+
+struct MetricFamily;
 
 class Agent {
  public:
@@ -46,7 +51,10 @@ class Agent {
   Status StartSinks();
   // profiling_metrics (generate_metrics, with Dataway), then the door over the sinks and it.
   void OpenDoor();
-  // [[inputs.profile]]'s push endpoints on [http] listen; they need Dataway.
+  // [kubernetes]: the pod cache and its refresh thread (enabled).
+  void StartKubernetes();
+  // [[inputs.profile]]'s push endpoints on [http] listen, with /healthz, /ready and /metrics;
+  // they need Dataway.
   Status StartPushEndpoint();
   // One listener per [[inputs.profile.pyroscope]], whether or not the push endpoints run.
   Status StartPyroscope();
@@ -59,6 +67,13 @@ class Agent {
   // On the flush worker: builds the batch's profiles and delivers them through the door.
   void DeliverBatch(const pipeline::FlushBatch& batch);
   void LogCounters();
+  // Reader: copies the reader-owned counters for /metrics (served on other threads).
+  void SnapshotReaderCounters();
+  // For the push endpoint: the sending pod's tags (null without [kubernetes]), and the probes.
+  std::function<ingest::Tags(const std::string&)> SenderTagsLookup() const;
+  std::vector<ingest::ServerOptions::PlainRoute> PlainRoutes() const;
+  // The families /metrics shows (any thread).
+  std::vector<MetricFamily> MetricFamilies() const;
 
   const config::Config config_;
   std::string hostname_;
@@ -69,6 +84,21 @@ class Agent {
   std::unique_ptr<metrics::Publisher> metrics_;
   // Every profile leaves by it; after the sinks and metrics_, which it leads to.
   std::unique_ptr<Door> door_;
+  // [kubernetes]: the node's pods; before server_ and pipeline_, which look pods up in it.
+  std::unique_ptr<kubernetes::PodCache> pod_cache_;
+  // /ready: true from the end of Start until the stop request.
+  std::atomic<bool> ready_{false};
+  // /healthz: the eBPF programs are attached (set once the sampler started).
+  std::atomic<bool> ebpf_attached_{false};
+  // The reader-owned counters as of the last snapshot (about every second), for /metrics.
+  struct ReaderCounters {
+    sampling::SamplerCounters sampler;
+    pipeline::PipelineCounters pipeline;
+    pipeline::ProcessTableCounters processes;
+    pipeline::PythonCounters python;
+  };
+  mutable std::mutex reader_counters_mutex_;
+  std::optional<ReaderCounters> reader_counters_;  // guarded by reader_counters_mutex_
   // Declared after door_: destroyed first, as its handlers deliver through it.
   std::unique_ptr<ingest::Server> server_;
   // [[inputs.profile.pyroscope]] listeners; like server_, destroyed before the door.

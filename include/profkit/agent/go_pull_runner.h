@@ -34,6 +34,11 @@ class GoPullRunner {
   // however many targets there are.
   void Stop();
   void LogCounters() const;
+  struct Totals {
+    uint64_t rounds_ok = 0, rounds_failed = 0, uploads = 0;
+  };
+  // Over every target; thread-safe (the pullers' counters are atomics).
+  Totals totals() const;
 
  private:
   GoPullRunner() = default;

@@ -14,6 +14,7 @@
 #include "profkit/common/status.h"
 #include "profkit/config/pyroscope_config.h"
 #include "profkit/config/go_target.h"
+#include "profkit/config/kubernetes_config.h"
 
 namespace profkit::config {
 
@@ -28,6 +29,9 @@ struct AgentConfig {
   std::string data_dir;
   // Dataway election namespace: agents of one namespace elect one leader that runs pull mode.
   std::string election_namespace = "default";
+  // Where the host's /proc is (a container with the host's /proc mounted elsewhere): the key,
+  // else $HOST_PROC (DataKit's), else "/proc".
+  std::string host_proc = "/proc";
 };
 
 struct HttpConfig {
@@ -38,7 +42,7 @@ struct HttpConfig {
 };
 
 struct DatawayConfig {
-  // "" = no forwarding; otherwise http(s)://host[:port][/path][?query].
+  // "" = no forwarding; otherwise http(s)://host[:port][/path][?query]. Absent or "": $ENV_DATAWAY.
   std::string url;
 };
 
@@ -106,6 +110,7 @@ struct Config {
   EbpfConfig ebpf;
   ProfileInputConfig profile;
   SymbolsConfig symbols;
+  KubernetesConfig kubernetes;
   // e.g. "conf.toml: unknown key 'ebpf.sample_rat' (ignored)"
   std::vector<std::string> warnings;
 };

@@ -5,11 +5,13 @@
 //   PUT/POST /v0.4/traces, /v0.5/traces   200 {"rate_by_service":{}}; traces are dropped
 //   POST /v0.7/config               200 {} (no remote configuration)
 //   POST /telemetry/proxy/...       200; telemetry is dropped
+//   GET  <each of plain_routes>     the agent's probes and /metrics
 // Request bodies over body_limit bytes get 413 on every path.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +34,14 @@ struct ServerOptions {
   std::vector<std::string> endpoints = {"/profiling/v1/input"};
   size_t body_limit = 32 << 20;
   RewriteOptions rewrite;
+  // The tags of the pod at a sender's address (rewrite.sender_tags); unset or none = no pod.
+  std::function<Tags(const std::string& remote_address)> sender_tags;
+  // GET paths answered by the agent itself (/healthz, /ready, /metrics); called on pool threads.
+  struct PlainRoute {
+    std::string path;
+    std::function<IngestResponse()> answer;
+  };
+  std::vector<PlainRoute> plain_routes;
 };
 
 struct ServerCounters {

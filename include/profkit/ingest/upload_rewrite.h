@@ -3,10 +3,11 @@
 // DataKit's metadata schema (docs/datakit-protocol.md §1.2, with the fixes of §5 rows 1, 9, 11,
 // 12).
 //
-// Tags: the client's (event `tags_profiler`, or legacy `tags[]` fields) < [inputs.profile.tags],
-// which override; `host` is filled with the agent's host name when the client sent none. The
-// tags_profiler format has no escaping, so in the merged tags ',' becomes '_' in keys and values
-// and ':' becomes '_' in keys (a value may contain ':', as the first ':' separates).
+// Tags: the client's (event `tags_profiler`, or legacy `tags[]` fields), then the sender's pod
+// tags filling only what the client left out, < [inputs.profile.tags], which override; `host` is
+// filled with the agent's host name when the client sent none. The tags_profiler format has no
+// escaping, so in the merged tags ',' becomes '_' in keys and values and ':' becomes '_' in keys (a
+// value may contain ':', as the first ':' separates).
 #pragma once
 
 #include <string>
@@ -25,6 +26,9 @@ using Tags = std::vector<std::pair<std::string, std::string>>;
 struct RewriteOptions {
   std::string host;  // the agent's host name
   Tags tags;         // [inputs.profile.tags]
+  // The sending pod's tags (pod_name, namespace, ..., service/env/version from its labels),
+  // matched by the sender's address: they fill only the keys the client did not send.
+  Tags sender_tags;
 };
 
 struct RewrittenUpload {

@@ -12,10 +12,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "profkit/process/cgroup.h"
 #include "profkit/process/proc_fs.h"
 #include "profkit/process/proc_parsers.h"
 #include "profkit/profile/frame.h"
@@ -45,6 +47,7 @@ struct ProcessTableCounters {
   uint64_t collected = 0;             // exited processes released
   uint64_t eager_loads = 0;           // /proc state read at exec
   uint64_t eager_loads_deferred = 0;  // over max_eager_loads_per_second, read at first sample
+  uint64_t cgroup_read_failures = 0;  // /proc/PID/cgroup unreadable: the process counts as host
 };
 
 class ProcessTable {
@@ -79,6 +82,14 @@ class ProcessTable {
     bool details_loaded = false;  // identity and mappings read from /proc
     std::string executable_path;  // as /proc/PID/exe shows it; "" for kernel threads
     process::ServiceIdentity identity;
+    // The container the process runs in, from /proc/PID/cgroup when its details were read (a
+    // container's processes are in its cgroup before they exec); nullopt on the host.
+    std::optional<process::ContainerIdentity> container;
+    // The aggregation key (SamplePipeline), kept until the identity changes (key_stale) or the
+    // container metadata does (key_generation).
+    profile::ServiceKey key;
+    bool key_stale = true;
+    uint64_t key_generation = 0;
     // DataKit language value and runtime version of the service; native unless a runtime (CPython)
     // was recognised in the process.
     std::string language = "cpp";

@@ -23,6 +23,7 @@
 #include "profkit/pipeline/process_table.h"
 #include "profkit/pipeline/python_processes.h"
 #include "profkit/pipeline/profile_assembly.h"
+#include "profkit/process/container_metadata.h"
 #include "profkit/process/proc_fs.h"
 #include "profkit/profile/aggregator.h"
 #include "profkit/sampling/record.h"
@@ -85,6 +86,9 @@ class SamplePipeline {
   // must happen before the registry is destroyed.
   void SetPythonRegistry(sampling::PythonProcessRegistry* registry);
   PythonCounters python_counters() const { return python_->counters(); }
+  // Where container metadata (pod tags and naming) comes from; null (the default) = container
+  // tags only. It must outlive the pipeline or be detached first.
+  void SetContainerMetadata(process::ContainerMetadataSource* source) { metadata_ = source; }
   ProcessTable& process_table() { return *process_table_; }
 
   void Handle(const sampling::Record& record);
@@ -127,6 +131,7 @@ class SamplePipeline {
   std::unique_ptr<FrameSymbolizer> frame_symbolizer_;
   profile::Aggregator aggregator_;
   std::function<bool(uint32_t)> filter_;
+  process::ContainerMetadataSource* metadata_ = nullptr;
   PipelineCounters counters_;  // reader-owned, but for the two below
   std::atomic<uint64_t> profiles_built_{0};
   std::atomic<uint64_t> profile_errors_{0};

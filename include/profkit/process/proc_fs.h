@@ -6,11 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/process/cgroup.h"
 #include "profkit/process/proc_parsers.h"
 
 namespace profkit::process {
@@ -40,6 +42,9 @@ class ProcFs {
   Result<std::string> ReadExecutablePath(uint32_t pid) const;
   // <root>/PID/cmdline split at its NULs (at most kMaxCmdlineBytes of it).
   Result<std::vector<std::string>> ReadCommandLine(uint32_t pid) const;
+  // The container <root>/PID/cgroup names (at most kMaxCgroupFileBytes of it); nullopt when the
+  // process is in no container.
+  Result<std::optional<ContainerIdentity>> ReadContainer(uint32_t pid) const;
   // <root>/PID/task/TID/comm without the trailing newline.
   Result<std::string> ReadThreadName(uint32_t pid, uint32_t tid) const;
   // The numeric entries of root, ascending; at most pid_max (<= 4194304) of them. An unreadable

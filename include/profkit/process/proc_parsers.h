@@ -62,6 +62,11 @@ struct ServiceIdentity {
   std::string service;
   std::string env;
   std::string version;
+  // Whether the process named them itself (DD_SERVICE or OTEL_SERVICE_NAME, DD_ENV, DD_VERSION):
+  // a pod's naming only replaces what the process left to defaults.
+  bool service_from_process = false;
+  bool env_from_process = false;
+  bool version_from_process = false;
 };
 
 // The service when neither the environment nor the executable names one.

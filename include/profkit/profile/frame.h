@@ -12,6 +12,7 @@
 #include <functional>
 #include <tuple>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace profkit::profile {
@@ -63,11 +64,15 @@ struct ServiceKey {
   std::string version;
   std::string language;         // "cpp" for native programs (DataKit's language value for C/C++)
   std::string runtime_version;  // e.g. "3.11.2" for CPython; "" for native programs
+  // Where the processes run: container_id, container_runtime, pod_uid and the pod's tags, sorted
+  // by key; none on the host. Part of the key, so two containers (pods) of one service are two
+  // profiles, each tagged with its own.
+  std::vector<std::pair<std::string, std::string>> tags;
 
   bool operator==(const ServiceKey&) const = default;
   bool operator<(const ServiceKey& o) const {
-    return std::tie(service, env, version, language, runtime_version) <
-           std::tie(o.service, o.env, o.version, o.language, o.runtime_version);
+    return std::tie(service, env, version, language, runtime_version, tags) <
+           std::tie(o.service, o.env, o.version, o.language, o.runtime_version, o.tags);
   }
 };
 

@@ -24,6 +24,10 @@ struct ServiceKeyHash {
     HashCombine(seed, h(k.version));
     HashCombine(seed, h(k.language));
     HashCombine(seed, h(k.runtime_version));
+    for (const auto& [key, value] : k.tags) {
+      HashCombine(seed, h(key));
+      HashCombine(seed, h(value));
+    }
     return seed;
   }
 };

@@ -91,6 +91,29 @@ TEST(UploadRewriteTest, ClientHostWins) {
   EXPECT_EQ(ParseForwarded(*upload).event["tags_profiler"], "service:s,host:client-host");
 }
 
+TEST(UploadRewriteTest, SenderPodTagsFillOnlyWhatTheClientLeftOut) {
+  const std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n\r\n"
+      R"({"tags_profiler":"service:s,env:,pod_name:client-says","family":"go",)"
+      R"("attachments":["cpu.pprof"]})"
+      "\r\n--b\r\nContent-Disposition: form-data; name=\"cpu.pprof\"; "
+      "filename=\"cpu.pprof\"\r\n\r\n"
+      "PPROF\r\n--b--\r\n";
+  RewriteOptions options{.host = "node-1",
+                         .tags = {{"cluster_name_k8s", "from-config"}},
+                         .sender_tags = {{"service", "pod-service"},
+                                         {"env", "prod"},
+                                         {"pod_name", "web-1"},
+                                         {"namespace", "shop"},
+                                         {"cluster_name_k8s", "from-pod"}}};
+  Result<RewrittenUpload> upload = RewriteUpload(Parse(body, "b"), options);
+  ASSERT_TRUE(upload.ok()) << upload.status().message();
+  EXPECT_EQ(upload->service, "s");
+  EXPECT_EQ(ParseForwarded(*upload).event["tags_profiler"],
+            "service:s,env:prod,pod_name:client-says,namespace:shop,cluster_name_k8s:from-config,"
+            "host:node-1");
+}
+
 TEST(UploadRewriteTest, LegacyV1DdTraceJsLayout) {
   const std::string body =
       "--b\r\nContent-Disposition: form-data; name=\"recording-start\"\r\n\r\n2024-01-01T00:00:00Z"
