@@ -1,6 +1,7 @@
 #include "debuginfod_fetcher.h"
 
 #include <elfutils/debuginfod.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,7 +62,7 @@ std::unique_ptr<DebuginfodFetcher> DebuginfodFetcher::Start(const std::string& u
 }
 
 DebuginfodFetcher::DebuginfodFetcher(std::string urls, const DebugInfoOptions& options)
-    : urls_(std::move(urls)), options_(options) {
+    : urls_(std::move(urls)), options_(options), null_fd_(open("/dev/null", O_WRONLY | O_CLOEXEC)) {
   const size_t workers = std::max<size_t>(1, options_.debuginfod_workers);
   for (size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { Run(); });
 }
@@ -152,6 +153,10 @@ void DebuginfodFetcher::Fetch(const std::string& build_id) {
                           .deadline_ns = MonotonicNanos() + ToNanos(options_.debuginfod_timeout),
                           .max_bytes = options_.max_download_bytes};
     debuginfod_set_user_data(client, &bounds);
+    // libdebuginfod 0.188 prints some diagnostics (the maxtime abort) to its verbose descriptor
+    // even when none is set, and glibc's dprintf(-1, ...) leaks its stream buffer: /dev/null
+    // takes them instead.
+    debuginfod_set_verbose_fd(client, null_fd_.get());
     debuginfod_set_progressfn(client, &DebuginfodFetcher::Progress);
     rc = debuginfod_find_debuginfo(client, reinterpret_cast<const unsigned char*>(build_id.c_str()),
                                    0, &path);

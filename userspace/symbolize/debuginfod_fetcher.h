@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "profkit/common/unique_fd.h"
 #include "profkit/symbolize/native_symbolizer.h"
 
 struct debuginfod_client;  // <elfutils/debuginfod.h>
@@ -72,6 +73,7 @@ class DebuginfodFetcher {
 
   const std::string urls_;
   const DebugInfoOptions options_;
+  const UniqueFd null_fd_;    // libdebuginfod's verbose output (see Fetch)
   mutable std::mutex mutex_;  // guards everything below but the atomics
   std::condition_variable wake_;
   bool stopping_ = false;
