@@ -120,6 +120,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config,
   PROFKIT_RETURN_IF_ERROR(agent->StartEbpf(sources));
   // Loading (kernel BTF for CO-RE relocations, kallsyms) peaks far above the steady state.
   malloc_trim(0);
+  agent->started_.store(true, std::memory_order_release);
   agent->ready_.store(true);
   return agent;
 }
@@ -234,6 +235,7 @@ Status Agent::StartPushEndpoint() {
       });
   if (!server.ok()) return server.status().WithContext("[http] listen");
   server_ = std::move(server).value();
+  push_server_.store(server_.get());
   spdlog::info("receiving profiles on http://{}:{} ({})", config_.http.host, server_->port(),
                fmt::join(config_.profile.endpoints, ", "));
   return Status::Ok();
@@ -545,8 +547,10 @@ std::vector<MetricFamily> Agent::MetricFamilies() const {
     add("profkit_queue_evicted_records_total", counter, "queued requests lost to the capacity",
         c.queue.evicted_records);
   }
-  if (server_) {
-    const ingest::ServerCounters c = server_->counters();
+  // Not server_: /metrics runs on the push server's own pool, while Run may be resetting server_
+  // (the server outlives every handler it runs).
+  if (const ingest::Server* server = push_server_.load()) {
+    const ingest::ServerCounters c = server->counters();
     families.push_back(
         MetricFamily{.name = "profkit_push_uploads_total",
                      .type = counter,
@@ -557,7 +561,10 @@ std::vector<MetricFamily> Agent::MetricFamilies() const {
     add("profkit_tracer_requests_total", counter, "tracer requests other than uploads",
         c.tracer_requests);
   }
-  if (!pyroscope_servers_.empty()) {
+  // The Pyroscope listeners and Go pull are set up after the push server starts: read them only
+  // once Start is over (they do not change again while this server runs).
+  const bool started = started_.load(std::memory_order_acquire);
+  if (started && !pyroscope_servers_.empty()) {
     MetricFamily family{.name = "profkit_pyroscope_uploads_total",
                         .type = counter,
                         .help = "Pyroscope uploads by listener port and answer status class"};
@@ -573,7 +580,7 @@ std::vector<MetricFamily> Agent::MetricFamilies() const {
     }
     families.push_back(std::move(family));
   }
-  if (go_pull_) {
+  if (started && go_pull_) {
     const GoPullRunner::Totals t = go_pull_->totals();
     families.push_back(
         MetricFamily{.name = "profkit_go_pull_rounds_total",

@@ -135,11 +135,13 @@ void ProcessTable::LoadDetails(Process& process) {
   process.identity = process::ResolveServiceIdentity(
       environment.ok() ? *environment : process::ServiceEnvironment{}, executable_name,
       options_.default_env);
+  // The mappings first: a short-lived process may be gone a moment later, and its frames
+  // matter more than its container.
+  LoadMappings(process, MonotonicNanos());
   Result<std::optional<process::ContainerIdentity>> container = proc_fs_.ReadContainer(process.pid);
   if (!container.ok() && !kernel_thread) ++counters_.cgroup_read_failures;
   process.container = container.ok() ? *container : std::nullopt;
   process.key_stale = true;
-  LoadMappings(process, MonotonicNanos());
 }
 
 void ProcessTable::LoadMappings(Process& process, int64_t now_ns) {

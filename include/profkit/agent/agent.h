@@ -88,6 +88,8 @@ class Agent {
   std::unique_ptr<kubernetes::PodCache> pod_cache_;
   // /ready: true from the end of Start until the stop request.
   std::atomic<bool> ready_{false};
+  // Set once at the end of Start: what Start sets up after the push server is complete.
+  std::atomic<bool> started_{false};
   // /healthz: the eBPF programs are attached (set once the sampler started).
   std::atomic<bool> ebpf_attached_{false};
   // The reader-owned counters as of the last snapshot (about every second), for /metrics.
@@ -101,6 +103,8 @@ class Agent {
   std::optional<ReaderCounters> reader_counters_;  // guarded by reader_counters_mutex_
   // Declared after door_: destroyed first, as its handlers deliver through it.
   std::unique_ptr<ingest::Server> server_;
+  // server_ for /metrics, which its handlers serve (set once it started).
+  std::atomic<const ingest::Server*> push_server_{nullptr};
   // [[inputs.profile.pyroscope]] listeners; like server_, destroyed before the door.
   std::vector<std::unique_ptr<pyroscope::Server>> pyroscope_servers_;
   std::unique_ptr<pipeline::SamplePipeline> pipeline_;
