@@ -35,7 +35,7 @@ TEST(RecordTest, WritesOnlyTheTargetsSamples) {
   };
   const RecordOptions options{.pids = {self},
                               .sample_rate_hz = 49,
-                              .format = OutputFormat::kCollapsed,
+                              .view = profile::ViewFormat::kCollapsed,
                               .output = dir.path() + "/out.txt"};
   std::atomic<bool> stop{false};
   Result<RecordSummary> summary = Record(options, stop, sources);
@@ -43,6 +43,26 @@ TEST(RecordTest, WritesOnlyTheTargetsSamples) {
   EXPECT_EQ(summary->output_path, options.output);
   EXPECT_EQ(summary->samples, 2u);
   EXPECT_EQ(*ReadFileBounded(options.output, 1 << 20), "PkTestCaller;PkTestLeaf 2\n");
+}
+
+TEST(RecordTest, WritesAFlameGraphTitledWithTheTargets) {
+  testing::TempDir dir;
+  const auto self = static_cast<uint32_t>(getpid());
+  const std::vector<std::vector<sampling::Record>> script = {{SampleOf(self), SampleOf(self)}};
+  const sampling::SampleSourceFactory sources =
+      [&](const sampling::SamplerOptions&) -> Result<std::unique_ptr<sampling::SampleSource>> {
+    return std::unique_ptr<sampling::SampleSource>(
+        std::make_unique<testing::FakeSampleSource>(script));
+  };
+  const RecordOptions options{
+      .pids = {self}, .view = profile::ViewFormat::kSvg, .output = dir.path() + "/out.svg"};
+  std::atomic<bool> stop{false};
+  Result<RecordSummary> summary = Record(options, stop, sources);
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  const std::string svg = *ReadFileBounded(options.output, 1 << 20);
+  EXPECT_NE(svg.find(fmt::format(">pid {} · ", self)), std::string::npos);
+  EXPECT_NE(svg.find("at 99 Hz · 2 samples</text>"), std::string::npos);
+  EXPECT_NE(svg.find("<title>PkTestLeaf\n"), std::string::npos);
 }
 
 TEST(RecordTest, SourceErrorsReachTheCaller) {
