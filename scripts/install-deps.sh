@@ -19,6 +19,7 @@ test_packages=(
   wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
   clang-format clang-tidy  # scripts/check-format.sh, .clang-tidy
   patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
+  chromium             # tests/browser: headless Chromium opens flame graph SVGs (playwright-core)
 )
 
 packages=("${build_packages[@]}")
