@@ -46,24 +46,49 @@ std::vector<uint32_t> DrawnFrames(const StackProfile& profile) {
   return drawn;
 }
 
+// Stacks sorted by their drawn frames share their common prefix with the previous stack, so the
+// tree grows without a lookup per frame (a hash map of (parent, frame) spent seconds in cache
+// misses on 100,000 stacks).
 std::vector<Node> BuildTree(const StackProfile& profile) {
-  const std::vector<uint32_t> drawn = DrawnFrames(profile);
-  std::vector<Node> nodes(1);
-  std::unordered_map<uint64_t, uint32_t> child_of;  // (parent << 32 | frame) -> node
+  const std::vector<uint32_t> drawn_of = DrawnFrames(profile);
+  std::vector<std::vector<uint32_t>> drawn;
+  drawn.reserve(profile.stacks().size());
   for (const StackProfile::Stack& stack : profile.stacks()) {
-    uint32_t node = 0;
-    nodes[0].value += stack.value;
-    for (uint32_t original : stack.frames) {
-      const uint32_t frame = drawn[original];
-      auto [it, inserted] = child_of.try_emplace((static_cast<uint64_t>(node) << 32) | frame,
-                                                 static_cast<uint32_t>(nodes.size()));
-      if (inserted) {
-        nodes[node].children.push_back(it->second);
-        nodes.push_back(Node{.frame = frame});
+    std::vector<uint32_t>& frames = drawn.emplace_back();
+    frames.reserve(stack.frames.size());
+    for (uint32_t frame : stack.frames) frames.push_back(drawn_of[frame]);
+  }
+  std::vector<uint32_t> order(drawn.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return drawn[a] < drawn[b]; });
+
+  std::vector<Node> nodes(1);
+  std::vector<uint32_t> path;  // the previous stack's nodes, by depth
+  const std::vector<uint32_t>* previous = nullptr;
+  for (uint32_t index : order) {
+    const std::vector<uint32_t>& frames = drawn[index];
+    const int64_t value = profile.stacks()[index].value;
+    size_t shared = 0;
+    if (previous != nullptr) {
+      while (shared < frames.size() && shared < previous->size() &&
+             frames[shared] == (*previous)[shared]) {
+        ++shared;
       }
-      node = it->second;
-      nodes[node].value += stack.value;
     }
+    path.resize(shared);
+    nodes[0].value += value;
+    for (size_t depth = 0; depth < frames.size(); ++depth) {
+      if (depth >= shared) {
+        const uint32_t parent = depth == 0 ? 0 : path[depth - 1];
+        const auto child = static_cast<uint32_t>(nodes.size());
+        nodes.push_back(Node{.frame = frames[depth]});
+        nodes[parent].children.push_back(child);
+        path.push_back(child);
+      }
+      nodes[path[depth]].value += value;
+    }
+    previous = &frames;
   }
   // Alphabetical, like flamegraph.pl, so a function keeps its place between profiles.
   for (Node& node : nodes) {
