@@ -1,9 +1,10 @@
 // Opens a profkit flame graph SVG in Debian's headless Chromium (playwright-core, no bundled
 // browser) and acts as a user would: reads a frame's tooltip, hovers it, clicks it to zoom,
 // searches, and saves a screenshot. Prints what it saw as JSON for the caller to judge
-// (tests/integration/test_views.py).
+// (tests/integration/test_views.py). Also opens it as an <img>, where no script runs.
 //   node flame_graph_check.js GRAPH.svg FUNCTION SEARCH SCREENSHOT.png
 'use strict';
+const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
@@ -60,6 +61,16 @@ function percentOf(text) {
     result.search.percent = percentOf(result.search.matched);
     await page.screenshot({ path: screenshotPath });
     result.errors = errors;
+
+    // Opened as an image (no scripts): it must still decode and have its size.
+    const htmlPath = path.resolve(svgPath) + '.html';
+    fs.writeFileSync(htmlPath, '<img id="graph" src="' + path.basename(svgPath) + '">');
+    await page.goto('file://' + htmlPath);
+    await page.waitForFunction(() => document.getElementById('graph').complete);
+    result.as_image = await page.evaluate(() => {
+      const img = document.getElementById('graph');
+      return { width: img.naturalWidth, height: img.naturalHeight };
+    });
   } finally {
     await browser.close();
   }

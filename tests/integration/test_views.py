@@ -1,5 +1,5 @@
 """The views people look at (root + BPF): `record --format svg` opened in headless Chromium,
-`--format speedscope` validated against speedscope's schema, `convert` of a recorded pprof, and
+`--format speedscope` validated against speedscope's schema and loaded into speedscope itself, `convert` of a recorded pprof, and
 the pprof's first mapping (go tool pprof's File:) being the program."""
 import json
 import re
@@ -70,6 +70,8 @@ def test_flame_graph_in_chromium(profkit_bin, root, two_functions, browser_tools
     assert seen["search"]["highlighted"] >= 2
     assert seen["search"]["percent"] >= 90, seen["search"]
     assert screenshot.stat().st_size > 1000
+    # As an <img> (scripts off) the file still decodes: a static flame graph.
+    assert seen["as_image"]["width"] == 1200 and seen["as_image"]["height"] > 100, seen["as_image"]
 
 
 def test_speedscope_matches_the_schema(profkit_bin, root, two_functions, browser_tools, tmp_path):
@@ -83,6 +85,10 @@ def test_speedscope_matches_the_schema(profkit_bin, root, two_functions, browser
     assert profile["type"] == "sampled" and profile["name"].startswith("two_functions (")
     assert profile["unit"] == "nanoseconds"
     assert len(profile["samples"]) == len(profile["weights"]) > 0
+    # speedscope itself loads it as its own format and titles the window with its name.
+    opened = json.loads(node("open_in_speedscope.js", out))
+    assert opened["errors"] == [] and opened["imported_as"] == ["Importing as speedscope json file"], opened
+    assert opened["title"] == f"{data['name']} - speedscope"
 
 
 def test_convert_a_python_recording(profkit_bin, root, go_tool, browser_tools, tmp_path):
