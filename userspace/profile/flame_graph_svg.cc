@@ -322,7 +322,8 @@ std::string XmlEscape(std::string_view text) {
         out += "&apos;";
         break;
       default:
-        out += (static_cast<uint8_t>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7F ? '?' : c;
+        // A newline too: the tooltip's lines are the frame's fields.
+        out += static_cast<uint8_t>(c) < 0x20 || c == 0x7F ? '?' : c;
     }
     ++i;
   }
@@ -373,12 +374,11 @@ std::string FlameGraphSvg(const StackProfile& profile, const FlameGraphOptions& 
   fmt::format_to(std::back_inserter(out),
                  "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
                  "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{0:.0f}\" "
-                 "height=\"{1:.0f}\" viewBox=\"0 0 {0:.0f} {1:.0f}\" data-min-value=\"{2}\">\n"
-                 "{3}"
+                 "height=\"{1:.0f}\" viewBox=\"0 0 {0:.0f} {1:.0f}\">\n"
+                 "{2}"
                  "<rect width=\"100%\" height=\"100%\" fill=\"#fbfbf8\"/>\n"
-                 "<text id=\"heading\" x=\"{4:.0f}\" y=\"22\" text-anchor=\"middle\">{5}</text>\n",
-                 kWidth, height, min_value, kFlameGraphStyle, kWidth / 2,
-                 XmlEscape(Heading(profile)));
+                 "<text id=\"heading\" x=\"{3:.0f}\" y=\"22\" text-anchor=\"middle\">{4}</text>\n",
+                 kWidth, height, kFlameGraphStyle, kWidth / 2, XmlEscape(Heading(profile)));
   fmt::format_to(std::back_inserter(out),
                  "<g id=\"legend\"><rect x=\"10\" y=\"36\" width=\"12\" height=\"12\" "
                  "fill=\"{}\"/><text x=\"26\" y=\"46\">Python</text><rect x=\"80\" y=\"36\" "
@@ -386,6 +386,7 @@ std::string FlameGraphSvg(const StackProfile& profile, const FlameGraphOptions& 
                  "<rect x=\"150\" y=\"36\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"166\" "
                  "y=\"46\">kernel</text></g>\n"
                  "<text id=\"reset\" x=\"240\" y=\"46\" visibility=\"hidden\">[reset zoom]</text>\n"
+                 "<text id=\"merged\" x=\"350\" y=\"46\">{}</text>\n"
                  "<text id=\"matched\" x=\"{:.0f}\" y=\"{:.0f}\" text-anchor=\"end\"> </text>\n"
                  "<text id=\"details\" x=\"{:.0f}\" y=\"{:.0f}\"> </text>\n"
                  "<foreignObject x=\"{:.0f}\" y=\"32\" width=\"260\" height=\"24\">"
@@ -393,8 +394,11 @@ std::string FlameGraphSvg(const StackProfile& profile, const FlameGraphOptions& 
                  "placeholder=\"Search (regular expression)\"/></foreignObject>\n"
                  "<g id=\"frames\">\n",
                  Colour(FrameKind::kPython, ""), Colour(FrameKind::kNative, ""),
-                 Colour(FrameKind::kKernel, ""), kWidth - kPad, height - 8, kPad, height - 8,
-                 kWidth - kPad - 260);
+                 Colour(FrameKind::kKernel, ""),
+                 min_value > 1 ? fmt::format("frames under {} {} merged", min_value,
+                                             XmlEscape(profile.info.value_name))
+                               : std::string(" "),
+                 kWidth - kPad, height - 8, kPad, height - 8, kWidth - kPad - 260);
   for (const Box& box : *boxes) AppendBox(out, profile, box, scale, graph_bottom);
   out += "</g>\n<script type=\"text/ecmascript\"><![CDATA[\n";
   out += kFlameGraphScript;

@@ -24,7 +24,8 @@ struct FlameGraphOptions {
 std::string FlameGraphSvg(const StackProfile& profile, const FlameGraphOptions& options = {});
 
 // `text` made safe inside an XML element or attribute: <>&"' escaped, bytes that are not valid
-// UTF-8 replaced by U+FFFD and control characters (invalid in XML 1.0) by '?'.
+// UTF-8 replaced by U+FFFD and control characters (most are invalid in XML 1.0; a newline would
+// split a tooltip line) by '?'.
 std::string XmlEscape(std::string_view text);
 
 }  // namespace profkit::profile

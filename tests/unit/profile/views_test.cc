@@ -99,9 +99,9 @@ TEST(SpeedscopeTest, InvalidUtf8IsReplacedNotThrown) {
 TEST(XmlEscapeTest, EscapesMarkupAndRepairsBytes) {
   EXPECT_EQ(XmlEscape("std::vector<int>::operator<<(a&b, \"c\", 'd')"),
             "std::vector&lt;int&gt;::operator&lt;&lt;(a&amp;b, &quot;c&quot;, &apos;d&apos;)");
-  EXPECT_EQ(XmlEscape("a\x01"
-                      "b\x7f"),
-            "a?b?");
+  EXPECT_EQ(XmlEscape("a\x01b\x7f"
+                      "c\nd"),
+            "a?b?c?d");
   EXPECT_EQ(XmlEscape("\xc3\xa9t\xc3\xa9"), "\xc3\xa9t\xc3\xa9") << "valid UTF-8 kept";
   EXPECT_EQ(XmlEscape("x\xc3"), "x\xEF\xBF\xBD") << "a truncated sequence";
   EXPECT_EQ(XmlEscape("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD") << "an overlong '/'";
@@ -211,6 +211,9 @@ TEST(FlameGraphSvgTest, NarrowFramesAreMergedPerParent) {
   EXPECT_EQ(merged->kind, "m");
   EXPECT_NE(merged->title.find("100 samples, 10.00%"), std::string::npos);
   EXPECT_EQ(Find(frames, "n1\n"), nullptr);
+  EXPECT_NE(FlameGraphSvg(p, FlameGraphOptions{.min_width_percent = 0.5})
+                .find(">frames under 5 samples merged</text>"),
+            std::string::npos);
   // With no minimum every frame is drawn.
   EXPECT_EQ(Frames(FlameGraphSvg(p, FlameGraphOptions{.min_width_percent = 0})).size(), 103u);
 }
