@@ -99,9 +99,7 @@ TEST(SpeedscopeTest, InvalidUtf8IsReplacedNotThrown) {
 TEST(XmlEscapeTest, EscapesMarkupAndRepairsBytes) {
   EXPECT_EQ(XmlEscape("std::vector<int>::operator<<(a&b, \"c\", 'd')"),
             "std::vector&lt;int&gt;::operator&lt;&lt;(a&amp;b, &quot;c&quot;, &apos;d&apos;)");
-  EXPECT_EQ(XmlEscape("a\x01b\x7f"
-                      "c\nd"),
-            "a?b?c?d");
+  EXPECT_EQ(XmlEscape(std::string("a\x01") + "b\x7f" + "c\nd"), "a?b?c?d");
   EXPECT_EQ(XmlEscape("\xc3\xa9t\xc3\xa9"), "\xc3\xa9t\xc3\xa9") << "valid UTF-8 kept";
   EXPECT_EQ(XmlEscape("x\xc3"), "x\xEF\xBF\xBD") << "a truncated sequence";
   EXPECT_EQ(XmlEscape("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD") << "an overlong '/'";
