@@ -22,6 +22,7 @@ test_packages=(
   debuginfod           # the symbolize tests serve debug files from a loopback debuginfod
   patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
   python3-prometheus-client openssl  # tests/integration/test_kubernetes.py: /metrics parser, test CA
+  chromium             # tests/browser: headless Chromium opens flame graph SVGs (playwright-core)
 )
 
 packages=("${build_packages[@]}")

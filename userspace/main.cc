@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "profkit/agent/agent.h"
 #include "profkit/common/limits.h"
 #include "profkit/common/log.h"
 #include "profkit/config/config.h"
+#include "profkit/record/convert.h"
 #include "profkit/record/recorder.h"
 #include "profkit/sampling/sample_source.h"
 #include "profkit/version.h"
@@ -95,6 +97,29 @@ int RunRecord(const profkit::record::RecordOptions& options, const std::string& 
   return 0;
 }
 
+int RunConvert(const profkit::record::ConvertOptions& options, const std::string& log_level) {
+  profkit::InitLogging(log_level);
+  profkit::Result<profkit::record::ConvertSummary> summary =
+      profkit::record::ConvertProfile(options);
+  if (!summary.ok()) {
+    spdlog::error("{}", summary.status().message());
+    return kExitFailure;
+  }
+  spdlog::info("wrote {} ({} stacks, {} in all)", options.output, summary->stacks, summary->total);
+  return 0;
+}
+
+// The options of the views (profile/profile_views.h), shared by record and convert.
+void AddViewOptions(CLI::App& command, profkit::profile::ViewOptions& options) {
+  command.add_flag_callback(
+      "--no-lines", [&options] { options.collapsed_lines = false; },
+      "collapsed: bare Python function names instead of \"name (file:line)\"");
+  command
+      .add_option("--min-width", options.flame_graph.min_width_percent,
+                  "svg: merge frames narrower than this percent of all samples (default 0.05)")
+      ->check(CLI::Range(0.0, 100.0));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,7 +137,7 @@ int main(int argc, char** argv) {
       ->required();
 
   profkit::record::RecordOptions record_options;
-  std::string format = "pprof";
+  std::string format;
   double duration = 0;
   CLI::App* record = app.add_subcommand(
       "record",
@@ -125,14 +150,32 @@ int main(int argc, char** argv) {
           ->add_option("--duration", duration,
                        "Seconds to record (default: until the target exits or Ctrl-C)")
           ->check(CLI::PositiveNumber);
-  record->add_option("--format", format, "pprof or collapsed")
-      ->check(CLI::IsMember({"pprof", "collapsed"}));
+  record
+      ->add_option("--format", format,
+                   "pprof, collapsed, speedscope or svg (default: from the --output ending "
+                   ".svg, .json, .txt; else pprof)")
+      ->check(CLI::IsMember({"pprof", "collapsed", "speedscope", "svg"}));
   record->add_option("--output", record_options.output,
-                     "Output file (default: profkit-<time>.pprof|.txt)");
+                     "Output file (default: profkit-<time>.pprof|.txt|.speedscope.json|.svg)");
+  AddViewOptions(*record, record_options.view_options);
   record->add_option(
       "--dump-records", record_options.dump_records,
       "Also write the raw sampling records and /proc facts to this file, for replay");
   record->add_option("command", record_options.command, "Command to start and profile, after --");
+
+  profkit::record::ConvertOptions convert_options;
+  std::string convert_format;
+  CLI::App* convert = app.add_subcommand(
+      "convert", "Write a pprof profkit wrote (record, or run's local files) as svg, speedscope "
+                 "or collapsed text");
+  convert->add_option("input", convert_options.input, "pprof file (gzip-compressed or not)")
+      ->required();
+  convert
+      ->add_option("--format", convert_format,
+                   "svg, speedscope or collapsed (default: from the -o ending .svg, .json, .txt)")
+      ->check(CLI::IsMember({"collapsed", "speedscope", "svg"}));
+  convert->add_option("-o,--output", convert_options.output, "Output file")->required();
+  AddViewOptions(*convert, convert_options.view_options);
 
   app.add_subcommand("version", "Print the version");
 
@@ -162,9 +205,20 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand(run)) return RunAgent(config_path, log_level);
+    if (app.got_subcommand(convert)) {
+      const std::optional<profkit::profile::ViewFormat> view =
+          convert_format.empty() ? profkit::profile::ViewFormatOfPath(convert_options.output)
+                                 : profkit::profile::ParseViewFormat(convert_format);
+      if (!view) {
+        return Usage("convert: give --format svg|speedscope|collapsed, or an -o ending in .svg, "
+                     ".json or .txt");
+      }
+      convert_options.format = *view;
+      return RunConvert(convert_options, log_level);
+    }
     if (*duration_option) record_options.duration_seconds = duration;
-    record_options.format = format == "collapsed" ? profkit::record::OutputFormat::kCollapsed
-                                                  : profkit::record::OutputFormat::kPprof;
+    record_options.view = format.empty() ? profkit::profile::ViewFormatOfPath(record_options.output)
+                                         : profkit::profile::ParseViewFormat(format);
     if (record_options.pids.empty() && record_options.command.empty()) {
       return Usage("record: give --pid PID or a command after --");
     }

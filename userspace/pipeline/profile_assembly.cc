@@ -1,19 +1,37 @@
 #include "profkit/pipeline/profile_assembly.h"
 
-#include <unordered_map>
+#include <fmt/format.h>
 
-#include "profkit/profile/collapsed_writer.h"
+#include <unordered_map>
+#include <utility>
+
 #include "profkit/profile/pprof_builder.h"
 
 namespace profkit::pipeline {
 namespace {
 
-constexpr char kKernelMappingName[] = "[kernel.kallsyms]";
-
 class LocationTable {
  public:
   LocationTable(profile::PprofBuilder& builder, FrameSymbolizer& symbolizer)
       : builder_(builder), symbolizer_(symbolizer) {}
+
+  // Adds `path`'s mapping before any other: the mapping of a sampled frame in that module when
+  // there is one (with its build id and flags), else one that names the file only.
+  void AddMainExecutable(std::string_view path,
+                         const std::vector<std::pair<profile::StackSample, int64_t>>& stacks) {
+    for (const auto& [sample, count] : stacks) {
+      for (const profile::Frame& frame : sample.frames) {
+        if (frame.kind != profile::FrameKind::kNative || frame.module_id == profile::kUnknownModule)
+          continue;
+        const symbolize::ModuleInfo* module = symbolizer_.native().Module(frame.module_id);
+        if (module != nullptr && module->path == path) {
+          LocationOf(frame);
+          return;
+        }
+      }
+    }
+    builder_.AddMapping(profile::PprofMapping{.filename = std::string(path)});
+  }
 
   uint64_t LocationOf(const profile::Frame& frame) {
     auto it = locations_.find(frame);
@@ -33,8 +51,8 @@ class LocationTable {
   uint64_t MappingOf(const profile::Frame& frame, const SymbolizedFrame& symbolized) {
     if (frame.kind == profile::FrameKind::kKernel) {
       if (kernel_mapping_ == 0) {
-        kernel_mapping_ = builder_.AddMapping(
-            profile::PprofMapping{.filename = kKernelMappingName, .has_functions = true});
+        kernel_mapping_ = builder_.AddMapping(profile::PprofMapping{
+            .filename = std::string(profile::kKernelMappingName), .has_functions = true});
       }
       return kernel_mapping_;
     }
@@ -68,10 +86,33 @@ class LocationTable {
   uint64_t kernel_mapping_ = 0;
 };
 
+std::vector<uint32_t> ViewFramesOf(const profile::Frame& frame, FrameSymbolizer& symbolizer,
+                                   profile::StackProfile& out) {
+  std::string module;
+  if (frame.kind == profile::FrameKind::kKernel) {
+    module = profile::kKernelMappingName;
+  } else if (frame.kind == profile::FrameKind::kNative &&
+             frame.module_id != profile::kUnknownModule) {
+    const symbolize::ModuleInfo* info = symbolizer.native().Module(frame.module_id);
+    if (info != nullptr) module = info->path;
+  }
+  const SymbolizedFrame& symbolized = symbolizer.Symbolize(frame);
+  std::vector<uint32_t> ids;
+  for (auto line = symbolized.lines.rbegin(); line != symbolized.lines.rend(); ++line) {
+    ids.push_back(out.InternFrame(profile::ViewFrame{.kind = frame.kind,
+                                                     .function = line->function_name,
+                                                     .file = line->filename,
+                                                     .line = line->line,
+                                                     .module = module}));
+  }
+  return ids;
+}
+
 }  // namespace
 
 Result<std::string> BuildServicePprof(const profile::Aggregator::ServiceStacks& stacks,
-                                      FrameSymbolizer& symbolizer, const IntervalTiming& timing) {
+                                      FrameSymbolizer& symbolizer, const IntervalTiming& timing,
+                                      std::string_view main_executable) {
   profile::PprofBuilder builder(
       profile::ProfileHeader{.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}},
                              .period_type = {"cpu", "nanoseconds"},
@@ -79,6 +120,7 @@ Result<std::string> BuildServicePprof(const profile::Aggregator::ServiceStacks& 
                              .time_nanos = timing.start_unix_ns,
                              .duration_nanos = timing.end_unix_ns - timing.start_unix_ns});
   LocationTable locations(builder, symbolizer);
+  if (!main_executable.empty()) locations.AddMainExecutable(main_executable, stacks.stacks);
   std::vector<uint64_t> location_ids;
   for (const auto& [sample, count] : stacks.stacks) {
     location_ids.clear();
@@ -95,23 +137,26 @@ Result<std::string> BuildServicePprof(const profile::Aggregator::ServiceStacks& 
   return builder.SerializeGzip();
 }
 
-std::string BuildCollapsed(const std::vector<profile::Aggregator::ServiceStacks>& services,
-                           FrameSymbolizer& symbolizer) {
-  profile::CollapsedWriter writer;
-  std::vector<std::string> names;
+profile::StackProfile BuildStackProfile(
+    const std::vector<profile::Aggregator::ServiceStacks>& services, FrameSymbolizer& symbolizer) {
+  profile::StackProfile out;
+  // Each distinct frame's view frames, root first (SymbolizedFrame lists inlined ones innermost
+  // first).
+  std::unordered_map<profile::Frame, std::vector<uint32_t>, profile::FrameHash> view_frames;
+  std::vector<uint32_t> stack;
   for (const profile::Aggregator::ServiceStacks& service : services) {
     for (const auto& [sample, count] : service.stacks) {
-      names.clear();
+      stack.clear();
       for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
-        std::vector<std::string> frame_names = symbolizer.CollapsedNames(*frame);
-        // Inlined functions are listed innermost first; root-first order needs the outer one first.
-        names.insert(names.end(), std::make_move_iterator(frame_names.rbegin()),
-                     std::make_move_iterator(frame_names.rend()));
+        auto [it, inserted] = view_frames.try_emplace(*frame);
+        if (inserted) it->second = ViewFramesOf(*frame, symbolizer, out);
+        stack.insert(stack.end(), it->second.begin(), it->second.end());
       }
-      writer.Add(names, count);
+      out.AddStack(stack, count,
+                   out.InternThread(fmt::format("{} ({})", sample.thread_name, sample.tid)));
     }
   }
-  return writer.Finish();
+  return out;
 }
 
 }  // namespace profkit::pipeline

@@ -1,9 +1,11 @@
 #include "profkit/pipeline/sample_pipeline.h"
 
 #include <type_traits>
+#include <unordered_map>
 
 #include "profkit/common/log.h"
 #include "profkit/pipeline/service_key.h"
+#include "profkit/profile/collapsed_writer.h"
 
 namespace profkit::pipeline {
 namespace {
@@ -170,15 +172,38 @@ FlushBatch SamplePipeline::EndInterval(const IntervalTiming& timing) {
   if (batch.stacks.empty() && options_.fixed_service) {
     batch.stacks.push_back({.key = *options_.fixed_service});
   }
+  for (const profile::Aggregator::ServiceStacks& service : batch.stacks) {
+    batch.main_executables.push_back(MostSampledExecutable(service));
+  }
   return batch;
+}
+
+std::string SamplePipeline::MostSampledExecutable(
+    const profile::Aggregator::ServiceStacks& service) {
+  std::unordered_map<uint32_t, int64_t> samples_of;
+  for (const auto& [sample, count] : service.stacks) samples_of[sample.pid] += count;
+  uint32_t top_pid = 0;
+  int64_t top = 0;
+  for (const auto& [pid, samples] : samples_of) {
+    if (samples > top || (samples == top && pid < top_pid)) {
+      top_pid = pid;
+      top = samples;
+    }
+  }
+  if (top_pid == 0) return "";
+  const ProcessTable::Process* process = process_table_->Get(top_pid);
+  return process == nullptr ? "" : process->executable_path;
 }
 
 void SamplePipeline::CollectFlushed(uint64_t interval) { process_table_->CollectExited(interval); }
 
 std::vector<ServiceProfile> SamplePipeline::BuildPprof(const FlushBatch& batch) {
   std::vector<ServiceProfile> profiles;
-  for (const profile::Aggregator::ServiceStacks& stacks : batch.stacks) {
-    Result<std::string> pprof = BuildServicePprof(stacks, *frame_symbolizer_, batch.timing);
+  for (size_t i = 0; i < batch.stacks.size(); ++i) {
+    const profile::Aggregator::ServiceStacks& stacks = batch.stacks[i];
+    Result<std::string> pprof =
+        BuildServicePprof(stacks, *frame_symbolizer_, batch.timing,
+                          i < batch.main_executables.size() ? batch.main_executables[i] : "");
     if (!pprof.ok()) {
       profile_errors_.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("building the profile of service '{}': {}", stacks.key.service,
@@ -192,8 +217,12 @@ std::vector<ServiceProfile> SamplePipeline::BuildPprof(const FlushBatch& batch) 
   return profiles;
 }
 
+profile::StackProfile SamplePipeline::BuildStackProfile(const FlushBatch& batch) {
+  return pipeline::BuildStackProfile(batch.stacks, *frame_symbolizer_);
+}
+
 std::string SamplePipeline::BuildCollapsed(const FlushBatch& batch) {
-  return pipeline::BuildCollapsed(batch.stacks, *frame_symbolizer_);
+  return profile::CollapsedText(BuildStackProfile(batch));
 }
 
 PipelineCounters SamplePipeline::counters() const {

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <limits>
 #include <string_view>
+#include <vector>
 
 namespace profkit::profile {
 namespace {
@@ -49,6 +50,30 @@ std::string CollapsedWriter::Finish() const {
   for (const auto& [stack, count] : counts_)
     fmt::format_to(std::back_inserter(out), "{} {}\n", stack, count);
   return out;
+}
+
+std::string CollapsedText(const StackProfile& profile, bool with_lines) {
+  std::vector<std::string> names;
+  names.reserve(profile.frames().size());
+  for (const ViewFrame& frame : profile.frames()) {
+    if (frame.kind == FrameKind::kKernel) {
+      names.push_back(frame.function + "_[k]");
+    } else if (frame.kind == FrameKind::kPython && with_lines && !frame.file.empty()) {
+      names.push_back(frame.line > 0
+                          ? fmt::format("{} ({}:{})", frame.function, frame.file, frame.line)
+                          : fmt::format("{} ({})", frame.function, frame.file));
+    } else {
+      names.push_back(frame.function);
+    }
+  }
+  CollapsedWriter writer;
+  std::vector<std::string> stack;
+  for (const StackProfile::Stack& s : profile.stacks()) {
+    stack.clear();
+    for (uint32_t frame : s.frames) stack.push_back(names[frame]);
+    writer.Add(stack, s.value);
+  }
+  return writer.Finish();
 }
 
 }  // namespace profkit::profile

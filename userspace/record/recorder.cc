@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 
+#include <fmt/ranges.h>
+
 #include "profkit/common/clock.h"
 #include "profkit/common/file_util.h"
 #include "profkit/common/log.h"
@@ -123,15 +125,27 @@ bool AnyAlive(const std::vector<uint32_t>& pids) {
   return false;
 }
 
-std::string DefaultOutputPath(OutputFormat format) {
-  return fmt::format("profkit-{}.{}", FormatFileTimestamp(WallTimeNanos()),
-                     format == OutputFormat::kPprof ? "pprof" : "txt");
+std::string DefaultOutputPath(const std::optional<profile::ViewFormat>& view) {
+  return fmt::format("profkit-{}{}", FormatFileTimestamp(WallTimeNanos()),
+                     view ? profile::ViewFileEnding(*view) : ".pprof");
+}
+
+// What the views' heading names: the command, or the pids.
+std::string RecordingTitle(const RecordOptions& options) {
+  if (!options.command.empty()) return fmt::format("{}", fmt::join(options.command, " "));
+  return fmt::format("pid {}", fmt::join(options.pids, ", "));
 }
 
 // The session's one output, built by the loop's flush worker from the last (only) interval.
 Result<std::string> BuildOutput(pipeline::SamplePipeline& pipeline,
-                                const pipeline::FlushBatch& batch, OutputFormat format) {
-  if (format == OutputFormat::kCollapsed) return pipeline.BuildCollapsed(batch);
+                                const pipeline::FlushBatch& batch, const RecordOptions& options) {
+  if (options.view) {
+    profile::StackProfile stacks = pipeline.BuildStackProfile(batch);
+    stacks.info.title = RecordingTitle(options);
+    stacks.info.duration_ns = batch.timing.end_unix_ns - batch.timing.start_unix_ns;
+    stacks.info.period_ns = batch.timing.sample_period_ns;
+    return profile::RenderView(stacks, *options.view, options.view_options);
+  }
   std::vector<pipeline::ServiceProfile> profiles = pipeline.BuildPprof(batch);
   if (profiles.empty()) return Status::Internal("building the profile failed");
   return std::move(profiles.front().pprof_gzip);
@@ -200,9 +214,7 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
         *source, pipeline,
         pipeline::SamplingLoopOptions{.sample_rate_hz = options.sample_rate_hz,
                                       .poll_timeout = kPollTimeout},
-        [&](const pipeline::FlushBatch& batch) {
-          data = BuildOutput(pipeline, batch, options.format);
-        });
+        [&](const pipeline::FlushBatch& batch) { data = BuildOutput(pipeline, batch, options); });
     PROFKIT_RETURN_IF_ERROR(loop.Run(finished));
   }
   pipeline.SetPythonRegistry(nullptr);
@@ -213,7 +225,7 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
   }
 
   RecordSummary summary;
-  summary.output_path = options.output.empty() ? DefaultOutputPath(options.format) : options.output;
+  summary.output_path = options.output.empty() ? DefaultOutputPath(options.view) : options.output;
   summary.samples = pipeline.counters().samples - pipeline.counters().filtered_samples;
   if (!data.ok()) return data.status();
   PROFKIT_RETURN_IF_ERROR(

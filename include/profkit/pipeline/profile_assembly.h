@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "profkit/common/status.h"
 #include "profkit/pipeline/frame_symbolizer.h"
 #include "profkit/profile/aggregator.h"
+#include "profkit/profile/stack_profile.h"
 
 namespace profkit::pipeline {
 
@@ -20,11 +22,17 @@ struct IntervalTiming {
 
 // pprof with sample types samples/count and cpu/nanoseconds, labels pid, tid, thread_name, one
 // mapping per module (addresses are file offsets, so processes share locations), gzip-compressed.
+// Mapping 1 is `main_executable` (go tool pprof and pprof UIs title a profile after mapping 1;
+// without this a Python service's first mapping was whichever module its first sample hit, often
+// [kernel.kallsyms]); "" leaves the order to the samples.
 Result<std::string> BuildServicePprof(const profile::Aggregator::ServiceStacks& stacks,
-                                      FrameSymbolizer& symbolizer, const IntervalTiming& timing);
+                                      FrameSymbolizer& symbolizer, const IntervalTiming& timing,
+                                      std::string_view main_executable = {});
 
-// One line per distinct stack of all services, root first.
-std::string BuildCollapsed(const std::vector<profile::Aggregator::ServiceStacks>& services,
-                           FrameSymbolizer& symbolizer);
+// The stacks of all services as the views' neutral form (profile/stack_profile.h): each frame
+// symbolized once, inlined functions as frames of their own, threads named "name (tid)".
+// profile.info is left for the caller to fill.
+profile::StackProfile BuildStackProfile(
+    const std::vector<profile::Aggregator::ServiceStacks>& services, FrameSymbolizer& symbolizer);
 
 }  // namespace profkit::pipeline

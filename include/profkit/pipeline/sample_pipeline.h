@@ -54,6 +54,9 @@ struct FlushBatch {
   uint64_t interval = 0;  // ProcessTable's interval number: CollectFlushed(interval) after building
   IntervalTiming timing;
   std::vector<profile::Aggregator::ServiceStacks> stacks;
+  // Per entry of `stacks`: /proc/PID/exe of its most sampled process ("" when unknown), so the
+  // pprof's first mapping is the program's (BuildServicePprof).
+  std::vector<std::string> main_executables;
 };
 
 struct PipelineCounters {
@@ -101,7 +104,10 @@ class SamplePipeline {
 
   // Flush worker: one gzipped pprof per service of the batch.
   std::vector<ServiceProfile> BuildPprof(const FlushBatch& batch);
-  // Flush worker: one collapsed-stack text over all services of the batch.
+  // Flush worker: all services of the batch as stacks for the views (profile/stack_profile.h).
+  profile::StackProfile BuildStackProfile(const FlushBatch& batch);
+  // Flush worker: one collapsed-stack text over all services of the batch (Python frames with
+  // their file and line).
   std::string BuildCollapsed(const FlushBatch& batch);
 
   PipelineCounters counters() const;
@@ -113,6 +119,8 @@ class SamplePipeline {
  private:
   void HandleSample(const sampling::SampleRecord& sample);
   void HandleProcessEvent(const sampling::ProcessEventRecord& event);
+  // Reader: the executable of the process with the most samples in `service`.
+  std::string MostSampledExecutable(const profile::Aggregator::ServiceStacks& service);
   // A frame-pointer walk skips the caller of an innermost function that has not set up a frame
   // (GCC's leaf functions, libc's system-call wrappers); its CFI says where on the captured stack
   // top the return address into that caller is.

@@ -7,6 +7,8 @@
 #include <span>
 #include <string>
 
+#include "profkit/profile/stack_profile.h"
+
 namespace profkit::profile {
 
 // Identical stacks are merged; lines are sorted by stack text so the output is deterministic.
@@ -22,5 +24,10 @@ class CollapsedWriter {
  private:
   std::map<std::string, int64_t> counts_;
 };
+
+// The collapsed text of a whole profile (threads merged). Python frames read `name (file:line)`,
+// as py-spy writes them, unless `with_lines` is false; kernel frames get the "_[k]" suffix
+// flamegraph.pl colours as kernel; native frames are their function names.
+std::string CollapsedText(const StackProfile& profile, bool with_lines = true);
 
 }  // namespace profkit::profile

@@ -1,6 +1,6 @@
 // `profkit record`: a one-shot profile of chosen processes (and their threads and children) or of
-// a command it starts, written as one pprof or collapsed-stack file — py-spy record, system-wide
-// machinery.
+// a command it starts, written as one pprof, collapsed-stack, speedscope or flame graph SVG file —
+// py-spy record, system-wide machinery.
 #pragma once
 
 #include <atomic>
@@ -10,19 +10,20 @@
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/profile/profile_views.h"
 #include "profkit/sampling/sample_source.h"
 
 namespace profkit::record {
-
-enum class OutputFormat { kPprof, kCollapsed };
 
 struct RecordOptions {
   std::vector<uint32_t> pids;
   std::vector<std::string> command;  // started by profkit when non-empty
   int sample_rate_hz = 99;
   std::optional<double> duration_seconds;  // default: until the command/targets exit or Ctrl-C
-  OutputFormat format = OutputFormat::kPprof;
-  std::string output;  // "" = profkit-<timestamp>.pprof|.txt in the working directory
+  // nullopt: pprof; else one of the views (profile/profile_views.h), with `view_options`.
+  std::optional<profile::ViewFormat> view;
+  profile::ViewOptions view_options;
+  std::string output;  // "" = profkit-<timestamp>.pprof|.txt|.svg|.speedscope.json here
   bool kernel_stacks = true;
   // When set, the raw records and /proc facts of the session are also written there
   // (record_dump.h), for replay.

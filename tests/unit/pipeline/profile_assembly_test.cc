@@ -11,6 +11,7 @@
 
 #include "profkit/common/file_util.h"
 #include "profkit/process/proc_parsers.h"
+#include "profkit/profile/collapsed_writer.h"
 #include "profkit/profile/pprof_builder.h"
 #include "testing/temp_dir.h"
 
@@ -127,9 +128,55 @@ TEST_F(ProfileAssemblyTest, PprofCarriesSamplesLabelsMappingsAndLines) {
 }
 
 TEST_F(ProfileAssemblyTest, CollapsedIsRootFirstWithKernelSuffix) {
-  const std::string text = BuildCollapsed({Stacks()}, *symbolizer_);
+  const std::string text = profile::CollapsedText(BuildStackProfile({Stacks()}, *symbolizer_));
   EXPECT_EQ(text, "[unknown];ProfkitAssemblyMarker 2\n"
                   "[unknown];ProfkitAssemblyMarker;do_syscall_64_[k];clear_user_[k] 3\n");
+}
+
+// go tool pprof titles a profile after mapping 1: it must be the program, even when the first
+// sample's innermost frame is in the kernel.
+TEST_F(ProfileAssemblyTest, MainExecutableIsTheFirstMapping) {
+  const std::string path = native_.Module(module_)->path;
+  Result<std::string> bytes =
+      BuildServicePprof(Stacks(), *symbolizer_, IntervalTiming{.sample_period_ns = 1}, path);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  Result<perftools::profiles::Profile> p = profile::ParsePprof(*bytes, 1 << 24);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_GE(p->mapping_size(), 2);
+  EXPECT_EQ(p->mapping(0).id(), 1u);
+  EXPECT_EQ(p->string_table(static_cast<int>(p->mapping(0).filename())), path);
+  EXPECT_FALSE(p->string_table(static_cast<int>(p->mapping(0).build_id())).empty())
+      << "the mapping of the sampled module itself, build id included";
+  EXPECT_EQ(p->string_table(static_cast<int>(p->mapping(1).filename())), "[kernel.kallsyms]");
+}
+
+TEST_F(ProfileAssemblyTest, MainExecutableWithoutSampledFramesStillComesFirst) {
+  Result<std::string> bytes = BuildServicePprof(
+      Stacks(), *symbolizer_, IntervalTiming{.sample_period_ns = 1}, "/usr/bin/x");
+  ASSERT_TRUE(bytes.ok());
+  Result<perftools::profiles::Profile> p = profile::ParsePprof(*bytes, 1 << 24);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->string_table(static_cast<int>(p->mapping(0).filename())), "/usr/bin/x");
+}
+
+TEST_F(ProfileAssemblyTest, StackProfileHasKindsModulesFilesAndThreads) {
+  const profile::StackProfile stacks = BuildStackProfile({Stacks()}, *symbolizer_);
+  EXPECT_EQ(stacks.total(), 5);
+  ASSERT_EQ(stacks.stacks().size(), 2u);
+  const auto& deep = stacks.stacks()[0];
+  ASSERT_EQ(deep.frames.size(), 4u);
+  const profile::ViewFrame& leaf = stacks.frames()[deep.frames[3]];
+  EXPECT_EQ(leaf.kind, profile::FrameKind::kKernel);
+  EXPECT_EQ(leaf.function, "clear_user");
+  EXPECT_EQ(leaf.module, "[kernel.kallsyms]");
+  const profile::ViewFrame& marker = stacks.frames()[deep.frames[1]];
+  EXPECT_EQ(marker.kind, profile::FrameKind::kNative);
+  EXPECT_EQ(marker.function, "ProfkitAssemblyMarker");
+  EXPECT_EQ(marker.module, native_.Module(module_)->path);
+  EXPECT_NE(marker.file.find("profile_assembly_test.cc"), std::string::npos);
+  EXPECT_GT(marker.line, 0);
+  EXPECT_EQ(stacks.threads()[deep.thread], "worker (8)");
+  EXPECT_EQ(stacks.threads()[stacks.stacks()[1].thread], "main (7)");
 }
 
 }  // namespace

@@ -143,7 +143,8 @@ TEST_F(PythonPipelineTest, PythonFramesTakeTheEvalLoopsPlace) {
   ASSERT_EQ(batch.stacks.size(), 1u);
   EXPECT_EQ(batch.stacks[0].key.service, "app") << "a Python service is named after its script";
   EXPECT_EQ(batch.stacks[0].key.language, "python");
-  EXPECT_EQ(pipeline.BuildCollapsed(batch), "<module>;handler 1\n");
+  EXPECT_EQ(pipeline.BuildCollapsed(batch),
+            "<module> (/srv/app.py:1);handler (/srv/app.py:11) 1\n");
   EXPECT_EQ(pipeline.counters().python_stacks, 1u);
   pipeline.SetPythonRegistry(nullptr);
 }
