@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
                    "pprof, collapsed, speedscope or svg (default: from the --output ending "
                    ".svg, .json, .txt; else pprof)")
       ->check(CLI::IsMember({"pprof", "collapsed", "speedscope", "svg"}));
-  record->add_option("--output", record_options.output,
+  record->add_option("-o,--output", record_options.output,
                      "Output file (default: profkit-<time>.pprof|.txt|.speedscope.json|.svg)");
   AddViewOptions(*record, record_options.view_options);
   record->add_option(
