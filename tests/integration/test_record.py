@@ -1,5 +1,6 @@
 """`profkit record` on a C workload with a known split of CPU time (root + BPF)."""
 import subprocess
+import time
 
 from conftest import TEST_RATE, assert_sample_count, collapsed_counts, cpu_seconds, process_cpu_seconds
 
@@ -58,13 +59,26 @@ def test_record_pid_pprof(profkit_bin, root, two_functions, tmp_path, read_pprof
     workload = subprocess.Popen([two_functions, "30"], stdout=subprocess.DEVNULL)
     try:
         out = tmp_path / "pid.pprof"
-        cpu_before = process_cpu_seconds(workload.pid)
-        record(profkit_bin, "--pid", workload.pid, "--rate", TEST_RATE, "--duration", "3", "--output", out)
-        cpu = process_cpu_seconds(workload.pid) - cpu_before
+        # The workload's CPU rate is measured from the moment sampling runs (loading the BPF
+        # program takes seconds on a busy host) to record's exit, then applied to the profile's
+        # own duration: the window the samples were taken in.
+        recorder = subprocess.Popen(
+            [profkit_bin, "record", "--pid", str(workload.pid), "--rate", str(TEST_RATE), "--duration", "3",
+             "--output", str(out)], stderr=subprocess.PIPE, text=True)
+        log = []
+        for line in recorder.stderr:
+            log.append(line)
+            if "recording at" in line:
+                break
+        cpu_before, time_before = process_cpu_seconds(workload.pid), time.monotonic()
+        rest = recorder.communicate(timeout=120)[1]
+        cpu_rate = (process_cpu_seconds(workload.pid) - cpu_before) / (time.monotonic() - time_before)
+        assert recorder.returncode == 0, "".join(log) + rest
     finally:
         workload.kill()
         workload.wait()
     profile = read_pprof(out.read_bytes())
+    cpu = cpu_rate * profile.message.duration_nanos / 1e9
     assert profile.sample_types() == [("samples", "count"), ("cpu", "nanoseconds")]
     assert profile.message.period == 1_000_000_000 // TEST_RATE
     assert profile.message.duration_nanos >= 2_900_000_000
