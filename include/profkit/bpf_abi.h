@@ -202,6 +202,40 @@ struct profkit_process_event {
   char comm[PROFKIT_COMM_LEN];
 };
 
+/* Native unwinding from .eh_frame (README.md, "How native stacks are unwound"): one row of a file's
+ * unwind table, built by userspace/unwind from the file's CFI. A row holds from `pc` up to the next
+ * row's pc; rows of a file are sorted by pc and adjacent rows always differ. `pc` is the ELF
+ * virtual address in the file (a mapping's address minus its load bias). The caller's return
+ * address is always at CFA-8 (rows where CFI says otherwise are PROFKIT_UNWIND_UNSUPPORTED). */
+enum profkit_unwind_kind {
+  /* No FDE covers this address (a gap between functions): walk by frame pointer. */
+  PROFKIT_UNWIND_NONE = 0,
+  /* CFA = RSP + cfa_offset * 8. */
+  PROFKIT_UNWIND_CFA_RSP = 1,
+  /* CFA = RBP + cfa_offset * 8. */
+  PROFKIT_UNWIND_CFA_RBP = 2,
+  /* A PLT entry (16-byte slots; GCC/binutils' expression): CFA = RSP + 8, + 8 more when
+   * (RIP & 15) >= cfa_offset. */
+  PROFKIT_UNWIND_PLT = 3,
+  /* The signal trampoline (__restore_rt): the interrupted registers are in the kernel's
+   * rt_sigframe at RSP (ucontext's sigcontext at RSP + 40). */
+  PROFKIT_UNWIND_SIGNAL = 4,
+  /* The return address is undefined: the outermost frame (_start, clone3's child, start_thread's
+   * caller). The stack is complete. */
+  PROFKIT_UNWIND_END = 5,
+  /* CFI the walker cannot follow (other expressions, unaligned offsets, RA not at CFA-8). */
+  PROFKIT_UNWIND_UNSUPPORTED = 6,
+};
+#define PROFKIT_UNWIND_KIND_COUNT 7
+
+struct profkit_unwind_row {
+  __u32 pc;
+  __u8 kind; /* enum profkit_unwind_kind */
+  /* The caller's RBP is saved at CFA + rbp_offset * 8; 0: RBP is unchanged by this frame. */
+  __s8 rbp_offset;
+  __u16 cfa_offset; /* in units of 8 bytes; PROFKIT_UNWIND_PLT: the RIP&15 threshold */
+};
+
 /* Indices of the per-CPU counters array the BPF programs increment and userspace sums. */
 enum profkit_counter {
   /* bpf_ringbuf_output/reserve failed (ring buffer full): the record is lost. */
@@ -221,6 +255,7 @@ static_assert(sizeof(struct profkit_python_process) == 72, "python process layou
 static_assert(sizeof(struct profkit_sample_header) % 8 == 0,
               "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
+static_assert(sizeof(struct profkit_unwind_row) == 8, "unwind row layout changed");
 #endif
 
 #endif /* PROFKIT_BPF_ABI_H_ */
