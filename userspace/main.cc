@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
   record->add_option(
       "--dump-records", record_options.dump_records,
       "Also write the raw sampling records and /proc facts to this file, for replay");
+  bool frame_pointers_only = false;
+  record->add_flag("--frame-pointers-only", frame_pointers_only,
+                   "Walk user stacks by frame pointer only (no .eh_frame unwind tables)");
   record->add_option("command", record_options.command, "Command to start and profile, after --");
 
   app.add_subcommand("version", "Print the version");
@@ -163,6 +166,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand(run)) return RunAgent(config_path, log_level);
     if (*duration_option) record_options.duration_seconds = duration;
+    record_options.native_unwinding = !frame_pointers_only;
     record_options.format = format == "collapsed" ? profkit::record::OutputFormat::kCollapsed
                                                   : profkit::record::OutputFormat::kPprof;
     if (record_options.pids.empty() && record_options.command.empty()) {

@@ -22,6 +22,10 @@
 /* TASK_COMM_LEN: the kernel's comm buffer, NUL-terminated unless the name fills it. */
 #define PROFKIT_COMM_LEN 16
 
+/* User frames kept when the native unwinder (.eh_frame tables) walks the stack; bpf_get_stack()'s
+ * frame-pointer walk keeps PROFKIT_MAX_STACK_DEPTH. A power of two: the walker masks with it. */
+#define PROFKIT_MAX_USER_STACK_DEPTH 256
+
 /* Words copied from the interrupted user stack pointer upward. A frame-pointer walk starts from
  * the caller's frame when the innermost function has not set up its own (frameless leaf
  * functions, libc's system-call wrappers, prologues); its return address is then in one of these
@@ -56,8 +60,11 @@ enum profkit_sample_flags {
   PROFKIT_SAMPLE_PYTHON = 1u << 5,
   /* The Python stack had more than PROFKIT_MAX_PYTHON_FRAMES frames: the outermost are missing. */
   PROFKIT_SAMPLE_PYTHON_TRUNCATED = 1u << 6,
+  /* The user stack was walked by the native unwinder (unwind tables, frame pointers where a
+   * mapping has none) instead of bpf_get_stack(). */
+  PROFKIT_SAMPLE_USER_STACK_UNWOUND = 1u << 7,
 };
-#define PROFKIT_SAMPLE_KNOWN_FLAGS 0x7fu
+#define PROFKIT_SAMPLE_KNOWN_FLAGS 0xffu
 
 /* profkit_sample_header.python_status, meaningful with PROFKIT_SAMPLE_PYTHON. */
 enum profkit_python_status {
@@ -236,6 +243,26 @@ struct profkit_unwind_row {
   __u16 cfa_offset; /* in units of 8 bytes; PROFKIT_UNWIND_PLT: the RIP&15 threshold */
 };
 
+/* One executable mapping of a process whose file has an unwind table: rows
+ * [first_row, first_row + row_count) of the unwind_rows map; file address = address - bias. */
+struct profkit_unwind_mapping {
+  __u64 start;
+  __u64 end;
+  __u64 bias;
+  __u32 first_row;
+  __u32 row_count;
+};
+
+/* Mappings kept per process (map unwind_processes, key = tgid); a power of two (the walker masks
+ * its index). Mappings past it fall back to frame pointers. */
+#define PROFKIT_UNWIND_MAX_MAPPINGS 128
+
+struct profkit_unwind_process {
+  __u32 count; /* mappings used, sorted by start, not overlapping */
+  __u32 reserved;
+  struct profkit_unwind_mapping mappings[PROFKIT_UNWIND_MAX_MAPPINGS];
+};
+
 /* Indices of the per-CPU counters array the BPF programs increment and userspace sums. */
 enum profkit_counter {
   /* bpf_ringbuf_output/reserve failed (ring buffer full): the record is lost. */
@@ -245,7 +272,13 @@ enum profkit_counter {
   /* Samples of registered CPython processes, and how many of them walked no Python frame. */
   PROFKIT_COUNTER_PYTHON_SAMPLES = 2,
   PROFKIT_COUNTER_PYTHON_WALK_FAILURES = 3,
-  PROFKIT_COUNTER_COUNT = 4,
+  /* Samples whose user stack the native unwinder walked, how many of them ended without reaching
+   * the stack's end (unreadable memory, unsupported CFI, the depth limit), and the frames it
+   * stepped over by frame pointer (mappings without a table). */
+  PROFKIT_COUNTER_UNWIND_SAMPLES = 4,
+  PROFKIT_COUNTER_UNWIND_TRUNCATED = 5,
+  PROFKIT_COUNTER_UNWIND_FP_FRAMES = 6,
+  PROFKIT_COUNTER_COUNT = 7,
 };
 
 #if defined(__cplusplus)
@@ -256,6 +289,9 @@ static_assert(sizeof(struct profkit_sample_header) % 8 == 0,
               "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
 static_assert(sizeof(struct profkit_unwind_row) == 8, "unwind row layout changed");
+static_assert(sizeof(struct profkit_unwind_mapping) == 32, "unwind mapping layout changed");
+static_assert(sizeof(struct profkit_unwind_process) == 8 + 32 * PROFKIT_UNWIND_MAX_MAPPINGS,
+              "unwind process layout changed");
 #endif
 
 #endif /* PROFKIT_BPF_ABI_H_ */

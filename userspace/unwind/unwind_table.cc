@@ -27,6 +27,9 @@ constexpr uint64_t kMaxFileAddress = uint64_t{1} << 32;
 // The largest CFA offset a row encodes (16 bits of 8-byte units).
 constexpr int64_t kMaxCfaOffset = int64_t{0xffff} * 8;
 
+// Program headers read; real files have a handful.
+constexpr size_t kMaxSegments = 256;
+
 struct FdeRange {
   uint64_t start;
   uint64_t end;
@@ -348,6 +351,15 @@ Result<UnwindTable> BuildUnwindTable(Elf* elf, const UnwindTableLimits& limits) 
 
   UnwindTable table;
   table.source = section.eh_frame ? ".eh_frame" : ".debug_frame";
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf, &phnum) == 0) {
+    for (size_t i = 0; i < phnum && i < kMaxSegments; ++i) {
+      GElf_Phdr phdr;
+      if (gelf_getphdr(elf, static_cast<int>(i), &phdr) == nullptr) continue;
+      if (phdr.p_type != PT_LOAD || (phdr.p_flags & PF_X) == 0) continue;
+      table.segments.push_back({phdr.p_offset, phdr.p_vaddr, phdr.p_filesz});
+    }
+  }
   std::unordered_map<Dwarf_Off, uint8_t> cie_encodings;
   std::vector<FdeRows> fdes;
   Dwarf_Off offset = 0;
@@ -429,6 +441,18 @@ Result<UnwindTable> BuildUnwindTable(const std::string& path, const UnwindTableL
   close(fd);
   if (!table.ok()) return table.status().WithContext(path);
   return table;
+}
+
+std::optional<uint64_t> LoadBias(const std::vector<LoadSegment>& segments, uint64_t start,
+                                 uint64_t file_offset) {
+  for (const LoadSegment& segment : segments) {
+    // The mapping starts at a page boundary at or below the segment's first byte.
+    const uint64_t page_start = segment.offset & ~uint64_t{0xfff};
+    if (file_offset < page_start || file_offset >= segment.offset + segment.size) continue;
+    // Unsigned wrap-around is intended: vaddr may be below the offset.
+    return start - (segment.vaddr + file_offset - segment.offset);
+  }
+  return std::nullopt;
 }
 
 const profkit_unwind_row* FindUnwindRow(std::span<const profkit_unwind_row> rows, uint64_t pc) {

@@ -24,6 +24,8 @@ struct RecordOptions {
   OutputFormat format = OutputFormat::kPprof;
   std::string output;  // "" = profkit-<timestamp>.pprof|.txt in the working directory
   bool kernel_stacks = true;
+  // Unwind user stacks with .eh_frame tables (32 MiB of BPF memory); false: frame pointers only.
+  bool native_unwinding = true;
   // When set, the raw records and /proc facts of the session are also written there
   // (record_dump.h), for replay.
   std::string dump_records;

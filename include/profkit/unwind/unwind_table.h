@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,6 +27,13 @@ struct UnwindTableLimits {
   size_t max_rows_per_fde = 1 << 16;
 };
 
+// An executable PT_LOAD segment: how a mapping's addresses translate to the rows' file addresses.
+struct LoadSegment {
+  uint64_t offset;  // p_offset
+  uint64_t vaddr;   // p_vaddr
+  uint64_t size;    // p_filesz
+};
+
 struct UnwindTable {
   // Sorted by pc, adjacent rows differ; the last row is PROFKIT_UNWIND_NONE (past the last FDE).
   std::vector<profkit_unwind_row> rows;
@@ -34,7 +42,13 @@ struct UnwindTable {
   size_t fde_count = 0;
   // FDEs left out: undecodable, overlapping another, or outside 32-bit addresses.
   size_t skipped_fdes = 0;
+  std::vector<LoadSegment> segments;
 };
+
+// The load bias of a mapping of file bytes from `file_offset` at `start`: a row's pc plus the bias
+// is the address in the process. nullopt when no executable segment holds that offset.
+std::optional<uint64_t> LoadBias(const std::vector<LoadSegment>& segments, uint64_t start,
+                                 uint64_t file_offset);
 
 // Builds the table of the ELF file at `path`. kNotFound when the file has no CFI (the walker then
 // uses frame pointers for it), kInvalidInput when it is not an ELF file, kTooLarge past `limits`.
