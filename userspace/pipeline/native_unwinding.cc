@@ -10,6 +10,16 @@ NativeUnwinding::NativeUnwinding(const process::ProcFs& proc_fs, unwind::UnwindM
     : proc_fs_(proc_fs), next_(next), store_(maps) {}
 
 void NativeUnwinding::OnMappingsLoaded(ProcessTable::Process& process) {
+  if (requested_.contains(process.pid)) Request(process);
+  if (next_ != nullptr) next_->OnMappingsLoaded(process);
+}
+
+void NativeUnwinding::OnSample(ProcessTable::Process& process) {
+  if (!requested_.contains(process.pid)) Request(process);
+}
+
+void NativeUnwinding::Request(ProcessTable::Process& process) {
+  requested_.insert(process.pid);
   std::vector<unwind::ExecMapping> mappings;
   for (const ProcessTable::Mapping& m : process.mappings) {
     const process::MemoryMapping& mapping = m.mapping;
@@ -22,11 +32,10 @@ void NativeUnwinding::OnMappingsLoaded(ProcessTable::Process& process) {
                             .open_path = proc_fs_.MapFilesPath(process.pid, mapping)});
   }
   store_.SetMappings(process.pid, std::move(mappings));
-  if (next_ != nullptr) next_->OnMappingsLoaded(process);
 }
 
 void NativeUnwinding::OnImageGone(uint32_t pid) {
-  store_.RemoveProcess(pid);
+  if (requested_.erase(pid) != 0) store_.RemoveProcess(pid);
   if (next_ != nullptr) next_->OnImageGone(pid);
 }
 

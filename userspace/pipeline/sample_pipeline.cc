@@ -96,6 +96,7 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     ++counters_.orphan_samples;
     return;
   }
+  if (unwinding_) unwinding_->OnSample(*process);
   scratch_.pid = sample.pid;
   scratch_.tid = sample.tid;
   scratch_.thread_name = sample.comm;
