@@ -78,7 +78,9 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   if (bpf_map_lookup_elem(&unwind_processes, &tgid)) {
     /* Userspace loaded unwind tables for this process: the complete stack, frameless code too. */
     bool complete = false;
+    __u64 started = bpf_ktime_get_ns();
     user_depth = unwind_user_stack(tgid, kernel_depth, &complete);
+    profkit_count_add(PROFKIT_COUNTER_UNWIND_NS, bpf_ktime_get_ns() - started);
     flags |= PROFKIT_SAMPLE_USER_STACK_UNWOUND;
     profkit_count(PROFKIT_COUNTER_UNWIND_SAMPLES);
     if (!complete) {

@@ -278,7 +278,9 @@ enum profkit_counter {
   PROFKIT_COUNTER_UNWIND_SAMPLES = 4,
   PROFKIT_COUNTER_UNWIND_TRUNCATED = 5,
   PROFKIT_COUNTER_UNWIND_FP_FRAMES = 6,
-  PROFKIT_COUNTER_COUNT = 7,
+  /* Nanoseconds spent in those walks (bpf_ktime_get_ns around each): their cost per sample. */
+  PROFKIT_COUNTER_UNWIND_NS = 7,
+  PROFKIT_COUNTER_COUNT = 8,
 };
 
 #if defined(__cplusplus)

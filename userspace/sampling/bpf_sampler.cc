@@ -348,6 +348,7 @@ SamplerCounters BpfSampler::counters() const {
   counters.unwind_samples = sum(PROFKIT_COUNTER_UNWIND_SAMPLES);
   counters.unwind_truncated = sum(PROFKIT_COUNTER_UNWIND_TRUNCATED);
   counters.unwind_fp_frames = sum(PROFKIT_COUNTER_UNWIND_FP_FRAMES);
+  counters.unwind_ns = sum(PROFKIT_COUNTER_UNWIND_NS);
   return counters;
 }
 

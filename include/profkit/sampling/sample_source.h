@@ -28,6 +28,7 @@ struct SamplerCounters {
   uint64_t unwind_samples = 0;        // user stacks walked with unwind tables
   uint64_t unwind_truncated = 0;      // of those, walks that did not reach the stack's end
   uint64_t unwind_fp_frames = 0;      // frames they stepped by frame pointer (no table)
+  uint64_t unwind_ns = 0;             // time spent in those walks
 };
 
 using RecordHandler = std::function<void(const Record&)>;
