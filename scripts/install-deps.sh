@@ -19,6 +19,7 @@ test_packages=(
   wrk nginx-light      # bench/ingest.sh: load generator and the 200-answering upper bound
   clang-format clang-tidy  # scripts/check-format.sh, .clang-tidy
   patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
+  xz-utils binutils    # tests/integration/test_native_unwind.py (Debian's xz), unwind_test (readelf)
 )
 
 packages=("${build_packages[@]}")
