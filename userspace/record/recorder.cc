@@ -157,11 +157,11 @@ void LogUnwindCounters(const pipeline::SamplePipeline& pipeline,
   const sampling::SamplerCounters sampler = source.counters();
   spdlog::info(
       "native unwinding: {} stacks walked with unwind tables ({:.2f} us each), {} of them "
-      "incomplete, {} frames by frame pointer; {} tables built ({} rows, {:.1f} ms), {} files "
-      "without CFI, {} over the table memory cap",
+      "incomplete, {} frames by frame pointer; {} tables built in {:.1f} ms, {} files without "
+      "CFI, {} over the table memory cap",
       sampler.unwind_samples,
       sampler.unwind_samples ? sampler.unwind_ns / 1e3 / sampler.unwind_samples : 0.0,
-      sampler.unwind_truncated, sampler.unwind_fp_frames, tables->tables_built, tables->rows_used,
+      sampler.unwind_truncated, sampler.unwind_fp_frames, tables->tables_built,
       tables->build_ns / 1e6, tables->files_without_cfi, tables->capacity_exceeded);
 }
 
