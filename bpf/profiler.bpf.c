@@ -7,7 +7,7 @@
 #include "profkit/bpf_abi.h"
 #include "profkit_maps.h"
 
-#define PROFKIT_IPS_BYTES (2 * PROFKIT_MAX_STACK_DEPTH * sizeof(__u64))
+#define PROFKIT_IPS_BYTES ((PROFKIT_MAX_STACK_DEPTH + PROFKIT_MAX_USER_STACK_DEPTH) * sizeof(__u64))
 #define PROFKIT_PYTHON_FRAMES_BYTES \
   (PROFKIT_MAX_PYTHON_FRAMES * sizeof(struct profkit_python_frame))
 
@@ -35,6 +35,8 @@ struct {
   __type(key, __u32);
   __type(value, struct profkit_sample_scratch);
 } sample_scratch SEC(".maps");
+
+#include "native_unwinder.bpf.h"
 
 #define PROFKIT_STACK_BYTES (PROFKIT_MAX_STACK_DEPTH * sizeof(__u64))
 
@@ -73,22 +75,40 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   if (kernel_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
 
   __u64 user_depth = 0;
-  long n = bpf_get_stack(ctx, &ips[kernel_depth], PROFKIT_STACK_BYTES, BPF_F_USER_STACK);
-  if (n < 0) {
-    flags |= PROFKIT_SAMPLE_USER_STACK_ERROR;
-    profkit_count(PROFKIT_COUNTER_STACK_ERRORS);
+  if (bpf_map_lookup_elem(&unwind_processes, &tgid)) {
+    /* Userspace loaded unwind tables for this process: the complete stack, frameless code too. */
+    bool complete = false;
+    __u64 started = bpf_ktime_get_ns();
+    user_depth = unwind_user_stack(tgid, kernel_depth, &complete);
+    profkit_count_add(PROFKIT_COUNTER_UNWIND_NS, bpf_ktime_get_ns() - started);
+    flags |= PROFKIT_SAMPLE_USER_STACK_UNWOUND;
+    profkit_count(PROFKIT_COUNTER_UNWIND_SAMPLES);
+    if (!complete) {
+      flags |= PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
+      profkit_count(PROFKIT_COUNTER_UNWIND_TRUNCATED);
+    }
+    if (user_depth > PROFKIT_MAX_USER_STACK_DEPTH) user_depth = PROFKIT_MAX_USER_STACK_DEPTH;
   } else {
-    user_depth = (__u64)n / sizeof(__u64);
-  }
-  if (user_depth > PROFKIT_MAX_STACK_DEPTH) user_depth = PROFKIT_MAX_STACK_DEPTH;
-  if (user_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
+    long n = bpf_get_stack(ctx, &ips[kernel_depth], PROFKIT_STACK_BYTES, BPF_F_USER_STACK);
+    if (n < 0) {
+      flags |= PROFKIT_SAMPLE_USER_STACK_ERROR;
+      profkit_count(PROFKIT_COUNTER_STACK_ERRORS);
+    } else {
+      user_depth = (__u64)n / sizeof(__u64);
+    }
+    if (user_depth > PROFKIT_MAX_STACK_DEPTH) user_depth = PROFKIT_MAX_STACK_DEPTH;
+    if (user_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
 
-  /* The user-mode registers, whether the interrupt hit user code or a system call in progress. */
-  if (user_depth > 0) {
-    struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-    if (user_regs && bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
-                                         (const void *)user_regs->sp) == 0) {
-      flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
+    /* The user-mode registers, whether the interrupt hit user code or a system call in progress:
+     * the words at their SP let userspace find a frameless leaf's caller, which a frame-pointer
+     * walk misses. */
+    if (user_depth > 0) {
+      struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+      if (user_regs &&
+          bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
+                              (const void *)user_regs->sp) == 0) {
+        flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
+      }
     }
   }
 

@@ -23,6 +23,7 @@ test_packages=(
   patchelf             # scripts/install-sid-pythons.sh: Debian sid's interpreters on sid's libc
   python3-prometheus-client openssl  # tests/integration/test_kubernetes.py: /metrics parser, test CA
   chromium             # tests/browser: headless Chromium opens flame graph SVGs (playwright-core)
+  xz-utils binutils    # tests/integration/test_native_unwind.py (Debian's xz), unwind_test (readelf)
 )
 
 packages=("${build_packages[@]}")

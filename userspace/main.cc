@@ -161,6 +161,9 @@ int main(int argc, char** argv) {
   record->add_option(
       "--dump-records", record_options.dump_records,
       "Also write the raw sampling records and /proc facts to this file, for replay");
+  bool frame_pointers_only = false;
+  record->add_flag("--frame-pointers-only", frame_pointers_only,
+                   "Walk user stacks by frame pointer only (no .eh_frame unwind tables)");
   record->add_option("command", record_options.command, "Command to start and profile, after --");
 
   profkit::record::ConvertOptions convert_options;
@@ -217,6 +220,7 @@ int main(int argc, char** argv) {
       return RunConvert(convert_options, log_level);
     }
     if (*duration_option) record_options.duration_seconds = duration;
+    record_options.native_unwinding = !frame_pointers_only;
     record_options.view = format.empty() ? profkit::profile::ViewFormatOfPath(record_options.output)
                                          : profkit::profile::ParseViewFormat(format);
     if (record_options.pids.empty() && record_options.command.empty()) {

@@ -55,9 +55,11 @@ static __always_inline __u64 profkit_wakeup_flags(void) {
                                                                        : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void profkit_count(__u32 counter) {
+static __always_inline void profkit_count_add(__u32 counter, __u64 amount) {
   __u64 *value = bpf_map_lookup_elem(&counters, &counter);
-  if (value) *value += 1;
+  if (value) *value += amount;
 }
+
+static __always_inline void profkit_count(__u32 counter) { profkit_count_add(counter, 1); }
 
 #endif /* PROFKIT_BPF_MAPS_H_ */

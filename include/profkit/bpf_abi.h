@@ -22,6 +22,10 @@
 /* TASK_COMM_LEN: the kernel's comm buffer, NUL-terminated unless the name fills it. */
 #define PROFKIT_COMM_LEN 16
 
+/* User frames kept when the native unwinder (.eh_frame tables) walks the stack; bpf_get_stack()'s
+ * frame-pointer walk keeps PROFKIT_MAX_STACK_DEPTH. A power of two: the walker masks with it. */
+#define PROFKIT_MAX_USER_STACK_DEPTH 256
+
 /* Words copied from the interrupted user stack pointer upward. A frame-pointer walk starts from
  * the caller's frame when the innermost function has not set up its own (frameless leaf
  * functions, libc's system-call wrappers, prologues); its return address is then in one of these
@@ -56,8 +60,11 @@ enum profkit_sample_flags {
   PROFKIT_SAMPLE_PYTHON = 1u << 5,
   /* The Python stack had more than PROFKIT_MAX_PYTHON_FRAMES frames: the outermost are missing. */
   PROFKIT_SAMPLE_PYTHON_TRUNCATED = 1u << 6,
+  /* The user stack was walked by the native unwinder (unwind tables, frame pointers where a
+   * mapping has none) instead of bpf_get_stack(). */
+  PROFKIT_SAMPLE_USER_STACK_UNWOUND = 1u << 7,
 };
-#define PROFKIT_SAMPLE_KNOWN_FLAGS 0x7fu
+#define PROFKIT_SAMPLE_KNOWN_FLAGS 0xffu
 
 /* profkit_sample_header.python_status, meaningful with PROFKIT_SAMPLE_PYTHON. */
 enum profkit_python_status {
@@ -202,6 +209,60 @@ struct profkit_process_event {
   char comm[PROFKIT_COMM_LEN];
 };
 
+/* Native unwinding from .eh_frame (README.md, "How native stacks are unwound"): one row of a file's
+ * unwind table, built by userspace/unwind from the file's CFI. A row holds from `pc` up to the next
+ * row's pc; rows of a file are sorted by pc and adjacent rows always differ. `pc` is the ELF
+ * virtual address in the file (a mapping's address minus its load bias). The caller's return
+ * address is always at CFA-8 (rows where CFI says otherwise are PROFKIT_UNWIND_UNSUPPORTED). */
+enum profkit_unwind_kind {
+  /* No FDE covers this address (a gap between functions): walk by frame pointer. */
+  PROFKIT_UNWIND_NONE = 0,
+  /* CFA = RSP + cfa_offset * 8. */
+  PROFKIT_UNWIND_CFA_RSP = 1,
+  /* CFA = RBP + cfa_offset * 8. */
+  PROFKIT_UNWIND_CFA_RBP = 2,
+  /* A PLT entry (16-byte slots; GCC/binutils' expression): CFA = RSP + 8, + 8 more when
+   * (RIP & 15) >= cfa_offset. */
+  PROFKIT_UNWIND_PLT = 3,
+  /* The signal trampoline (__restore_rt): the interrupted registers are in the kernel's
+   * rt_sigframe at RSP (ucontext's sigcontext at RSP + 40). */
+  PROFKIT_UNWIND_SIGNAL = 4,
+  /* The return address is undefined: the outermost frame (_start, clone3's child, start_thread's
+   * caller). The stack is complete. */
+  PROFKIT_UNWIND_END = 5,
+  /* CFI the walker cannot follow (other expressions, unaligned offsets, RA not at CFA-8). */
+  PROFKIT_UNWIND_UNSUPPORTED = 6,
+};
+#define PROFKIT_UNWIND_KIND_COUNT 7
+
+struct profkit_unwind_row {
+  __u32 pc;
+  __u8 kind; /* enum profkit_unwind_kind */
+  /* The caller's RBP is saved at CFA + rbp_offset * 8; 0: RBP is unchanged by this frame. */
+  __s8 rbp_offset;
+  __u16 cfa_offset; /* in units of 8 bytes; PROFKIT_UNWIND_PLT: the RIP&15 threshold */
+};
+
+/* One executable mapping of a process whose file has an unwind table: rows
+ * [first_row, first_row + row_count) of the unwind_rows map; file address = address - bias. */
+struct profkit_unwind_mapping {
+  __u64 start;
+  __u64 end;
+  __u64 bias;
+  __u32 first_row;
+  __u32 row_count;
+};
+
+/* Mappings kept per process (map unwind_processes, key = tgid); a power of two (the walker masks
+ * its index). Mappings past it fall back to frame pointers. */
+#define PROFKIT_UNWIND_MAX_MAPPINGS 128
+
+struct profkit_unwind_process {
+  __u32 count; /* mappings used, sorted by start, not overlapping */
+  __u32 reserved;
+  struct profkit_unwind_mapping mappings[PROFKIT_UNWIND_MAX_MAPPINGS];
+};
+
 /* Indices of the per-CPU counters array the BPF programs increment and userspace sums. */
 enum profkit_counter {
   /* bpf_ringbuf_output/reserve failed (ring buffer full): the record is lost. */
@@ -211,7 +272,15 @@ enum profkit_counter {
   /* Samples of registered CPython processes, and how many of them walked no Python frame. */
   PROFKIT_COUNTER_PYTHON_SAMPLES = 2,
   PROFKIT_COUNTER_PYTHON_WALK_FAILURES = 3,
-  PROFKIT_COUNTER_COUNT = 4,
+  /* Samples whose user stack the native unwinder walked, how many of them ended without reaching
+   * the stack's end (unreadable memory, unsupported CFI, the depth limit), and the frames it
+   * stepped over by frame pointer (mappings without a table). */
+  PROFKIT_COUNTER_UNWIND_SAMPLES = 4,
+  PROFKIT_COUNTER_UNWIND_TRUNCATED = 5,
+  PROFKIT_COUNTER_UNWIND_FP_FRAMES = 6,
+  /* Nanoseconds spent in those walks (bpf_ktime_get_ns around each): their cost per sample. */
+  PROFKIT_COUNTER_UNWIND_NS = 7,
+  PROFKIT_COUNTER_COUNT = 8,
 };
 
 #if defined(__cplusplus)
@@ -221,6 +290,10 @@ static_assert(sizeof(struct profkit_python_process) == 72, "python process layou
 static_assert(sizeof(struct profkit_sample_header) % 8 == 0,
               "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
+static_assert(sizeof(struct profkit_unwind_row) == 8, "unwind row layout changed");
+static_assert(sizeof(struct profkit_unwind_mapping) == 32, "unwind mapping layout changed");
+static_assert(sizeof(struct profkit_unwind_process) == 8 + 32 * PROFKIT_UNWIND_MAX_MAPPINGS,
+              "unwind process layout changed");
 #endif
 
 #endif /* PROFKIT_BPF_ABI_H_ */

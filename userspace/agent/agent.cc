@@ -101,7 +101,10 @@ std::chrono::microseconds DebugSymbolizeDelay() {
 }  // namespace
 
 Agent::Agent(const config::Config& config) : config_(config) {}
-Agent::~Agent() = default;
+Agent::~Agent() {
+  // The table store writes to the sampler's maps until it stops: before the sampler goes.
+  if (pipeline_) pipeline_->SetUnwindMaps(nullptr);
+}
 
 Result<std::unique_ptr<Agent>> Agent::Start(const config::Config& config,
                                             const sampling::SampleSourceFactory& sources) {
@@ -289,12 +292,17 @@ Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
                                 .symbols = SymbolOptions(config_.symbols),
                                 .debug_symbolize_delay = DebugSymbolizeDelay()});
   Result<std::unique_ptr<sampling::SampleSource>> sampler = sources(sampling::SamplerOptions{
-      .sample_rate_hz = config_.ebpf.sample_rate, .kernel_stacks = config_.ebpf.kernel_stacks});
+      .sample_rate_hz = config_.ebpf.sample_rate,
+      .kernel_stacks = config_.ebpf.kernel_stacks,
+      .unwind_table_bytes = config_.ebpf.native_unwinding
+                                ? static_cast<size_t>(config_.ebpf.unwind_table_max_mb) << 20
+                                : 0});
   if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
   sampler_ = std::move(sampler).value();
   pipeline_->SetPythonRegistry(sampler_.get());
   pipeline_->SetContainerMetadata(pod_cache_.get());
   ebpf_attached_.store(true);
+  pipeline_->SetUnwindMaps(sampler_->unwind_maps());
   spdlog::info("eBPF sampling started: {} Hz on every CPU, one profile per service every {} s",
                config_.ebpf.sample_rate,
                duration_cast<milliseconds>(config_.ebpf.upload_interval).count() / 1000.0);
@@ -450,6 +458,17 @@ void Agent::LogCounters() {
       py.processes, py.detected, py.unsupported, py.registration_failures, s.python_samples,
       s.python_walk_failures, p.python_stacks, p.python_truncated_stacks, py.code_reads,
       py.code_read_failures, py.checksum_mismatches, py.functions, py.function_table_full);
+  if (const auto u = pipeline_->unwind_counters()) {
+    spdlog::info(
+        "native unwinding counters: samples={} walk_ns={} truncated={} fp_frames={} processes={} "
+        "files={} "
+        "rows_used={} row_capacity={} tables_built={} files_without_cfi={} build_failures={} "
+        "capacity_exceeded={} evicted={} dropped_requests={} build_ms={:.1f}",
+        s.unwind_samples, s.unwind_ns, s.unwind_truncated, s.unwind_fp_frames, u->processes,
+        u->files, u->rows_used, u->row_capacity, u->tables_built, u->files_without_cfi,
+        u->build_failures, u->capacity_exceeded, u->evicted, u->dropped_requests,
+        u->build_ns / 1e6);
+  }
 }
 
 }  // namespace profkit::agent

@@ -116,6 +116,10 @@ Result<EbpfConfig> ParseEbpf(const TomlSection& section) {
                                             kMaxUploadInterval, ebpf.upload_interval));
   PROFKIT_ASSIGN_OR_RETURN(ebpf.kernel_stacks, section.Bool("kernel_stacks", ebpf.kernel_stacks));
   PROFKIT_ASSIGN_OR_RETURN(ebpf.env, section.String("env", ebpf.env));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.native_unwinding,
+                           section.Bool("native_unwinding", ebpf.native_unwinding));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.unwind_table_max_mb,
+                           section.Int("unwind_table_max_mb", 1, 2048, ebpf.unwind_table_max_mb));
   PROFKIT_RETURN_IF_ERROR(
       ValidateTagValue(ebpf.env, kMaxTagBytes).WithContext(section.KeyPath("env")));
   return ebpf;

@@ -37,10 +37,26 @@ SamplePipeline::SamplePipeline(PipelineOptions options)
   frame_symbolizer_->SetDebugDelay(options_.debug_symbolize_delay);
 }
 
-SamplePipeline::~SamplePipeline() { process_table_->SetObserver(nullptr); }
+SamplePipeline::~SamplePipeline() {
+  process_table_->SetObserver(nullptr);
+  unwinding_.reset();
+}
 
 void SamplePipeline::SetPythonRegistry(sampling::PythonProcessRegistry* registry) {
   python_->SetRegistry(registry);
+}
+
+void SamplePipeline::SetUnwindMaps(unwind::UnwindMaps* maps) {
+  process_table_->SetObserver(python_.get());
+  unwinding_.reset();
+  if (maps == nullptr) return;
+  unwinding_ = std::make_unique<NativeUnwinding>(proc_fs_, *maps, python_.get());
+  process_table_->SetObserver(unwinding_.get());
+}
+
+std::optional<unwind::UnwindStoreCounters> SamplePipeline::unwind_counters() const {
+  if (!unwinding_) return std::nullopt;
+  return unwinding_->counters();
 }
 
 void SamplePipeline::SetSampleFilter(std::function<bool(uint32_t pid)> filter) {
@@ -84,6 +100,7 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     ++counters_.orphan_samples;
     return;
   }
+  if (unwinding_) unwinding_->OnSample(*process);
   scratch_.pid = sample.pid;
   scratch_.tid = sample.tid;
   scratch_.thread_name = sample.comm;

@@ -163,6 +163,22 @@ Status CheckTargets(const RecordOptions& options) {
   return Status::Ok();
 }
 
+// One line on how the native unwinder did, for `record` users comparing stacks.
+void LogUnwindCounters(const pipeline::SamplePipeline& pipeline,
+                       const sampling::SampleSource& source) {
+  const std::optional<unwind::UnwindStoreCounters> tables = pipeline.unwind_counters();
+  if (!tables) return;
+  const sampling::SamplerCounters sampler = source.counters();
+  spdlog::info(
+      "native unwinding: {} stacks walked with unwind tables ({:.2f} us each), {} of them "
+      "incomplete, {} frames by frame pointer; {} tables built in {:.1f} ms, {} files without "
+      "CFI, {} over the table memory cap",
+      sampler.unwind_samples,
+      sampler.unwind_samples ? sampler.unwind_ns / 1e3 / sampler.unwind_samples : 0.0,
+      sampler.unwind_truncated, sampler.unwind_fp_frames, tables->tables_built,
+      tables->build_ns / 1e6, tables->files_without_cfi, tables->capacity_exceeded);
+}
+
 }  // namespace
 
 Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<bool>& stop,
@@ -184,8 +200,10 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
 
   PROFKIT_ASSIGN_OR_RETURN(
       std::unique_ptr<sampling::SampleSource> source,
-      sources(sampling::SamplerOptions{.sample_rate_hz = options.sample_rate_hz,
-                                       .kernel_stacks = options.kernel_stacks}));
+      sources(sampling::SamplerOptions{
+          .sample_rate_hz = options.sample_rate_hz,
+          .kernel_stacks = options.kernel_stacks,
+          .unwind_table_bytes = options.native_unwinding ? size_t{32} << 20 : 0}));
   std::unique_ptr<RecordDump> dump;
   if (!options.dump_records.empty()) {
     PROFKIT_ASSIGN_OR_RETURN(
@@ -194,6 +212,7 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
     source->SetRawRecordTap([&dump](std::span<const uint8_t> bytes) { dump->OnRawRecord(bytes); });
   }
   pipeline.SetPythonRegistry(source.get());
+  pipeline.SetUnwindMaps(source->unwind_maps());
   const int64_t start_mono = MonotonicNanos();
   if (child) PROFKIT_RETURN_IF_ERROR(child->Release());
   spdlog::info("recording at {} Hz{}", options.sample_rate_hz,
@@ -218,6 +237,8 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
     PROFKIT_RETURN_IF_ERROR(loop.Run(finished));
   }
   pipeline.SetPythonRegistry(nullptr);
+  LogUnwindCounters(pipeline, *source);
+  pipeline.SetUnwindMaps(nullptr);
   source.reset();
   if (dump) {
     PROFKIT_RETURN_IF_ERROR(dump->Close().WithContext("--dump-records"));

@@ -1,5 +1,6 @@
 #include "profkit/sampling/bpf_sampler.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
@@ -37,7 +38,8 @@ constexpr int64_t kDecodeErrorLogIntervalNs = 60'000'000'000;
 // matter to users; its info/debug chatter only when debugging. Messages carry their own
 // "libbpf: " prefix.
 int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
-  char buffer[1024];
+  // Large enough for the tail of a verifier log, which libbpf prints as one message.
+  static thread_local char buffer[1 << 16];
   int n = vsnprintf(buffer, sizeof(buffer), format, args);
   if (n < 0) return n;
   std::string_view message(buffer, std::min<size_t>(n, sizeof(buffer) - 1));
@@ -149,6 +151,15 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes); err) {
     return Status::FromErrno("sizing the BPF ring buffer", -err);
+  }
+  // The row array is sized once, here: BPF arrays cannot grow. One row when native unwinding is
+  // off (the map must exist; nothing registers processes with it then).
+  sampler->unwind_row_capacity_ = options.unwind_table_bytes / sizeof(profkit_unwind_row);
+  if (int err = bpf_map__set_max_entries(
+          skel->maps.unwind_rows,
+          static_cast<uint32_t>(std::max<size_t>(1, sampler->unwind_row_capacity_)));
+      err) {
+    return Status::FromErrno("sizing the BPF unwind table map", -err);
   }
   if (int err = profkit_bpf__load(skel); err) return LoadError(-err);
 
@@ -275,6 +286,42 @@ void BpfSampler::UnregisterPythonProcess(uint32_t pid) {
   bpf_map__delete_elem(skel_->maps.python_processes, &pid, sizeof(pid), 0);
 }
 
+Status BpfSampler::WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) {
+  if (first_row > unwind_row_capacity_ || rows.size() > unwind_row_capacity_ - first_row) {
+    return Status::Internalf("rows [{}, +{}) outside the unwind table map of {} rows", first_row,
+                             rows.size(), unwind_row_capacity_);
+  }
+  // One batched update per chunk: a libc-sized table is tens of thousands of rows.
+  constexpr size_t kChunk = 65536;
+  std::vector<uint32_t> keys;
+  const int fd = bpf_map__fd(skel_->maps.unwind_rows);
+  for (size_t done = 0; done < rows.size(); done += kChunk) {
+    const size_t n = std::min(kChunk, rows.size() - done);
+    keys.resize(n);
+    for (size_t i = 0; i < n; ++i) keys[i] = first_row + static_cast<uint32_t>(done + i);
+    __u32 count = static_cast<__u32>(n);
+    if (int err = bpf_map_update_batch(fd, keys.data(), rows.data() + done, &count, nullptr);
+        err != 0) {
+      return Status::FromErrno("writing unwind table rows to the BPF map", -err);
+    }
+  }
+  return Status::Ok();
+}
+
+Status BpfSampler::SetProcess(uint32_t pid, const profkit_unwind_process& process) {
+  if (int err = bpf_map__update_elem(skel_->maps.unwind_processes, &pid, sizeof(pid), &process,
+                                     sizeof(process), BPF_ANY);
+      err != 0) {
+    return Status::FromErrno(fmt::format("registering process {} with the native unwinder", pid),
+                             -err);
+  }
+  return Status::Ok();
+}
+
+void BpfSampler::RemoveProcess(uint32_t pid) {
+  bpf_map__delete_elem(skel_->maps.unwind_processes, &pid, sizeof(pid), 0);
+}
+
 SamplerCounters BpfSampler::counters() const {
   SamplerCounters counters;
   counters.samples = samples_.load(std::memory_order_relaxed);
@@ -298,6 +345,10 @@ SamplerCounters BpfSampler::counters() const {
   counters.stack_errors = sum(PROFKIT_COUNTER_STACK_ERRORS);
   counters.python_samples = sum(PROFKIT_COUNTER_PYTHON_SAMPLES);
   counters.python_walk_failures = sum(PROFKIT_COUNTER_PYTHON_WALK_FAILURES);
+  counters.unwind_samples = sum(PROFKIT_COUNTER_UNWIND_SAMPLES);
+  counters.unwind_truncated = sum(PROFKIT_COUNTER_UNWIND_TRUNCATED);
+  counters.unwind_fp_frames = sum(PROFKIT_COUNTER_UNWIND_FP_FRAMES);
+  counters.unwind_ns = sum(PROFKIT_COUNTER_UNWIND_NS);
   return counters;
 }
 

@@ -48,9 +48,11 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   }
   const auto header = Load<profkit_sample_header>(bytes, 0);
   if (header.kernel_depth > PROFKIT_MAX_STACK_DEPTH ||
-      header.user_depth > PROFKIT_MAX_STACK_DEPTH) {
-    return Status::TooLargef("sample record stack depths kernel={} user={} exceed the limit of {}",
-                             header.kernel_depth, header.user_depth, PROFKIT_MAX_STACK_DEPTH);
+      header.user_depth > PROFKIT_MAX_USER_STACK_DEPTH) {
+    return Status::TooLargef(
+        "sample record stack depths kernel={} user={} exceed the limits of {} and {}",
+        header.kernel_depth, header.user_depth, PROFKIT_MAX_STACK_DEPTH,
+        PROFKIT_MAX_USER_STACK_DEPTH);
   }
   if ((header.flags & ~PROFKIT_SAMPLE_KNOWN_FLAGS) != 0) {
     return Status::InvalidInputf("sample record has unknown flags {:#x}", header.flags);
@@ -91,6 +93,7 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   sample.user_stack_error = header.flags & PROFKIT_SAMPLE_USER_STACK_ERROR;
   sample.kernel_stack_truncated = header.flags & PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
   sample.user_stack_truncated = header.flags & PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
+  sample.user_stack_unwound = header.flags & PROFKIT_SAMPLE_USER_STACK_UNWOUND;
   if (header.flags & PROFKIT_SAMPLE_USER_STACK_TOP_VALID) {
     sample.user_stack_top.assign(std::begin(header.user_stack_top),
                                  std::end(header.user_stack_top));

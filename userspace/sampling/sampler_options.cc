@@ -16,6 +16,10 @@ Status ValidateSamplerOptions(const SamplerOptions& options) {
         "ring buffer size {} bytes must be a power of two between the page size ({}) and {}", bytes,
         page_size, kMaxRingBufferBytes);
   }
+  if (options.unwind_table_bytes > kMaxUnwindTableBytes) {
+    return Status::InvalidInputf("unwind table memory {} bytes is above the limit of {}",
+                                 options.unwind_table_bytes, kMaxUnwindTableBytes);
+  }
   return Status::Ok();
 }
 

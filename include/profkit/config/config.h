@@ -57,6 +57,9 @@ struct EbpfConfig {
   std::chrono::nanoseconds upload_interval = std::chrono::seconds(60);
   bool kernel_stacks = true;
   std::string env;  // default env tag when a process has none
+  // Native unwinding with .eh_frame tables in BPF maps (README "How native stacks are unwound").
+  bool native_unwinding = true;
+  int unwind_table_max_mb = 32;  // BPF memory for the tables' rows, 8 bytes each
 };
 
 // [inputs.profile.io_config]: DataKit's names and defaults.

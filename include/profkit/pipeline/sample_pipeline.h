@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "profkit/pipeline/frame_symbolizer.h"
+#include "profkit/pipeline/native_unwinding.h"
 #include "profkit/pipeline/process_table.h"
 #include "profkit/pipeline/python_processes.h"
 #include "profkit/pipeline/profile_assembly.h"
@@ -92,6 +93,11 @@ class SamplePipeline {
   // Where container metadata (pod tags and naming) comes from; null (the default) = container
   // tags only. It must outlive the pipeline or be detached first.
   void SetContainerMetadata(process::ContainerMetadataSource* source) { metadata_ = source; }
+  // Where native unwind tables are loaded (the sampler's maps); null stops loading them, which
+  // must happen before the maps are destroyed. Builds tables on a thread of its own.
+  void SetUnwindMaps(unwind::UnwindMaps* maps);
+  // Null while no unwind maps are set.
+  std::optional<unwind::UnwindStoreCounters> unwind_counters() const;
   ProcessTable& process_table() { return *process_table_; }
 
   void Handle(const sampling::Record& record);
@@ -136,6 +142,7 @@ class SamplePipeline {
   symbolize::NativeSymbolizer native_symbolizer_;
   std::unique_ptr<ProcessTable> process_table_;
   std::unique_ptr<PythonProcesses> python_;
+  std::unique_ptr<NativeUnwinding> unwinding_;  // observes the table before python_
   std::unique_ptr<FrameSymbolizer> frame_symbolizer_;
   profile::Aggregator aggregator_;
   std::function<bool(uint32_t)> filter_;

@@ -25,6 +25,8 @@ struct RecordOptions {
   profile::ViewOptions view_options;
   std::string output;  // "" = profkit-<timestamp>.pprof|.txt|.svg|.speedscope.json here
   bool kernel_stacks = true;
+  // Unwind user stacks with .eh_frame tables (32 MiB of BPF memory); false: frame pointers only.
+  bool native_unwinding = true;
   // When set, the raw records and /proc facts of the session are also written there
   // (record_dump.h), for replay.
   std::string dump_records;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -21,7 +22,7 @@ struct ring_buffer;
 
 namespace profkit::sampling {
 
-class BpfSampler final : public SampleSource {
+class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
  public:
   // Loads the skeleton, opens a PERF_COUNT_SW_CPU_CLOCK perf event (frequency mode) on every
   // online CPU, attaches the sampling program to each and attaches the tracepoints. Errors name
@@ -49,6 +50,8 @@ class BpfSampler final : public SampleSource {
   // BPF-side counters summed over CPUs, plus the userspace ones. Safe from any thread.
   SamplerCounters counters() const override;
 
+  unwind::UnwindMaps* unwind_maps() override { return unwind_row_capacity_ > 0 ? this : nullptr; }
+
  private:
   struct LinkDeleter {
     void operator()(bpf_link* link) const;
@@ -62,6 +65,12 @@ class BpfSampler final : public SampleSource {
   };
 
   BpfSampler() = default;
+  // unwind::UnwindMaps: the unwind_rows and unwind_processes maps. Safe from any thread.
+  size_t row_capacity() const override { return unwind_row_capacity_; }
+  Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) override;
+  Status SetProcess(uint32_t pid, const profkit_unwind_process& process) override;
+  void RemoveProcess(uint32_t pid) override;
+
   Status AttachPerfEvents(const SamplerOptions& options);
   Status AttachTracepoints();
   static int HandleRecord(void* ctx, void* data, size_t size);
@@ -77,6 +86,7 @@ class BpfSampler final : public SampleSource {
   RawRecordTap raw_tap_;
   int handled_in_poll_ = 0;
 
+  size_t unwind_row_capacity_ = 0;
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> process_events_{0};
   std::atomic<uint64_t> decode_errors_{0};

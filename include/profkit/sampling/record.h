@@ -46,6 +46,8 @@ struct SampleRecord {
   // The kernel could not walk that stack; its IP list is empty.
   bool kernel_stack_error = false;
   bool user_stack_error = false;
+  // The native unwinder (unwind tables) walked the user stack, not bpf_get_stack().
+  bool user_stack_unwound = false;
   // The words at the interrupted user stack pointer (see PROFKIT_STACK_TOP_WORDS); empty when
   // they could not be read.
   std::vector<uint64_t> user_stack_top;

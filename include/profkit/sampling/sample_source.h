@@ -13,6 +13,7 @@
 #include "profkit/sampling/python_registry.h"
 #include "profkit/sampling/record.h"
 #include "profkit/sampling/sampler_options.h"
+#include "profkit/unwind/unwind_maps.h"
 
 namespace profkit::sampling {
 
@@ -24,6 +25,10 @@ struct SamplerCounters {
   uint64_t decode_errors = 0;         // ring-buffer records that did not decode
   uint64_t python_samples = 0;        // samples of registered CPython processes
   uint64_t python_walk_failures = 0;  // of those, samples without any Python frame
+  uint64_t unwind_samples = 0;        // user stacks walked with unwind tables
+  uint64_t unwind_truncated = 0;      // of those, walks that did not reach the stack's end
+  uint64_t unwind_fp_frames = 0;      // frames they stepped by frame pointer (no table)
+  uint64_t unwind_ns = 0;             // time spent in those walks
 };
 
 using RecordHandler = std::function<void(const Record&)>;
@@ -44,6 +49,9 @@ class SampleSource : public PythonProcessRegistry {
   virtual bool exhausted() const = 0;
   // At most one tap; an empty function removes it. Set before the first Poll.
   virtual void SetRawRecordTap(RawRecordTap tap) = 0;
+  // Where native unwind tables are loaded (the BPF sampler's maps); null when the source has none
+  // (a replay, SamplerOptions::unwind_table_bytes = 0): stacks then come from frame pointers.
+  virtual unwind::UnwindMaps* unwind_maps() { return nullptr; }
 };
 
 // How `run` and `record` get their source: main.cc passes one that starts the BPF sampler

@@ -202,16 +202,16 @@ TEST(DecodeRecordTest, RejectsTrailingBytes) {
 }
 
 TEST(DecodeRecordTest, RejectsDepthAboveTheAbiLimit) {
-  std::vector<uint64_t> ips(PROFKIT_MAX_STACK_DEPTH + 1, 0x1000);
-  auto record = DecodeRecord(SampleBytes(SampleHeader(0, PROFKIT_MAX_STACK_DEPTH + 1), ips));
+  std::vector<uint64_t> ips(PROFKIT_MAX_USER_STACK_DEPTH + 1, 0x1000);
+  auto record = DecodeRecord(SampleBytes(SampleHeader(0, PROFKIT_MAX_USER_STACK_DEPTH + 1), ips));
   ASSERT_FALSE(record.ok());
-  EXPECT_THAT(record.status().message(), HasSubstr("exceed the limit of 127"));
+  EXPECT_THAT(record.status().message(), HasSubstr("exceed the limits of 127 and 256"));
 }
 
 TEST(DecodeRecordTest, RejectsUnknownFlags) {
-  auto record = DecodeRecord(SampleBytes(SampleHeader(0, 0, 1u << 7), {}));
+  auto record = DecodeRecord(SampleBytes(SampleHeader(0, 0, 1u << 8), {}));
   ASSERT_FALSE(record.ok());
-  EXPECT_THAT(record.status().message(), HasSubstr("unknown flags 0x80"));
+  EXPECT_THAT(record.status().message(), HasSubstr("unknown flags 0x100"));
 }
 
 TEST(DecodeRecordTest, RejectsTruncatedHeader) {

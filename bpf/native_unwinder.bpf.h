@@ -1,0 +1,227 @@
+/* The native stack walker: follows a process's user stack with the unwind tables userspace built
+ * from its files' .eh_frame (struct profkit_unwind_row, userspace/unwind), stepping by frame
+ * pointer through mappings that have none (JIT code, Go, hand-written assembly). One frame per
+ * bpf_loop iteration, so the depth costs no program size. Used for processes userspace registered
+ * in unwind_processes; the others keep bpf_get_stack()'s frame-pointer walk. Included by
+ * profiler.bpf.c only; it needs that file's scratch map. */
+#ifndef PROFKIT_NATIVE_UNWINDER_BPF_H_
+#define PROFKIT_NATIVE_UNWINDER_BPF_H_
+
+#include "profkit/bpf_abi.h"
+
+/* Every row of every loaded table, written by userspace (UnwindTableStore); its size is the
+ * configured cap ([ebpf] unwind_table_max_mb), set before load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct profkit_unwind_row);
+} unwind_rows SEC(".maps");
+
+/* The mappings with tables of each process that userspace set up, by tgid. Allocated on insert
+ * (4 KiB each), so only processes that were sampled cost memory. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 8192);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, __u32);
+  __type(value, struct profkit_unwind_process);
+} unwind_processes SEC(".maps");
+
+/* Binary-search steps: over a process's mappings (2^7 = PROFKIT_UNWIND_MAX_MAPPINGS) and over a
+ * file's rows (userspace caps a table at 2^22 rows, UnwindTableLimits::max_rows). */
+#define PROFKIT_UNWIND_MAPPING_STEPS 8
+#define PROFKIT_UNWIND_ROW_STEPS 24
+/* x86-64 struct rt_sigframe at the signal trampoline's RSP: the ucontext's sigcontext starts at
+ * +40 (after pretcode was popped by the handler's return: uc_flags, uc_link, uc_stack), and in it
+ * rbp is word 10, rsp word 15, rip word 16. */
+#define PROFKIT_SIGCONTEXT_RBP_OFFSET (40 + 10 * 8)
+#define PROFKIT_SIGCONTEXT_WORDS 7 /* rbp .. rip */
+
+struct native_walk {
+  __u64 pc;
+  __u64 sp;
+  __u64 bp;
+  __u32 tgid;
+  __u32 first_slot; /* where the user IPs start in the sample's IPs: after the kernel ones */
+  __u32 depth;      /* user IPs written */
+  /* pc is an interrupted instruction (the first frame, the frame a signal interrupted), not a
+   * return address: its row is looked up at pc itself rather than pc - 1. */
+  bool exact_pc;
+  bool complete; /* the walk reached the stack's end */
+};
+
+/* Binary searches run as bpf_loop callbacks: as plain loops, the verifier would explore every
+ * combination of their branches (the step counter keeps the states apart), which exceeds its
+ * instruction budget. Each step narrows [lo, hi) to the entries whose start is <= pc. */
+struct unwind_search {
+  __u64 pc;
+  const struct profkit_unwind_process *process; /* mapping search only */
+  __u32 lo;
+  __u32 hi;
+  bool failed;
+};
+
+static long unwind_row_search_step(__u64 index, void *ctx) {
+  struct unwind_search *search = ctx;
+  if (search->lo >= search->hi) return 1;
+  __u32 mid = search->lo + (search->hi - search->lo) / 2;
+  const struct profkit_unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &mid);
+  if (!row) {
+    search->failed = true;
+    return 1;
+  }
+  if (row->pc <= search->pc) {
+    search->lo = mid + 1;
+  } else {
+    search->hi = mid;
+  }
+  return 0;
+}
+
+/* The row covering file address `pc` in rows [first, first + count), or NULL. */
+static __always_inline const struct profkit_unwind_row *unwind_find_row(__u32 first, __u32 count,
+                                                                        __u64 pc) {
+  struct unwind_search search = {.pc = pc, .lo = first, .hi = first + count};
+  bpf_loop(PROFKIT_UNWIND_ROW_STEPS, unwind_row_search_step, &search, 0);
+  if (search.failed || search.lo == first) return NULL;
+  __u32 found = search.lo - 1;
+  return bpf_map_lookup_elem(&unwind_rows, &found);
+}
+
+static long unwind_mapping_search_step(__u64 index, void *ctx) {
+  struct unwind_search *search = ctx;
+  if (search->lo >= search->hi) return 1;
+  __u32 mid = search->lo + (search->hi - search->lo) / 2;
+  const struct profkit_unwind_process *process = search->process;
+  if (!process) return 1;
+  if (search->pc < process->mappings[mid & (PROFKIT_UNWIND_MAX_MAPPINGS - 1)].start) {
+    search->hi = mid;
+  } else {
+    search->lo = mid + 1;
+  }
+  return 0;
+}
+
+/* The process's mapping containing `pc`, or NULL. */
+static __always_inline const struct profkit_unwind_mapping *unwind_find_mapping(
+    const struct profkit_unwind_process *process, __u64 pc) {
+  __u32 count = process->count;
+  if (count > PROFKIT_UNWIND_MAX_MAPPINGS) count = PROFKIT_UNWIND_MAX_MAPPINGS;
+  struct unwind_search search = {.pc = pc, .process = process, .lo = 0, .hi = count};
+  bpf_loop(PROFKIT_UNWIND_MAPPING_STEPS, unwind_mapping_search_step, &search, 0);
+  if (search.lo == 0) return NULL;
+  const struct profkit_unwind_mapping *m =
+      &process->mappings[(search.lo - 1) & (PROFKIT_UNWIND_MAX_MAPPINGS - 1)];
+  return pc < m->end ? m : NULL;
+}
+
+static __always_inline bool unwind_read(__u64 *value, __u64 address) {
+  return bpf_probe_read_user(value, sizeof(*value), (const void *)address) == 0;
+}
+
+/* The frame-pointer step: [bp] is the caller's bp, [bp + 8] the return address. */
+static __always_inline bool unwind_fp_step(struct native_walk *w) {
+  __u64 next_bp = 0;
+  __u64 ra = 0;
+  if (w->bp <= w->sp || !unwind_read(&next_bp, w->bp) || !unwind_read(&ra, w->bp + 8)) {
+    return false;
+  }
+  w->sp = w->bp + 16;
+  w->bp = next_bp;
+  w->pc = ra;
+  w->exact_pc = false;
+  /* Counted here, not in `w`: a counter in the loop's context is a distinct constant in every
+   * iteration to the verifier, whose states then never converge. */
+  profkit_count(PROFKIT_COUNTER_UNWIND_FP_FRAMES);
+  return true;
+}
+
+/* Records the current frame and steps to its caller. Returns 1 (stop) at the end of the stack or
+ * when the walk cannot go on. */
+static long unwind_step(__u64 index, void *ctx) {
+  struct native_walk *w = ctx;
+  if (w->pc == 0) {
+    w->complete = true; /* a zero return address ends glibc's thread stacks */
+    return 1;
+  }
+  __u32 zero = 0;
+  struct profkit_sample_scratch *s = bpf_map_lookup_elem(&sample_scratch, &zero);
+  if (!s) return 1;
+  /* The frame's slot comes from bpf_loop's index, which the verifier sees as any value below the
+   * loop count: a counter kept in `w` would be tracked exactly and every iteration verified anew,
+   * past the verifier's instruction budget. index == frames written so far. */
+  __u64 slot = (__u64)w->first_slot + index;
+  barrier_var(slot);
+  if (slot >= PROFKIT_MAX_STACK_DEPTH + PROFKIT_MAX_USER_STACK_DEPTH) return 1;
+  ((__u64 *)s->body)[slot] = w->pc;
+  w->depth = index + 1;
+
+  const struct profkit_unwind_process *process = bpf_map_lookup_elem(&unwind_processes, &w->tgid);
+  if (!process) return 1;
+  const struct profkit_unwind_mapping *mapping = unwind_find_mapping(process, w->pc);
+  const struct profkit_unwind_row *row = NULL;
+  if (mapping) {
+    /* A return address points after the call, possibly past the caller's last row. */
+    __u64 file_pc = w->pc - mapping->bias - (w->exact_pc ? 0 : 1);
+    row = unwind_find_row(mapping->first_row, mapping->row_count, file_pc);
+  }
+  if (!row || row->kind == PROFKIT_UNWIND_NONE) return unwind_fp_step(w) ? 0 : 1;
+
+  __u64 cfa = 0;
+  switch (row->kind) {
+    case PROFKIT_UNWIND_CFA_RSP:
+      cfa = w->sp + (__u64)row->cfa_offset * 8;
+      break;
+    case PROFKIT_UNWIND_CFA_RBP:
+      cfa = w->bp + (__u64)row->cfa_offset * 8;
+      break;
+    case PROFKIT_UNWIND_PLT:
+      cfa = w->sp + 8 + ((w->pc & 15) >= row->cfa_offset ? 8 : 0);
+      break;
+    case PROFKIT_UNWIND_SIGNAL: {
+      __u64 regs[PROFKIT_SIGCONTEXT_WORDS];
+      if (bpf_probe_read_user(regs, sizeof(regs),
+                              (const void *)(w->sp + PROFKIT_SIGCONTEXT_RBP_OFFSET)) != 0) {
+        return 1;
+      }
+      w->bp = regs[0];
+      w->sp = regs[5];
+      w->pc = regs[6];
+      w->exact_pc = true;
+      return 0;
+    }
+    case PROFKIT_UNWIND_END:
+      w->complete = true;
+      return 1;
+    default:
+      return 1; /* unsupported CFI */
+  }
+  __u64 ra = 0;
+  if (cfa <= w->sp || !unwind_read(&ra, cfa - 8)) return 1;
+  if (row->rbp_offset != 0 && !unwind_read(&w->bp, cfa + (__s64)row->rbp_offset * 8)) return 1;
+  w->sp = cfa;
+  w->pc = ra;
+  w->exact_pc = false;
+  return 0;
+}
+
+/* Walks the current task's user stack into the sample's IPs from `first_slot` on; returns the
+ * number of frames, sets *complete when the walk reached the stack's end. */
+static __always_inline __u32 unwind_user_stack(__u32 tgid, __u32 first_slot, bool *complete) {
+  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+  if (!regs) return 0;
+  struct native_walk w = {
+      .pc = regs->ip,
+      .sp = regs->sp,
+      .bp = regs->bp,
+      .tgid = tgid,
+      .first_slot = first_slot,
+      .exact_pc = true,
+  };
+  bpf_loop(PROFKIT_MAX_USER_STACK_DEPTH, unwind_step, &w, 0);
+  *complete = w.complete;
+  return w.depth;
+}
+
+#endif /* PROFKIT_NATIVE_UNWINDER_BPF_H_ */

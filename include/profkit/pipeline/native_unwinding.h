@@ -1,0 +1,41 @@
+// Feeds the native unwinder's tables (unwind/unwind_table_store.h) from the process table: a
+// process's executable file mappings at its first sample (so a `record` session builds tables only
+// for its targets, and a host's idle processes cost nothing) and again whenever they are re-read
+// after that (dlopen, exec), its removal when its image is gone. Chained in front of another
+// observer (PythonProcesses), which it forwards every event to. Reader thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_set>
+
+#include "profkit/pipeline/process_table.h"
+#include "profkit/process/proc_fs.h"
+#include "profkit/unwind/unwind_maps.h"
+#include "profkit/unwind/unwind_table_store.h"
+
+namespace profkit::pipeline {
+
+class NativeUnwinding final : public ProcessTable::Observer {
+ public:
+  NativeUnwinding(const process::ProcFs& proc_fs, unwind::UnwindMaps& maps,
+                  ProcessTable::Observer* next);
+
+  void OnMappingsLoaded(ProcessTable::Process& process) override;
+  void OnImageGone(uint32_t pid) override;
+  void OnForked(uint32_t parent, uint32_t child) override;
+  // A sample of `process` was kept: its tables are requested if they were not yet.
+  void OnSample(ProcessTable::Process& process);
+
+  unwind::UnwindStoreCounters counters() const { return store_.counters(); }
+  unwind::UnwindTableStore& store() { return store_; }
+
+ private:
+  const process::ProcFs& proc_fs_;
+  ProcessTable::Observer* next_;
+  unwind::UnwindTableStore store_;
+  std::unordered_set<uint32_t> requested_;  // pids whose mappings were handed to the store
+  void Request(ProcessTable::Process& process);
+};
+
+}  // namespace profkit::pipeline

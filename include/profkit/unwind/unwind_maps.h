@@ -1,0 +1,27 @@
+// Where unwind tables go: the BPF maps the native walker reads (bpf/native_unwinder.bpf.h). An
+// interface so the table management above it (native_unwind_tables.h) runs without BPF in tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "profkit/bpf_abi.h"
+#include "profkit/common/status.h"
+
+namespace profkit::unwind {
+
+class UnwindMaps {
+ public:
+  virtual ~UnwindMaps() = default;
+  // Rows the row array holds (its size is fixed when the BPF programs load).
+  virtual size_t row_capacity() const = 0;
+  // Writes rows[i] at index first_row + i.
+  virtual Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) = 0;
+  // Makes the walker unwind `pid` with these mappings (replacing what it had).
+  virtual Status SetProcess(uint32_t pid, const profkit_unwind_process& process) = 0;
+  // The walker goes back to bpf_get_stack() for `pid`; unknown pids are ignored.
+  virtual void RemoveProcess(uint32_t pid) = 0;
+};
+
+}  // namespace profkit::unwind

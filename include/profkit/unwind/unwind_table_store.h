@@ -1,0 +1,128 @@
+// The unwind tables of every executable file sampled processes map, kept in the BPF maps the native
+// walker reads: built once per file identity (device, inode, size, mtime) on a builder thread of
+// its own, shared by every process mapping the file, and evicted when no process maps it any more.
+// Bounded by the row array's capacity: a file whose table does not fit is left to frame pointers
+// (counted, logged once).
+//
+// Thread-safe: SetMappings and RemoveProcess only queue work (the ring-buffer reader calls them);
+// the builder thread reads the files and writes the maps.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "profkit/unwind/unwind_maps.h"
+#include "profkit/unwind/unwind_table.h"
+
+namespace profkit::unwind {
+
+// One executable file mapping of a process, as /proc/PID/maps shows it.
+struct ExecMapping {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t file_offset = 0;
+  // Where the builder opens the file: /proc/PID/map_files/<start>-<end> reaches it even when it
+  // was deleted or lives in another mount namespace.
+  std::string open_path;
+};
+
+struct UnwindStoreOptions {
+  // Requests waiting for the builder; beyond it new ones are dropped (those processes keep
+  // frame-pointer stacks until their mappings are read again).
+  size_t max_pending = 4096;
+  UnwindTableLimits limits;
+};
+
+struct UnwindStoreCounters {
+  uint64_t processes = 0;          // processes unwound with tables now
+  uint64_t files = 0;              // files with a table loaded now
+  uint64_t rows_used = 0;          // rows of the BPF row array in use
+  uint64_t row_capacity = 0;       // its size ([ebpf] unwind_table_max_mb)
+  uint64_t tables_built = 0;       // since start
+  uint64_t files_without_cfi = 0;  // files seen without usable CFI (frame pointers for them)
+  uint64_t build_failures = 0;     // unreadable files, corrupt or oversized CFI
+  uint64_t capacity_exceeded = 0;  // tables that did not fit in the row array
+  uint64_t evicted = 0;            // tables dropped because no process maps their file any more
+  uint64_t dropped_requests = 0;   // over max_pending
+  uint64_t build_ns = 0;           // time spent building tables
+};
+
+class UnwindTableStore {
+ public:
+  explicit UnwindTableStore(UnwindMaps& maps, UnwindStoreOptions options = {});
+  // Stops the builder (finishing the file it is on) and removes every process it set up.
+  ~UnwindTableStore();
+  UnwindTableStore(const UnwindTableStore&) = delete;
+  UnwindTableStore& operator=(const UnwindTableStore&) = delete;
+
+  // `pid`'s executable mappings were (re)read: tables for its files are built or shared, and the
+  // walker unwinds it with them; files it no longer maps are let go.
+  void SetMappings(uint32_t pid, std::vector<ExecMapping> mappings);
+  // The process exited or exec'd: the walker forgets it, its files are let go.
+  void RemoveProcess(uint32_t pid);
+  // Blocks until every request queued before the call is done (tests and bench).
+  void WaitIdle();
+
+  UnwindStoreCounters counters() const;
+
+ private:
+  struct FileKey {
+    uint64_t dev;
+    uint64_t inode;
+    uint64_t size;
+    int64_t mtime_ns;
+    bool operator==(const FileKey&) const = default;
+  };
+  struct FileKeyHash {
+    size_t operator()(const FileKey& k) const;
+  };
+  struct FileEntry {
+    bool loaded = false;  // false: no CFI, too large or unreadable; frame pointers for it
+    uint32_t first_row = 0;
+    uint32_t row_count = 0;
+    std::vector<LoadSegment> segments;
+    std::unordered_map<uint32_t, int> users;  // pid -> mappings of this file in it
+  };
+  struct Request {
+    uint32_t pid;
+    bool remove;
+    std::vector<ExecMapping> mappings;
+  };
+
+  void Run();
+  void Apply(Request& request);
+  void Release(uint32_t pid);
+  FileEntry& Load(const FileKey& key, const std::string& path);
+  std::optional<uint32_t> Allocate(uint32_t rows);
+  void Free(uint32_t first, uint32_t rows);
+
+  UnwindMaps& maps_;
+  const UnwindStoreOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Request> pending_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  UnwindStoreCounters counters_;
+
+  // Builder thread only.
+  std::unordered_map<FileKey, FileEntry, FileKeyHash> files_;
+  std::unordered_map<uint32_t, std::vector<FileKey>> processes_;
+  std::map<uint32_t, uint32_t> free_rows_;  // first row -> count, coalesced
+  bool capacity_logged_ = false;
+
+  std::thread builder_;  // last: started once everything above is constructed
+};
+
+}  // namespace profkit::unwind

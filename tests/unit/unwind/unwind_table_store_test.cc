@@ -1,0 +1,150 @@
+// The table store without BPF: a fake UnwindMaps records what would be written to the maps.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "profkit/unwind/unwind_table_store.h"
+#include "testing/temp_dir.h"
+
+namespace profkit::unwind {
+namespace {
+
+constexpr char kLibc[] = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+constexpr char kLzma[] = "/usr/lib/x86_64-linux-gnu/liblzma.so.5";
+
+class FakeMaps final : public UnwindMaps {
+ public:
+  explicit FakeMaps(size_t capacity) : rows_(capacity) {}
+  size_t row_capacity() const override { return rows_.size(); }
+  Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) override {
+    std::lock_guard lock(mutex_);
+    EXPECT_LE(first_row + rows.size(), rows_.size());
+    std::copy(rows.begin(), rows.end(), rows_.begin() + first_row);
+    return Status::Ok();
+  }
+  Status SetProcess(uint32_t pid, const profkit_unwind_process& process) override {
+    std::lock_guard lock(mutex_);
+    processes_[pid] = process;
+    return Status::Ok();
+  }
+  void RemoveProcess(uint32_t pid) override {
+    std::lock_guard lock(mutex_);
+    processes_.erase(pid);
+  }
+  std::optional<profkit_unwind_process> Process(uint32_t pid) {
+    std::lock_guard lock(mutex_);
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return std::nullopt;
+    return it->second;
+  }
+  // The rows a mapping entry points at.
+  std::vector<profkit_unwind_row> Rows(const profkit_unwind_mapping& m) {
+    std::lock_guard lock(mutex_);
+    return {rows_.begin() + m.first_row, rows_.begin() + m.first_row + m.row_count};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<profkit_unwind_row> rows_;
+  std::map<uint32_t, profkit_unwind_process> processes_;
+};
+
+// libc mapped the way ld.so maps it: its executable segment at a page-aligned address.
+ExecMapping TextMapping(const std::string& path, uint64_t start) {
+  Result<UnwindTable> table = BuildUnwindTable(path);
+  EXPECT_TRUE(table.ok());
+  const LoadSegment& text = table->segments.at(0);
+  const uint64_t page_offset = text.offset & ~uint64_t{0xfff};
+  return ExecMapping{.start = start,
+                     .end = start + ((text.size + 0xfff) & ~uint64_t{0xfff}),
+                     .file_offset = page_offset,
+                     .open_path = path};
+}
+
+TEST(UnwindTableStoreTest, SharesOneTablePerFileAndEvictsItWhenUnmapped) {
+  FakeMaps maps(1 << 20);
+  UnwindTableStore store(maps);
+  store.SetMappings(100, {TextMapping(kLibc, 0x7f0000000000), TextMapping(kLzma, 0x7f1000000000)});
+  store.SetMappings(200, {TextMapping(kLibc, 0x7f2000000000)});
+  store.WaitIdle();
+  UnwindStoreCounters counters = store.counters();
+  EXPECT_EQ(counters.tables_built, 2u);  // libc once for both processes
+  EXPECT_EQ(counters.files, 2u);
+  EXPECT_EQ(counters.processes, 2u);
+
+  const auto first = maps.Process(100);
+  const auto second = maps.Process(200);
+  ASSERT_TRUE(first && second);
+  ASSERT_EQ(first->count, 2u);
+  ASSERT_EQ(second->count, 1u);
+  EXPECT_LT(first->mappings[0].start, first->mappings[1].start);  // sorted
+  EXPECT_EQ(first->mappings[0].first_row, second->mappings[0].first_row);
+  // A pc in the mapping minus the bias is a file address the table covers.
+  const profkit_unwind_mapping& libc = second->mappings[0];
+  const std::vector<profkit_unwind_row> rows = maps.Rows(libc);
+  Result<UnwindTable> table = BuildUnwindTable(kLibc);
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(rows.size(), table->rows.size());
+  const uint64_t file_pc = table->rows[rows.size() / 2].pc;
+  const profkit_unwind_row* found = FindUnwindRow(rows, file_pc);
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->pc, file_pc);
+  EXPECT_GE(file_pc + libc.bias, libc.start);
+  EXPECT_LT(file_pc + libc.bias, libc.end);
+
+  store.RemoveProcess(100);
+  store.WaitIdle();
+  counters = store.counters();
+  EXPECT_EQ(counters.files, 1u);  // liblzma evicted, libc still mapped by 200
+  EXPECT_EQ(counters.evicted, 1u);
+  EXPECT_FALSE(maps.Process(100));
+  store.SetMappings(200, {});  // 200 unmapped everything
+  store.WaitIdle();
+  counters = store.counters();
+  EXPECT_EQ(counters.files, 0u);
+  EXPECT_EQ(counters.rows_used, 0u);
+  EXPECT_FALSE(maps.Process(200));
+}
+
+TEST(UnwindTableStoreTest, FallsBackWhenTheCapIsHit) {
+  Result<UnwindTable> lzma = BuildUnwindTable(kLzma);
+  ASSERT_TRUE(lzma.ok());
+  FakeMaps maps(lzma->rows.size() + 10);  // room for liblzma, not for libc
+  UnwindTableStore store(maps);
+  store.SetMappings(1, {TextMapping(kLzma, 0x10000000), TextMapping(kLibc, 0x20000000)});
+  store.WaitIdle();
+  const UnwindStoreCounters counters = store.counters();
+  EXPECT_EQ(counters.capacity_exceeded, 1u);
+  EXPECT_EQ(counters.files, 1u);
+  const auto process = maps.Process(1);
+  ASSERT_TRUE(process);
+  EXPECT_EQ(process->count, 1u);  // libc left to frame pointers
+  // Evicted rows are reused.
+  store.RemoveProcess(1);
+  store.SetMappings(2, {TextMapping(kLzma, 0x10000000)});
+  store.WaitIdle();
+  EXPECT_EQ(maps.Process(2)->count, 1u);
+}
+
+TEST(UnwindTableStoreTest, FilesWithoutCfiOrUnreadableAreSkipped) {
+  testing::TempDir dir;
+  const std::string garbage = dir.path() + "/garbage.so";
+  { std::ofstream(garbage) << std::string(8192, '\x7f'); }
+  FakeMaps maps(1 << 16);
+  UnwindTableStore store(maps);
+  store.SetMappings(
+      7, {ExecMapping{.start = 0x1000, .end = 0x3000, .file_offset = 0, .open_path = garbage},
+          ExecMapping{.start = 0x5000, .end = 0x6000, .open_path = dir.path() + "/missing"}});
+  store.WaitIdle();
+  EXPECT_EQ(store.counters().build_failures, 1u);
+  EXPECT_FALSE(maps.Process(7));  // nothing to unwind with: bpf_get_stack() for it
+}
+
+}  // namespace
+}  // namespace profkit::unwind
