@@ -31,10 +31,21 @@ function percentOf(text) {
     result.load_ms = Date.now() - started;
     result.frame_count = await page.locator('#frames > g').count();
 
-    // The frame whose tooltip (its <title>) names the function.
-    const frame = page.locator('#frames > g', {
+    // The widest frame whose tooltip (its <title>) names the function: a process's first samples
+    // can stand under another root (walked by frame pointer before its unwind tables were loaded).
+    const candidates = page.locator('#frames > g', {
       has: page.locator('title', { hasText: new RegExp('^' + hotFunction + '\\n') }),
-    }).first();
+    });
+    let widest = 0;
+    let widestWidth = -1;
+    for (let i = 0; i < (await candidates.count()); ++i) {
+      const width = parseFloat(await candidates.nth(i).locator('rect').getAttribute('width'));
+      if (width > widestWidth) {
+        widest = i;
+        widestWidth = width;
+      }
+    }
+    const frame = candidates.nth(widest);
     result.tooltip = await frame.locator('title').textContent();
     result.tooltip_percent = percentOf(result.tooltip.split('\n').pop());
 

@@ -97,7 +97,12 @@ bool AddFunctionSymbols(Elf* elf, Elf_Scn* scn, const GElf_Shdr& shdr, SymbolTab
       size = end - sym.st_value;
     }
     if (out->count() >= kMaxSymbolsPerModule) return false;
-    const std::string_view view(name, strnlen(name, kMaxSymbolNameBytes));
+    std::string_view view(name, strnlen(name, kMaxSymbolNameBytes));
+    // A .symtab (libc6-dbg's debug file, for one) names versioned symbols `name@VERSION` or
+    // `name@@VERSION`; the function is `name`, as .dynsym and perf call it.
+    if (const size_t at = view.find('@'); at != std::string_view::npos && at > 0) {
+      view = view.substr(0, at);
+    }
     if (!out->Add(sym.st_value, size, view, sym.st_size != 0,
                   GELF_ST_BIND(sym.st_info) == STB_GLOBAL)) {
       return false;

@@ -1,5 +1,6 @@
 #include "profkit/symbolize/native_symbolizer.h"
 
+#include <dlfcn.h>
 #include <gnu/libc-version.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -310,6 +311,21 @@ TEST(NativeSymbolizerTest, LibcLoadsInMilliseconds) {
   EXPECT_EQ(frames.back().function, "gnu_get_libc_version");
   // Milliseconds in practice; the bound leaves room for sanitizer builds on a loaded machine.
   EXPECT_LT(elapsed, std::chrono::milliseconds(500));
+}
+
+// With the host's debug files (libc6-dbg names __libc_start_main's versions
+// `__libc_start_main@GLIBC_2.2.5` and `@@GLIBC_2.34` in its .symtab) or without them (.dynsym has
+// no versions in names), the frame is the function's plain name.
+TEST(NativeSymbolizerTest, VersionedSymbolsAreNamedWithoutTheirVersion) {
+  const uint64_t address = reinterpret_cast<uint64_t>(dlsym(RTLD_DEFAULT, "__libc_start_main"));
+  ASSERT_NE(address, 0u);
+  const Mapping m = FindMapping(0, address);
+  NativeSymbolizer symbolizer({}, DebugInfoOptions{.debug_dirs = {"/usr/lib/debug"},
+                                                   .debuginfod_urls = ""});
+  const uint32_t id = MustAdd(symbolizer, m, {m.path});
+  const auto frames = symbolizer.Symbolize(id, m.FileOffset(address));
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().function, "__libc_start_main");
 }
 
 }  // namespace
