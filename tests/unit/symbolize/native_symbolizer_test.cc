@@ -320,8 +320,8 @@ TEST(NativeSymbolizerTest, VersionedSymbolsAreNamedWithoutTheirVersion) {
   const uint64_t address = reinterpret_cast<uint64_t>(dlsym(RTLD_DEFAULT, "__libc_start_main"));
   ASSERT_NE(address, 0u);
   const Mapping m = FindMapping(0, address);
-  NativeSymbolizer symbolizer({}, DebugInfoOptions{.debug_dirs = {"/usr/lib/debug"},
-                                                   .debuginfod_urls = ""});
+  NativeSymbolizer symbolizer(
+      {}, DebugInfoOptions{.debug_dirs = {"/usr/lib/debug"}, .debuginfod_urls = ""});
   const uint32_t id = MustAdd(symbolizer, m, {m.path});
   const auto frames = symbolizer.Symbolize(id, m.FileOffset(address));
   ASSERT_FALSE(frames.empty());
