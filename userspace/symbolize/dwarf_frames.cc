@@ -163,9 +163,16 @@ const DwarfFrames::UnitIndex& DwarfFrames::IndexOf(Dwarf_Die* cu) {
         ranges.push_back({start, end, current.depth, id});
         has_code = true;
       }
-      // Declarations and abstract instances have no code: nothing inside them is a concrete
-      // scope, so their subtrees are skipped.
-      if (!has_code) continue;
+      // An inlined instance without code holds nothing concrete. A subprogram without code (a
+      // declaration, an abstract instance, or GCC's out-of-line DIE of a member defined in its
+      // class) can still hold concrete functions: the static invoker `_FUN` of a lambda's closure
+      // type sits in a structure type inside it. Its subtree is walked, in the enclosing scope.
+      if (!has_code) {
+        if (!inlined && current.depth < kMaxDieDepth && dwarf_child(&current.die, &child) == 0) {
+          stack.push_back({child, current.scope, current.depth + 1});
+        }
+        continue;
+      }
       const char* linkage_name = LinkageName(&current.die);
       index.scopes.push_back(Scope{
           .system_name = linkage_name != nullptr ? linkage_name : PlainName(&current.die),
