@@ -65,6 +65,19 @@ TEST(NativeSymbolizerTest, SharedLibraryCppFunctionWithLine) {
   EXPECT_EQ(c_frames[0].start_line, MarkedLine("fixture_lib.cc", "exported_c"));
 }
 
+// A function whose DWARF sits inside a subprogram DIE without code (see fixture_lib.h) is named
+// from DWARF, with its line, as llvm-addr2line names it.
+TEST(NativeSymbolizerTest, FunctionInsideCodelessSubprogramHasItsLine) {
+  const uint64_t invoker = reinterpret_cast<uint64_t>(fixture::InvokerOfLambda());
+  const Mapping m = FindMapping(0, invoker);
+  NativeSymbolizer symbolizer;
+  const uint32_t id = MustAdd(symbolizer, m, {m.path});
+  const auto frames = symbolizer.Symbolize(id, m.FileOffset(invoker));
+  ASSERT_FALSE(frames.empty());
+  EXPECT_NE(frames.back().system_name.find("_FUN"), std::string::npos) << frames.back().system_name;
+  EXPECT_EQ(frames.back().line, MarkedLine("fixture_lib.cc", "lambda_invoker"));
+}
+
 // Executables: the leaf's entry, and a return address inside an always_inline function.
 void ExpectExecutableSymbolizes(const std::string& path) {
   FixtureProcess process(path);
