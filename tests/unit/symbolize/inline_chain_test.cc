@@ -50,7 +50,8 @@ std::vector<std::vector<ExpectedFrame>> ParseAddr2line(const std::string& output
 
 // Mangled names are compared, not demangled ones: libiberty and LLVM 14 demangle differently.
 // The symbol table names clones ("f.cold", "f.constprop.0") where DWARF names the function, and
-// either of a constructor's or destructor's aliases (C1/C2/C4, D0/D1/D2: one body).
+// either of a constructor's or destructor's aliases (C1/C2/C4, D0/D1/D2: one body), followed by
+// the end of the name (E), template arguments (I, a constructor template) or an ABI tag (B).
 std::string Canonical(const std::string& name) {
   const size_t dot = name.find('.');
   std::string out = dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
@@ -58,7 +59,8 @@ std::string Canonical(const std::string& name) {
     const bool structor =
         (out[i] == 'C' && (out[i + 1] == '1' || out[i + 1] == '2' || out[i + 1] == '4')) ||
         (out[i] == 'D' && (out[i + 1] == '0' || out[i + 1] == '1' || out[i + 1] == '2'));
-    if (structor && out[i + 2] == 'E') out[i + 1] = '*';
+    const char next = out[i + 2];
+    if (structor && (next == 'E' || next == 'I' || next == 'B')) out[i + 1] = '*';
   }
   return out;
 }
