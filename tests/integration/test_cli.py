@@ -25,7 +25,7 @@ def test_help(profkit_bin):
 
 def test_bad_arguments_exit_2(profkit_bin):
     for args in (["frobnicate"], ["record", "--rate", "abc", "--pid", "1"], ["record"],
-                 ["record", "--format", "svg", "--pid", "1"], ["run"]):
+                 ["record", "--format", "flamegraph", "--pid", "1"], ["run"]):
         result = run(profkit_bin, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
