@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "profkit/common/log.h"
@@ -108,15 +110,26 @@ int main(int argc, char** argv) {
     }
   };
 
+  // The CPU clock samples only busy CPUs, and an idle machine has next to nothing to sample (a
+  // 3 s window once had none at all): this thread keeps one CPU busy, so samples must arrive.
+  std::atomic<bool> sampling_done{false};
+  std::thread busy([&sampling_done] {
+    while (!sampling_done.load(std::memory_order_relaxed)) {
+    }
+  });
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     auto handled = (*sampler)->Poll(std::chrono::milliseconds(poll_ms), on_record);
     if (!handled.ok()) {
       fmt::print(stderr, "{}\n", handled.status().message());
+      sampling_done = true;
+      busy.join();
       return 1;
     }
   }
+  sampling_done = true;
+  busy.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
