@@ -150,6 +150,17 @@ def cpu_seconds(stdout):
     return sum(values)
 
 
+def npm_packages(directory, package, command="ci"):
+    """Installs directory's npm packages (package.json, lockfile) unless `package` is there already;
+    fails (CI) or skips without Debian's nodejs and npm or when the install fails."""
+    require(shutil.which("node") and shutil.which("npm"), "needs Debian's nodejs and npm")
+    if not (directory / "node_modules" / package).exists():
+        result = subprocess.run(["npm", command, "--no-audit", "--no-fund", "--loglevel=error"],
+                                cwd=directory, capture_output=True, text=True, timeout=600)
+        require(result.returncode == 0, f"npm {command} in {directory} failed: {result.stderr[-2000:]}")
+    return directory
+
+
 def process_cpu_seconds(pid):
     """utime + stime of a live process, from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, require
+from conftest import REPO, npm_packages, require
 
 DEPLOY = REPO / "deploy"
 MODELS = REPO / "tests" / "clients" / "kubernetes-models"
@@ -33,12 +33,7 @@ def by_kind(documents, kind):
 
 @pytest.fixture(scope="module")
 def kubernetes_models():
-    require(shutil.which("node") and shutil.which("npm"), "needs Debian's nodejs and npm")
-    if not (MODELS / "node_modules" / "kubernetes-models").exists():
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=MODELS, capture_output=True, text=True, timeout=600)
-        require(result.returncode == 0, f"npm ci kubernetes-models failed: {result.stderr[-2000:]}")
-    return MODELS / "validate.mjs"
+    return npm_packages(MODELS, "kubernetes-models") / "validate.mjs"
 
 
 def validate(kubernetes_models, documents):

@@ -2,24 +2,18 @@
 the fake Dataway."""
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import REPO, forwarded_services, free_port, parse_forwarded, push_config, require
+from conftest import REPO, forwarded_services, free_port, npm_packages, parse_forwarded, push_config, require
 
 CLIENT = REPO / "tests" / "clients" / "ddtrace-js"
 
 
 @pytest.fixture(scope="session")
 def ddtrace_js():
-    require(shutil.which("node") and shutil.which("npm"), "needs Debian's nodejs and npm")
-    if not (CLIENT / "node_modules" / "dd-trace").exists():
-        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=CLIENT, capture_output=True, text=True, timeout=600)
-        require(result.returncode == 0, f"npm install dd-trace failed: {result.stderr[-2000:]}")
-    return CLIENT
+    return npm_packages(CLIENT, "dd-trace", "install")
 
 
 def test_ddtrace_js_uploads_arrive_at_dataway(ddtrace_js, start_agent, fake_dataway, tmp_path):

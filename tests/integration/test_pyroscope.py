@@ -4,25 +4,19 @@ Pyroscope listener, which forwards to the fake Dataway. No eBPF (ebpf.enabled = 
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import urllib.parse
 
 import pytest
 
-from conftest import REPO, forwarded_services, free_port, parse_forwarded, post, push_config, require
+from conftest import REPO, forwarded_services, free_port, npm_packages, parse_forwarded, post, push_config, require
 
 CLIENT = REPO / "tests" / "clients" / "pyroscope-js"
 
 
 @pytest.fixture(scope="session")
 def pyroscope_js():
-    require(shutil.which("node") and shutil.which("npm"), "needs Debian's nodejs and npm")
-    if not (CLIENT / "node_modules" / "@pyroscope" / "nodejs").exists():
-        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=CLIENT, capture_output=True, text=True, timeout=600)
-        require(result.returncode == 0, f"npm install @pyroscope/nodejs failed: {result.stderr[-2000:]}")
-    return CLIENT
+    return npm_packages(CLIENT, "@pyroscope/nodejs", "install")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, REPO, TEST_RATE, collapsed_counts, require
+from conftest import BUILD, REPO, TEST_RATE, collapsed_counts, npm_packages, require
 
 BROWSER = REPO / "tests" / "browser"
 CHROMIUM = "/usr/bin/chromium"
@@ -19,13 +19,8 @@ ARTIFACTS = BUILD / "test-artifacts"
 @pytest.fixture(scope="session")
 def browser_tools():
     """playwright-core, ajv and speedscope from npm (tests/browser/package.json), Debian's Chromium."""
-    require(shutil.which("node") and shutil.which("npm"), "needs Debian's nodejs and npm")
     require(shutil.which(CHROMIUM), "needs Debian's chromium (scripts/install-deps.sh --test)")
-    if not (BROWSER / "node_modules" / "playwright-core").exists():
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=BROWSER, capture_output=True, text=True, timeout=600)
-        require(result.returncode == 0, f"npm ci in tests/browser failed: {result.stderr[-2000:]}")
-    return BROWSER
+    return npm_packages(BROWSER, "playwright-core")
 
 
 def profkit(profkit_bin, *args):
