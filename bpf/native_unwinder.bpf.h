@@ -49,6 +49,10 @@ struct native_walk {
    * return address: its row is looked up at pc itself rather than pc - 1. */
   bool exact_pc;
   bool complete; /* the walk reached the stack's end */
+  /* The first frame had no row (its file's table is not loaded yet, or it has none): the
+   * frame-pointer step from it misses the caller of a frameless leaf, so the sample carries the
+   * words at the user stack pointer for userspace to find that caller from the leaf's CFI. */
+  bool leaf_by_frame_pointer;
 };
 
 /* Binary searches run as bpf_loop callbacks: as plain loops, the verifier would explore every
@@ -166,7 +170,10 @@ static long unwind_step(__u64 index, void *ctx) {
     __u64 file_pc = w->pc - mapping->bias - (w->exact_pc ? 0 : 1);
     row = unwind_find_row(mapping->first_row, mapping->row_count, file_pc);
   }
-  if (!row || row->kind == PROFKIT_UNWIND_NONE) return unwind_fp_step(w) ? 0 : 1;
+  if (!row || row->kind == PROFKIT_UNWIND_NONE) {
+    if (index == 0) w->leaf_by_frame_pointer = true;
+    return unwind_fp_step(w) ? 0 : 1;
+  }
 
   __u64 cfa = 0;
   switch (row->kind) {
@@ -207,10 +214,10 @@ static long unwind_step(__u64 index, void *ctx) {
 }
 
 /* Walks the current task's user stack into the sample's IPs from `first_slot` on; returns the
- * number of frames, sets *complete when the walk reached the stack's end. */
-static __always_inline __u32 unwind_user_stack(__u32 tgid, __u32 first_slot, bool *complete) {
-  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-  if (!regs) return 0;
+ * number of frames, sets *complete when the walk reached the stack's end and *leaf_by_frame_pointer
+ * when the first frame had no unwind row. */
+static __always_inline __u32 unwind_user_stack(struct pt_regs *regs, __u32 tgid, __u32 first_slot,
+                                               bool *complete, bool *leaf_by_frame_pointer) {
   struct native_walk w = {
       .pc = regs->ip,
       .sp = regs->sp,
@@ -221,6 +228,7 @@ static __always_inline __u32 unwind_user_stack(__u32 tgid, __u32 first_slot, boo
   };
   bpf_loop(PROFKIT_MAX_USER_STACK_DEPTH, unwind_step, &w, 0);
   *complete = w.complete;
+  *leaf_by_frame_pointer = w.leaf_by_frame_pointer;
   return w.depth;
 }
 

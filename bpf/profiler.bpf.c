@@ -75,11 +75,16 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   if (kernel_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_KERNEL_STACK_TRUNCATED;
 
   __u64 user_depth = 0;
+  /* The user-mode registers, whether the interrupt hit user code or a system call in progress. */
+  struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+  bool read_stack_top = false;
   if (bpf_map_lookup_elem(&unwind_processes, &tgid)) {
     /* Userspace loaded unwind tables for this process: the complete stack, frameless code too. */
     bool complete = false;
     __u64 started = bpf_ktime_get_ns();
-    user_depth = unwind_user_stack(tgid, kernel_depth, &complete);
+    if (user_regs) {
+      user_depth = unwind_user_stack(user_regs, tgid, kernel_depth, &complete, &read_stack_top);
+    }
     profkit_count_add(PROFKIT_COUNTER_UNWIND_NS, bpf_ktime_get_ns() - started);
     flags |= PROFKIT_SAMPLE_USER_STACK_UNWOUND;
     profkit_count(PROFKIT_COUNTER_UNWIND_SAMPLES);
@@ -98,18 +103,14 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
     }
     if (user_depth > PROFKIT_MAX_STACK_DEPTH) user_depth = PROFKIT_MAX_STACK_DEPTH;
     if (user_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
-
-    /* The user-mode registers, whether the interrupt hit user code or a system call in progress:
-     * the words at their SP let userspace find a frameless leaf's caller, which a frame-pointer
-     * walk misses. */
-    if (user_depth > 0) {
-      struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-      if (user_regs &&
-          bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
-                              (const void *)user_regs->sp) == 0) {
-        flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
-      }
-    }
+    read_stack_top = true;
+  }
+  /* A frame-pointer walk misses a frameless leaf's caller: the words at the user SP let
+   * userspace find it from the leaf's CFI. */
+  if (read_stack_top && user_depth > 0 && user_regs &&
+      bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
+                          (const void *)user_regs->sp) == 0) {
+    flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
   }
 
   __u32 ips_bytes = (kernel_depth + user_depth) * sizeof(__u64);
