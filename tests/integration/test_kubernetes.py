@@ -337,12 +337,22 @@ refresh_interval = "1s"
             "cluster_name_k8s": CLUSTER}, pushed_tags
         assert pushed_tags.get("env") == "prod", "the pod's env fills what the client left out"
 
-        # /metrics in the Prometheus text format, read by the reference parser.
-        status, text = http_get(http_port, "/metrics")
-        assert status == 200
-        families = {f.name: f for f in text_string_to_metric_families(text)}
-        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-                   for f in families.values() for s in f.samples}
+        # /metrics in the Prometheus text format, read by the reference parser. The push handler
+        # counts its answer after the upload is queued, and a sender can forward it before that:
+        # await the count rather than read it once.
+        def metric_samples():
+            status, text = http_get(http_port, "/metrics")
+            assert status == 200
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            return families, {(s.name, tuple(sorted(s.labels.items()))): s.value
+                              for f in families.values() for s in f.samples}
+
+        deadline = time.monotonic() + 10
+        families, samples = metric_samples()
+        while samples.get(("profkit_push_uploads_total", (("status", "2xx"),)), 0) < 1 and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+            families, samples = metric_samples()
         assert samples[("profkit_samples_total", ())] > 0
         assert samples[("profkit_dataway_uploads_total", ())] > 0
         assert samples[("profkit_push_uploads_total", (("status", "2xx"),))] >= 1
