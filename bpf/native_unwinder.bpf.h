@@ -42,7 +42,12 @@ struct native_walk {
   __u64 pc;
   __u64 sp;
   __u64 bp;
-  __u32 tgid;
+  /* Looked up once per walk, not per frame: the process's mappings, the sample being written, and
+   * the mapping of the previous frame (consecutive frames are mostly in one file, and the mapping
+   * search is a bpf_loop of its own). */
+  const struct profkit_unwind_process *process;
+  struct profkit_sample_scratch *scratch;
+  const struct profkit_unwind_mapping *mapping;
   __u32 first_slot; /* where the user IPs start in the sample's IPs: after the kernel ones */
   __u32 depth;      /* user IPs written */
   /* pc is an interrupted instruction (the first frame, the frame a signal interrupted), not a
@@ -149,8 +154,7 @@ static long unwind_step(__u64 index, void *ctx) {
     w->complete = true; /* a zero return address ends glibc's thread stacks */
     return 1;
   }
-  __u32 zero = 0;
-  struct profkit_sample_scratch *s = bpf_map_lookup_elem(&sample_scratch, &zero);
+  struct profkit_sample_scratch *s = w->scratch;
   if (!s) return 1;
   /* The frame's slot comes from bpf_loop's index, which the verifier sees as any value below the
    * loop count: a counter kept in `w` would be tracked exactly and every iteration verified anew,
@@ -161,9 +165,13 @@ static long unwind_step(__u64 index, void *ctx) {
   ((__u64 *)s->body)[slot] = w->pc;
   w->depth = index + 1;
 
-  const struct profkit_unwind_process *process = bpf_map_lookup_elem(&unwind_processes, &w->tgid);
+  const struct profkit_unwind_process *process = w->process;
   if (!process) return 1;
-  const struct profkit_unwind_mapping *mapping = unwind_find_mapping(process, w->pc);
+  const struct profkit_unwind_mapping *mapping = w->mapping;
+  if (!mapping || w->pc < mapping->start || w->pc >= mapping->end) {
+    mapping = unwind_find_mapping(process, w->pc);
+    w->mapping = mapping;
+  }
   const struct profkit_unwind_row *row = NULL;
   if (mapping) {
     /* A return address points after the call, possibly past the caller's last row. */
@@ -213,16 +221,19 @@ static long unwind_step(__u64 index, void *ctx) {
   return 0;
 }
 
-/* Walks the current task's user stack into the sample's IPs from `first_slot` on; returns the
- * number of frames, sets *complete when the walk reached the stack's end and *leaf_by_frame_pointer
- * when the first frame had no unwind row. */
-static __always_inline __u32 unwind_user_stack(struct pt_regs *regs, __u32 tgid, __u32 first_slot,
+/* Walks the current task's user stack with `process`'s tables into sample `s`'s IPs from
+ * `first_slot` on; returns the number of frames, sets *complete when the walk reached the stack's
+ * end and *leaf_by_frame_pointer when the first frame had no unwind row. */
+static __always_inline __u32 unwind_user_stack(struct pt_regs *regs,
+                                               const struct profkit_unwind_process *process,
+                                               struct profkit_sample_scratch *s, __u32 first_slot,
                                                bool *complete, bool *leaf_by_frame_pointer) {
   struct native_walk w = {
       .pc = regs->ip,
       .sp = regs->sp,
       .bp = regs->bp,
-      .tgid = tgid,
+      .process = process,
+      .scratch = s,
       .first_slot = first_slot,
       .exact_pc = true,
   };

@@ -78,12 +78,15 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   /* The user-mode registers, whether the interrupt hit user code or a system call in progress. */
   struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
   bool read_stack_top = false;
-  if (bpf_map_lookup_elem(&unwind_processes, &tgid)) {
+  const struct profkit_unwind_process *unwind_process =
+      bpf_map_lookup_elem(&unwind_processes, &tgid);
+  if (unwind_process) {
     /* Userspace loaded unwind tables for this process: the complete stack, frameless code too. */
     bool complete = false;
     __u64 started = bpf_ktime_get_ns();
     if (user_regs) {
-      user_depth = unwind_user_stack(user_regs, tgid, kernel_depth, &complete, &read_stack_top);
+      user_depth =
+          unwind_user_stack(user_regs, unwind_process, s, kernel_depth, &complete, &read_stack_top);
     }
     profkit_count_add(PROFKIT_COUNTER_UNWIND_NS, bpf_ktime_get_ns() - started);
     flags |= PROFKIT_SAMPLE_USER_STACK_UNWOUND;
