@@ -192,7 +192,7 @@ profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, boo
                        .is_return_address = is_return_address};
   process.resolved_in_interval = current_interval_;
   Mapping* found = FindMapping(process, ip);
-  if (found == nullptr && !process.exited && source == IpSource::kRegisters) {
+  if (found == nullptr && !process.exited && source != IpSource::kStackWalk) {
     const int64_t now = MonotonicNanos();
     if (now - process.maps_loaded_at_ns >= options_.maps_refresh_interval_ns) {
       ++counters_.maps_refreshes;

@@ -117,7 +117,9 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     // it; after a syscall it is a return address too.
     native_user_.push_back(process_table_->ResolveUserFrame(
         *process, sample.user_ips[i], !scratch_.frames.empty() || i > 0,
-        i == 0 ? ProcessTable::IpSource::kRegisters : ProcessTable::IpSource::kStackWalk));
+        i == 0                      ? ProcessTable::IpSource::kRegisters
+        : sample.user_stack_unwound ? ProcessTable::IpSource::kUnwound
+                                    : ProcessTable::IpSource::kStackWalk));
     if (i == 0) InsertCallerOfFramelessLeaf(*process, sample, native_user_);
   }
   PythonProcesses::State* python =

@@ -118,13 +118,16 @@ class ProcessTable {
   // Parent pid from events or /proc; 0 when unknown.
   uint32_t ParentOf(uint32_t pid);
 
-  // Where a user IP comes from: the interrupted registers hold code for sure; a frame-pointer walk
-  // through code without frame pointers also yields data.
-  enum class IpSource { kRegisters, kStackWalk };
-  // Translates a user-space IP into a lifetime-independent frame. Only an IP from the registers
-  // that is in no known mapping triggers a re-read of the mappings (a garbage return address
-  // would otherwise spend the re-read while the dynamic loader is still mapping libraries, and a
-  // Python program's interpreter library would stay unknown for a refresh interval).
+  // Where a user IP comes from: the interrupted registers hold code for sure, and so does a return
+  // address the native unwinder found through its callee's CFI; a frame-pointer walk through code
+  // without frame pointers also yields data.
+  enum class IpSource { kRegisters, kUnwound, kStackWalk };
+  // Translates a user-space IP into a lifetime-independent frame. Only an IP from the registers or
+  // the unwinder that is in no known mapping triggers a re-read of the mappings (a garbage return
+  // address would otherwise spend the re-read while the dynamic loader is still mapping libraries,
+  // and a Python program's interpreter library would stay unknown for a refresh interval). The
+  // unwinder's count: a program whose leaf stays in its own code after start-up (a loop in main)
+  // shows its libc callers only as return addresses.
   profile::Frame ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address,
                                   IpSource source);
 

@@ -157,7 +157,7 @@ TEST_F(ProcessTableTest, ExecReadsProcBeforeAShortLivedProcessVanishes) {
   EXPECT_EQ(table.counters().eager_loads, 1u);
 }
 
-TEST_F(ProcessTableTest, OnlyAnInterruptedIpRereadsTheMappingsOfANewProgram) {
+TEST_F(ProcessTableTest, OnlyAnInterruptedOrUnwoundIpRereadsTheMappingsOfANewProgram) {
   AddProcess(100, 1, "python3", "");
   const std::string maps = root_ + "/100/maps";
   Write(maps, "");  // at exec only the dynamic loader has mapped anything
@@ -176,6 +176,27 @@ TEST_F(ProcessTableTest, OnlyAnInterruptedIpRereadsTheMappingsOfANewProgram) {
   EXPECT_NE(table.ResolveUserFrame(*process, kMapStart + 0x10, false, kInterrupted).module_id,
             profile::kUnknownModule)
       << "the library the program now runs in is found at once, not after the refresh interval";
+  EXPECT_EQ(table.counters().maps_refreshes, 1u);
+}
+
+TEST_F(ProcessTableTest, AReturnAddressFromTheUnwinderRereadsTheMappings) {
+  AddProcess(100, 1, "loop", "");
+  const std::string maps = root_ + "/100/maps";
+  Write(maps, "");
+  process::ProcFs proc_fs(root_);
+  symbolize::NativeSymbolizer symbolizer;
+  ProcessTable table(proc_fs, symbolizer, {});
+  table.OnExec(100, 1, "loop");
+  ProcessTable::Process* process = table.Get(100);
+  ASSERT_NE(process, nullptr);
+  // The leaf stays in the program's own loop: its libc caller (mapped after exec) only ever
+  // appears as a return address, found through the CFI of main.
+  Write(maps, fmt::format("{:x}-{:x} r-xp 00001000 {:02x}:{:02x} {} {}\n", kMapStart, kMapEnd,
+                          self_dev_major_, self_dev_minor_, self_inode_, self_exe_));
+  EXPECT_NE(
+      table.ResolveUserFrame(*process, kMapStart + 0x10, true, ProcessTable::IpSource::kUnwound)
+          .module_id,
+      profile::kUnknownModule);
   EXPECT_EQ(table.counters().maps_refreshes, 1u);
 }
 
