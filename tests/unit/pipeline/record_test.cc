@@ -89,8 +89,8 @@ TEST(ConvertTest, WritesTheViewOfAPprof) {
 TEST(ConvertTest, GarbageIsAnErrorAndWritesNothing) {
   testing::TempDir dir;
   const std::string output = dir.path() + "/out.svg";
-  for (const std::string garbage : {std::string("not a profile"), std::string("\x1f\x8b\x08\x00"),
-                                    std::string("\x0a\xff\xff\xff\xff\x0f")}) {
+  for (const std::string& garbage : {std::string("not a profile"), std::string("\x1f\x8b\x08\x00"),
+                                     std::string("\x0a\xff\xff\xff\xff\x0f")}) {
     ASSERT_TRUE(WriteFileAtomically(dir.path() + "/in.pprof", garbage).ok());
     Result<ConvertSummary> summary =
         ConvertProfile({.input = dir.path() + "/in.pprof", .output = output});
