@@ -53,7 +53,7 @@ for depth in 10 30 60; do
 done
 
 echo
-echo "file  text_MiB  rows  table_KiB  build_ms  KiB_per_MiB_text"
+echo "file  text_MiB  rows  pages  rules  table_KiB  bytes_per_row  build_ms  KiB_per_MiB_text"
 for file in /usr/lib/x86_64-linux-gnu/libc.so.6 /usr/bin/python3.11 "$(readlink -f "$profkit")"; do
   "$(dirname "$profkit")/bench/unwind/profkit_unwind_table_bench" "$file"
 done

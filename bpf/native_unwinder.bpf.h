@@ -1,5 +1,5 @@
 /* The native stack walker: follows a process's user stack with the unwind tables userspace built
- * from its files' .eh_frame (struct profkit_unwind_row, userspace/unwind), stepping by frame
+ * from its files' .eh_frame (include/profkit/bpf_abi.h, userspace/unwind), stepping by frame
  * pointer through mappings that have none (JIT code, Go, hand-written assembly). One frame per
  * bpf_loop iteration, so the depth costs no program size. Used for processes userspace registered
  * in unwind_processes; the others keep bpf_get_stack()'s frame-pointer walk. Included by
@@ -9,14 +9,29 @@
 
 #include "profkit/bpf_abi.h"
 
-/* Every row of every loaded table, written by userspace (UnwindTableStore); its size is the
- * configured cap ([ebpf] unwind_table_max_mb), set before load. */
+/* Every row of every loaded table, their pages and the rules they share, written by userspace
+ * (UnwindTableStore, userspace/unwind/packed_unwind_table.cc). The row and page arrays are sized
+ * by the configured cap ([ebpf] unwind_table_max_mb) before load. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct profkit_unwind_row);
 } unwind_rows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct profkit_unwind_page);
+} unwind_pages SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct profkit_unwind_info);
+} unwind_infos SEC(".maps");
 
 /* The mappings with tables of each process that userspace set up, by tgid. Allocated on insert
  * (4 KiB each), so only processes that were sampled cost memory. */
@@ -29,9 +44,9 @@ struct {
 } unwind_processes SEC(".maps");
 
 /* Binary-search steps: over a process's mappings (2^7 = PROFKIT_UNWIND_MAX_MAPPINGS) and over a
- * file's rows (userspace caps a table at 2^22 rows, UnwindTableLimits::max_rows). */
+ * page's rows (at most one per byte of a 4 KiB page: 2^12). */
 #define PROFKIT_UNWIND_MAPPING_STEPS 8
-#define PROFKIT_UNWIND_ROW_STEPS 24
+#define PROFKIT_UNWIND_ROW_STEPS 13
 /* x86-64 struct rt_sigframe at the signal trampoline's RSP: the ucontext's sigcontext starts at
  * +40 (after pretcode was popped by the handler's return: uc_flags, uc_link, uc_stack), and in it
  * rbp is word 10, rsp word 15, rip word 16. */
@@ -80,7 +95,7 @@ static long unwind_row_search_step(__u64 index, void *ctx) {
     search->failed = true;
     return 1;
   }
-  if (row->pc <= search->pc) {
+  if (row->pc_low <= search->pc) {
     search->lo = mid + 1;
   } else {
     search->hi = mid;
@@ -88,14 +103,27 @@ static long unwind_row_search_step(__u64 index, void *ctx) {
   return 0;
 }
 
-/* The row covering file address `pc` in rows [first, first + count), or NULL. */
-static __always_inline const struct profkit_unwind_row *unwind_find_row(__u32 first, __u32 count,
-                                                                        __u64 pc) {
-  struct unwind_search search = {.pc = pc, .lo = first, .hi = first + count};
+/* The rule covering file address `file_pc` of `mapping`'s file, or NULL outside its pages. */
+static __always_inline const struct profkit_unwind_info *unwind_find_info(
+    const struct profkit_unwind_mapping *mapping, __u64 file_pc) {
+  __u64 page_number = file_pc >> PROFKIT_UNWIND_PAGE_SHIFT;
+  if (page_number < mapping->page_base || page_number - mapping->page_base >= mapping->page_count) {
+    return NULL;
+  }
+  __u32 page_key = mapping->first_page + (__u32)(page_number - mapping->page_base);
+  const struct profkit_unwind_page *page = bpf_map_lookup_elem(&unwind_pages, &page_key);
+  if (!page) return NULL;
+  /* A page's first row is at its first byte, so the search always finds one. */
+  struct unwind_search search = {.pc = file_pc & (PROFKIT_UNWIND_PAGE_SIZE - 1),
+                                 .lo = page->first_row,
+                                 .hi = page->first_row + page->row_count};
   bpf_loop(PROFKIT_UNWIND_ROW_STEPS, unwind_row_search_step, &search, 0);
-  if (search.failed || search.lo == first) return NULL;
+  if (search.failed || search.lo == page->first_row) return NULL;
   __u32 found = search.lo - 1;
-  return bpf_map_lookup_elem(&unwind_rows, &found);
+  const struct profkit_unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &found);
+  if (!row) return NULL;
+  __u32 info_key = row->info;
+  return bpf_map_lookup_elem(&unwind_infos, &info_key);
 }
 
 static long unwind_mapping_search_step(__u64 index, void *ctx) {
@@ -172,11 +200,11 @@ static long unwind_step(__u64 index, void *ctx) {
     mapping = unwind_find_mapping(process, w->pc);
     w->mapping = mapping;
   }
-  const struct profkit_unwind_row *row = NULL;
+  const struct profkit_unwind_info *row = NULL;
   if (mapping) {
     /* A return address points after the call, possibly past the caller's last row. */
     __u64 file_pc = w->pc - mapping->bias - (w->exact_pc ? 0 : 1);
-    row = unwind_find_row(mapping->first_row, mapping->row_count, file_pc);
+    row = unwind_find_info(mapping, file_pc);
   }
   if (!row || row->kind == PROFKIT_UNWIND_NONE) {
     if (index == 0) w->leaf_by_frame_pointer = true;

@@ -209,11 +209,11 @@ struct profkit_process_event {
   char comm[PROFKIT_COMM_LEN];
 };
 
-/* Native unwinding from .eh_frame (README.md, "How native stacks are unwound"): one row of a file's
- * unwind table, built by userspace/unwind from the file's CFI. A row holds from `pc` up to the next
- * row's pc; rows of a file are sorted by pc and adjacent rows always differ. `pc` is the ELF
- * virtual address in the file (a mapping's address minus its load bias). The caller's return
- * address is always at CFA-8 (rows where CFI says otherwise are PROFKIT_UNWIND_UNSUPPORTED). */
+/* Native unwinding from .eh_frame (README.md, "How native stacks are unwound"). userspace/unwind
+ * reduces a file's CFI to rules by address range: from one address on, until the next, the
+ * caller's frame is found so. Addresses are ELF virtual addresses in the file (a mapping's address
+ * minus its load bias). The caller's return address is always at CFA-8 (rules where CFI says
+ * otherwise are PROFKIT_UNWIND_UNSUPPORTED). */
 enum profkit_unwind_kind {
   /* No FDE covers this address (a gap between functions): walk by frame pointer. */
   PROFKIT_UNWIND_NONE = 0,
@@ -235,22 +235,47 @@ enum profkit_unwind_kind {
 };
 #define PROFKIT_UNWIND_KIND_COUNT 7
 
-struct profkit_unwind_row {
-  __u32 pc;
+/* One rule (map unwind_infos). Files share rules: a few hundred distinct ones per file, so every
+ * table's rows name them by a 16-bit index into one array, filled as tables load and never
+ * shrunk. */
+struct profkit_unwind_info {
   __u8 kind; /* enum profkit_unwind_kind */
   /* The caller's RBP is saved at CFA + rbp_offset * 8; 0: RBP is unchanged by this frame. */
   __s8 rbp_offset;
   __u16 cfa_offset; /* in units of 8 bytes; PROFKIT_UNWIND_PLT: the RIP&15 threshold */
 };
+#define PROFKIT_UNWIND_MAX_INFOS 65536
 
-/* One executable mapping of a process whose file has an unwind table: rows
- * [first_row, first_row + row_count) of the unwind_rows map; file address = address - bias. */
+/* A table is cut into pages of 4 KiB of file addresses. Each page's rows start at its first byte
+ * (userspace repeats the rule in force there), so the row covering an address is found by a
+ * search among the rows of its page alone: at most 13 steps. */
+#define PROFKIT_UNWIND_PAGE_SHIFT 12
+#define PROFKIT_UNWIND_PAGE_SIZE (1u << PROFKIT_UNWIND_PAGE_SHIFT)
+
+/* One page (map unwind_pages): its rows are [first_row, first_row + row_count) of unwind_rows,
+ * sorted by pc_low, the first at pc_low 0. */
+struct profkit_unwind_page {
+  __u32 first_row;
+  __u32 row_count;
+};
+
+/* One row (map unwind_rows): from page address pc_low on, rule `info` of unwind_infos. */
+struct profkit_unwind_row {
+  __u16 pc_low;
+  __u16 info;
+};
+
+/* One executable mapping of a process whose file has an unwind table. File address = address -
+ * bias; its page (file address >> PROFKIT_UNWIND_PAGE_SHIFT) minus page_base indexes the file's
+ * pages [first_page, first_page + page_count) of unwind_pages; past them, no CFI. */
 struct profkit_unwind_mapping {
   __u64 start;
   __u64 end;
   __u64 bias;
-  __u32 first_row;
-  __u32 row_count;
+  __u32 first_page;
+  __u32 page_count;
+  __u32 page_base;
+  __u32 reserved;
 };
 
 /* Mappings kept per process (map unwind_processes, key = tgid); a power of two (the walker masks
@@ -290,9 +315,13 @@ static_assert(sizeof(struct profkit_python_process) == 72, "python process layou
 static_assert(sizeof(struct profkit_sample_header) % 8 == 0,
               "IPs after the header must be aligned");
 static_assert(sizeof(struct profkit_process_event) == 28, "process event layout changed");
-static_assert(sizeof(struct profkit_unwind_row) == 8, "unwind row layout changed");
-static_assert(sizeof(struct profkit_unwind_mapping) == 32, "unwind mapping layout changed");
-static_assert(sizeof(struct profkit_unwind_process) == 8 + 32 * PROFKIT_UNWIND_MAX_MAPPINGS,
+static_assert(sizeof(struct profkit_unwind_info) == 4, "unwind info layout changed");
+static_assert(sizeof(struct profkit_unwind_page) == 8, "unwind page layout changed");
+static_assert(sizeof(struct profkit_unwind_row) == 4, "unwind row layout changed");
+static_assert(PROFKIT_UNWIND_MAX_INFOS - 1 <= 0xffff, "a row's info index is 16 bits");
+static_assert(PROFKIT_UNWIND_PAGE_SIZE - 1 <= 0xffff, "a row's pc_low is 16 bits");
+static_assert(sizeof(struct profkit_unwind_mapping) == 40, "unwind mapping layout changed");
+static_assert(sizeof(struct profkit_unwind_process) == 8 + 40 * PROFKIT_UNWIND_MAX_MAPPINGS,
               "unwind process layout changed");
 #endif
 

@@ -152,14 +152,27 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes); err) {
     return Status::FromErrno("sizing the BPF ring buffer", -err);
   }
-  // The row array is sized once, here: BPF arrays cannot grow. One row when native unwinding is
-  // off (the map must exist; nothing registers processes with it then).
-  sampler->unwind_row_capacity_ = options.unwind_table_bytes / sizeof(profkit_unwind_row);
-  if (int err = bpf_map__set_max_entries(
-          skel->maps.unwind_rows,
-          static_cast<uint32_t>(std::max<size_t>(1, sampler->unwind_row_capacity_)));
+  // The unwind arrays are sized once, here: BPF arrays cannot grow. The table memory cap is shared
+  // 15:1 by rows and pages: a page (8 bytes) per 4 KiB of code, a row (4 bytes) per ~60 bytes of it
+  // (libc, libpython), so pages take ~3% of a table's bytes and the rows run out first. One entry
+  // each when native unwinding is off (the maps must exist; no process uses them then).
+  sampler->unwind_row_capacity_ = options.unwind_table_bytes / 16 * 15 / sizeof(profkit_unwind_row);
+  sampler->unwind_page_capacity_ = options.unwind_table_bytes / 16 / sizeof(profkit_unwind_page);
+  const auto at_least_one = [](size_t n) { return static_cast<uint32_t>(std::max<size_t>(1, n)); };
+  if (int err = bpf_map__set_max_entries(skel->maps.unwind_rows,
+                                         at_least_one(sampler->unwind_row_capacity_));
       err) {
-    return Status::FromErrno("sizing the BPF unwind table map", -err);
+    return Status::FromErrno("sizing the BPF unwind row map", -err);
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.unwind_pages,
+                                         at_least_one(sampler->unwind_page_capacity_));
+      err) {
+    return Status::FromErrno("sizing the BPF unwind page map", -err);
+  }
+  if (int err = bpf_map__set_max_entries(
+          skel->maps.unwind_infos, options.unwind_table_bytes > 0 ? PROFKIT_UNWIND_MAX_INFOS : 1);
+      err) {
+    return Status::FromErrno("sizing the BPF unwind rule map", -err);
   }
   if (int err = profkit_bpf__load(skel); err) return LoadError(-err);
 
@@ -286,26 +299,46 @@ void BpfSampler::UnregisterPythonProcess(uint32_t pid) {
   bpf_map__delete_elem(skel_->maps.python_processes, &pid, sizeof(pid), 0);
 }
 
-Status BpfSampler::WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) {
-  if (first_row > unwind_row_capacity_ || rows.size() > unwind_row_capacity_ - first_row) {
-    return Status::Internalf("rows [{}, +{}) outside the unwind table map of {} rows", first_row,
-                             rows.size(), unwind_row_capacity_);
+namespace {
+
+// Writes values[i] at index first + i of a BPF array of `capacity` entries, in batches: a
+// libc-sized table is tens of thousands of rows.
+template <typename T>
+Status WriteArray(bpf_map* map, size_t capacity, uint32_t first, std::span<const T> values,
+                  std::string_view what) {
+  if (first > capacity || values.size() > capacity - first) {
+    return Status::Internalf("{} [{}, +{}) outside the BPF map of {}", what, first, values.size(),
+                             capacity);
   }
-  // One batched update per chunk: a libc-sized table is tens of thousands of rows.
   constexpr size_t kChunk = 65536;
   std::vector<uint32_t> keys;
-  const int fd = bpf_map__fd(skel_->maps.unwind_rows);
-  for (size_t done = 0; done < rows.size(); done += kChunk) {
-    const size_t n = std::min(kChunk, rows.size() - done);
+  const int fd = bpf_map__fd(map);
+  for (size_t done = 0; done < values.size(); done += kChunk) {
+    const size_t n = std::min(kChunk, values.size() - done);
     keys.resize(n);
-    for (size_t i = 0; i < n; ++i) keys[i] = first_row + static_cast<uint32_t>(done + i);
+    for (size_t i = 0; i < n; ++i) keys[i] = first + static_cast<uint32_t>(done + i);
     __u32 count = static_cast<__u32>(n);
-    if (int err = bpf_map_update_batch(fd, keys.data(), rows.data() + done, &count, nullptr);
+    if (int err = bpf_map_update_batch(fd, keys.data(), values.data() + done, &count, nullptr);
         err != 0) {
-      return Status::FromErrno("writing unwind table rows to the BPF map", -err);
+      return Status::FromErrno(fmt::format("writing unwind table {} to the BPF map", what), -err);
     }
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status BpfSampler::WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) {
+  return WriteArray(skel_->maps.unwind_rows, unwind_row_capacity_, first_row, rows, "rows");
+}
+
+Status BpfSampler::WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) {
+  return WriteArray(skel_->maps.unwind_pages, unwind_page_capacity_, first_page, pages, "pages");
+}
+
+Status BpfSampler::WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) {
+  return WriteArray(skel_->maps.unwind_infos, size_t{PROFKIT_UNWIND_MAX_INFOS}, first_info, infos,
+                    "rules");
 }
 
 Status BpfSampler::SetProcess(uint32_t pid, const profkit_unwind_process& process) {

@@ -200,13 +200,13 @@ uint16_t PltThreshold(const Dwarf_Op* ops, size_t nops) {
   return shape ? static_cast<uint16_t>(ops[4].atom - DW_OP_lit0) : 0;
 }
 
-profkit_unwind_row Unsupported(uint64_t pc) {
-  return {static_cast<uint32_t>(pc), PROFKIT_UNWIND_UNSUPPORTED, 0, 0};
+UnwindRow Unsupported(uint64_t pc) {
+  return {static_cast<uint32_t>(pc), {PROFKIT_UNWIND_UNSUPPORTED, 0, 0}};
 }
 
 // The row libdw's CFI interpreter computed for one address range.
-profkit_unwind_row Classify(Dwarf_Frame* frame, uint64_t pc, int ra_register, bool signal) {
-  profkit_unwind_row row{static_cast<uint32_t>(pc), PROFKIT_UNWIND_UNSUPPORTED, 0, 0};
+profkit_unwind_info Classify(Dwarf_Frame* frame, int ra_register, bool signal) {
+  profkit_unwind_info row{PROFKIT_UNWIND_UNSUPPORTED, 0, 0};
   if (ra_register != kRegRip) return row;
   if (signal) {
     row.kind = PROFKIT_UNWIND_SIGNAL;
@@ -254,13 +254,9 @@ profkit_unwind_row Classify(Dwarf_Frame* frame, uint64_t pc, int ra_register, bo
   return row;
 }
 
-bool SameRule(const profkit_unwind_row& a, const profkit_unwind_row& b) {
-  return a.kind == b.kind && a.rbp_offset == b.rbp_offset && a.cfa_offset == b.cfa_offset;
-}
-
 struct FdeRows {
   FdeRange range;
-  std::vector<profkit_unwind_row> rows;
+  std::vector<UnwindRow> rows;
 };
 
 // The rows of one FDE, one per range libdw reports.
@@ -283,8 +279,8 @@ FdeRows RowsOf(Dwarf_CFI* cfi, const FdeRange& range, const UnwindTableLimits& l
     Dwarf_Addr end = 0;
     bool signal = false;
     const int ra_register = dwarf_frame_info(frame.get(), &start, &end, &signal);
-    profkit_unwind_row row = Classify(frame.get(), pc, ra_register, signal);
-    if (out.rows.empty() || !SameRule(out.rows.back(), row)) out.rows.push_back(row);
+    const UnwindRow row{static_cast<uint32_t>(pc), Classify(frame.get(), ra_register, signal)};
+    if (out.rows.empty() || !SameRule(out.rows.back().info, row.info)) out.rows.push_back(row);
     // A hostile or overlapping FDE could report a range that does not advance.
     if (end <= pc) break;
     pc = end;
@@ -408,10 +404,10 @@ Result<UnwindTable> BuildUnwindTable(Elf* elf, const UnwindTableLimits& limits) 
       continue;
     }
     if (!table.rows.empty() && fde.range.start > covered_end) {
-      table.rows.push_back({static_cast<uint32_t>(covered_end), PROFKIT_UNWIND_NONE, 0, 0});
+      table.rows.push_back({static_cast<uint32_t>(covered_end), {PROFKIT_UNWIND_NONE, 0, 0}});
     }
-    for (const profkit_unwind_row& row : fde.rows) {
-      if (!table.rows.empty() && SameRule(table.rows.back(), row)) continue;
+    for (const UnwindRow& row : fde.rows) {
+      if (!table.rows.empty() && SameRule(table.rows.back().info, row.info)) continue;
       table.rows.push_back(row);
     }
     covered_end = fde.range.end;
@@ -420,7 +416,7 @@ Result<UnwindTable> BuildUnwindTable(Elf* elf, const UnwindTableLimits& limits) 
     }
   }
   if (table.rows.empty()) return Status::NotFoundf("no usable FDE in {}", table.source);
-  table.rows.push_back({static_cast<uint32_t>(covered_end), PROFKIT_UNWIND_NONE, 0, 0});
+  table.rows.push_back({static_cast<uint32_t>(covered_end), {PROFKIT_UNWIND_NONE, 0, 0}});
   return table;
 }
 
@@ -455,10 +451,9 @@ std::optional<uint64_t> LoadBias(const std::vector<LoadSegment>& segments, uint6
   return std::nullopt;
 }
 
-const profkit_unwind_row* FindUnwindRow(std::span<const profkit_unwind_row> rows, uint64_t pc) {
-  auto it = std::upper_bound(
-      rows.begin(), rows.end(), pc,
-      [](uint64_t value, const profkit_unwind_row& row) { return value < row.pc; });
+const UnwindRow* FindUnwindRow(std::span<const UnwindRow> rows, uint64_t pc) {
+  auto it = std::upper_bound(rows.begin(), rows.end(), pc,
+                             [](uint64_t value, const UnwindRow& row) { return value < row.pc; });
   if (it == rows.begin()) return nullptr;
   return &*std::prev(it);
 }

@@ -19,10 +19,12 @@ size_t UnwindTableStore::FileKeyHash::operator()(const FileKey& k) const {
 }
 
 UnwindTableStore::UnwindTableStore(UnwindMaps& maps, UnwindStoreOptions options)
-    : maps_(maps), options_(std::move(options)) {
-  const size_t capacity = std::min<size_t>(maps_.row_capacity(), UINT32_MAX);
-  if (capacity > 0) free_rows_[0] = static_cast<uint32_t>(capacity);
-  counters_.row_capacity = capacity;
+    : maps_(maps),
+      options_(std::move(options)),
+      rows_(static_cast<uint32_t>(std::min<size_t>(maps_.row_capacity(), UINT32_MAX))),
+      pages_(static_cast<uint32_t>(std::min<size_t>(maps_.page_capacity(), UINT32_MAX))) {
+  counters_.row_capacity = rows_.capacity();
+  counters_.page_capacity = pages_.capacity();
   builder_ = std::thread([this] { Run(); });
 }
 
@@ -116,8 +118,10 @@ void UnwindTableStore::Apply(Request& request) {
     entries.push_back(profkit_unwind_mapping{.start = mapping.start,
                                              .end = mapping.end,
                                              .bias = *bias,
-                                             .first_row = file.first_row,
-                                             .row_count = file.row_count});
+                                             .first_page = file.first_page,
+                                             .page_count = file.page_count,
+                                             .page_base = file.page_base,
+                                             .reserved = 0});
   }
   // The new references are taken before the old ones are let go, so a file mapped before and
   // after keeps its table.
@@ -127,11 +131,7 @@ void UnwindTableStore::Apply(Request& request) {
     if (file == files_.end()) continue;
     if (--file->second.users[pid] <= 0) file->second.users.erase(pid);
     if (file->second.users.empty()) {
-      if (file->second.loaded) {
-        Free(file->second.first_row, file->second.row_count);
-        std::lock_guard lock(mutex_);
-        ++counters_.evicted;
-      }
+      Unload(file->second);
       files_.erase(file);
     }
   }
@@ -159,11 +159,7 @@ void UnwindTableStore::Release(uint32_t pid) {
     if (file == files_.end()) continue;
     file->second.users.erase(pid);
     if (!file->second.users.empty()) continue;
-    if (file->second.loaded) {
-      Free(file->second.first_row, file->second.row_count);
-      std::lock_guard lock(mutex_);
-      ++counters_.evicted;
-    }
+    Unload(file->second);
     files_.erase(file);
   }
   processes_.erase(it);
@@ -193,65 +189,76 @@ UnwindTableStore::FileEntry& UnwindTableStore::Load(const FileKey& key, const st
   ++counters_.tables_built;
   lock.unlock();
 
-  const auto rows = static_cast<uint32_t>(table->rows.size());
-  const std::optional<uint32_t> first = Allocate(rows);
-  if (!first) {
-    lock.lock();
-    ++counters_.capacity_exceeded;
-    lock.unlock();
-    if (!capacity_logged_) {
-      capacity_logged_ = true;
-      spdlog::warn(
-          "the BPF unwind tables are full ({} rows): {} and files loaded later are unwound by "
-          "frame pointer only; raise [ebpf] unwind_table_max_mb",
-          counters_.row_capacity, path);
-    }
-    return file;
-  }
-  if (Status status = maps_.WriteRows(*first, table->rows); !status.ok()) {
-    Free(*first, rows);
-    spdlog::warn("loading the unwind table of {}: {}", path, status.message());
+  Result<PackedUnwindTable> packed =
+      PackUnwindTable(table->rows, infos_, std::max<size_t>(1, pages_.capacity()));
+  if (!packed.ok()) {
     lock.lock();
     ++counters_.build_failures;
+    spdlog::debug("no unwind table for {}: {}", path, packed.status().message());
     return file;
   }
-  file.loaded = true;
-  file.first_row = *first;
-  file.row_count = rows;
-  file.segments = std::move(table->segments);
+  if (Place(file, *packed, path)) file.segments = std::move(table->segments);
   return file;
 }
 
-std::optional<uint32_t> UnwindTableStore::Allocate(uint32_t rows) {
-  for (auto it = free_rows_.begin(); it != free_rows_.end(); ++it) {
-    if (it->second < rows) continue;
-    const uint32_t first = it->first;
-    const uint32_t left = it->second - rows;
-    free_rows_.erase(it);
-    if (left > 0) free_rows_[first + rows] = left;
+bool UnwindTableStore::Place(FileEntry& file, const PackedUnwindTable& table,
+                             const std::string& path) {
+  const auto row_count = static_cast<uint32_t>(table.rows.size());
+  const auto page_count = static_cast<uint32_t>(table.pages.size());
+  const std::optional<uint32_t> first_row = rows_.Allocate(row_count);
+  const std::optional<uint32_t> first_page = first_row ? pages_.Allocate(page_count) : std::nullopt;
+  if (!first_page) {
+    if (first_row) rows_.Free(*first_row, row_count);
     std::lock_guard lock(mutex_);
-    counters_.rows_used += rows;
-    return first;
+    ++counters_.capacity_exceeded;
+    if (!capacity_logged_) {
+      capacity_logged_ = true;
+      spdlog::warn(
+          "the BPF unwind tables are full ({} rows, {} pages): {} and files loaded later are "
+          "unwound by frame pointer only; raise [ebpf] unwind_table_max_mb",
+          rows_.capacity(), pages_.capacity(), path);
+    }
+    return false;
   }
-  return std::nullopt;
+  // Rules first: the rows name them. A rule interned by a table that then failed is written too,
+  // so the array never has a hole below infos_written_.
+  std::vector<profkit_unwind_page> pages(table.pages);
+  for (profkit_unwind_page& page : pages) page.first_row += *first_row;
+  Status status = maps_.WriteInfos(static_cast<uint32_t>(infos_written_),
+                                   std::span(infos_.infos()).subspan(infos_written_));
+  if (status.ok()) infos_written_ = infos_.infos().size();
+  if (status.ok()) status = maps_.WriteRows(*first_row, table.rows);
+  if (status.ok()) status = maps_.WritePages(*first_page, pages);
+  if (!status.ok()) {
+    rows_.Free(*first_row, row_count);
+    pages_.Free(*first_page, page_count);
+    spdlog::warn("loading the unwind table of {}: {}", path, status.message());
+    std::lock_guard lock(mutex_);
+    ++counters_.build_failures;
+    return false;
+  }
+  file.loaded = true;
+  file.first_row = *first_row;
+  file.row_count = row_count;
+  file.first_page = *first_page;
+  file.page_count = page_count;
+  file.page_base = table.page_base;
+  std::lock_guard lock(mutex_);
+  counters_.rows_used = rows_.used();
+  counters_.pages_used = pages_.used();
+  counters_.rules = infos_written_;
+  return true;
 }
 
-void UnwindTableStore::Free(uint32_t first, uint32_t rows) {
-  auto [it, inserted] = free_rows_.emplace(first, rows);
-  // Coalesce with the following and the preceding free range.
-  if (auto next = std::next(it); next != free_rows_.end() && first + it->second == next->first) {
-    it->second += next->second;
-    free_rows_.erase(next);
-  }
-  if (it != free_rows_.begin()) {
-    auto prev = std::prev(it);
-    if (prev->first + prev->second == it->first) {
-      prev->second += it->second;
-      free_rows_.erase(it);
-    }
-  }
+void UnwindTableStore::Unload(FileEntry& file) {
+  if (!file.loaded) return;
+  rows_.Free(file.first_row, file.row_count);
+  pages_.Free(file.first_page, file.page_count);
+  file.loaded = false;
   std::lock_guard lock(mutex_);
-  counters_.rows_used -= rows;
+  counters_.rows_used = rows_.used();
+  counters_.pages_used = pages_.used();
+  ++counters_.evicted;
 }
 
 }  // namespace profkit::unwind

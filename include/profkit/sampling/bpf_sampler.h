@@ -65,9 +65,13 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
   };
 
   BpfSampler() = default;
-  // unwind::UnwindMaps: the unwind_rows and unwind_processes maps. Safe from any thread.
+  // unwind::UnwindMaps: the unwind_rows, unwind_pages, unwind_infos and unwind_processes maps.
+  // Safe from any thread.
   size_t row_capacity() const override { return unwind_row_capacity_; }
+  size_t page_capacity() const override { return unwind_page_capacity_; }
   Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) override;
+  Status WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) override;
+  Status WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) override;
   Status SetProcess(uint32_t pid, const profkit_unwind_process& process) override;
   void RemoveProcess(uint32_t pid) override;
 
@@ -87,6 +91,7 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
   int handled_in_poll_ = 0;
 
   size_t unwind_row_capacity_ = 0;
+  size_t unwind_page_capacity_ = 0;
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> process_events_{0};
   std::atomic<uint64_t> decode_errors_{0};

@@ -15,12 +15,13 @@ struct SamplerOptions {
   // Must be a power of two and a multiple of the page size; 0 = RingBufferBytesForCpus(the
   // number of possible CPUs), so a small host does not pin memory sized for a large one.
   size_t ring_buffer_bytes = 0;
-  // BPF memory for native unwind tables ([ebpf] unwind_table_max_mb), 8 bytes per row; 0 turns
-  // native unwinding off (frame-pointer stacks only).
+  // BPF memory for native unwind tables ([ebpf] unwind_table_max_mb): 4 bytes per row, 8 per
+  // 4 KiB page of code, plus a fixed 256 KiB of shared rules; 0 turns native unwinding off
+  // (frame-pointer stacks only).
   size_t unwind_table_bytes = size_t{32} << 20;
 };
 
-// Largest accepted unwind table memory: 2^28 rows, far above what a host's files need.
+// Largest accepted unwind table memory: ~2^29 rows, far above what a host's files need.
 inline constexpr size_t kMaxUnwindTableBytes = size_t{2} << 30;
 
 // Largest accepted ring buffer; above this the memory is better spent elsewhere.

@@ -14,10 +14,13 @@ namespace profkit::unwind {
 class UnwindMaps {
  public:
   virtual ~UnwindMaps() = default;
-  // Rows the row array holds (its size is fixed when the BPF programs load).
+  // Entries the row and page arrays hold (their sizes are fixed when the BPF programs load).
   virtual size_t row_capacity() const = 0;
-  // Writes rows[i] at index first_row + i.
+  virtual size_t page_capacity() const = 0;
+  // Writes rows[i] at index first_row + i of unwind_rows; pages and infos likewise.
   virtual Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) = 0;
+  virtual Status WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) = 0;
+  virtual Status WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) = 0;
   // Makes the walker unwind `pid` with these mappings (replacing what it had).
   virtual Status SetProcess(uint32_t pid, const profkit_unwind_process& process) = 0;
   // The walker goes back to bpf_get_stack() for `pid`; unknown pids are ignored.

@@ -1,5 +1,6 @@
 // A file's unwind table: its call frame information (.eh_frame, else .debug_frame) reduced to the
-// rows the BPF stack walker follows (struct profkit_unwind_row, include/profkit/bpf_abi.h).
+// rules the BPF stack walker follows, by address (struct profkit_unwind_info,
+// include/profkit/bpf_abi.h); packed_unwind_table.h cuts it into the walker's pages and rows.
 // Pure: reads the file through libelf/libdw, no BPF.
 #pragma once
 
@@ -34,9 +35,19 @@ struct LoadSegment {
   uint64_t size;    // p_filesz
 };
 
+// From file address `pc` on (until the next row's), the caller's frame is found by `info`.
+struct UnwindRow {
+  uint32_t pc;
+  profkit_unwind_info info;
+};
+
+inline bool SameRule(const profkit_unwind_info& a, const profkit_unwind_info& b) {
+  return a.kind == b.kind && a.rbp_offset == b.rbp_offset && a.cfa_offset == b.cfa_offset;
+}
+
 struct UnwindTable {
   // Sorted by pc, adjacent rows differ; the last row is PROFKIT_UNWIND_NONE (past the last FDE).
-  std::vector<profkit_unwind_row> rows;
+  std::vector<UnwindRow> rows;
   // Where the rows came from, for logs: ".eh_frame", ".debug_frame".
   std::string source;
   size_t fde_count = 0;
@@ -58,6 +69,6 @@ Result<UnwindTable> BuildUnwindTable(Elf* elf, const UnwindTableLimits& limits =
 
 // The row covering `pc` (a file address), the way the BPF walker finds it: the last row whose pc
 // is <= `pc`; nullptr below the first row. A PROFKIT_UNWIND_NONE row means no CFI covers `pc`.
-const profkit_unwind_row* FindUnwindRow(std::span<const profkit_unwind_row> rows, uint64_t pc);
+const UnwindRow* FindUnwindRow(std::span<const UnwindRow> rows, uint64_t pc);
 
 }  // namespace profkit::unwind

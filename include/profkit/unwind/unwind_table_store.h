@@ -1,8 +1,8 @@
 // The unwind tables of every executable file sampled processes map, kept in the BPF maps the native
 // walker reads: built once per file identity (device, inode, size, mtime) on a builder thread of
 // its own, shared by every process mapping the file, and evicted when no process maps it any more.
-// Bounded by the row array's capacity: a file whose table does not fit is left to frame pointers
-// (counted, logged once).
+// Bounded by the row and page arrays' capacities: a file whose table does not fit is left to frame
+// pointers (counted, logged once).
 //
 // Thread-safe: SetMappings and RemoveProcess only queue work (the ring-buffer reader calls them);
 // the builder thread reads the files and writes the maps.
@@ -12,7 +12,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "profkit/unwind/packed_unwind_table.h"
+#include "profkit/unwind/range_allocator.h"
 #include "profkit/unwind/unwind_maps.h"
 #include "profkit/unwind/unwind_table.h"
 
@@ -47,6 +48,9 @@ struct UnwindStoreCounters {
   uint64_t files = 0;              // files with a table loaded now
   uint64_t rows_used = 0;          // rows of the BPF row array in use
   uint64_t row_capacity = 0;       // its size ([ebpf] unwind_table_max_mb)
+  uint64_t pages_used = 0;         // entries of the BPF page array in use
+  uint64_t page_capacity = 0;      // its size
+  uint64_t rules = 0;              // distinct rules in the BPF info array (never freed)
   uint64_t tables_built = 0;       // since start
   uint64_t files_without_cfi = 0;  // files seen without usable CFI (frame pointers for them)
   uint64_t build_failures = 0;     // unreadable files, corrupt or oversized CFI
@@ -89,6 +93,9 @@ class UnwindTableStore {
     bool loaded = false;  // false: no CFI, too large or unreadable; frame pointers for it
     uint32_t first_row = 0;
     uint32_t row_count = 0;
+    uint32_t first_page = 0;
+    uint32_t page_count = 0;
+    uint32_t page_base = 0;
     std::vector<LoadSegment> segments;
     std::unordered_map<uint32_t, int> users;  // pid -> mappings of this file in it
   };
@@ -102,8 +109,9 @@ class UnwindTableStore {
   void Apply(Request& request);
   void Release(uint32_t pid);
   FileEntry& Load(const FileKey& key, const std::string& path);
-  std::optional<uint32_t> Allocate(uint32_t rows);
-  void Free(uint32_t first, uint32_t rows);
+  // Writes a packed table into free rows and pages; false (counted) when they do not fit.
+  bool Place(FileEntry& file, const PackedUnwindTable& table, const std::string& path);
+  void Unload(FileEntry& file);
 
   UnwindMaps& maps_;
   const UnwindStoreOptions options_;
@@ -119,7 +127,10 @@ class UnwindTableStore {
   // Builder thread only.
   std::unordered_map<FileKey, FileEntry, FileKeyHash> files_;
   std::unordered_map<uint32_t, std::vector<FileKey>> processes_;
-  std::map<uint32_t, uint32_t> free_rows_;  // first row -> count, coalesced
+  RangeAllocator rows_;
+  RangeAllocator pages_;
+  UnwindInfoSet infos_;
+  size_t infos_written_ = 0;  // infos_ entries already in the BPF array
   bool capacity_logged_ = false;
 
   std::thread builder_;  // last: started once everything above is constructed

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,12 +21,19 @@ constexpr char kLzma[] = "/usr/lib/x86_64-linux-gnu/liblzma.so.5";
 
 class FakeMaps final : public UnwindMaps {
  public:
-  explicit FakeMaps(size_t capacity) : rows_(capacity) {}
+  FakeMaps(size_t rows, size_t pages) : rows_(rows), pages_(pages) {}
   size_t row_capacity() const override { return rows_.size(); }
+  size_t page_capacity() const override { return pages_.size(); }
   Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) override {
+    return Write(rows_, first_row, rows);
+  }
+  Status WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) override {
+    return Write(pages_, first_page, pages);
+  }
+  Status WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) override {
     std::lock_guard lock(mutex_);
-    EXPECT_LE(first_row + rows.size(), rows_.size());
-    std::copy(rows.begin(), rows.end(), rows_.begin() + first_row);
+    EXPECT_EQ(first_info, infos_.size()) << "rules are appended, without holes";
+    infos_.insert(infos_.end(), infos.begin(), infos.end());
     return Status::Ok();
   }
   Status SetProcess(uint32_t pid, const profkit_unwind_process& process) override {
@@ -43,15 +51,34 @@ class FakeMaps final : public UnwindMaps {
     if (it == processes_.end()) return std::nullopt;
     return it->second;
   }
-  // The rows a mapping entry points at.
-  std::vector<profkit_unwind_row> Rows(const profkit_unwind_mapping& m) {
+  // The rule the BPF walker finds for file address `file_pc` of mapping `m`, through the maps'
+  // contents (bpf/native_unwinder.bpf.h, unwind_find_info).
+  std::optional<profkit_unwind_info> Rule(const profkit_unwind_mapping& m, uint64_t file_pc) {
     std::lock_guard lock(mutex_);
-    return {rows_.begin() + m.first_row, rows_.begin() + m.first_row + m.row_count};
+    const uint64_t page_number = file_pc >> PROFKIT_UNWIND_PAGE_SHIFT;
+    if (page_number < m.page_base || page_number - m.page_base >= m.page_count) return std::nullopt;
+    const profkit_unwind_page& page = pages_.at(m.first_page + (page_number - m.page_base));
+    const auto first = rows_.begin() + page.first_row;
+    const auto it = std::upper_bound(
+        first, first + page.row_count, file_pc & (PROFKIT_UNWIND_PAGE_SIZE - 1),
+        [](uint64_t pc, const profkit_unwind_row& row) { return pc < row.pc_low; });
+    if (it == first) return std::nullopt;
+    return infos_.at(std::prev(it)->info);
   }
 
  private:
+  template <typename T>
+  Status Write(std::vector<T>& array, uint32_t first, std::span<const T> values) {
+    std::lock_guard lock(mutex_);
+    EXPECT_LE(first + values.size(), array.size());
+    std::copy(values.begin(), values.end(), array.begin() + first);
+    return Status::Ok();
+  }
+
   std::mutex mutex_;
   std::vector<profkit_unwind_row> rows_;
+  std::vector<profkit_unwind_page> pages_;
+  std::vector<profkit_unwind_info> infos_;
   std::map<uint32_t, profkit_unwind_process> processes_;
 };
 
@@ -68,7 +95,7 @@ ExecMapping TextMapping(const std::string& path, uint64_t start) {
 }
 
 TEST(UnwindTableStoreTest, SharesOneTablePerFileAndEvictsItWhenUnmapped) {
-  FakeMaps maps(1 << 20);
+  FakeMaps maps(1 << 20, 1 << 16);
   UnwindTableStore store(maps);
   store.SetMappings(100, {TextMapping(kLibc, 0x7f0000000000), TextMapping(kLzma, 0x7f1000000000)});
   store.SetMappings(200, {TextMapping(kLibc, 0x7f2000000000)});
@@ -84,19 +111,20 @@ TEST(UnwindTableStoreTest, SharesOneTablePerFileAndEvictsItWhenUnmapped) {
   ASSERT_EQ(first->count, 2u);
   ASSERT_EQ(second->count, 1u);
   EXPECT_LT(first->mappings[0].start, first->mappings[1].start);  // sorted
-  EXPECT_EQ(first->mappings[0].first_row, second->mappings[0].first_row);
-  // A pc in the mapping minus the bias is a file address the table covers.
+  EXPECT_EQ(first->mappings[0].first_page, second->mappings[0].first_page);
+  // A pc in the mapping minus the bias is a file address the table covers: every row of libc's
+  // table is found through the maps, by both processes' (one) tables, next to liblzma's.
   const profkit_unwind_mapping& libc = second->mappings[0];
-  const std::vector<profkit_unwind_row> rows = maps.Rows(libc);
   Result<UnwindTable> table = BuildUnwindTable(kLibc);
   ASSERT_TRUE(table.ok());
-  EXPECT_EQ(rows.size(), table->rows.size());
-  const uint64_t file_pc = table->rows[rows.size() / 2].pc;
-  const profkit_unwind_row* found = FindUnwindRow(rows, file_pc);
-  ASSERT_NE(found, nullptr);
-  EXPECT_EQ(found->pc, file_pc);
+  for (const UnwindRow& row : table->rows) {
+    const std::optional<profkit_unwind_info> rule = maps.Rule(libc, row.pc);
+    ASSERT_TRUE(rule && SameRule(*rule, row.info)) << std::hex << row.pc;
+  }
+  const uint64_t file_pc = table->rows[table->rows.size() / 2].pc;
   EXPECT_GE(file_pc + libc.bias, libc.start);
   EXPECT_LT(file_pc + libc.bias, libc.end);
+  EXPECT_EQ(counters.pages_used, first->mappings[0].page_count + first->mappings[1].page_count);
 
   store.RemoveProcess(100);
   store.WaitIdle();
@@ -109,13 +137,17 @@ TEST(UnwindTableStoreTest, SharesOneTablePerFileAndEvictsItWhenUnmapped) {
   counters = store.counters();
   EXPECT_EQ(counters.files, 0u);
   EXPECT_EQ(counters.rows_used, 0u);
+  EXPECT_EQ(counters.pages_used, 0u);
   EXPECT_FALSE(maps.Process(200));
 }
 
 TEST(UnwindTableStoreTest, FallsBackWhenTheCapIsHit) {
   Result<UnwindTable> lzma = BuildUnwindTable(kLzma);
   ASSERT_TRUE(lzma.ok());
-  FakeMaps maps(lzma->rows.size() + 10);  // room for liblzma, not for libc
+  UnwindInfoSet infos;
+  Result<PackedUnwindTable> packed = PackUnwindTable(lzma->rows, infos, 1 << 20);
+  ASSERT_TRUE(packed.ok());
+  FakeMaps maps(packed->rows.size() + 10, 1 << 16);  // room for liblzma, not for libc
   UnwindTableStore store(maps);
   store.SetMappings(1, {TextMapping(kLzma, 0x10000000), TextMapping(kLibc, 0x20000000)});
   store.WaitIdle();
@@ -136,7 +168,7 @@ TEST(UnwindTableStoreTest, FilesWithoutCfiOrUnreadableAreSkipped) {
   testing::TempDir dir;
   const std::string garbage = dir.path() + "/garbage.so";
   { std::ofstream(garbage) << std::string(8192, '\x7f'); }
-  FakeMaps maps(1 << 16);
+  FakeMaps maps(1 << 16, 1 << 12);
   UnwindTableStore store(maps);
   store.SetMappings(
       7, {ExecMapping{.start = 0x1000, .end = 0x3000, .file_offset = 0, .open_path = garbage},

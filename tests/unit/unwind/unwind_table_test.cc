@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "profkit/unwind/unwind_table.h"
+
+#include "profkit/unwind/packed_unwind_table.h"
 #include "testing/ci.h"
 #include "testing/command.h"
 #include "testing/temp_dir.h"
@@ -184,49 +186,65 @@ void ExpectAgreesWithReadelf(const std::string& path, const UnwindTable& table,
                              Agreement* agreement) {
   const Oracle oracle = ReadOracle(path, table.source);
   EXPECT_GT(oracle.rows.size(), 0u) << path;
-  const std::span<const profkit_unwind_row> rows(table.rows);
+  const std::span<const UnwindRow> rows(table.rows);
   for (size_t i = 1; i < rows.size(); ++i) {
     ASSERT_LT(rows[i - 1].pc, rows[i].pc) << path << ": rows not sorted at " << i;
-    ASSERT_FALSE(rows[i - 1].kind == rows[i].kind && rows[i - 1].cfa_offset == rows[i].cfa_offset &&
-                 rows[i - 1].rbp_offset == rows[i].rbp_offset)
+    ASSERT_FALSE(SameRule(rows[i - 1].info, rows[i].info))
         << path << ": adjacent rows repeat at " << i;
   }
+  // What the BPF walker reads: the packed pages and rows must give the same rule everywhere.
+  UnwindInfoSet infos;
+  Result<PackedUnwindTable> packed = PackUnwindTable(rows, infos, size_t{1} << 20);
+  ASSERT_TRUE(packed.ok()) << packed.status().message();
+  const auto packed_rule = [&](uint64_t pc) -> std::optional<profkit_unwind_info> {
+    const std::optional<uint16_t> index = FindPackedInfo(*packed, pc);
+    if (!index) return std::nullopt;
+    return infos.infos().at(*index);
+  };
   size_t failures = 0;
   for (const OracleRow& row : oracle.rows) {
     int rbp_offset = 0;
     int cfa_offset = 0;
     const std::vector<int> kinds = ExpectedKinds(row, &rbp_offset, &cfa_offset);
     for (const uint64_t pc : {row.start, row.end - 1}) {
-      const profkit_unwind_row* found = FindUnwindRow(rows, pc);
+      const UnwindRow* found = FindUnwindRow(rows, pc);
       ASSERT_NE(found, nullptr) << path << std::hex << " pc " << pc;
-      bool ok = std::find(kinds.begin(), kinds.end(), found->kind) != kinds.end();
-      if (ok && (found->kind == PROFKIT_UNWIND_CFA_RSP || found->kind == PROFKIT_UNWIND_CFA_RBP)) {
-        ok = found->cfa_offset == cfa_offset && found->rbp_offset == rbp_offset;
+      const std::optional<profkit_unwind_info> from_pages = packed_rule(pc);
+      ASSERT_TRUE(from_pages && SameRule(*from_pages, found->info))
+          << path << std::hex << ": packed lookup differs at pc 0x" << pc;
+      bool ok = std::find(kinds.begin(), kinds.end(), found->info.kind) != kinds.end();
+      if (ok && (found->info.kind == PROFKIT_UNWIND_CFA_RSP ||
+                 found->info.kind == PROFKIT_UNWIND_CFA_RBP)) {
+        ok = found->info.cfa_offset == cfa_offset && found->info.rbp_offset == rbp_offset;
       }
-      if (ok && found->kind == PROFKIT_UNWIND_PLT) {
-        ok = found->cfa_offset == 10 || found->cfa_offset == 11;
+      if (ok && found->info.kind == PROFKIT_UNWIND_PLT) {
+        ok = found->info.cfa_offset == 10 || found->info.cfa_offset == 11;
       }
       if (!ok && ++failures <= 10) {
         ADD_FAILURE() << path << std::hex << ": pc 0x" << pc
                       << " readelf CFA=" << Column(row, "CFA") << " ra=" << Column(row, "ra")
                       << " rbp=" << Column(row, "rbp") << std::dec
-                      << "; table kind=" << int(found->kind) << " cfa_offset=" << found->cfa_offset
-                      << " rbp_offset=" << int(found->rbp_offset);
+                      << "; table kind=" << int(found->info.kind)
+                      << " cfa_offset=" << found->info.cfa_offset
+                      << " rbp_offset=" << int(found->info.rbp_offset);
       }
     }
-    const profkit_unwind_row* found = FindUnwindRow(rows, row.start);
+    const UnwindRow* found = FindUnwindRow(rows, row.start);
     ++agreement->rows;
-    if (found->kind == PROFKIT_UNWIND_PLT) ++agreement->plt_rows;
-    if (found->kind == PROFKIT_UNWIND_UNSUPPORTED) ++agreement->unsupported_rows;
+    if (found->info.kind == PROFKIT_UNWIND_PLT) ++agreement->plt_rows;
+    if (found->info.kind == PROFKIT_UNWIND_UNSUPPORTED) ++agreement->unsupported_rows;
   }
   // Between FDEs the table must say "no CFI", never extend the previous function's last row.
   std::map<uint64_t, bool> starts;
   for (const auto& [start, end] : oracle.fdes) starts[start] = true;
   for (const auto& [start, end] : oracle.fdes) {
     if (starts.count(end) != 0) continue;
-    const profkit_unwind_row* found = FindUnwindRow(rows, end);
+    const UnwindRow* found = FindUnwindRow(rows, end);
     ASSERT_NE(found, nullptr);
-    EXPECT_EQ(found->kind, PROFKIT_UNWIND_NONE) << path << std::hex << ": after FDE end 0x" << end;
+    const std::optional<profkit_unwind_info> from_pages = packed_rule(end);
+    EXPECT_TRUE(!from_pages || from_pages->kind == PROFKIT_UNWIND_NONE) << std::hex << end;
+    EXPECT_EQ(found->info.kind, PROFKIT_UNWIND_NONE)
+        << path << std::hex << ": after FDE end 0x" << end;
   }
   EXPECT_EQ(failures, 0u) << path;
 }
@@ -246,9 +264,8 @@ void ExpectFileAgrees(const std::string& path, bool expect_plt) {
   }
   // A real library is nearly all followable: only hand-written corners are not.
   EXPECT_LT(agreement.unsupported_rows * 100, agreement.rows) << path;
-  std::printf("%s: %zu FDEs, %zu readelf rows, %zu table rows (%zu bytes), %zu unsupported\n",
-              path.c_str(), table->fde_count, agreement.rows, table->rows.size(),
-              table->rows.size() * sizeof(profkit_unwind_row), agreement.unsupported_rows);
+  std::printf("%s: %zu FDEs, %zu readelf rows, %zu table rows, %zu unsupported\n", path.c_str(),
+              table->fde_count, agreement.rows, table->rows.size(), agreement.unsupported_rows);
 }
 
 TEST(UnwindTableTest, AgreesWithReadelfOnLibc) {
@@ -278,21 +295,21 @@ TEST(UnwindTableTest, MarksSignalTrampolineAndStackEnds) {
   ASSERT_TRUE(table.ok()) << table.status().message();
   size_t signal = 0;
   size_t end = 0;
-  for (const profkit_unwind_row& row : table->rows) {
-    signal += row.kind == PROFKIT_UNWIND_SIGNAL;
-    end += row.kind == PROFKIT_UNWIND_END;
+  for (const UnwindRow& row : table->rows) {
+    signal += row.info.kind == PROFKIT_UNWIND_SIGNAL;
+    end += row.info.kind == PROFKIT_UNWIND_END;
   }
   EXPECT_GE(signal, 1u);  // __restore_rt
   EXPECT_GE(end, 1u);     // clone3's child, start_thread's caller
 }
 
 TEST(UnwindTableTest, LookupBelowTheFirstRowFindsNothing) {
-  const std::vector<profkit_unwind_row> rows = {{0x1000, PROFKIT_UNWIND_CFA_RSP, 0, 1},
-                                                {0x1010, PROFKIT_UNWIND_NONE, 0, 0}};
+  const std::vector<UnwindRow> rows = {{0x1000, {PROFKIT_UNWIND_CFA_RSP, 0, 1}},
+                                       {0x1010, {PROFKIT_UNWIND_NONE, 0, 0}}};
   EXPECT_EQ(FindUnwindRow(rows, 0xfff), nullptr);
-  EXPECT_EQ(FindUnwindRow(rows, 0x1000)->kind, PROFKIT_UNWIND_CFA_RSP);
-  EXPECT_EQ(FindUnwindRow(rows, 0x100f)->kind, PROFKIT_UNWIND_CFA_RSP);
-  EXPECT_EQ(FindUnwindRow(rows, 0x1010)->kind, PROFKIT_UNWIND_NONE);
+  EXPECT_EQ(FindUnwindRow(rows, 0x1000)->info.kind, PROFKIT_UNWIND_CFA_RSP);
+  EXPECT_EQ(FindUnwindRow(rows, 0x100f)->info.kind, PROFKIT_UNWIND_CFA_RSP);
+  EXPECT_EQ(FindUnwindRow(rows, 0x1010)->info.kind, PROFKIT_UNWIND_NONE);
   EXPECT_EQ(FindUnwindRow({}, 0x1010), nullptr);
 }
 
@@ -350,10 +367,10 @@ TEST(UnwindTableTest, SurvivesCorruptCfi) {
     for (size_t i = 1; i < table->rows.size(); ++i) {
       ASSERT_LT(table->rows[i - 1].pc, table->rows[i].pc) << "round " << round;
     }
-    for (const profkit_unwind_row& row : table->rows) {
-      ASSERT_LT(row.kind, PROFKIT_UNWIND_KIND_COUNT);
+    for (const UnwindRow& row : table->rows) {
+      ASSERT_LT(row.info.kind, PROFKIT_UNWIND_KIND_COUNT);
     }
-    EXPECT_EQ(table->rows.back().kind, PROFKIT_UNWIND_NONE);
+    EXPECT_EQ(table->rows.back().info.kind, PROFKIT_UNWIND_NONE);
   }
 }
 
