@@ -16,7 +16,7 @@ struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, struct profkit_unwind_row);
+  __type(value, struct profkit_unwind_row_pair);
 } unwind_rows SEC(".maps");
 
 struct {
@@ -86,11 +86,18 @@ struct unwind_search {
   bool failed;
 };
 
+/* Row `index` of unwind_rows (two rows per array element). */
+static __always_inline const struct profkit_unwind_row *unwind_row_at(__u32 index) {
+  __u32 key = index >> 1;
+  const struct profkit_unwind_row_pair *pair = bpf_map_lookup_elem(&unwind_rows, &key);
+  return pair ? &pair->rows[index & 1] : NULL;
+}
+
 static long unwind_row_search_step(__u64 index, void *ctx) {
   struct unwind_search *search = ctx;
   if (search->lo >= search->hi) return 1;
   __u32 mid = search->lo + (search->hi - search->lo) / 2;
-  const struct profkit_unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &mid);
+  const struct profkit_unwind_row *row = unwind_row_at(mid);
   if (!row) {
     search->failed = true;
     return 1;
@@ -120,7 +127,7 @@ static __always_inline const struct profkit_unwind_info *unwind_find_info(
   bpf_loop(PROFKIT_UNWIND_ROW_STEPS, unwind_row_search_step, &search, 0);
   if (search.failed || search.lo == page->first_row) return NULL;
   __u32 found = search.lo - 1;
-  const struct profkit_unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &found);
+  const struct profkit_unwind_row *row = unwind_row_at(found);
   if (!row) return NULL;
   __u32 info_key = row->info;
   return bpf_map_lookup_elem(&unwind_infos, &info_key);

@@ -259,10 +259,17 @@ struct profkit_unwind_page {
   __u32 row_count;
 };
 
-/* One row (map unwind_rows): from page address pc_low on, rule `info` of unwind_infos. */
+/* One row: from page address pc_low on, rule `info` of unwind_infos. */
 struct profkit_unwind_row {
   __u16 pc_low;
   __u16 info;
+};
+
+/* The element of map unwind_rows: row i is rows[i & 1] of element i >> 1. A BPF array rounds
+ * every element up to 8 bytes, so one row per element would take 8. Userspace places every table
+ * at an even row. */
+struct profkit_unwind_row_pair {
+  struct profkit_unwind_row rows[2];
 };
 
 /* One executable mapping of a process whose file has an unwind table. File address = address -
@@ -318,6 +325,7 @@ static_assert(sizeof(struct profkit_process_event) == 28, "process event layout 
 static_assert(sizeof(struct profkit_unwind_info) == 4, "unwind info layout changed");
 static_assert(sizeof(struct profkit_unwind_page) == 8, "unwind page layout changed");
 static_assert(sizeof(struct profkit_unwind_row) == 4, "unwind row layout changed");
+static_assert(sizeof(struct profkit_unwind_row_pair) == 8, "a row pair fills one array element");
 static_assert(PROFKIT_UNWIND_MAX_INFOS - 1 <= 0xffff, "a row's info index is 16 bits");
 static_assert(PROFKIT_UNWIND_PAGE_SIZE - 1 <= 0xffff, "a row's pc_low is 16 bits");
 static_assert(sizeof(struct profkit_unwind_mapping) == 40, "unwind mapping layout changed");

@@ -156,11 +156,12 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   // 15:1 by rows and pages: a page (8 bytes) per 4 KiB of code, a row (4 bytes) per ~60 bytes of it
   // (libc, libpython), so pages take ~3% of a table's bytes and the rows run out first. One entry
   // each when native unwinding is off (the maps must exist; no process uses them then).
-  sampler->unwind_row_capacity_ = options.unwind_table_bytes / 16 * 15 / sizeof(profkit_unwind_row);
+  sampler->unwind_row_capacity_ =
+      options.unwind_table_bytes / 16 * 15 / sizeof(profkit_unwind_row_pair) * 2;
   sampler->unwind_page_capacity_ = options.unwind_table_bytes / 16 / sizeof(profkit_unwind_page);
   const auto at_least_one = [](size_t n) { return static_cast<uint32_t>(std::max<size_t>(1, n)); };
   if (int err = bpf_map__set_max_entries(skel->maps.unwind_rows,
-                                         at_least_one(sampler->unwind_row_capacity_));
+                                         at_least_one(sampler->unwind_row_capacity_ / 2));
       err) {
     return Status::FromErrno("sizing the BPF unwind row map", -err);
   }
@@ -329,7 +330,14 @@ Status WriteArray(bpf_map* map, size_t capacity, uint32_t first, std::span<const
 }  // namespace
 
 Status BpfSampler::WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) {
-  return WriteArray(skel_->maps.unwind_rows, unwind_row_capacity_, first_row, rows, "rows");
+  if (first_row % 2 != 0 || rows.size() % 2 != 0) {
+    return Status::Internalf("unwind rows [{}, +{}) do not fill whole row pairs", first_row,
+                             rows.size());
+  }
+  std::vector<profkit_unwind_row_pair> pairs(rows.size() / 2);
+  for (size_t i = 0; i < pairs.size(); ++i) pairs[i] = {{rows[2 * i], rows[2 * i + 1]}};
+  return WriteArray(skel_->maps.unwind_rows, unwind_row_capacity_ / 2, first_row / 2,
+                    std::span<const profkit_unwind_row_pair>(pairs), "rows");
 }
 
 Status BpfSampler::WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) {

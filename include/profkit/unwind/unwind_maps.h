@@ -14,7 +14,9 @@ namespace profkit::unwind {
 class UnwindMaps {
  public:
   virtual ~UnwindMaps() = default;
-  // Entries the row and page arrays hold (their sizes are fixed when the BPF programs load).
+  // Entries the row and page arrays hold (their sizes are fixed when the BPF programs load). Rows
+  // go in pairs (struct profkit_unwind_row_pair): the row capacity is even, and rows are written
+  // from an even index, an even number at a time.
   virtual size_t row_capacity() const = 0;
   virtual size_t page_capacity() const = 0;
   // Writes rows[i] at index first_row + i of unwind_rows; pages and infos likewise.
