@@ -21,9 +21,9 @@ size_t UnwindTableStore::FileKeyHash::operator()(const FileKey& k) const {
 UnwindTableStore::UnwindTableStore(UnwindMaps& maps, UnwindStoreOptions options)
     : maps_(maps),
       options_(std::move(options)),
-      rows_(static_cast<uint32_t>(std::min<size_t>(maps_.row_capacity(), UINT32_MAX))),
+      row_pairs_(static_cast<uint32_t>(std::min<size_t>(maps_.row_capacity() / 2, UINT32_MAX))),
       pages_(static_cast<uint32_t>(std::min<size_t>(maps_.page_capacity(), UINT32_MAX))) {
-  counters_.row_capacity = rows_.capacity();
+  counters_.row_capacity = uint64_t{row_pairs_.capacity()} * 2;
   counters_.page_capacity = pages_.capacity();
   builder_ = std::thread([this] { Run(); });
 }
@@ -130,10 +130,7 @@ void UnwindTableStore::Apply(Request& request) {
     auto file = files_.find(key);
     if (file == files_.end()) continue;
     if (--file->second.users[pid] <= 0) file->second.users.erase(pid);
-    if (file->second.users.empty()) {
-      Unload(file->second);
-      files_.erase(file);
-    }
+    if (file->second.users.empty()) KeepUnused(file->first, file->second);
   }
 
   std::sort(entries.begin(), entries.end(),
@@ -158,17 +155,50 @@ void UnwindTableStore::Release(uint32_t pid) {
     auto file = files_.find(key);
     if (file == files_.end()) continue;
     file->second.users.erase(pid);
-    if (!file->second.users.empty()) continue;
-    Unload(file->second);
-    files_.erase(file);
+    if (file->second.users.empty()) KeepUnused(file->first, file->second);
   }
   processes_.erase(it);
+}
+
+void UnwindTableStore::KeepUnused(const FileKey& key, FileEntry& file) {
+  file.unused_since = ++unused_sequence_;
+  unused_.emplace(file.unused_since, key);
+  while (unused_.size() > options_.max_unused_files) EvictOldestUnused();
+  UpdateFileCounters();
+}
+
+bool UnwindTableStore::EvictOldestUnused() {
+  if (unused_.empty()) return false;
+  auto oldest = unused_.begin();
+  auto file = files_.find(oldest->second);
+  unused_.erase(oldest);
+  if (file != files_.end()) {
+    if (file->second.loaded) {
+      row_pairs_.Free(file->second.first_row / 2, file->second.row_count / 2);
+      pages_.Free(file->second.first_page, file->second.page_count);
+      std::lock_guard lock(mutex_);
+      ++counters_.evicted;
+    }
+    files_.erase(file);
+  }
+  return true;
+}
+
+void UnwindTableStore::UpdateFileCounters() {
+  std::lock_guard lock(mutex_);
+  counters_.rows_used = row_pairs_.used() * 2;
+  counters_.pages_used = pages_.used();
+  counters_.unused_files = unused_.size();
 }
 
 UnwindTableStore::FileEntry& UnwindTableStore::Load(const FileKey& key, const std::string& path) {
   auto [it, inserted] = files_.try_emplace(key);
   FileEntry& file = it->second;
-  if (!inserted) return file;
+  if (!inserted) {
+    // Mapped again while kept unused: in use from now on, nothing to build.
+    if (file.users.empty() && unused_.erase(file.unused_since) > 0) UpdateFileCounters();
+    return file;
+  }
 
   const auto started = std::chrono::steady_clock::now();
   Result<UnwindTable> table = BuildUnwindTable(path, options_.limits);
@@ -201,14 +231,31 @@ UnwindTableStore::FileEntry& UnwindTableStore::Load(const FileKey& key, const st
   return file;
 }
 
+std::optional<std::pair<uint32_t, uint32_t>> UnwindTableStore::Allocate(uint32_t pair_count,
+                                                                        uint32_t page_count) {
+  // Tables no process maps are kept until their space is needed (the BPF arrays are allocated in
+  // full at load, so keeping them costs nothing): a compiler that runs again a moment after its
+  // last instance exited finds its table loaded.
+  do {
+    const std::optional<uint32_t> first_pair = row_pairs_.Allocate(pair_count);
+    if (!first_pair) continue;
+    if (const std::optional<uint32_t> first_page = pages_.Allocate(page_count)) {
+      return std::pair{*first_pair, *first_page};
+    }
+    row_pairs_.Free(*first_pair, pair_count);
+  } while (EvictOldestUnused());
+  return std::nullopt;
+}
+
 bool UnwindTableStore::Place(FileEntry& file, const PackedUnwindTable& table,
                              const std::string& path) {
-  const auto row_count = static_cast<uint32_t>(table.rows.size());
+  // Rows are placed by pairs (UnwindMaps): an odd table gets a padding row no page points at.
+  std::vector<profkit_unwind_row> rows(table.rows);
+  if (rows.size() % 2 != 0) rows.push_back(rows.back());
+  const auto pair_count = static_cast<uint32_t>(rows.size() / 2);
   const auto page_count = static_cast<uint32_t>(table.pages.size());
-  const std::optional<uint32_t> first_row = rows_.Allocate(row_count);
-  const std::optional<uint32_t> first_page = first_row ? pages_.Allocate(page_count) : std::nullopt;
-  if (!first_page) {
-    if (first_row) rows_.Free(*first_row, row_count);
+  const std::optional<std::pair<uint32_t, uint32_t>> space = Allocate(pair_count, page_count);
+  if (!space) {
     std::lock_guard lock(mutex_);
     ++counters_.capacity_exceeded;
     if (!capacity_logged_) {
@@ -216,49 +263,41 @@ bool UnwindTableStore::Place(FileEntry& file, const PackedUnwindTable& table,
       spdlog::warn(
           "the BPF unwind tables are full ({} rows, {} pages): {} and files loaded later are "
           "unwound by frame pointer only; raise [ebpf] unwind_table_max_mb",
-          rows_.capacity(), pages_.capacity(), path);
+          uint64_t{row_pairs_.capacity()} * 2, pages_.capacity(), path);
     }
     return false;
   }
   // Rules first: the rows name them. A rule interned by a table that then failed is written too,
   // so the array never has a hole below infos_written_.
+  const auto [first_pair, first_page] = *space;
+  const uint32_t first_row = first_pair * 2;
   std::vector<profkit_unwind_page> pages(table.pages);
-  for (profkit_unwind_page& page : pages) page.first_row += *first_row;
+  for (profkit_unwind_page& page : pages) page.first_row += first_row;
   Status status = maps_.WriteInfos(static_cast<uint32_t>(infos_written_),
                                    std::span(infos_.infos()).subspan(infos_written_));
   if (status.ok()) infos_written_ = infos_.infos().size();
-  if (status.ok()) status = maps_.WriteRows(*first_row, table.rows);
-  if (status.ok()) status = maps_.WritePages(*first_page, pages);
+  if (status.ok()) status = maps_.WriteRows(first_row, rows);
+  if (status.ok()) status = maps_.WritePages(first_page, pages);
   if (!status.ok()) {
-    rows_.Free(*first_row, row_count);
-    pages_.Free(*first_page, page_count);
+    row_pairs_.Free(first_pair, pair_count);
+    pages_.Free(first_page, page_count);
     spdlog::warn("loading the unwind table of {}: {}", path, status.message());
     std::lock_guard lock(mutex_);
     ++counters_.build_failures;
     return false;
   }
   file.loaded = true;
-  file.first_row = *first_row;
-  file.row_count = row_count;
-  file.first_page = *first_page;
+  file.first_row = first_row;
+  file.row_count = static_cast<uint32_t>(rows.size());
+  file.first_page = first_page;
   file.page_count = page_count;
   file.page_base = table.page_base;
-  std::lock_guard lock(mutex_);
-  counters_.rows_used = rows_.used();
-  counters_.pages_used = pages_.used();
-  counters_.rules = infos_written_;
+  {
+    std::lock_guard lock(mutex_);
+    counters_.rules = infos_written_;
+  }
+  UpdateFileCounters();
   return true;
-}
-
-void UnwindTableStore::Unload(FileEntry& file) {
-  if (!file.loaded) return;
-  rows_.Free(file.first_row, file.row_count);
-  pages_.Free(file.first_page, file.page_count);
-  file.loaded = false;
-  std::lock_guard lock(mutex_);
-  counters_.rows_used = rows_.used();
-  counters_.pages_used = pages_.used();
-  ++counters_.evicted;
 }
 
 }  // namespace profkit::unwind

@@ -1,6 +1,7 @@
 // The unwind tables of every executable file sampled processes map, kept in the BPF maps the native
 // walker reads: built once per file identity (device, inode, size, mtime) on a builder thread of
-// its own, shared by every process mapping the file, and evicted when no process maps it any more.
+// its own, shared by every process mapping the file, and kept when no process maps it any more
+// until its space is needed.
 // Bounded by the row and page arrays' capacities: a file whose table does not fit is left to frame
 // pointers (counted, logged once).
 //
@@ -12,11 +13,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "profkit/unwind/packed_unwind_table.h"
@@ -40,12 +43,16 @@ struct UnwindStoreOptions {
   // Requests waiting for the builder; beyond it new ones are dropped (those processes keep
   // frame-pointer stacks until their mappings are read again).
   size_t max_pending = 4096;
+  // Files mapped by no process whose entries (a table, or the knowledge that there is none) are
+  // kept for when they are mapped again.
+  size_t max_unused_files = 1024;
   UnwindTableLimits limits;
 };
 
 struct UnwindStoreCounters {
   uint64_t processes = 0;          // processes unwound with tables now
-  uint64_t files = 0;              // files with a table loaded now
+  uint64_t files = 0;              // files with a table loaded now, in use or kept
+  uint64_t unused_files = 0;       // files kept that no process maps (tables or not)
   uint64_t rows_used = 0;          // rows of the BPF row array in use
   uint64_t row_capacity = 0;       // its size ([ebpf] unwind_table_max_mb)
   uint64_t pages_used = 0;         // entries of the BPF page array in use
@@ -55,7 +62,7 @@ struct UnwindStoreCounters {
   uint64_t files_without_cfi = 0;  // files seen without usable CFI (frame pointers for them)
   uint64_t build_failures = 0;     // unreadable files, corrupt or oversized CFI
   uint64_t capacity_exceeded = 0;  // tables that did not fit in the row array
-  uint64_t evicted = 0;            // tables dropped because no process maps their file any more
+  uint64_t evicted = 0;            // unused tables dropped for space or over max_unused_files
   uint64_t dropped_requests = 0;   // over max_pending
   uint64_t build_ns = 0;           // time spent building tables
 };
@@ -90,14 +97,15 @@ class UnwindTableStore {
     size_t operator()(const FileKey& k) const;
   };
   struct FileEntry {
-    bool loaded = false;  // false: no CFI, too large or unreadable; frame pointers for it
-    uint32_t first_row = 0;
-    uint32_t row_count = 0;
+    bool loaded = false;     // false: no CFI, too large or unreadable; frame pointers for it
+    uint32_t first_row = 0;  // even
+    uint32_t row_count = 0;  // even: with the padding row of an odd table
     uint32_t first_page = 0;
     uint32_t page_count = 0;
     uint32_t page_base = 0;
     std::vector<LoadSegment> segments;
     std::unordered_map<uint32_t, int> users;  // pid -> mappings of this file in it
+    uint64_t unused_since = 0;                // its key in unused_ while users is empty
   };
   struct Request {
     uint32_t pid;
@@ -111,7 +119,15 @@ class UnwindTableStore {
   FileEntry& Load(const FileKey& key, const std::string& path);
   // Writes a packed table into free rows and pages; false (counted) when they do not fit.
   bool Place(FileEntry& file, const PackedUnwindTable& table, const std::string& path);
-  void Unload(FileEntry& file);
+  // {first row pair, first page} of free space, evicting unused tables for it; nullopt when even
+  // that is not enough.
+  std::optional<std::pair<uint32_t, uint32_t>> Allocate(uint32_t pair_count, uint32_t page_count);
+  // `file` is mapped by no process any more: kept loaded, oldest evicted first when space is
+  // needed or more than max_unused_files are kept.
+  void KeepUnused(const FileKey& key, FileEntry& file);
+  // Frees the rows and pages of the file unused the longest; false when none is.
+  bool EvictOldestUnused();
+  void UpdateFileCounters();
 
   UnwindMaps& maps_;
   const UnwindStoreOptions options_;
@@ -127,7 +143,9 @@ class UnwindTableStore {
   // Builder thread only.
   std::unordered_map<FileKey, FileEntry, FileKeyHash> files_;
   std::unordered_map<uint32_t, std::vector<FileKey>> processes_;
-  RangeAllocator rows_;
+  std::map<uint64_t, FileKey> unused_;  // files no process maps, oldest first
+  uint64_t unused_sequence_ = 0;
+  RangeAllocator row_pairs_;  // in pairs of rows (UnwindMaps)
   RangeAllocator pages_;
   UnwindInfoSet infos_;
   size_t infos_written_ = 0;  // infos_ entries already in the BPF array

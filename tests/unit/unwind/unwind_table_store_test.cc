@@ -25,6 +25,8 @@ class FakeMaps final : public UnwindMaps {
   size_t row_capacity() const override { return rows_.size(); }
   size_t page_capacity() const override { return pages_.size(); }
   Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) override {
+    EXPECT_EQ(first_row % 2, 0u) << "rows are placed in whole pairs";
+    EXPECT_EQ(rows.size() % 2, 0u);
     return Write(rows_, first_row, rows);
   }
   Status WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) override {
@@ -94,7 +96,7 @@ ExecMapping TextMapping(const std::string& path, uint64_t start) {
                      .open_path = path};
 }
 
-TEST(UnwindTableStoreTest, SharesOneTablePerFileAndEvictsItWhenUnmapped) {
+TEST(UnwindTableStoreTest, SharesOneTablePerFileAndKeepsItWhenUnmapped) {
   FakeMaps maps(1 << 20, 1 << 16);
   UnwindTableStore store(maps);
   store.SetMappings(100, {TextMapping(kLibc, 0x7f0000000000), TextMapping(kLzma, 0x7f1000000000)});
@@ -129,16 +131,63 @@ TEST(UnwindTableStoreTest, SharesOneTablePerFileAndEvictsItWhenUnmapped) {
   store.RemoveProcess(100);
   store.WaitIdle();
   counters = store.counters();
-  EXPECT_EQ(counters.files, 1u);  // liblzma evicted, libc still mapped by 200
-  EXPECT_EQ(counters.evicted, 1u);
+  EXPECT_EQ(counters.files, 2u);  // liblzma kept, unused; libc still mapped by 200
+  EXPECT_EQ(counters.unused_files, 1u);
+  EXPECT_EQ(counters.evicted, 0u);
   EXPECT_FALSE(maps.Process(100));
   store.SetMappings(200, {});  // 200 unmapped everything
   store.WaitIdle();
   counters = store.counters();
-  EXPECT_EQ(counters.files, 0u);
-  EXPECT_EQ(counters.rows_used, 0u);
-  EXPECT_EQ(counters.pages_used, 0u);
+  EXPECT_EQ(counters.unused_files, 2u);
   EXPECT_FALSE(maps.Process(200));
+  // Mapped again: the kept table serves, nothing is built.
+  store.SetMappings(300, {TextMapping(kLzma, 0x7f3000000000)});
+  store.WaitIdle();
+  counters = store.counters();
+  EXPECT_EQ(counters.tables_built, 2u);
+  EXPECT_EQ(counters.unused_files, 1u);
+  ASSERT_TRUE(maps.Process(300));
+  Result<UnwindTable> lzma = BuildUnwindTable(kLzma);
+  ASSERT_TRUE(lzma.ok());
+  for (const UnwindRow& row : lzma->rows) {
+    const std::optional<profkit_unwind_info> rule =
+        maps.Rule(maps.Process(300)->mappings[0], row.pc);
+    ASSERT_TRUE(rule && SameRule(*rule, row.info)) << std::hex << row.pc;
+  }
+}
+
+TEST(UnwindTableStoreTest, UnusedTablesGiveWayWhenSpaceIsNeeded) {
+  UnwindInfoSet infos;
+  Result<UnwindTable> libc = BuildUnwindTable(kLibc);
+  ASSERT_TRUE(libc.ok());
+  Result<PackedUnwindTable> packed = PackUnwindTable(libc->rows, infos, 1 << 20);
+  ASSERT_TRUE(packed.ok());
+  FakeMaps maps(packed->rows.size() + 64, 1 << 16);  // room for libc alone
+  UnwindTableStore store(maps);
+  store.SetMappings(1, {TextMapping(kLzma, 0x10000000)});
+  store.RemoveProcess(1);  // liblzma kept, unused
+  store.SetMappings(2, {TextMapping(kLibc, 0x20000000)});
+  store.WaitIdle();
+  const UnwindStoreCounters counters = store.counters();
+  EXPECT_EQ(counters.evicted, 1u) << "liblzma gave its rows to libc";
+  EXPECT_EQ(counters.capacity_exceeded, 0u);
+  EXPECT_EQ(counters.unused_files, 0u);
+  ASSERT_TRUE(maps.Process(2));
+  EXPECT_EQ(maps.Process(2)->count, 1u);
+}
+
+TEST(UnwindTableStoreTest, KeepsABoundedNumberOfUnusedFiles) {
+  FakeMaps maps(1 << 20, 1 << 16);
+  UnwindTableStore store(maps, {.max_unused_files = 1});
+  store.SetMappings(1, {TextMapping(kLzma, 0x10000000)});
+  store.SetMappings(2, {TextMapping(kLibc, 0x20000000)});
+  store.RemoveProcess(1);
+  store.RemoveProcess(2);
+  store.WaitIdle();
+  const UnwindStoreCounters counters = store.counters();
+  EXPECT_EQ(counters.unused_files, 1u);
+  EXPECT_EQ(counters.evicted, 1u);
+  EXPECT_EQ(counters.files, 1u);
 }
 
 TEST(UnwindTableStoreTest, FallsBackWhenTheCapIsHit) {
@@ -157,7 +206,7 @@ TEST(UnwindTableStoreTest, FallsBackWhenTheCapIsHit) {
   const auto process = maps.Process(1);
   ASSERT_TRUE(process);
   EXPECT_EQ(process->count, 1u);  // libc left to frame pointers
-  // Evicted rows are reused.
+  // The rows of a table let go are reused.
   store.RemoveProcess(1);
   store.SetMappings(2, {TextMapping(kLzma, 0x10000000)});
   store.WaitIdle();
