@@ -12,9 +12,12 @@
 /* Every row of every loaded table, their pages and the rules they share, written by userspace
  * (UnwindTableStore, userspace/unwind/packed_unwind_table.cc). The row and page arrays are sized
  * by the configured cap ([ebpf] unwind_table_max_mb) before load. */
+/* Memory-mapped by userspace, which copies a table in with memcpy: the update syscalls it replaces
+ * were the agent's largest cost during a C++ build (a compiler's table is ~2M rows). */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
+  __uint(map_flags, BPF_F_MMAPABLE);
   __type(key, __u32);
   __type(value, struct profkit_unwind_row_pair);
 } unwind_rows SEC(".maps");
@@ -22,6 +25,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
+  __uint(map_flags, BPF_F_MMAPABLE);
   __type(key, __u32);
   __type(value, struct profkit_unwind_page);
 } unwind_pages SEC(".maps");

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -176,6 +177,8 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
     return Status::FromErrno("sizing the BPF unwind rule map", -err);
   }
   if (int err = profkit_bpf__load(skel); err) return LoadError(-err);
+  PROFKIT_ASSIGN_OR_RETURN(sampler->unwind_rows_, MapArray(skel->maps.unwind_rows));
+  PROFKIT_ASSIGN_OR_RETURN(sampler->unwind_pages_, MapArray(skel->maps.unwind_pages));
 
   // Created before attaching so no record written from the first sample on is missed.
   ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSampler::HandleRecord,
@@ -334,14 +337,38 @@ Status BpfSampler::WriteRows(uint32_t first_row, std::span<const profkit_unwind_
     return Status::Internalf("unwind rows [{}, +{}) do not fill whole row pairs", first_row,
                              rows.size());
   }
-  std::vector<profkit_unwind_row_pair> pairs(rows.size() / 2);
-  for (size_t i = 0; i < pairs.size(); ++i) pairs[i] = {{rows[2 * i], rows[2 * i + 1]}};
-  return WriteArray(skel_->maps.unwind_rows, unwind_row_capacity_ / 2, first_row / 2,
-                    std::span<const profkit_unwind_row_pair>(pairs), "rows");
+  // A pair is two rows in order and the array's elements are contiguous: the mapped array is the
+  // row array.
+  return CopyToMapped(unwind_rows_, first_row, rows, "rows");
 }
 
 Status BpfSampler::WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) {
-  return WriteArray(skel_->maps.unwind_pages, unwind_page_capacity_, first_page, pages, "pages");
+  return CopyToMapped(unwind_pages_, first_page, pages, "pages");
+}
+
+Result<BpfSampler::MappedArray> BpfSampler::MapArray(bpf_map* map) {
+  const size_t bytes = static_cast<size_t>(bpf_map__value_size(map)) * bpf_map__max_entries(map);
+  void* address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+  if (address == MAP_FAILED) {
+    return Status::FromErrno(fmt::format("mapping the BPF array {}", bpf_map__name(map)), errno);
+  }
+  return MappedArray(address, bytes);
+}
+
+template <typename T>
+Status BpfSampler::CopyToMapped(const MappedArray& array, uint32_t first, std::span<const T> values,
+                                std::string_view what) {
+  const size_t capacity = array.bytes() / sizeof(T);
+  if (first > capacity || values.size() > capacity - first) {
+    return Status::Internalf("unwind table {} [{}, +{}) outside the BPF map of {}", what, first,
+                             values.size(), capacity);
+  }
+  std::memcpy(static_cast<T*>(array.address()) + first, values.data(), values.size_bytes());
+  return Status::Ok();
+}
+
+BpfSampler::MappedArray::~MappedArray() {
+  if (address_ != nullptr) munmap(address_, bytes_);
 }
 
 Status BpfSampler::WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) {
