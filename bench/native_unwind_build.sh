@@ -86,9 +86,7 @@ shmem=$(awk '/RssShmem/ {print $2}' "/proc/$agent/status")
 kill -INT "$agent"; wait "$agent" || true; agent=""
 hz=$(getconf CLK_TCK)
 python3 -c "print(f'agent CPU: {100 * ($ticks1 - $ticks0) / $hz / ($t1 - $t0):.2f}% of a core')"
-# The unwind row and page arrays are mapped into the agent (RssShmem): kernel memory counted in
-# "BPF map memory" too, not the agent's own.
-echo "agent peak RSS: $((hwm / 1024)) MiB; at the end: anonymous $((anon / 1024)) MiB, BPF arrays mapped $((shmem / 1024)) MiB"
+echo "agent peak RSS: $((hwm / 1024)) MiB; at the end: anonymous $((anon / 1024)) MiB, shared $((shmem / 1024)) MiB"
 echo "BPF map memory: $(($maps / 1048576)) MiB"
 echo "compile steps in ${seconds}s: $steps_profkit (alone: $steps_alone)"
 grep -E "native unwinding counters" "$work/agent.log" | tail -1 | sed -E 's/.*counters: //'
