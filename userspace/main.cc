@@ -164,6 +164,14 @@ int main(int argc, char** argv) {
   bool frame_pointers_only = false;
   record->add_flag("--frame-pointers-only", frame_pointers_only,
                    "Walk user stacks by frame pointer only (no .eh_frame unwind tables)");
+  record->add_flag("--off-cpu", record_options.off_cpu,
+                   "Also record where threads wait off CPU (off-cpu and wall sample types)");
+  std::string sample_type;
+  record
+      ->add_option("--sample-type", sample_type,
+                   "The value collapsed, speedscope and svg write: samples, cpu, off-cpu, "
+                   "off-cpu-events or wall (default: samples; wall with --off-cpu)")
+      ->check(CLI::IsMember({"samples", "cpu", "off-cpu", "off-cpu-events", "wall"}));
   record->add_option("command", record_options.command, "Command to start and profile, after --");
 
   profkit::record::ConvertOptions convert_options;
@@ -223,6 +231,9 @@ int main(int argc, char** argv) {
     record_options.native_unwinding = !frame_pointers_only;
     record_options.view = format.empty() ? profkit::profile::ViewFormatOfPath(record_options.output)
                                          : profkit::profile::ParseViewFormat(format);
+    if (!sample_type.empty()) {
+      record_options.sample_type = profkit::pipeline::ParseStackValueType(sample_type);
+    }
     if (record_options.pids.empty() && record_options.command.empty()) {
       return Usage("record: give --pid PID or a command after --");
     }
