@@ -42,26 +42,27 @@ const volatile bool off_cpu_kernel_threads = false;
 /* The agent's own process (its tgid as the kernel numbers it): its waits are not the host's. */
 const volatile __u32 agent_tgid = 0;
 
-/* Switch-out time (the OFF_CPU record's ktime_ns) of each recorded thread now off CPU, by thread
- * id. One entry per recorded sleeping thread; a full map drops the switch
- * (PROFKIT_COUNTER_OFF_CPU_DROPPED). Preallocated (about 4 MiB): an update at 100,000 switches a
- * second must not allocate. */
-#define PROFKIT_OFF_CPU_MAX_THREADS 65536
+/* Switch-out time (the OFF_CPU record's ktime_ns) of a recorded thread now off CPU; 0 when it is
+ * not waiting, or its wait was not recorded. Task-local storage rather than a hash by tid: it is
+ * a pointer away from the task (no hashing on every switch of the host), it holds any number of
+ * sleeping threads, and the kernel frees it with its thread, so no entry outlives a thread whose
+ * id is then reused. */
+struct off_cpu_wait {
+  __u64 switch_out_ns;
+};
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, PROFKIT_OFF_CPU_MAX_THREADS);
-  __type(key, __u32);
-  __type(value, __u64);
-} off_cpu_starts SEC(".maps");
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct off_cpu_wait);
+} off_cpu_waits SEC(".maps");
 
 /* `next` runs again: ends its recorded wait, if any. */
 static __always_inline void end_wait(struct task_struct *next, __u64 now) {
-  __u32 tid = next->pid;
-  if (tid == 0) return;
-  __u64 *start = bpf_map_lookup_elem(&off_cpu_starts, &tid);
-  if (!start) return;
-  __u64 switch_out = *start;
-  bpf_map_delete_elem(&off_cpu_starts, &tid);
+  struct off_cpu_wait *wait = bpf_task_storage_get(&off_cpu_waits, next, 0, 0);
+  if (!wait || wait->switch_out_ns == 0) return;
+  __u64 switch_out = wait->switch_out_ns;
+  wait->switch_out_ns = 0;
   __u64 off_cpu_ns = now - switch_out;
   if (off_cpu_ns < off_cpu_min_ns) {
     profkit_count(PROFKIT_COUNTER_OFF_CPU_SHORT);
@@ -76,7 +77,7 @@ static __always_inline void end_wait(struct task_struct *next, __u64 now) {
   __u32 weight = off_cpu_sample_every > 0 ? off_cpu_sample_every : 1;
   e->kind = PROFKIT_EVENT_OFF_CPU_END;
   e->pid = next->tgid;
-  e->tid = tid;
+  e->tid = next->pid;
   e->off_cpu_events = weight;
   e->switch_out_ktime_ns = switch_out;
   e->off_cpu_ns = off_cpu_ns * weight;
@@ -91,8 +92,7 @@ static __always_inline void begin_wait(void *ctx, struct task_struct *prev, unsi
   if (tid == 0) return;
   if (!off_cpu_kernel_threads && (prev->flags & PROFKIT_PF_KTHREAD)) return;
   if (prev->tgid == agent_tgid) return;
-  /* A dying thread's last switch: it never runs again, and its entry would outlive it (and be
-   * taken by the next thread given its id). */
+  /* A dying thread's last switch: it never runs again. */
   if (prev_state & PROFKIT_TASK_DEAD) return;
   profkit_count(PROFKIT_COUNTER_OFF_CPU_SWITCHES);
   /* 1 in N switches; its wait then counts for N (weighted back in the end record). */
@@ -103,9 +103,13 @@ static __always_inline void begin_wait(void *ctx, struct task_struct *prev, unsi
     profkit_count(PROFKIT_COUNTER_OFF_CPU_DROPPED);
     return;
   }
-  if (bpf_map_update_elem(&off_cpu_starts, &tid, &now, BPF_ANY) != 0) {
+  struct off_cpu_wait *wait =
+      bpf_task_storage_get(&off_cpu_waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!wait) {
     profkit_count(PROFKIT_COUNTER_OFF_CPU_DROPPED);
+    return;
   }
+  wait->switch_out_ns = now;
 }
 
 SEC("tp_btf/sched_switch")

@@ -166,6 +166,15 @@ int main(int argc, char** argv) {
                    "Walk user stacks by frame pointer only (no .eh_frame unwind tables)");
   record->add_flag("--off-cpu", record_options.off_cpu,
                    "Also record where threads wait off CPU (off-cpu and wall sample types)");
+  double off_cpu_min_ms = record_options.off_cpu_min_duration_ns / 1e6;
+  record
+      ->add_option("--off-cpu-min-ms", off_cpu_min_ms,
+                   "--off-cpu: leave out waits shorter than this many milliseconds (default 1)")
+      ->check(CLI::Range(0.0, profkit::sampling::kMaxOffCpuMinDurationNs / 1e6));
+  record
+      ->add_option("--off-cpu-sample-every", record_options.off_cpu_sample_every,
+                   "--off-cpu: record 1 in N context switches, each counting for N (default 1)")
+      ->check(CLI::Range(1u, profkit::sampling::kMaxOffCpuSampleEvery));
   std::string sample_type;
   record
       ->add_option("--sample-type", sample_type,
@@ -231,6 +240,7 @@ int main(int argc, char** argv) {
     record_options.native_unwinding = !frame_pointers_only;
     record_options.view = format.empty() ? profkit::profile::ViewFormatOfPath(record_options.output)
                                          : profkit::profile::ParseViewFormat(format);
+    record_options.off_cpu_min_duration_ns = static_cast<uint64_t>(off_cpu_min_ms * 1e6);
     if (!sample_type.empty()) {
       record_options.sample_type = profkit::pipeline::ParseStackValueType(sample_type);
     }

@@ -304,8 +304,8 @@ enum profkit_counter {
   /* Off-CPU profiling (bpf/off_cpu.bpf.h): switches away from a thread that passed the filters
    * (not idle, not a kernel thread unless asked, not the agent), of those the 1 in N recorded,
    * recorded switches whose thread came back sooner than the minimum duration (their stacks are
-   * dropped by userspace), and recorded switches lost (the map of waiting threads full, or the
-   * ring buffer full). */
+   * dropped by userspace), and recorded switches lost (the ring buffer full, or no memory for the
+   * thread's task storage). */
   PROFKIT_COUNTER_OFF_CPU_SWITCHES = 8,
   PROFKIT_COUNTER_OFF_CPU_SAMPLED = 9,
   PROFKIT_COUNTER_OFF_CPU_SHORT = 10,

@@ -63,7 +63,7 @@ struct EbpfConfig {
   // Off-CPU and wall-clock profiles (README "Off-CPU and wall-clock profiles").
   bool off_cpu = false;
   std::chrono::nanoseconds off_cpu_min_duration = std::chrono::milliseconds(1);
-  int off_cpu_sample_every = 1;  // 1 in N context switches, weighted back
+  int off_cpu_sample_every = 100;  // 1 in N context switches, weighted back
   bool off_cpu_kernel_threads = false;
 };
 

@@ -169,7 +169,8 @@ class SamplePipeline {
     profile::ServiceKey key;
     profile::StackSample stack;
   };
-  // As many threads as the BPF side tracks (PROFKIT_OFF_CPU_MAX_THREADS in bpf/off_cpu.bpf.h).
+  // Threads whose waits are followed at once (a few KiB of stacks each); beyond it, a thread's
+  // wait is lost (PipelineCounters::off_cpu_pending_drops).
   static constexpr size_t kMaxPendingWaits = 65536;
   std::unordered_map<uint32_t, PendingWait> pending_waits_;  // by tid
   profile::StackSample scratch_;

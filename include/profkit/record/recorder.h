@@ -34,7 +34,9 @@ struct RecordOptions {
   // Off-CPU waits too (sampling::OffCpuOptions), recorded as the agent's defaults do.
   bool off_cpu = false;
   uint64_t off_cpu_min_duration_ns = sampling::OffCpuOptions{}.min_duration_ns;
-  uint32_t off_cpu_sample_every = sampling::OffCpuOptions{}.sample_every;
+  // Every switch by default: one recording of one program wants exact values; the agent's default
+  // is about the cost host-wide.
+  uint32_t off_cpu_sample_every = 1;
   // The value the views write; default samples, or wall with off_cpu.
   std::optional<pipeline::StackValueType> sample_type;
 };

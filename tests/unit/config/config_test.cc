@@ -181,7 +181,7 @@ TEST(ConfigTest, OffCpuKeys) {
   const Config defaults = ParseOk("");
   EXPECT_FALSE(defaults.ebpf.off_cpu);
   EXPECT_EQ(defaults.ebpf.off_cpu_min_duration, 1ms);
-  EXPECT_EQ(defaults.ebpf.off_cpu_sample_every, 1);
+  EXPECT_EQ(defaults.ebpf.off_cpu_sample_every, 100);
   EXPECT_FALSE(defaults.ebpf.off_cpu_kernel_threads);
   const Config set = ParseOk(
       "[ebpf]\noff_cpu = true\noff_cpu_min_duration = \"250us\"\noff_cpu_sample_every = 10\n"
