@@ -1,5 +1,5 @@
 """Off-CPU and wall-clock profiles end to end under BPF (root): `profkit record --off-cpu` on C and
-Python workloads whose threads measure their own CPU time, wall time and time in one blocking call
+Python workloads (a sleep, a lock, a pipe read; for Python also a socket recv) whose threads measure their own CPU time, wall time and time in one blocking call
 (tests/workloads/off_cpu.c, tests/workloads/python/off_cpu.py). Per thread, the off-CPU time of
 the stacks in that call must match what the thread measured, and CPU + off-CPU its wall time.
 """
@@ -21,12 +21,13 @@ PYTHON_WAITS = {
     "sleeper": ("sleeper", "time.sleep(SLEEP_S)", ("do_nanosleep", "hrtimer_nanosleep")),
     "locker": ("locker", "lock.acquire()", ("futex_wait", "__futex_wait", "futex_wait_queue")),
     "reader": ("reader", "os.read(read_fd, 1)", ("pipe_read", "anon_pipe_read")),
+    "receiver": ("receiver", "receive_socket.recv(1)", ("unix_stream_recvmsg", "unix_stream_read_generic")),
 }
 # The C workload's thread → the function its wait is in.
 C_WAITS = {"sleeper": "wait_sleeping", "locker": "wait_for_lock", "reader": "wait_for_pipe"}
 
 
-def record_off_cpu(profkit_bin, out, command):
+def record_off_cpu(profkit_bin, out, command, names):
     result = subprocess.run([profkit_bin, "record", "--off-cpu", "--rate", str(TEST_RATE), "--output",
                              str(out), "--", *map(str, command)],
                             capture_output=True, text=True, timeout=120)
@@ -35,7 +36,7 @@ def record_off_cpu(profkit_bin, out, command):
     for line in result.stdout.splitlines():
         record = json.loads(line)
         threads[record["name"]] = record
-    assert set(threads) == {"sleeper", "locker", "reader"}, result.stdout
+    assert set(threads) == set(names), result.stdout
     return threads
 
 
@@ -70,7 +71,7 @@ def off_cpu_c(workdir):
 def test_off_cpu_c_threads(profkit_bin, root, off_cpu_c, tmp_path, read_pprof):
     """Each C thread's wait is attributed to the function it waits in, for the time it measured."""
     out = tmp_path / "c.pprof"
-    threads = record_off_cpu(profkit_bin, out, [off_cpu_c])
+    threads = record_off_cpu(profkit_bin, out, [off_cpu_c], C_WAITS)
     profile = read_pprof(out.read_bytes())
     assert profile.sample_types() == SAMPLE_TYPES
     for name, function in C_WAITS.items():
@@ -88,7 +89,7 @@ def test_off_cpu_python_threads(profkit_bin, root, tmp_path, read_pprof):
     workload = REPO / "tests/workloads/python/off_cpu.py"
     source = workload.read_text().splitlines()
     out = tmp_path / "python.pprof"
-    threads = record_off_cpu(profkit_bin, out, [python, workload])
+    threads = record_off_cpu(profkit_bin, out, [python, workload], PYTHON_WAITS)
     profile = read_pprof(out.read_bytes())
     assert profile.sample_types() == SAMPLE_TYPES
     for name, (function, call, kernel_waits) in PYTHON_WAITS.items():

@@ -5,9 +5,11 @@ their own CPU time, wall time and time spent in that call. Prints one JSON line 
 - sleeper: 4 rounds of 100 ms of CPU then time.sleep(0.3)
 - locker: Lock.acquire() of a lock the main thread holds for 1 s
 - reader: 20 blocking os.read() of a pipe a writer thread feeds every 50 ms
+- receiver: 20 blocking socket.recv() of a socket pair the same writer feeds
 """
 import json
 import os
+import socket
 import threading
 import time
 
@@ -76,10 +78,23 @@ def reader():
     return blocked
 
 
+receive_socket, send_socket = socket.socketpair()
+
+
+def receiver():
+    blocked = 0.0
+    for _ in range(READS):
+        t = time.monotonic()
+        receive_socket.recv(1)  # the receiver's blocking call
+        blocked += time.monotonic() - t
+    return blocked
+
+
 def feed():
     for _ in range(READS):
         time.sleep(FEED_INTERVAL_S)
         os.write(write_fd, b"x")
+        send_socket.send(b"x")
 
 
 def main():
@@ -87,7 +102,8 @@ def main():
     # the measured waits start after that.
     time.sleep(0.3)
     threads = [measured("sleeper", sleeper), measured("locker", locker),
-               measured("reader", reader), threading.Thread(target=feed, name="feeder")]
+               measured("reader", reader), measured("receiver", receiver),
+               threading.Thread(target=feed, name="feeder")]
     lock.acquire()
     for thread in threads:
         thread.start()
