@@ -57,13 +57,14 @@ struct {
   __type(value, struct off_cpu_wait);
 } off_cpu_waits SEC(".maps");
 
-/* `next` runs again: ends its recorded wait, if any. */
-static __always_inline void end_wait(struct task_struct *next, __u64 now) {
+/* `next` runs again: ends its recorded wait, if any. The clock is read only for the switches
+ * that need it: this runs on every context switch of the host. */
+static __always_inline void end_wait(struct task_struct *next) {
   struct off_cpu_wait *wait = bpf_task_storage_get(&off_cpu_waits, next, 0, 0);
   if (!wait || wait->switch_out_ns == 0) return;
   __u64 switch_out = wait->switch_out_ns;
   wait->switch_out_ns = 0;
-  __u64 off_cpu_ns = now - switch_out;
+  __u64 off_cpu_ns = bpf_ktime_get_ns() - switch_out;
   if (off_cpu_ns < off_cpu_min_ns) {
     profkit_count(PROFKIT_COUNTER_OFF_CPU_SHORT);
     return;
@@ -85,8 +86,8 @@ static __always_inline void end_wait(struct task_struct *next, __u64 now) {
 }
 
 /* `prev` leaves the CPU: records its stacks, 1 in off_cpu_sample_every times. */
-static __always_inline void begin_wait(void *ctx, struct task_struct *prev, unsigned int prev_state,
-                                       __u64 now) {
+static __always_inline void begin_wait(void *ctx, struct task_struct *prev,
+                                       unsigned int prev_state) {
   __u32 tid = prev->pid;
   /* The idle task waits for nothing. */
   if (tid == 0) return;
@@ -98,6 +99,7 @@ static __always_inline void begin_wait(void *ctx, struct task_struct *prev, unsi
   /* 1 in N switches; its wait then counts for N (weighted back in the end record). */
   if (off_cpu_sample_every > 1 && bpf_get_prandom_u32() % off_cpu_sample_every != 0) return;
   profkit_count(PROFKIT_COUNTER_OFF_CPU_SAMPLED);
+  __u64 now = bpf_ktime_get_ns();
   __u32 weight = off_cpu_sample_every > 0 ? off_cpu_sample_every : 1;
   if (!record_current_stacks(ctx, PROFKIT_EVENT_OFF_CPU, now, weight, PROFKIT_OFF_CPU_SKIP)) {
     profkit_count(PROFKIT_COUNTER_OFF_CPU_DROPPED);
@@ -115,9 +117,8 @@ static __always_inline void begin_wait(void *ctx, struct task_struct *prev, unsi
 SEC("tp_btf/sched_switch")
 int BPF_PROG(profkit_off_cpu_switch, bool preempt, struct task_struct *prev,
              struct task_struct *next, unsigned int prev_state) {
-  __u64 now = bpf_ktime_get_ns();
-  end_wait(next, now);
-  begin_wait(ctx, prev, prev_state, now);
+  end_wait(next);
+  begin_wait(ctx, prev, prev_state);
   return 0;
 }
 

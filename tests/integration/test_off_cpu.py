@@ -28,8 +28,10 @@ C_WAITS = {"sleeper": "wait_sleeping", "locker": "wait_for_lock", "reader": "wai
 
 
 def record_off_cpu(profkit_bin, out, command, names):
-    result = subprocess.run([profkit_bin, "record", "--off-cpu", "--rate", str(TEST_RATE), "--output",
-                             str(out), "--", *map(str, command)],
+    # Every wait, however short: the thread's wall time is the truth, and a loaded machine preempts
+    # the CPU-bound thread in many waits shorter than the default 1 ms minimum.
+    result = subprocess.run([profkit_bin, "record", "--off-cpu", "--off-cpu-min-ms", "0", "--rate",
+                             str(TEST_RATE), "--output", str(out), "--", *map(str, command)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     threads = {}
