@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
                    "svg, speedscope or collapsed (default: from the -o ending .svg, .json, .txt)")
       ->check(CLI::IsMember({"collapsed", "speedscope", "svg"}));
   convert->add_option("-o,--output", convert_options.output, "Output file")->required();
+  convert->add_option("--sample-type", convert_options.sample_type,
+                      "The sample type to write, e.g. off-cpu or wall (default: samples)");
   AddViewOptions(*convert, convert_options.view_options);
 
   app.add_subcommand("version", "Print the version");
