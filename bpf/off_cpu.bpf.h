@@ -4,7 +4,7 @@
  *
  *  - `prev`, leaving the CPU: after cheap filters and the 1-in-N decision, its kernel, user and
  *    Python stacks are walked and written as a PROFKIT_EVENT_OFF_CPU record, and its switch-out
- *    time stored under its thread id. The walk has to happen here: the stack walkers read the
+ *    time kept in its task storage. The walk has to happen here: the stack walkers read the
  *    *current* task's registers and memory (bpf_get_stack, bpf_task_pt_regs of the current task,
  *    bpf_probe_read_user), and at sched_switch the current task is still `prev` (its address
  *    space too: switch_mm comes after the tracepoint). The kernel stack seen from here is the
@@ -15,8 +15,9 @@
  *
  * Why not walk when the thread runs again, in its own context, so that short waits cost no walk?
  * That needs a hook that runs in the resumed thread (a kprobe or fentry on finish_task_switch);
- * kernels built without CONFIG_KPROBES, or where fentry programs are refused, have none, while
- * tp_btf/sched_switch exists on every kernel profkit supports. The cost of walking every recorded
+ * kernels built without CONFIG_KPROBES, or where fentry programs are refused (both true of the
+ * development kernel, 6.18), have none, while tp_btf/sched_switch exists on every kernel profkit
+ * supports. The cost of walking every recorded
  * switch is bounded by off_cpu_sample_every instead (bench/offcpu.sh measures it).
  *
  * Included by profiler.bpf.c only: it needs record_current_stacks(). */
