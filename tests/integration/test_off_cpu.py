@@ -27,11 +27,12 @@ PYTHON_WAITS = {
 C_WAITS = {"sleeper": "wait_sleeping", "locker": "wait_for_lock", "reader": "wait_for_pipe"}
 
 
-def record_off_cpu(profkit_bin, out, command, names):
+def record_off_cpu(profkit_bin, out, command, names, *extra):
     # Every wait, however short: the thread's wall time is the truth, and a loaded machine preempts
     # the CPU-bound thread in many waits shorter than the default 1 ms minimum.
     result = subprocess.run([profkit_bin, "record", "--off-cpu", "--off-cpu-min-ms", "0", "--rate",
-                             str(TEST_RATE), "--output", str(out), "--", *map(str, command)],
+                             str(TEST_RATE), "--output", str(out), *map(str, extra), "--",
+                             *map(str, command)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     threads = {}
@@ -73,7 +74,10 @@ def off_cpu_c(workdir):
 def test_off_cpu_c_threads(profkit_bin, root, off_cpu_c, tmp_path, read_pprof):
     """Each C thread's wait is attributed to the function it waits in, for the time it measured."""
     out = tmp_path / "c.pprof"
-    threads = record_off_cpu(profkit_bin, out, [off_cpu_c], C_WAITS)
+    # With --dump-records too: the capture keeps the off-CPU records and their ends.
+    dump = tmp_path / "c.pkrf"
+    threads = record_off_cpu(profkit_bin, out, [off_cpu_c], C_WAITS, "--dump-records", dump)
+    assert dump.stat().st_size > 0
     profile = read_pprof(out.read_bytes())
     assert profile.sample_types() == SAMPLE_TYPES
     for name, function in C_WAITS.items():
