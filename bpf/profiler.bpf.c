@@ -21,8 +21,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool kernel_stacks = true;
 
 /* A sample is assembled here, then only its used part is copied to the ring buffer. Too big for
- * the 512-byte BPF stack, and per-CPU because a perf_event program never nests on one CPU. The
- * body holds the kernel and user IPs, then the Python frames right after the last IP. */
+ * the 512-byte BPF stack, and per-CPU because the two programs that fill it never nest on one
+ * CPU: the perf_event program runs in the CPU clock's interrupt, in which nothing schedules, and
+ * sched_switch fires with interrupts off (__schedule disables them before taking the run-queue
+ * lock), so the CPU clock's interrupt cannot cut into it. The body holds the kernel and user IPs,
+ * then the Python frames right after the last IP. */
 struct profkit_sample_scratch {
   struct profkit_sample_header header;
   __u8 body[PROFKIT_IPS_BYTES + PROFKIT_PYTHON_FRAMES_BYTES];
@@ -40,29 +43,36 @@ struct {
 
 #define PROFKIT_STACK_BYTES (PROFKIT_MAX_STACK_DEPTH * sizeof(__u64))
 
-SEC("perf_event")
-int profkit_sample(struct bpf_perf_event_data *ctx) {
+/* Records the current thread's kernel, user and Python stacks as one record of `kind` stamped
+ * `ktime_ns`: a CPU sample (perf_event), or the stacks of a thread leaving the CPU
+ * (off_cpu.bpf.h). `ctx` is the program's context, for bpf_get_stack()'s kernel stack: the
+ * interrupted registers of a perf event, the tracepoint's caller for tp_btf, whose innermost
+ * `kernel_skip` frames (the BPF program and the tracing glue) are left out. Every other read is
+ * of the current task's registers and memory. Returns whether the record was written. */
+static __always_inline bool record_current_stacks(void *ctx, __u32 kind, __u64 ktime_ns,
+                                                  __u32 off_cpu_events, __u32 kernel_skip) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   __u32 tgid = pid_tgid >> 32;
   /* The per-CPU idle tasks all have pid 0: idle time is not CPU usage. */
-  if (tgid == 0) return 0;
+  if (tgid == 0) return false;
 
   __u32 zero = 0;
   struct profkit_sample_scratch *s = bpf_map_lookup_elem(&sample_scratch, &zero);
-  if (!s) return 0;
+  if (!s) return false;
 
-  s->header.kind = PROFKIT_EVENT_SAMPLE;
+  s->header.kind = kind;
+  s->header.off_cpu_events = off_cpu_events;
   s->header.pid = tgid;
   s->header.tid = (__u32)pid_tgid;
   s->header.cpu = bpf_get_smp_processor_id();
-  s->header.ktime_ns = bpf_ktime_get_ns();
+  s->header.ktime_ns = ktime_ns;
   bpf_get_current_comm(s->header.comm, sizeof(s->header.comm));
 
   __u64 *ips = (__u64 *)s->body;
   __u32 flags = 0;
   __u64 kernel_depth = 0;
   if (kernel_stacks) {
-    long n = bpf_get_stack(ctx, ips, PROFKIT_STACK_BYTES, 0);
+    long n = bpf_get_stack(ctx, ips, PROFKIT_STACK_BYTES, kernel_skip & BPF_F_SKIP_FIELD_MASK);
     if (n < 0) {
       flags |= PROFKIT_SAMPLE_KERNEL_STACK_ERROR;
       profkit_count(PROFKIT_COUNTER_STACK_ERRORS);
@@ -136,13 +146,12 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   s->header.flags = flags;
   s->header.python_depth = python_depth;
   s->header.python_status = python_status;
-  s->header.reserved = 0;
 
   __u64 size = sizeof(s->header) + ips_bytes + python_depth * sizeof(struct profkit_python_frame);
   /* Already true; stated after a compiler barrier so the check survives optimisation and bounds
    * the size for the verifier. */
   barrier_var(size);
-  if (size > sizeof(s->header) + sizeof(s->body)) return 0;
+  if (size > sizeof(s->header) + sizeof(s->body)) return false;
   __u64 wakeup = profkit_wakeup_flags();
   __u32 *new_program_wakeups = bpf_map_lookup_elem(&new_programs, &tgid);
   if (new_program_wakeups) {
@@ -155,6 +164,15 @@ int profkit_sample(struct bpf_perf_event_data *ctx) {
   }
   if (bpf_ringbuf_output(&events, s, size, wakeup) != 0) {
     profkit_count(PROFKIT_COUNTER_RINGBUF_DROPS);
+    return false;
   }
+  return true;
+}
+
+SEC("perf_event")
+int profkit_sample(struct bpf_perf_event_data *ctx) {
+  record_current_stacks(ctx, PROFKIT_EVENT_SAMPLE, bpf_ktime_get_ns(), 0, 0);
   return 0;
 }
+
+#include "off_cpu.bpf.h"

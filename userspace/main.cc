@@ -164,6 +164,23 @@ int main(int argc, char** argv) {
   bool frame_pointers_only = false;
   record->add_flag("--frame-pointers-only", frame_pointers_only,
                    "Walk user stacks by frame pointer only (no .eh_frame unwind tables)");
+  record->add_flag("--off-cpu", record_options.off_cpu,
+                   "Also record where threads wait off CPU (off-cpu and wall sample types)");
+  double off_cpu_min_ms = record_options.off_cpu_min_duration_ns / 1e6;
+  record
+      ->add_option("--off-cpu-min-ms", off_cpu_min_ms,
+                   "--off-cpu: leave out waits shorter than this many milliseconds (default 1)")
+      ->check(CLI::Range(0.0, profkit::sampling::kMaxOffCpuMinDurationNs / 1e6));
+  record
+      ->add_option("--off-cpu-sample-every", record_options.off_cpu_sample_every,
+                   "--off-cpu: record 1 in N context switches, each counting for N (default 1)")
+      ->check(CLI::Range(1u, profkit::sampling::kMaxOffCpuSampleEvery));
+  std::string sample_type;
+  record
+      ->add_option("--sample-type", sample_type,
+                   "The value collapsed, speedscope and svg write: samples, cpu, off-cpu, "
+                   "off-cpu-events or wall (default: samples; wall with --off-cpu)")
+      ->check(CLI::IsMember({"samples", "cpu", "off-cpu", "off-cpu-events", "wall"}));
   record->add_option("command", record_options.command, "Command to start and profile, after --");
 
   profkit::record::ConvertOptions convert_options;
@@ -178,6 +195,8 @@ int main(int argc, char** argv) {
                    "svg, speedscope or collapsed (default: from the -o ending .svg, .json, .txt)")
       ->check(CLI::IsMember({"collapsed", "speedscope", "svg"}));
   convert->add_option("-o,--output", convert_options.output, "Output file")->required();
+  convert->add_option("--sample-type", convert_options.sample_type,
+                      "The sample type to write, e.g. off-cpu or wall (default: samples)");
   AddViewOptions(*convert, convert_options.view_options);
 
   app.add_subcommand("version", "Print the version");
@@ -223,6 +242,10 @@ int main(int argc, char** argv) {
     record_options.native_unwinding = !frame_pointers_only;
     record_options.view = format.empty() ? profkit::profile::ViewFormatOfPath(record_options.output)
                                          : profkit::profile::ParseViewFormat(format);
+    record_options.off_cpu_min_duration_ns = static_cast<uint64_t>(off_cpu_min_ms * 1e6);
+    if (!sample_type.empty()) {
+      record_options.sample_type = profkit::pipeline::ParseStackValueType(sample_type);
+    }
     if (record_options.pids.empty() && record_options.command.empty()) {
       return Usage("record: give --pid PID or a command after --");
     }

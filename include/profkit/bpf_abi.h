@@ -44,6 +44,13 @@ enum profkit_event_kind {
   PROFKIT_EVENT_EXEC = 2,
   PROFKIT_EVENT_FORK = 3,
   PROFKIT_EVENT_EXIT = 4,
+  /* A thread leaves the CPU (bpf/off_cpu.bpf.h): the layout of PROFKIT_EVENT_SAMPLE, the stacks
+   * where it blocks, off_cpu_events set. How long it waits is not known yet: */
+  PROFKIT_EVENT_OFF_CPU = 5,
+  /* ... it is when the thread runs again: struct profkit_off_cpu_end, which names the
+   * PROFKIT_EVENT_OFF_CPU record of the same tid and ktime_ns. Waits shorter than the minimum
+   * get none, and userspace drops their stacks. */
+  PROFKIT_EVENT_OFF_CPU_END = 6,
 };
 
 /* profkit_sample_header.flags */
@@ -198,7 +205,21 @@ struct profkit_sample_header {
   __u64 user_stack_top[PROFKIT_STACK_TOP_WORDS];
   __u16 python_depth;
   __u16 python_status; /* enum profkit_python_status */
-  __u32 reserved;
+  /* PROFKIT_EVENT_OFF_CPU: the switches this record stands for (1 in off_cpu_sample_every
+   * switches is recorded, so each counts for that many); 0 in CPU samples. */
+  __u32 off_cpu_events;
+};
+
+/* PROFKIT_EVENT_OFF_CPU_END: the thread of a PROFKIT_EVENT_OFF_CPU record runs again. */
+struct profkit_off_cpu_end {
+  __u32 kind; /* PROFKIT_EVENT_OFF_CPU_END */
+  __u32 pid;  /* tgid */
+  __u32 tid;
+  __u32 off_cpu_events;      /* as in the switch-out record */
+  __u64 switch_out_ktime_ns; /* the switch-out record's ktime_ns */
+  /* How long the thread was off CPU, times off_cpu_events (weighted back so totals stay right
+   * under 1-in-N sampling). */
+  __u64 off_cpu_ns;
 };
 
 /* PROFKIT_EVENT_EXEC, _FORK (a new process, not a thread) and _EXIT (the thread group leader). */
@@ -312,11 +333,21 @@ enum profkit_counter {
   PROFKIT_COUNTER_UNWIND_FP_FRAMES = 6,
   /* Nanoseconds spent in those walks (bpf_ktime_get_ns around each): their cost per sample. */
   PROFKIT_COUNTER_UNWIND_NS = 7,
-  PROFKIT_COUNTER_COUNT = 8,
+  /* Off-CPU profiling (bpf/off_cpu.bpf.h): switches away from a thread that passed the filters
+   * (not idle, not a kernel thread unless asked, not the agent), of those the 1 in N recorded,
+   * recorded switches whose thread came back sooner than the minimum duration (their stacks are
+   * dropped by userspace), and recorded switches lost (the ring buffer full, or no memory for the
+   * thread's task storage). */
+  PROFKIT_COUNTER_OFF_CPU_SWITCHES = 8,
+  PROFKIT_COUNTER_OFF_CPU_SAMPLED = 9,
+  PROFKIT_COUNTER_OFF_CPU_SHORT = 10,
+  PROFKIT_COUNTER_OFF_CPU_DROPPED = 11,
+  PROFKIT_COUNTER_COUNT = 12,
 };
 
 #if defined(__cplusplus)
 static_assert(sizeof(struct profkit_sample_header) == 120, "sample header layout changed");
+static_assert(sizeof(struct profkit_off_cpu_end) == 32, "off-CPU end layout changed");
 static_assert(sizeof(struct profkit_python_frame) == 16, "python frame layout changed");
 static_assert(sizeof(struct profkit_python_process) == 72, "python process layout changed");
 static_assert(sizeof(struct profkit_sample_header) % 8 == 0,

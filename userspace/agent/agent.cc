@@ -290,13 +290,19 @@ Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
                                 .default_env = config_.ebpf.env,
                                 .proc_root = config_.agent.host_proc,
                                 .symbols = SymbolOptions(config_.symbols),
+                                .off_cpu = config_.ebpf.off_cpu,
                                 .debug_symbolize_delay = DebugSymbolizeDelay()});
   Result<std::unique_ptr<sampling::SampleSource>> sampler = sources(sampling::SamplerOptions{
       .sample_rate_hz = config_.ebpf.sample_rate,
       .kernel_stacks = config_.ebpf.kernel_stacks,
       .unwind_table_bytes = config_.ebpf.native_unwinding
                                 ? static_cast<size_t>(config_.ebpf.unwind_table_max_mb) << 20
-                                : 0});
+                                : 0,
+      .off_cpu = {
+          .enabled = config_.ebpf.off_cpu,
+          .min_duration_ns = static_cast<uint64_t>(config_.ebpf.off_cpu_min_duration.count()),
+          .sample_every = static_cast<uint32_t>(config_.ebpf.off_cpu_sample_every),
+          .kernel_threads = config_.ebpf.off_cpu_kernel_threads}});
   if (!sampler.ok()) return sampler.status().WithContext("starting eBPF sampling");
   sampler_ = std::move(sampler).value();
   pipeline_->SetPythonRegistry(sampler_.get());
@@ -458,6 +464,11 @@ void Agent::LogCounters() {
       py.processes, py.detected, py.unsupported, py.registration_failures, s.python_samples,
       s.python_walk_failures, p.python_stacks, p.python_truncated_stacks, py.code_reads,
       py.code_read_failures, py.checksum_mismatches, py.functions, py.function_table_full);
+  if (config_.ebpf.off_cpu) {
+    spdlog::info("off-CPU counters: switches={} sampled={} short={} dropped={} records={}",
+                 s.off_cpu_switches, s.off_cpu_sampled, s.off_cpu_short, s.off_cpu_dropped,
+                 s.off_cpu_records);
+  }
   if (const auto u = pipeline_->unwind_counters()) {
     spdlog::info(
         "native unwinding counters: samples={} walk_ns={} truncated={} fp_frames={} processes={} "
@@ -553,6 +564,15 @@ std::vector<MetricFamily> Agent::MetricFamilies() const {
         s.python_walk_failures);
     add("profkit_python_stacks_total", counter, "samples with Python frames", p.python_stacks);
     add("profkit_python_processes", gauge, "CPython processes tracked", reader->python.processes);
+    add("profkit_off_cpu_switches_total", counter,
+        "context switches away from profiled threads (off_cpu)", s.off_cpu_switches);
+    add("profkit_off_cpu_sampled_total", counter,
+        "of those, the 1 in off_cpu_sample_every recorded", s.off_cpu_sampled);
+    add("profkit_off_cpu_short_total", counter, "recorded waits below off_cpu_min_duration",
+        s.off_cpu_short);
+    add("profkit_off_cpu_dropped_total", counter,
+        "recorded waits lost (thread map or ring buffer full)", s.off_cpu_dropped);
+    add("profkit_off_cpu_records_total", counter, "off-CPU stacks decoded", s.off_cpu_records);
   }
   if (dataway_) {
     const forward::DatawaySink::Counters c = dataway_->counters();

@@ -106,6 +106,12 @@ Result<LocalConfig> ParseLocal(const TomlSection& section) {
   return local;
 }
 
+// The bounds sampling::ValidateSamplerOptions enforces (config does not link sampling/): a
+// minimum wait above a minute leaves nothing to see, and sampling coarser than 1 in 10,000
+// switches leaves too few records for any stack to be right.
+constexpr std::chrono::nanoseconds kMaxOffCpuMinDuration = std::chrono::seconds(60);
+constexpr int kMaxOffCpuSampleEvery = 10'000;
+
 Result<EbpfConfig> ParseEbpf(const TomlSection& section) {
   EbpfConfig ebpf;
   PROFKIT_ASSIGN_OR_RETURN(ebpf.enabled, section.Bool("enabled", ebpf.enabled));
@@ -120,6 +126,15 @@ Result<EbpfConfig> ParseEbpf(const TomlSection& section) {
                            section.Bool("native_unwinding", ebpf.native_unwinding));
   PROFKIT_ASSIGN_OR_RETURN(ebpf.unwind_table_max_mb,
                            section.Int("unwind_table_max_mb", 1, 2048, ebpf.unwind_table_max_mb));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.off_cpu, section.Bool("off_cpu", ebpf.off_cpu));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.off_cpu_min_duration,
+                           section.Duration("off_cpu_min_duration", std::chrono::nanoseconds(0),
+                                            kMaxOffCpuMinDuration, ebpf.off_cpu_min_duration));
+  PROFKIT_ASSIGN_OR_RETURN(
+      ebpf.off_cpu_sample_every,
+      section.Int("off_cpu_sample_every", 1, kMaxOffCpuSampleEvery, ebpf.off_cpu_sample_every));
+  PROFKIT_ASSIGN_OR_RETURN(ebpf.off_cpu_kernel_threads,
+                           section.Bool("off_cpu_kernel_threads", ebpf.off_cpu_kernel_threads));
   PROFKIT_RETURN_IF_ERROR(
       ValidateTagValue(ebpf.env, kMaxTagBytes).WithContext(section.KeyPath("env")));
   return ebpf;

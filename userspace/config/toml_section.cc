@@ -36,6 +36,7 @@ std::string_view TypeWithArticle(toml::node_type type) {
 // Limits in messages read like the config: "1h", not "3600000000000ns".
 std::string FormatLimit(std::chrono::nanoseconds d) {
   using namespace std::chrono;
+  if (d == 0ns) return "0s";
   if (d % hours(1) == 0ns) return fmt::format("{}h", duration_cast<hours>(d).count());
   if (d % minutes(1) == 0ns) return fmt::format("{}m", duration_cast<minutes>(d).count());
   if (d % seconds(1) == 0ns) return fmt::format("{}s", duration_cast<seconds>(d).count());

@@ -108,7 +108,11 @@ Result<std::vector<Field>> PythonFields(const ProfileInput& input, Duration d,
     fields.Add("prof_python_exceptions_total", *v);
     fields.Add("prof_python_exceptions_per_sec", static_cast<double>(*v) / d.seconds);
   }
-  if (auto v = Find(sums, "wall-time")) fields.Add("prof_python_wall_time", *v);
+  // dd-trace-py's "wall-time"; profkit's eBPF Python profiles with off-CPU on: "wall" (cpu +
+  // off-cpu nanoseconds of every stack).
+  std::optional<int64_t> wall = Find(sums, "wall-time");
+  if (!wall) wall = Find(sums, "wall");
+  if (wall) fields.Add("prof_python_wall_time", *wall);
   if (auto v = Find(sums, "heap-space")) fields.Add("prof_python_lifetime_heap_bytes", *v);
   return fields.Take();
 }

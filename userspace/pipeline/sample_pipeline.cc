@@ -66,8 +66,11 @@ void SamplePipeline::SetSampleFilter(std::function<bool(uint32_t pid)> filter) {
 void SamplePipeline::Handle(const sampling::Record& record) {
   std::visit(
       [this](const auto& r) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(r)>, sampling::SampleRecord>) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, sampling::SampleRecord>) {
           HandleSample(r);
+        } else if constexpr (std::is_same_v<T, sampling::OffCpuEndRecord>) {
+          HandleOffCpuEnd(r);
         } else {
           HandleProcessEvent(r);
         }
@@ -85,8 +88,24 @@ void SamplePipeline::HandleProcessEvent(const sampling::ProcessEventRecord& even
       break;
     case sampling::ProcessEventRecord::Kind::kExit:
       process_table_->OnExit(event.pid);
+      // Its threads will not run again: their waits never end.
+      std::erase_if(pending_waits_,
+                    [&](const auto& entry) { return entry.second.pid == event.pid; });
       break;
   }
+}
+
+void SamplePipeline::HandleOffCpuEnd(const sampling::OffCpuEndRecord& end) {
+  auto it = pending_waits_.find(end.tid);
+  // No switch-out record: filtered out, or lost (ring buffer full); or a later switch-out of the
+  // thread replaced it, which cannot happen before this end in one ring buffer.
+  if (it == pending_waits_.end() || it->second.switch_out_ktime_ns != end.switch_out_ktime_ns) {
+    return;
+  }
+  aggregator_.AddOffCpu(it->second.key, it->second.stack, static_cast<int64_t>(end.off_cpu_ns),
+                        end.off_cpu_events);
+  ++counters_.off_cpu_waits;
+  pending_waits_.erase(it);
 }
 
 void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
@@ -131,7 +150,7 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
   }
   if (scratch_.truncated) ++counters_.truncated_stacks;
   if (options_.fixed_service) {
-    aggregator_.Add(*options_.fixed_service, scratch_);
+    Aggregate(*options_.fixed_service, sample);
     return;
   }
   // The key is computed once per process, and again when its identity or the pod list changed.
@@ -143,7 +162,27 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     process->key_stale = false;
     process->key_generation = generation;
   }
-  aggregator_.Add(process->key, scratch_);
+  Aggregate(process->key, sample);
+}
+
+void SamplePipeline::Aggregate(const profile::ServiceKey& key,
+                               const sampling::SampleRecord& sample) {
+  if (!sample.off_cpu) {
+    aggregator_.Add(key, scratch_);
+    return;
+  }
+  // The stacks of a thread leaving the CPU wait here for the end of its wait (HandleOffCpuEnd);
+  // a newer switch-out of the thread replaces them (the wait was shorter than the minimum).
+  auto it = pending_waits_.find(sample.tid);
+  if (it == pending_waits_.end()) {
+    if (pending_waits_.size() >= kMaxPendingWaits) {
+      ++counters_.off_cpu_pending_drops;
+      return;
+    }
+    it = pending_waits_.try_emplace(sample.tid).first;
+  }
+  it->second = PendingWait{
+      .pid = sample.pid, .switch_out_ktime_ns = sample.ktime_ns, .key = key, .stack = scratch_};
 }
 
 void SamplePipeline::AppendPythonStack(PythonProcesses::State& state,
@@ -200,7 +239,9 @@ FlushBatch SamplePipeline::EndInterval(const IntervalTiming& timing) {
 std::string SamplePipeline::MostSampledExecutable(
     const profile::Aggregator::ServiceStacks& service) {
   std::unordered_map<uint32_t, int64_t> samples_of;
-  for (const auto& [sample, count] : service.stacks) samples_of[sample.pid] += count;
+  for (const auto& [sample, values] : service.stacks) {
+    samples_of[sample.pid] += values.samples + values.off_cpu_events;
+  }
   uint32_t top_pid = 0;
   int64_t top = 0;
   for (const auto& [pid, samples] : samples_of) {
@@ -220,9 +261,9 @@ std::vector<ServiceProfile> SamplePipeline::BuildPprof(const FlushBatch& batch) 
   std::vector<ServiceProfile> profiles;
   for (size_t i = 0; i < batch.stacks.size(); ++i) {
     const profile::Aggregator::ServiceStacks& stacks = batch.stacks[i];
-    Result<std::string> pprof =
-        BuildServicePprof(stacks, *frame_symbolizer_, batch.timing,
-                          i < batch.main_executables.size() ? batch.main_executables[i] : "");
+    Result<std::string> pprof = BuildServicePprof(
+        stacks, *frame_symbolizer_, batch.timing,
+        i < batch.main_executables.size() ? batch.main_executables[i] : "", options_.off_cpu);
     if (!pprof.ok()) {
       profile_errors_.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("building the profile of service '{}': {}", stacks.key.service,
@@ -236,12 +277,13 @@ std::vector<ServiceProfile> SamplePipeline::BuildPprof(const FlushBatch& batch) 
   return profiles;
 }
 
-profile::StackProfile SamplePipeline::BuildStackProfile(const FlushBatch& batch) {
-  return pipeline::BuildStackProfile(batch.stacks, *frame_symbolizer_);
+profile::StackProfile SamplePipeline::BuildStackProfile(const FlushBatch& batch,
+                                                        StackValueType value) {
+  return pipeline::BuildStackProfile(batch.stacks, *frame_symbolizer_, batch.timing, value);
 }
 
-std::string SamplePipeline::BuildCollapsed(const FlushBatch& batch) {
-  return profile::CollapsedText(BuildStackProfile(batch));
+std::string SamplePipeline::BuildCollapsed(const FlushBatch& batch, StackValueType value) {
+  return profile::CollapsedText(BuildStackProfile(batch, value));
 }
 
 PipelineCounters SamplePipeline::counters() const {

@@ -35,20 +35,34 @@ Aggregator::Aggregator(size_t max_distinct_stacks) : max_distinct_stacks_(max_di
 
 void Aggregator::Add(const ServiceKey& key, const StackSample& sample, int64_t count) {
   if (count <= 0) return;
+  AddValues(key, sample, StackValues{.samples = count});
+}
+
+void Aggregator::AddOffCpu(const ServiceKey& key, const StackSample& sample, int64_t off_cpu_ns,
+                           int64_t events) {
+  if (off_cpu_ns <= 0 || events <= 0) return;
+  AddValues(key, sample, StackValues{.off_cpu_ns = off_cpu_ns, .off_cpu_events = events});
+}
+
+void Aggregator::AddValues(const ServiceKey& key, const StackSample& sample,
+                           const StackValues& values) {
   auto service = services_.find(key);
   if (service != services_.end()) {
     auto stack = service->second.find(sample);
     if (stack != service->second.end()) {
-      stack->second = SaturatingAdd(stack->second, count);
+      StackValues& sum = stack->second;
+      sum.samples = SaturatingAdd(sum.samples, values.samples);
+      sum.off_cpu_ns = SaturatingAdd(sum.off_cpu_ns, values.off_cpu_ns);
+      sum.off_cpu_events = SaturatingAdd(sum.off_cpu_events, values.off_cpu_events);
       return;
     }
   }
   if (distinct_stacks_ >= max_distinct_stacks_) {
-    dropped_samples_ += static_cast<uint64_t>(count);
+    dropped_samples_ += static_cast<uint64_t>(values.samples + values.off_cpu_events);
     return;
   }
   if (service == services_.end()) service = services_.try_emplace(key).first;
-  service->second.emplace(sample, count);
+  service->second.emplace(sample, values);
   ++distinct_stacks_;
 }
 
@@ -63,7 +77,8 @@ std::vector<Aggregator::ServiceStacks> Aggregator::Drain() {
     entry.stacks.reserve(counts.size());
     while (!counts.empty()) {
       auto node = counts.extract(counts.begin());
-      entry.total = SaturatingAdd(entry.total, node.mapped());
+      entry.total = SaturatingAdd(entry.total, node.mapped().samples);
+      entry.off_cpu_total_ns = SaturatingAdd(entry.off_cpu_total_ns, node.mapped().off_cpu_ns);
       entry.stacks.emplace_back(std::move(node.key()), node.mapped());
     }
     std::sort(entry.stacks.begin(), entry.stacks.end(),

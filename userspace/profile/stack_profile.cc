@@ -79,8 +79,11 @@ void StackProfile::AddStack(std::vector<uint32_t> frames_root_first, int64_t val
 }
 
 StackProfile StackProfileFromPprof(const pb::Profile& pprof) {
+  return StackProfileFromPprof(pprof, ChosenValueIndex(pprof));
+}
+
+StackProfile StackProfileFromPprof(const pb::Profile& pprof, int value_index) {
   StackProfile profile;
-  const int value_index = ChosenValueIndex(pprof);
   if (pprof.sample_type_size() > 0) {
     profile.info.value_name = pprof.string_table(pprof.sample_type(value_index).type());
     profile.info.value_unit = pprof.string_table(pprof.sample_type(value_index).unit());

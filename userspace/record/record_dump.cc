@@ -61,6 +61,10 @@ bool RecordDump::Admit(const sampling::Record& record) {
     if (event->kind != sampling::ProcessEventRecord::Kind::kExit) snapshotted_.erase(event->pid);
     return true;
   }
+  // The end of an off-CPU wait belongs with its stacks: kept when they are.
+  if (const auto* end = std::get_if<sampling::OffCpuEndRecord>(&record)) {
+    return keep_sample_(end->pid);
+  }
   const uint32_t pid = std::get<sampling::SampleRecord>(record).pid;
   if (!keep_sample_(pid)) return false;
   if (snapshotted_.insert(pid).second) Keep(writer_->AppendProcess(SnapshotProcess(proc_fs_, pid)));

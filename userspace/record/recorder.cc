@@ -136,11 +136,17 @@ std::string RecordingTitle(const RecordOptions& options) {
   return fmt::format("pid {}", fmt::join(options.pids, ", "));
 }
 
+// With off-CPU on, wall time by default: CPU samples alone would hide every wait.
+pipeline::StackValueType ViewValueOf(const RecordOptions& options) {
+  if (options.sample_type) return *options.sample_type;
+  return options.off_cpu ? pipeline::StackValueType::kWall : pipeline::StackValueType::kSamples;
+}
+
 // The session's one output, built by the loop's flush worker from the last (only) interval.
 Result<std::string> BuildOutput(pipeline::SamplePipeline& pipeline,
                                 const pipeline::FlushBatch& batch, const RecordOptions& options) {
   if (options.view) {
-    profile::StackProfile stacks = pipeline.BuildStackProfile(batch);
+    profile::StackProfile stacks = pipeline.BuildStackProfile(batch, ViewValueOf(options));
     stacks.info.title = RecordingTitle(options);
     stacks.info.duration_ns = batch.timing.end_unix_ns - batch.timing.start_unix_ns;
     stacks.info.period_ns = batch.timing.sample_period_ns;
@@ -192,7 +198,8 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
 
   pipeline::SamplePipeline pipeline(pipeline::PipelineOptions{
       .sample_rate_hz = options.sample_rate_hz,
-      .fixed_service = profile::ServiceKey{.service = "profkit-record", .language = "cpp"}});
+      .fixed_service = profile::ServiceKey{.service = "profkit-record", .language = "cpp"},
+      .off_cpu = options.off_cpu});
   TargetFilter filter(options.pids,
                       [&pipeline](uint32_t pid) { return pipeline.process_table().ParentOf(pid); });
   if (child) filter.AddTarget(static_cast<uint32_t>(child->pid()));
@@ -203,7 +210,10 @@ Result<RecordSummary> Record(const RecordOptions& options, const std::atomic<boo
       sources(sampling::SamplerOptions{
           .sample_rate_hz = options.sample_rate_hz,
           .kernel_stacks = options.kernel_stacks,
-          .unwind_table_bytes = options.native_unwinding ? size_t{32} << 20 : 0}));
+          .unwind_table_bytes = options.native_unwinding ? size_t{32} << 20 : 0,
+          .off_cpu = {.enabled = options.off_cpu,
+                      .min_duration_ns = options.off_cpu_min_duration_ns,
+                      .sample_every = options.off_cpu_sample_every}}));
   std::unique_ptr<RecordDump> dump;
   if (!options.dump_records.empty()) {
     PROFKIT_ASSIGN_OR_RETURN(

@@ -176,6 +176,16 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
       err) {
     return Status::FromErrno("sizing the BPF unwind rule map", -err);
   }
+  skel->rodata->off_cpu_sample_every = options.off_cpu.sample_every;
+  skel->rodata->off_cpu_min_ns = options.off_cpu.min_duration_ns;
+  skel->rodata->off_cpu_kernel_threads = options.off_cpu.kernel_threads;
+  // The tgid in the PID namespace BPF sees (the host's: the agent runs with hostPID, see deploy/).
+  skel->rodata->agent_tgid = static_cast<uint32_t>(getpid());
+  // Off: the off-CPU program is not even loaded (it holds a copy of the stack walkers, as long
+  // to verify as the sampler).
+  if (!options.off_cpu.enabled) {
+    bpf_program__set_autoload(skel->progs.profkit_off_cpu_switch, false);
+  }
   if (int err = profkit_bpf__load(skel); err) return LoadError(-err);
   PROFKIT_ASSIGN_OR_RETURN(sampler->unwind_rows_, MapArray(skel->maps.unwind_rows));
   PROFKIT_ASSIGN_OR_RETURN(sampler->unwind_pages_, MapArray(skel->maps.unwind_pages));
@@ -187,6 +197,7 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   sampler->ring_buffer_.reset(rb);
 
   PROFKIT_RETURN_IF_ERROR(sampler->AttachTracepoints());
+  if (options.off_cpu.enabled) PROFKIT_RETURN_IF_ERROR(sampler->AttachOffCpu());
   PROFKIT_RETURN_IF_ERROR(sampler->AttachPerfEvents(options));
   return sampler;
 }
@@ -208,6 +219,17 @@ Status BpfSampler::AttachTracepoints() {
     }
     links_.emplace_back(link);
   }
+  return Status::Ok();
+}
+
+Status BpfSampler::AttachOffCpu() {
+  bpf_link* link = bpf_program__attach(skel_->progs.profkit_off_cpu_switch);
+  if (link == nullptr) {
+    const int err = errno;
+    Status status = Status::FromErrno("attaching the off-CPU program to tp_btf/sched_switch", err);
+    return err == EPERM || err == EACCES ? status.WithHint(kPrivilegeHint) : status;
+  }
+  links_.emplace_back(link);
   return Status::Ok();
 }
 
@@ -266,9 +288,10 @@ int BpfSampler::HandleRecord(void* ctx, void* data, size_t size) {
     }
     return 0;  // one bad record must not stop the reader
   }
-  if (std::holds_alternative<SampleRecord>(*record)) {
+  if (const auto* sample = std::get_if<SampleRecord>(&*record)) {
     self->samples_.fetch_add(1, std::memory_order_relaxed);
-  } else {
+    if (sample->off_cpu) self->off_cpu_records_.fetch_add(1, std::memory_order_relaxed);
+  } else if (std::holds_alternative<ProcessEventRecord>(*record)) {
     self->process_events_.fetch_add(1, std::memory_order_relaxed);
   }
   (*self->on_record_)(*record);
@@ -395,6 +418,7 @@ SamplerCounters BpfSampler::counters() const {
   counters.samples = samples_.load(std::memory_order_relaxed);
   counters.process_events = process_events_.load(std::memory_order_relaxed);
   counters.decode_errors = decode_errors_.load(std::memory_order_relaxed);
+  counters.off_cpu_records = off_cpu_records_.load(std::memory_order_relaxed);
 
   // A per-CPU map lookup returns one value per possible CPU.
   const int possible_cpus = libbpf_num_possible_cpus();
@@ -417,6 +441,10 @@ SamplerCounters BpfSampler::counters() const {
   counters.unwind_truncated = sum(PROFKIT_COUNTER_UNWIND_TRUNCATED);
   counters.unwind_fp_frames = sum(PROFKIT_COUNTER_UNWIND_FP_FRAMES);
   counters.unwind_ns = sum(PROFKIT_COUNTER_UNWIND_NS);
+  counters.off_cpu_switches = sum(PROFKIT_COUNTER_OFF_CPU_SWITCHES);
+  counters.off_cpu_sampled = sum(PROFKIT_COUNTER_OFF_CPU_SAMPLED);
+  counters.off_cpu_short = sum(PROFKIT_COUNTER_OFF_CPU_SHORT);
+  counters.off_cpu_dropped = sum(PROFKIT_COUNTER_OFF_CPU_DROPPED);
   return counters;
 }
 

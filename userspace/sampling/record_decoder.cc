@@ -40,6 +40,18 @@ PythonWalkStatus PythonStatusFrom(uint16_t status) {
   }
 }
 
+// A CPU sample stands for no switch; an off-CPU record for at least one.
+Status CheckOffCpuEvents(const profkit_sample_header& header) {
+  if (header.kind == PROFKIT_EVENT_SAMPLE && header.off_cpu_events != 0) {
+    return Status::InvalidInputf("CPU sample record has off_cpu_events {}, expected 0",
+                                 header.off_cpu_events);
+  }
+  if (header.kind == PROFKIT_EVENT_OFF_CPU && header.off_cpu_events == 0) {
+    return Status::InvalidInput("off-CPU record has off_cpu_events 0 (it stands for no switch)");
+  }
+  return Status::Ok();
+}
+
 Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   constexpr size_t kHeaderSize = sizeof(profkit_sample_header);
   if (bytes.size() < kHeaderSize) {
@@ -61,6 +73,7 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
     return Status::TooLargef("sample record python depth {} exceeds the limit of {}",
                              header.python_depth, PROFKIT_MAX_PYTHON_FRAMES);
   }
+  PROFKIT_RETURN_IF_ERROR(CheckOffCpuEvents(header));
   const bool python = header.flags & PROFKIT_SAMPLE_PYTHON;
   if (python && header.python_status >= PROFKIT_PYTHON_STATUS_COUNT) {
     return Status::InvalidInputf("sample record has unknown python status {}",
@@ -86,6 +99,8 @@ Result<Record> DecodeSample(std::span<const uint8_t> bytes) {
   sample.cpu = header.cpu;
   sample.ktime_ns = header.ktime_ns;
   sample.comm = CommFrom(header.comm);
+  sample.off_cpu = header.kind == PROFKIT_EVENT_OFF_CPU;
+  sample.off_cpu_events = header.off_cpu_events;
   sample.kernel_ips = LoadIps(bytes, kHeaderSize, header.kernel_depth);
   sample.user_ips =
       LoadIps(bytes, kHeaderSize + header.kernel_depth * sizeof(uint64_t), header.user_depth);
@@ -125,6 +140,23 @@ Result<Record> DecodeProcessEvent(std::span<const uint8_t> bytes, ProcessEventRe
       .kind = kind, .pid = event.pid, .ppid = event.ppid, .comm = CommFrom(event.comm)});
 }
 
+Result<Record> DecodeOffCpuEnd(std::span<const uint8_t> bytes) {
+  if (bytes.size() != sizeof(profkit_off_cpu_end)) {
+    return Status::InvalidInputf("off-CPU end record has {} bytes, expected {}", bytes.size(),
+                                 sizeof(profkit_off_cpu_end));
+  }
+  const auto end = Load<profkit_off_cpu_end>(bytes, 0);
+  if (end.off_cpu_events == 0) {
+    return Status::InvalidInput(
+        "off-CPU end record has off_cpu_events 0 (it stands for no switch)");
+  }
+  return Record(OffCpuEndRecord{.pid = end.pid,
+                                .tid = end.tid,
+                                .switch_out_ktime_ns = end.switch_out_ktime_ns,
+                                .off_cpu_ns = end.off_cpu_ns,
+                                .off_cpu_events = end.off_cpu_events});
+}
+
 }  // namespace
 
 Result<Record> DecodeRecord(std::span<const uint8_t> bytes) {
@@ -135,6 +167,7 @@ Result<Record> DecodeRecord(std::span<const uint8_t> bytes) {
   const auto kind = Load<uint32_t>(bytes, 0);
   switch (kind) {
     case PROFKIT_EVENT_SAMPLE:
+    case PROFKIT_EVENT_OFF_CPU:
       return DecodeSample(bytes);
     case PROFKIT_EVENT_EXEC:
       return DecodeProcessEvent(bytes, ProcessEventRecord::Kind::kExec);
@@ -142,6 +175,8 @@ Result<Record> DecodeRecord(std::span<const uint8_t> bytes) {
       return DecodeProcessEvent(bytes, ProcessEventRecord::Kind::kFork);
     case PROFKIT_EVENT_EXIT:
       return DecodeProcessEvent(bytes, ProcessEventRecord::Kind::kExit);
+    case PROFKIT_EVENT_OFF_CPU_END:
+      return DecodeOffCpuEnd(bytes);
     default:
       return Status::InvalidInputf("record of {} bytes has unknown kind {}", bytes.size(), kind);
   }

@@ -65,9 +65,10 @@ Result<int> ReplaySource::Poll(std::chrono::milliseconds /*timeout*/,
       ++counters_.decode_errors;
       continue;
     }
-    if (std::holds_alternative<SampleRecord>(*record)) {
+    if (const auto* sample = std::get_if<SampleRecord>(&*record)) {
       ++counters_.samples;
-    } else {
+      if (sample->off_cpu) ++counters_.off_cpu_records;
+    } else if (std::holds_alternative<ProcessEventRecord>(*record)) {
       ++counters_.process_events;
     }
     on_record(*record);

@@ -20,6 +20,14 @@ Status ValidateSamplerOptions(const SamplerOptions& options) {
     return Status::InvalidInputf("unwind table memory {} bytes is above the limit of {}",
                                  options.unwind_table_bytes, kMaxUnwindTableBytes);
   }
+  if (options.off_cpu.sample_every < 1 || options.off_cpu.sample_every > kMaxOffCpuSampleEvery) {
+    return Status::InvalidInputf("off-CPU sampling 1 in {} is outside [1, {}]",
+                                 options.off_cpu.sample_every, kMaxOffCpuSampleEvery);
+  }
+  if (options.off_cpu.min_duration_ns > kMaxOffCpuMinDurationNs) {
+    return Status::InvalidInputf("off-CPU minimum duration {} ns is above the limit of {} ns",
+                                 options.off_cpu.min_duration_ns, kMaxOffCpuMinDurationNs);
+  }
   return Status::Ok();
 }
 

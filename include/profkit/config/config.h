@@ -60,6 +60,11 @@ struct EbpfConfig {
   // Native unwinding with .eh_frame tables in BPF maps (README "How native stacks are unwound").
   bool native_unwinding = true;
   int unwind_table_max_mb = 32;  // BPF memory for the tables' rows, 8 bytes each
+  // Off-CPU and wall-clock profiles (README "Off-CPU and wall-clock profiles").
+  bool off_cpu = false;
+  std::chrono::nanoseconds off_cpu_min_duration = std::chrono::milliseconds(1);
+  int off_cpu_sample_every = 100;  // 1 in N context switches, weighted back
+  bool off_cpu_kernel_threads = false;
 };
 
 // [inputs.profile.io_config]: DataKit's names and defaults.

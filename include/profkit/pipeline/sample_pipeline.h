@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "profkit/pipeline/frame_symbolizer.h"
@@ -46,6 +47,9 @@ struct PipelineOptions {
   symbolize::DebugInfoOptions symbols;
   // How code objects are read (empty: from the live process); see PythonProcesses.
   PythonProcesses::MemoryReaderFactory process_memory;
+  // Off-CPU records are expected ([ebpf] off_cpu, record --off-cpu): the pprof gets the
+  // off-CPU and wall sample types (BuildServicePprof).
+  bool off_cpu = false;
   // Test hook (FrameSymbolizer::SetDebugDelay): every symbolization sleeps this long.
   std::chrono::microseconds debug_symbolize_delay{0};
 };
@@ -68,6 +72,8 @@ struct PipelineCounters {
   uint64_t recovered_leaf_callers = 0;   // callers of frameless leaves restored from the stack top
   uint64_t python_stacks = 0;            // samples whose stack got Python frames
   uint64_t python_truncated_stacks = 0;  // of those, deeper than the walker goes
+  uint64_t off_cpu_waits = 0;            // off-CPU stacks paired with their wait's end
+  uint64_t off_cpu_pending_drops = 0;    // switch-outs not kept: kMaxPendingWaits threads wait
   uint64_t aggregation_drops = 0;        // distinct-stack limit reached
   uint64_t profiles_built = 0;           // (on the flush worker)
   uint64_t profile_errors = 0;           // (on the flush worker)
@@ -110,11 +116,14 @@ class SamplePipeline {
 
   // Flush worker: one gzipped pprof per service of the batch.
   std::vector<ServiceProfile> BuildPprof(const FlushBatch& batch);
-  // Flush worker: all services of the batch as stacks for the views (profile/stack_profile.h).
-  profile::StackProfile BuildStackProfile(const FlushBatch& batch);
+  // Flush worker: all services of the batch as stacks for the views (profile/stack_profile.h),
+  // each stack valued by `value`.
+  profile::StackProfile BuildStackProfile(const FlushBatch& batch,
+                                          StackValueType value = StackValueType::kSamples);
   // Flush worker: one collapsed-stack text over all services of the batch (Python frames with
   // their file and line).
-  std::string BuildCollapsed(const FlushBatch& batch);
+  std::string BuildCollapsed(const FlushBatch& batch,
+                             StackValueType value = StackValueType::kSamples);
 
   PipelineCounters counters() const;
   ProcessTableCounters process_counters() const { return process_table_->counters(); }
@@ -125,6 +134,9 @@ class SamplePipeline {
  private:
   void HandleSample(const sampling::SampleRecord& sample);
   void HandleProcessEvent(const sampling::ProcessEventRecord& event);
+  // Adds scratch_ under `key` (a CPU sample), or keeps it until its wait ends (off-CPU).
+  void Aggregate(const profile::ServiceKey& key, const sampling::SampleRecord& sample);
+  void HandleOffCpuEnd(const sampling::OffCpuEndRecord& end);
   // Reader: the executable of the process with the most samples in `service`.
   std::string MostSampledExecutable(const profile::Aggregator::ServiceStacks& service);
   // A frame-pointer walk skips the caller of an innermost function that has not set up a frame
@@ -150,6 +162,17 @@ class SamplePipeline {
   PipelineCounters counters_;  // reader-owned, but for the two below
   std::atomic<uint64_t> profiles_built_{0};
   std::atomic<uint64_t> profile_errors_{0};
+  // A thread's stacks at its last recorded switch-out, until the wait ends.
+  struct PendingWait {
+    uint32_t pid = 0;
+    uint64_t switch_out_ktime_ns = 0;
+    profile::ServiceKey key;
+    profile::StackSample stack;
+  };
+  // Threads whose waits are followed at once (a few KiB of stacks each); beyond it, a thread's
+  // wait is lost (PipelineCounters::off_cpu_pending_drops).
+  static constexpr size_t kMaxPendingWaits = 65536;
+  std::unordered_map<uint32_t, PendingWait> pending_waits_;  // by tid
   profile::StackSample scratch_;
   std::vector<profile::Frame> native_user_;
   std::vector<NativeFrameRole> roles_;

@@ -13,6 +13,16 @@
 
 namespace profkit::profile {
 
+// What one distinct stack accumulated in an interval: CPU samples, and off-CPU time and events
+// (bpf/off_cpu.bpf.h; already weighted back by the BPF side's 1-in-N sampling).
+struct StackValues {
+  int64_t samples = 0;
+  int64_t off_cpu_ns = 0;
+  int64_t off_cpu_events = 0;
+
+  bool operator==(const StackValues&) const = default;
+};
+
 // Bounded: at most `max_distinct_stacks` distinct (service, stack) entries are kept per interval;
 // a sample of a stack not yet seen beyond that is counted in dropped_samples() (the caller logs
 // it). Not thread-safe: one sampling thread owns it.
@@ -26,22 +36,29 @@ class Aggregator {
 
   // `count` is the number of samples this stack stands for; non-positive counts are ignored.
   void Add(const ServiceKey& key, const StackSample& sample, int64_t count = 1);
+  // A wait of `off_cpu_ns` standing for `events` switches; ignored unless both are positive.
+  void AddOffCpu(const ServiceKey& key, const StackSample& sample, int64_t off_cpu_ns,
+                 int64_t events);
 
   struct ServiceStacks {
     ServiceKey key;
     // Sorted by (pid, tid, frames, thread name, truncated) so output built from it is
     // deterministic.
-    std::vector<std::pair<StackSample, int64_t>> stacks;
-    int64_t total = 0;  // sum of the counts in `stacks`
+    std::vector<std::pair<StackSample, StackValues>> stacks;
+    int64_t total = 0;             // sum of the samples in `stacks`
+    int64_t off_cpu_total_ns = 0;  // sum of their off_cpu_ns
   };
   // Returns everything, sorted by key, and resets the aggregator including its counters.
   std::vector<ServiceStacks> Drain();
 
   size_t distinct_stacks() const { return distinct_stacks_; }
+  // Samples and off-CPU events not kept because of the distinct-stack bound.
   uint64_t dropped_samples() const { return dropped_samples_; }
 
  private:
-  using StackCounts = std::unordered_map<StackSample, int64_t, StackSampleHash>;
+  using StackCounts = std::unordered_map<StackSample, StackValues, StackSampleHash>;
+
+  void AddValues(const ServiceKey& key, const StackSample& sample, const StackValues& values);
 
   size_t max_distinct_stacks_;
   std::unordered_map<ServiceKey, StackCounts, ServiceKeyHash> services_;

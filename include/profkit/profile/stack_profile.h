@@ -83,5 +83,7 @@ inline constexpr std::string_view kKernelMappingName = "[kernel.kallsyms]";
 // profkit writes Python frames), native otherwise. Threads come from the thread_name and tid
 // labels.
 StackProfile StackProfileFromPprof(const perftools::profiles::Profile& pprof);
+// The same with the value of sample type `value_index` (< pprof.sample_type_size()).
+StackProfile StackProfileFromPprof(const perftools::profiles::Profile& pprof, int value_index);
 
 }  // namespace profkit::profile

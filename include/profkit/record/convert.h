@@ -15,6 +15,8 @@ struct ConvertOptions {
   std::string output;
   profile::ViewFormat format = profile::ViewFormat::kSvg;
   profile::ViewOptions view_options;
+  // The pprof sample type the views write, e.g. "off-cpu"; "" = samples (or the first count).
+  std::string sample_type;
   // The input (gzip-compressed or not) and its decompressed size are bounded by this.
   size_t max_profile_bytes = 512u << 20;
 };

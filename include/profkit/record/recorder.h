@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "profkit/common/status.h"
+#include "profkit/pipeline/profile_assembly.h"
 #include "profkit/profile/profile_views.h"
 #include "profkit/sampling/sample_source.h"
 
@@ -30,6 +31,14 @@ struct RecordOptions {
   // When set, the raw records and /proc facts of the session are also written there
   // (record_dump.h), for replay.
   std::string dump_records;
+  // Off-CPU waits too (sampling::OffCpuOptions), recorded as the agent's defaults do.
+  bool off_cpu = false;
+  uint64_t off_cpu_min_duration_ns = sampling::OffCpuOptions{}.min_duration_ns;
+  // Every switch by default: one recording of one program wants exact values; the agent's default
+  // is about the cost host-wide.
+  uint32_t off_cpu_sample_every = 1;
+  // The value the views write; default samples, or wall with off_cpu.
+  std::optional<pipeline::StackValueType> sample_type;
 };
 
 struct RecordSummary {

@@ -104,6 +104,8 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
 
   Status AttachPerfEvents(const SamplerOptions& options);
   Status AttachTracepoints();
+  // The off-CPU program (bpf/off_cpu.bpf.h) on tp_btf/sched_switch.
+  Status AttachOffCpu();
   static int HandleRecord(void* ctx, void* data, size_t size);
 
   // Destroyed bottom-up: the links first, then the ring-buffer reader, then the skeleton whose
@@ -124,6 +126,7 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> process_events_{0};
   std::atomic<uint64_t> decode_errors_{0};
+  std::atomic<uint64_t> off_cpu_records_{0};
 };
 
 }  // namespace profkit::sampling

@@ -31,7 +31,8 @@ enum class PythonWalkStatus : uint8_t {
   kReadError,      // memory could not be read; the frames before the failure are kept
 };
 
-// One CPU-clock sample of one thread.
+// One CPU-clock sample of one thread, or (off_cpu) the stacks of a thread leaving the CPU; how
+// long it stays away arrives later, in an OffCpuEndRecord.
 struct SampleRecord {
   uint32_t pid = 0;  // tgid
   uint32_t tid = 0;
@@ -54,6 +55,10 @@ struct SampleRecord {
   PythonWalkStatus python_status = PythonWalkStatus::kNotPython;
   std::vector<PythonFrameRecord> python_frames;  // innermost first
   bool python_stack_truncated = false;
+  // PROFKIT_EVENT_OFF_CPU: the thread left the CPU at ktime_ns; the record stands for
+  // off_cpu_events switches (1-in-N sampling).
+  bool off_cpu = false;
+  uint32_t off_cpu_events = 0;
 
   bool operator==(const SampleRecord&) const = default;
 };
@@ -72,7 +77,18 @@ struct ProcessEventRecord {
   bool operator==(const ProcessEventRecord&) const = default;
 };
 
-using Record = std::variant<SampleRecord, ProcessEventRecord>;
+// The thread of the off-CPU SampleRecord (tid, switch_out_ktime_ns) runs again.
+struct OffCpuEndRecord {
+  uint32_t pid = 0;  // tgid
+  uint32_t tid = 0;
+  uint64_t switch_out_ktime_ns = 0;
+  uint64_t off_cpu_ns = 0;  // weighted by off_cpu_events
+  uint32_t off_cpu_events = 0;
+
+  bool operator==(const OffCpuEndRecord&) const = default;
+};
+
+using Record = std::variant<SampleRecord, ProcessEventRecord, OffCpuEndRecord>;
 
 // Decodes one ring-buffer record. Errors say what was inconsistent (sizes, counts, kind, flags).
 Result<Record> DecodeRecord(std::span<const uint8_t> bytes);

@@ -2,11 +2,29 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "profkit/common/limits.h"  // kMaxSampleRateHz
 #include "profkit/common/status.h"
 
 namespace profkit::sampling {
+
+// Off-CPU profiling ([ebpf] off_cpu*, `profkit record --off-cpu`; bpf/off_cpu.bpf.h).
+struct OffCpuOptions {
+  bool enabled = false;
+  // Waits shorter than this are ignored (they cost a map update and delete, no stack walk).
+  uint64_t min_duration_ns = 1'000'000;
+  // 1 in N switches is recorded, and counts for N. 100: walking a stack costs some 4 us, and a
+  // busy host switches 100,000 times a second and more (bench/offcpu.sh, README).
+  uint32_t sample_every = 100;
+  // Also the waits of kernel threads (kworkers, ksoftirqd...).
+  bool kernel_threads = false;
+};
+
+// Bounds of OffCpuOptions: a minimum above a minute leaves nothing to see, and sampling coarser
+// than 1 in 10,000 leaves too few records for any stack to be right.
+inline constexpr uint64_t kMaxOffCpuMinDurationNs = 60'000'000'000;
+inline constexpr uint32_t kMaxOffCpuSampleEvery = 10'000;
 
 struct SamplerOptions {
   // 99 rather than 100 so sampling does not run in lock-step with 10 ms timers.
@@ -19,6 +37,7 @@ struct SamplerOptions {
   // 4 KiB page of code, plus a fixed 256 KiB of shared rules; 0 turns native unwinding off
   // (frame-pointer stacks only).
   size_t unwind_table_bytes = size_t{32} << 20;
+  OffCpuOptions off_cpu;
 };
 
 // Largest accepted unwind table memory: ~2^29 rows, far above what a host's files need.

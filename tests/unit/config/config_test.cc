@@ -177,6 +177,32 @@ TEST(ConfigTest, OutOfRangeValues) {
   EXPECT_EQ(ParseOk("[ebpf]\nupload_interval = \"1h\"").ebpf.upload_interval, 1h);
 }
 
+TEST(ConfigTest, OffCpuKeys) {
+  const Config defaults = ParseOk("");
+  EXPECT_FALSE(defaults.ebpf.off_cpu);
+  EXPECT_EQ(defaults.ebpf.off_cpu_min_duration, 1ms);
+  EXPECT_EQ(defaults.ebpf.off_cpu_sample_every, 100);
+  EXPECT_FALSE(defaults.ebpf.off_cpu_kernel_threads);
+  const Config set = ParseOk(
+      "[ebpf]\noff_cpu = true\noff_cpu_min_duration = \"250us\"\noff_cpu_sample_every = 10\n"
+      "off_cpu_kernel_threads = true");
+  EXPECT_TRUE(set.ebpf.off_cpu);
+  EXPECT_EQ(set.ebpf.off_cpu_min_duration, 250us);
+  EXPECT_EQ(set.ebpf.off_cpu_sample_every, 10);
+  EXPECT_TRUE(set.ebpf.off_cpu_kernel_threads);
+  EXPECT_EQ(ParseOk("[ebpf]\noff_cpu_min_duration = \"0s\"").ebpf.off_cpu_min_duration, 0ns);
+  EXPECT_EQ(ParseError("[ebpf]\noff_cpu = \"yes\""),
+            "conf.toml: ebpf.off_cpu: expected a boolean (true or false), got a string");
+  EXPECT_EQ(ParseError("[ebpf]\noff_cpu_sample_every = 0"),
+            "conf.toml: ebpf.off_cpu_sample_every: must be between 1 and 10000, got 0");
+  EXPECT_EQ(ParseError("[ebpf]\noff_cpu_sample_every = 10001"),
+            "conf.toml: ebpf.off_cpu_sample_every: must be between 1 and 10000, got 10001");
+  EXPECT_EQ(ParseError("[ebpf]\noff_cpu_min_duration = \"2m\""),
+            "conf.toml: ebpf.off_cpu_min_duration: must be between 0s and 1m, got \"2m\"");
+  EXPECT_THAT(ParseError("[ebpf]\noff_cpu_min_duration = 5"),
+              HasSubstr("ebpf.off_cpu_min_duration: expected a duration string"));
+}
+
 TEST(ConfigTest, ListenAddressErrors) {
   EXPECT_EQ(ParseError("[http]\nlisten = \"127.0.0.1:0\""),
             "conf.toml: http.listen: invalid address \"127.0.0.1:0\": port must be a number "

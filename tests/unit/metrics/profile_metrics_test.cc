@@ -143,6 +143,21 @@ TEST(ProfileMetrics, EbpfPythonCpuCoresFromOnCpuNanoseconds) {
   EXPECT_DOUBLE_EQ(AsDouble(f["prof_python_cpu_cores"]), 1.5);
 }
 
+TEST(ProfileMetrics, EbpfPythonWallTimeFromOffCpuProfiles) {
+  // With [ebpf] off_cpu: wall/nanoseconds = cpu + off-cpu of every stack.
+  const std::string pprof = BuildPprof({{{"samples", "count"}, 1500},
+                                        {{"cpu", "nanoseconds"}, 15'000'000'000},
+                                        {{"off-cpu", "nanoseconds"}, 25'000'000'000},
+                                        {{"off-cpu-events", "count"}, 900},
+                                        {{"wall", "nanoseconds"}, 40'000'000'000}});
+  ProfileInput input{
+      "python", kStart, kStart + 10'000'000'000, {{"cpu.pprof", "cpu.pprof", pprof}}};
+  auto f = ByKey(*ComputeFields(input));
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_DOUBLE_EQ(AsDouble(f["prof_python_cpu_cores"]), 1.5);
+  EXPECT_EQ(AsInt(f["prof_python_wall_time"]), 40'000'000'000);
+}
+
 TEST(ProfileMetrics, GoFromPprofFilesReadsTheGoroutineSampleType) {
   const int64_t d_ns = 60'000'000'000;
   const std::string cpu =

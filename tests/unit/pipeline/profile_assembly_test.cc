@@ -65,11 +65,11 @@ class ProfileAssemblyTest : public ::testing::Test {
                                                   .tid = 8,
                                                   .thread_name = "worker",
                                                   .frames = {clear_user, syscall, marker, unknown}},
-                             3});
+                             {.samples = 3}});
     stacks.stacks.push_back(
         {profile::StackSample{
              .pid = 7, .tid = 7, .thread_name = "main", .frames = {marker, unknown}},
-         2});
+         {.samples = 2}});
     stacks.total = 5;
     return stacks;
   }
@@ -125,6 +125,85 @@ TEST_F(ProfileAssemblyTest, PprofCarriesSamplesLabelsMappingsAndLines) {
       EXPECT_NE(str(f.filename()).find("profile_assembly_test.cc"), std::string::npos);
     }
   }
+}
+
+// Stacks() plus waits: one stack that also ran (both kinds of values), one that only waited.
+profile::Aggregator::ServiceStacks WithOffCpu(profile::Aggregator::ServiceStacks stacks) {
+  stacks.stacks[1].second.off_cpu_ns = 7'000;
+  stacks.stacks[1].second.off_cpu_events = 2;
+  profile::StackSample waiting = stacks.stacks[0].first;
+  waiting.tid = 9;
+  stacks.stacks.push_back({waiting, {.off_cpu_ns = 500'000'000, .off_cpu_events = 10}});
+  stacks.off_cpu_total_ns = 500'007'000;
+  return stacks;
+}
+
+TEST_F(ProfileAssemblyTest, OffCpuPprofHasOffCpuEventsAndWallBesideCpu) {
+  const IntervalTiming timing{.sample_period_ns = 1'000};
+  Result<std::string> bytes = BuildServicePprof(WithOffCpu(Stacks()), *symbolizer_, timing, "",
+                                                /*off_cpu=*/true);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  Result<perftools::profiles::Profile> parsed = profile::ParsePprof(*bytes, 1 << 24);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  const perftools::profiles::Profile& p = *parsed;
+  std::vector<std::pair<std::string, std::string>> types;
+  for (const auto& t : p.sample_type()) {
+    types.emplace_back(p.string_table(static_cast<int>(t.type())),
+                       p.string_table(static_cast<int>(t.unit())));
+  }
+  EXPECT_EQ(types, (std::vector<std::pair<std::string, std::string>>{{"samples", "count"},
+                                                                     {"cpu", "nanoseconds"},
+                                                                     {"off-cpu", "nanoseconds"},
+                                                                     {"off-cpu-events", "count"},
+                                                                     {"wall", "nanoseconds"}}));
+  ASSERT_EQ(p.sample_size(), 3);
+  const auto values = [&](int i) {
+    return std::vector<int64_t>(p.sample(i).value().begin(), p.sample(i).value().end());
+  };
+  EXPECT_EQ(values(0), (std::vector<int64_t>{3, 3'000, 0, 0, 3'000})) << "CPU only";
+  EXPECT_EQ(values(1), (std::vector<int64_t>{2, 2'000, 7'000, 2, 9'000})) << "wall = cpu + off";
+  EXPECT_EQ(values(2), (std::vector<int64_t>{0, 0, 500'000'000, 10, 500'000'000})) << "waits";
+}
+
+TEST_F(ProfileAssemblyTest, ViewsWriteTheChosenValue) {
+  const IntervalTiming timing{.sample_period_ns = 1'000};
+  const auto collapsed = [&](StackValueType value) {
+    return profile::CollapsedText(
+        BuildStackProfile({WithOffCpu(Stacks())}, *symbolizer_, timing, value));
+  };
+  EXPECT_EQ(collapsed(StackValueType::kSamples),
+            "[unknown];ProfkitAssemblyMarker 2\n"
+            "[unknown];ProfkitAssemblyMarker;do_syscall_64_[k];clear_user_[k] 3\n");
+  EXPECT_EQ(collapsed(StackValueType::kOffCpu),
+            "[unknown];ProfkitAssemblyMarker 7000\n"
+            "[unknown];ProfkitAssemblyMarker;do_syscall_64_[k];clear_user_[k] 500000000\n")
+      << "stacks without waits are left out";
+  EXPECT_EQ(collapsed(StackValueType::kWall),
+            "[unknown];ProfkitAssemblyMarker 9000\n"
+            "[unknown];ProfkitAssemblyMarker;do_syscall_64_[k];clear_user_[k] 500003000\n");
+  const profile::StackProfile events = BuildStackProfile({WithOffCpu(Stacks())}, *symbolizer_,
+                                                         timing, StackValueType::kOffCpuEvents);
+  EXPECT_EQ(events.total(), 12);
+  EXPECT_EQ(events.info.value_name, "off-cpu-events");
+  EXPECT_EQ(events.info.value_unit, "count");
+}
+
+TEST(StackValueTypeTest, ParsesThePprofNamesOnly) {
+  EXPECT_EQ(ParseStackValueType("samples"), StackValueType::kSamples);
+  EXPECT_EQ(ParseStackValueType("cpu"), StackValueType::kCpu);
+  EXPECT_EQ(ParseStackValueType("off-cpu"), StackValueType::kOffCpu);
+  EXPECT_EQ(ParseStackValueType("off-cpu-events"), StackValueType::kOffCpuEvents);
+  EXPECT_EQ(ParseStackValueType("wall"), StackValueType::kWall);
+  EXPECT_EQ(ParseStackValueType("Wall"), std::nullopt);
+  EXPECT_EQ(ParseStackValueType(""), std::nullopt);
+  EXPECT_EQ(ParseStackValueType("off_cpu"), std::nullopt);
+  EXPECT_EQ(ValueTypeOf(StackValueType::kWall).unit, "nanoseconds");
+}
+
+TEST(StackValueTypeTest, ValuesSaturateInsteadOfOverflowing) {
+  const profile::StackValues huge{.samples = INT64_MAX / 2, .off_cpu_ns = INT64_MAX / 2 + 10};
+  EXPECT_EQ(StackValueOf(huge, StackValueType::kCpu, 1'000), INT64_MAX);
+  EXPECT_EQ(StackValueOf(huge, StackValueType::kWall, 1), INT64_MAX);
 }
 
 TEST_F(ProfileAssemblyTest, CollapsedIsRootFirstWithKernelSuffix) {

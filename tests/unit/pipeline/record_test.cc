@@ -86,6 +86,37 @@ TEST(ConvertTest, WritesTheViewOfAPprof) {
   EXPECT_EQ(*ReadFileBounded(dir.path() + "/out.txt", 1 << 20), "handler (/srv/app.py:7) 4\n");
 }
 
+TEST(ConvertTest, WritesTheChosenSampleType) {
+  testing::TempDir dir;
+  profile::PprofBuilder builder(profile::ProfileHeader{
+      .sample_types = {{"samples", "count"}, {"off-cpu", "nanoseconds"}, {"wall", "nanoseconds"}}});
+  const uint64_t ran = builder.AddLocation({.lines = {{.function_name = "work"}}});
+  const uint64_t waited = builder.AddLocation({.lines = {{.function_name = "wait"}}});
+  const uint64_t ran_stack[] = {ran};
+  const uint64_t waited_stack[] = {waited};
+  const int64_t ran_values[] = {3, 0, 30};
+  const int64_t waited_values[] = {0, 500, 500};
+  builder.AddSample(ran_stack, ran_values, {});
+  builder.AddSample(waited_stack, waited_values, {});
+  ASSERT_TRUE(WriteFileAtomically(dir.path() + "/in.pprof", *builder.SerializeGzip()).ok());
+  const auto convert = [&](std::string sample_type) {
+    return ConvertProfile({.input = dir.path() + "/in.pprof",
+                           .output = dir.path() + "/out.txt",
+                           .format = profile::ViewFormat::kCollapsed,
+                           .sample_type = std::move(sample_type)});
+  };
+  ASSERT_TRUE(convert("off-cpu").ok());
+  EXPECT_EQ(*ReadFileBounded(dir.path() + "/out.txt", 1 << 20), "wait 500\n");
+  ASSERT_TRUE(convert("wall").ok());
+  EXPECT_EQ(*ReadFileBounded(dir.path() + "/out.txt", 1 << 20), "wait 500\nwork 30\n");
+  ASSERT_TRUE(convert("").ok());
+  EXPECT_EQ(*ReadFileBounded(dir.path() + "/out.txt", 1 << 20), "work 3\n");
+  Result<ConvertSummary> unknown = convert("cpu");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(),
+            "the profile has no sample type 'cpu'; it has: samples, off-cpu, wall");
+}
+
 TEST(ConvertTest, GarbageIsAnErrorAndWritesNothing) {
   testing::TempDir dir;
   const std::string output = dir.path() + "/out.svg";

@@ -133,5 +133,62 @@ TEST_F(SamplePipelineTest, FixedServiceAlwaysYieldsItsProfile) {
   EXPECT_EQ(fixed.BuildCollapsed(batch), "");
 }
 
+sampling::SampleRecord SwitchOut(uint32_t tid, uint64_t ktime, std::vector<uint64_t> user_ips,
+                                 uint32_t events = 1) {
+  sampling::SampleRecord sample = Sample(100, std::move(user_ips));
+  sample.tid = tid;
+  sample.ktime_ns = ktime;
+  sample.off_cpu = true;
+  sample.off_cpu_events = events;
+  return sample;
+}
+
+sampling::OffCpuEndRecord WaitEnd(uint32_t tid, uint64_t ktime, uint64_t off_cpu_ns,
+                                  uint32_t events = 1) {
+  return sampling::OffCpuEndRecord{.pid = 100,
+                                   .tid = tid,
+                                   .switch_out_ktime_ns = ktime,
+                                   .off_cpu_ns = off_cpu_ns,
+                                   .off_cpu_events = events};
+}
+
+TEST_F(SamplePipelineTest, OffCpuStacksCountOnlyWhenTheirWaitEnds) {
+  tree_.AddProcess(100, 1, "job");
+  const std::vector<uint64_t> waiting = {Address(PkTestLeaf) + 4, Inside(PkTestCaller)};
+  const std::vector<uint64_t> other = {Address(PkTestLeaf) + 4, Inside(PkTestOuter)};
+  pipeline().Handle(Sample(100, waiting));                  // it ran here once
+  pipeline().Handle(SwitchOut(101, 1'000, other));          // a short wait: no end follows
+  pipeline().Handle(SwitchOut(101, 2'000, waiting, 10));    // replaces it
+  pipeline().Handle(WaitEnd(101, 1'000, 5'000'000));        // stale: names the replaced one
+  pipeline().Handle(WaitEnd(101, 2'000, 300'000'000, 10));  // ends the wait of 2'000
+  pipeline().Handle(WaitEnd(101, 2'000, 300'000'000, 10));  // a duplicate: nothing pending
+  pipeline().Handle(WaitEnd(555, 2'000, 1'000, 1));         // a thread never seen leaving
+  pipeline().Handle(SwitchOut(102, 3'000, other));          // still waiting at the flush
+  FlushBatch batch = pipeline().EndInterval({.sample_period_ns = 1'000});
+  ASSERT_EQ(batch.stacks.size(), 1u);
+  EXPECT_EQ(batch.stacks[0].total, 1);
+  EXPECT_EQ(batch.stacks[0].off_cpu_total_ns, 300'000'000);
+  EXPECT_EQ(pipeline().counters().off_cpu_waits, 1u);
+  EXPECT_EQ(pipeline().BuildCollapsed(batch, StackValueType::kOffCpu),
+            "PkTestCaller;PkTestLeaf 300000000\n");
+  EXPECT_EQ(pipeline().BuildCollapsed(batch, StackValueType::kOffCpuEvents),
+            "PkTestCaller;PkTestLeaf 10\n");
+
+  // The wait that was pending at the flush ends in the next interval.
+  pipeline().Handle(WaitEnd(102, 3'000, 7'000'000));
+  batch = pipeline().EndInterval({});
+  ASSERT_EQ(batch.stacks.size(), 1u);
+  EXPECT_EQ(batch.stacks[0].off_cpu_total_ns, 7'000'000);
+}
+
+TEST_F(SamplePipelineTest, AnExitEndsThePendingWaitsOfItsThreads) {
+  using Kind = sampling::ProcessEventRecord::Kind;
+  tree_.AddProcess(100, 1, "job");
+  pipeline().Handle(SwitchOut(101, 1'000, {Address(PkTestLeaf) + 4}));
+  pipeline().Handle(Event(Kind::kExit, 100));
+  pipeline().Handle(WaitEnd(101, 1'000, 5'000'000));
+  EXPECT_EQ(pipeline().counters().off_cpu_waits, 0u);
+}
+
 }  // namespace
 }  // namespace profkit::pipeline

@@ -36,9 +36,9 @@ TEST(AggregatorTest, CountsIdenticalStacks) {
   ASSERT_EQ(out[0].stacks.size(), 2u);
   // Sorted: frames 0x10,0x20 before 0x10,0x30.
   EXPECT_EQ(out[0].stacks[0].first, a);
-  EXPECT_EQ(out[0].stacks[0].second, 5);
+  EXPECT_EQ(out[0].stacks[0].second.samples, 5);
   EXPECT_EQ(out[0].stacks[1].first, b);
-  EXPECT_EQ(out[0].stacks[1].second, 1);
+  EXPECT_EQ(out[0].stacks[1].second.samples, 1);
 }
 
 TEST(AggregatorTest, EveryFieldDistinguishesStacks) {
@@ -130,6 +130,39 @@ TEST(AggregatorTest, IgnoresNonPositiveCounts) {
   agg.Add(Service("api"), Stack(1, {0x1}), -3);
   EXPECT_EQ(agg.distinct_stacks(), 0u);
   EXPECT_TRUE(agg.Drain().empty());
+}
+
+TEST(AggregatorTest, OffCpuWaitsAddUpBesideSamplesOfTheSameStack) {
+  Aggregator agg;
+  agg.Add(Service("api"), Stack(1, {0x1}), 2);
+  agg.AddOffCpu(Service("api"), Stack(1, {0x1}), 300, 1);
+  agg.AddOffCpu(Service("api"), Stack(1, {0x1}), 4'000, 10);  // a 1-in-10 record, weighted
+  agg.AddOffCpu(Service("api"), Stack(1, {0x2}), 50, 1);
+  EXPECT_EQ(agg.distinct_stacks(), 2u);
+  const std::vector<Aggregator::ServiceStacks> out = agg.Drain();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].stacks.size(), 2u);
+  EXPECT_EQ(out[0].stacks[0].second,
+            (StackValues{.samples = 2, .off_cpu_ns = 4'300, .off_cpu_events = 11}));
+  EXPECT_EQ(out[0].stacks[1].second, (StackValues{.off_cpu_ns = 50, .off_cpu_events = 1}));
+  EXPECT_EQ(out[0].total, 2) << "total counts CPU samples";
+  EXPECT_EQ(out[0].off_cpu_total_ns, 4'350);
+}
+
+TEST(AggregatorTest, OffCpuIgnoresNonPositiveValuesAndSaturates) {
+  Aggregator agg(1);
+  agg.AddOffCpu(Service("api"), Stack(1, {0x1}), 0, 1);
+  agg.AddOffCpu(Service("api"), Stack(1, {0x1}), 100, 0);
+  agg.AddOffCpu(Service("api"), Stack(1, {0x1}), -5, 1);
+  EXPECT_EQ(agg.distinct_stacks(), 0u);
+  agg.AddOffCpu(Service("api"), Stack(1, {0x1}), INT64_MAX - 1, 1);
+  agg.AddOffCpu(Service("api"), Stack(1, {0x1}), 10, 1);
+  agg.AddOffCpu(Service("api"), Stack(2, {0x2}), 10, 7);  // beyond the bound
+  EXPECT_EQ(agg.dropped_samples(), 7u) << "dropped waits count their events";
+  const std::vector<Aggregator::ServiceStacks> out = agg.Drain();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].stacks[0].second.off_cpu_ns, INT64_MAX);
+  EXPECT_EQ(out[0].off_cpu_total_ns, INT64_MAX);
 }
 
 }  // namespace

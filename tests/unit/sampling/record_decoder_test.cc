@@ -270,5 +270,74 @@ TEST(DecodeRecordTest, RejectsProcessEventOfWrongSize) {
   EXPECT_THAT(record.status().message(), HasSubstr("27 bytes, expected 28"));
 }
 
+std::vector<uint8_t> OffCpuEndBytes(uint32_t events) {
+  profkit_off_cpu_end end = {};
+  end.kind = PROFKIT_EVENT_OFF_CPU_END;
+  end.pid = 1234;
+  end.tid = 1240;
+  end.off_cpu_events = events;
+  end.switch_out_ktime_ns = 987654321012;
+  end.off_cpu_ns = 300'000'000;
+  std::vector<uint8_t> bytes;
+  Append(bytes, end);
+  return bytes;
+}
+
+TEST(DecodeRecordTest, DecodesOffCpuStacksAsSamplesMarkedOffCpu) {
+  profkit_sample_header header = SampleHeader(1, 1);
+  header.kind = PROFKIT_EVENT_OFF_CPU;
+  header.off_cpu_events = 10;
+  auto record = DecodeRecord(SampleBytes(header, {0xffffffff81000010, 0x401000}));
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  const auto& sample = std::get<SampleRecord>(*record);
+  EXPECT_TRUE(sample.off_cpu);
+  EXPECT_EQ(sample.off_cpu_events, 10u);
+  EXPECT_EQ(sample.ktime_ns, 987654321012u) << "the switch-out time its end record names";
+  EXPECT_THAT(sample.kernel_ips, ElementsAre(0xffffffff81000010));
+  EXPECT_THAT(sample.user_ips, ElementsAre(0x401000));
+
+  auto cpu = DecodeRecord(SampleBytes(SampleHeader(0, 1), {0x401000}));
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_FALSE(std::get<SampleRecord>(*cpu).off_cpu);
+}
+
+TEST(DecodeRecordTest, RejectsOffCpuEventsOnTheWrongKind) {
+  profkit_sample_header cpu = SampleHeader(0, 0);
+  cpu.off_cpu_events = 3;
+  auto record = DecodeRecord(SampleBytes(cpu, {}));
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("off_cpu_events 3"));
+
+  profkit_sample_header off = SampleHeader(0, 0);
+  off.kind = PROFKIT_EVENT_OFF_CPU;
+  record = DecodeRecord(SampleBytes(off, {}));
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("off_cpu_events 0"));
+}
+
+TEST(DecodeRecordTest, DecodesOffCpuEnd) {
+  auto record = DecodeRecord(OffCpuEndBytes(10));
+  ASSERT_TRUE(record.ok()) << record.status().message();
+  EXPECT_EQ(std::get<OffCpuEndRecord>(*record),
+            (OffCpuEndRecord{.pid = 1234,
+                             .tid = 1240,
+                             .switch_out_ktime_ns = 987654321012,
+                             .off_cpu_ns = 300'000'000,
+                             .off_cpu_events = 10}));
+}
+
+TEST(DecodeRecordTest, RejectsBadOffCpuEnds) {
+  auto zero = DecodeRecord(OffCpuEndBytes(0));
+  ASSERT_FALSE(zero.ok());
+  EXPECT_THAT(zero.status().message(), HasSubstr("off_cpu_events 0"));
+  std::vector<uint8_t> bytes = OffCpuEndBytes(1);
+  bytes.pop_back();
+  auto short_record = DecodeRecord(bytes);
+  ASSERT_FALSE(short_record.ok());
+  EXPECT_THAT(short_record.status().message(), HasSubstr("off-CPU end record has 31 bytes"));
+  bytes.resize(64, 0xff);
+  EXPECT_FALSE(DecodeRecord(bytes).ok());
+}
+
 }  // namespace
 }  // namespace profkit::sampling
