@@ -278,8 +278,9 @@ std::vector<uint8_t> OffCpuEndBytes(uint32_t events) {
   end.off_cpu_events = events;
   end.switch_out_ktime_ns = 987654321012;
   end.off_cpu_ns = 300'000'000;
-  std::vector<uint8_t> bytes;
-  Append(bytes, end);
+  // Sized first: GCC 12 warns (-Wstringop-overflow) about inserting into an empty vector here.
+  std::vector<uint8_t> bytes(sizeof(end));
+  std::memcpy(bytes.data(), &end, sizeof(end));
   return bytes;
 }
 
