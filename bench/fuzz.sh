@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target (tests/fuzz/) for longer than CI does, with a random seed, and
 # reports the executions of each; the goal is 1,000,000 executions per target without a finding.
-#   bench/fuzz.sh [--seconds N] [--jobs J] [--build DIR]   default: 600 s per target, 2 at once,
-#                                                          build-fuzz
+#   bench/fuzz.sh [--seconds N] [--jobs J] [--build DIR] [--only "T.."]
+#   default: 600 s per target, 2 at once, build-fuzz, every target
 # Builds the targets first (CC=clang CXX=clang++, -DPROFKIT_SANITIZE=ON -DPROFKIT_FUZZ=ON). A
 # finding stops its target and fails the run; the input is kept under the printed directory, to
 # be fixed and then added to tests/fuzz/corpus/<target>/ as a regression case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=600 jobs=2 build=build-fuzz
+seconds=600 jobs=2 build=build-fuzz only=()
 while (($#)); do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
+    --only) only=(--only "$2"); shift 2 ;;
     *) echo "bench/fuzz.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -23,7 +24,8 @@ CC=clang CXX=clang++ PROFKIT_TARGET=fuzz_targets scripts/build.sh "$build" -DPRO
 keep=$(mktemp -d /tmp/profkit-fuzz-bench.XXXXXX)
 echo "bench/fuzz.sh: $seconds s per target, $jobs at once; logs and findings in $keep" >&2
 status=0
-scripts/fuzz.sh "$build" --runs -1 --seconds "$seconds" --jobs "$jobs" --seed 0 --keep "$keep" ||
+scripts/fuzz.sh "$build" --runs -1 --seconds "$seconds" --jobs "$jobs" --seed 0 --keep "$keep" \
+  "${only[@]}" ||
   status=$?
 printf '%-22s %12s %10s %8s\n' target executions exec/s seconds
 for log in "$keep"/*/log; do
