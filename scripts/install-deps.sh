@@ -14,6 +14,7 @@ build_packages=(
 )
 test_packages=(
   libgtest-dev libgmock-dev
+  libclang-rt-14-dev   # libFuzzer and the sanitizer runtimes of clang 14 (tests/fuzz/, -DPROFKIT_FUZZ=ON)
   golang-go            # go tool pprof reads every profile the tests produce
   python3 python3-pytest python3-protobuf
   linux-perf bpftrace  # peers in bench/

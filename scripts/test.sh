@@ -11,9 +11,17 @@ scripts/install-sid-pythons.sh
 
 echo "== build"
 scripts/build.sh build -DPROFKIT_BUILD_TESTS=ON
-echo "== build (ASan+UBSan)"
+echo "== build (ASan+UBSan, clang, with the fuzz targets)"
 # -O1, the sanitizers' usual level: it compiles in about two thirds of -O2's time, and asserts stay on.
-PROFKIT_TARGET=unit_tests scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON -DPROFKIT_SANITIZE=ON \
+# clang, so that the same tree also builds the libFuzzer targets (-DPROFKIT_FUZZ=ON: libraries get
+# -fsanitize=fuzzer-no-link coverage too) and the fuzz step below costs no build of its own.
+# A tree configured with gcc before this cannot switch compilers in place: start it afresh.
+if [[ -f build-asan/CMakeCache.txt ]] &&
+  ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++' build-asan/CMakeCache.txt; then
+  rm -rf build-asan
+fi
+PROFKIT_TARGET="unit_tests fuzz_targets" scripts/build.sh build-asan -DPROFKIT_BUILD_TESTS=ON \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPROFKIT_SANITIZE=ON -DPROFKIT_FUZZ=ON \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
 # One tree serves two checks: ThreadSanitizer on the unit tests, and a build without the BPF
 # programs (no clang/bpftool needed; profkit and every unit test still build and pass).
@@ -29,6 +37,8 @@ ctest --test-dir build -L 'unit|needs_toolchain' --output-on-failure -j2
 echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L 'unit|needs_toolchain' --output-on-failure -j2
+echo "== fuzz (every decoder: its corpus, then a fixed number of new inputs; tests/fuzz/)"
+scripts/fuzz.sh build-asan
 echo "== unit tests (TSan, without BPF)"
 # Left out under TSan only: PyroscopeServerTest.PushOverConnect crashes (SEGV) inside Debian's
 # uninstrumented libprotobuf, in ReflectionOps::FindInitializationErrors called from

@@ -1,4 +1,5 @@
 #include "profkit/agent/door.h"
+#include "profkit/common/quoted.h"
 
 #include "profkit/common/clock.h"
 #include "profkit/common/log.h"
@@ -13,8 +14,9 @@ bool SomeoneAnswers(Origin origin) { return origin == Origin::kPyroscope; }
 
 void LogDropped(std::string_view copy, const forward::ProfileUpload& profile,
                 const Status& status) {
-  spdlog::error("{}: dropping the profile of service {:?} ending {}: {}", copy, profile.service,
-                FormatRfc3339Nano(profile.end_unix_nanos), status.message());
+  spdlog::error("{}: dropping the profile of service {} ending {}: {}", copy,
+                Quoted(profile.service), FormatRfc3339Nano(profile.end_unix_nanos),
+                status.message());
 }
 
 // The files metrics read, copied: the parts ingest parsed live only as long as the request.

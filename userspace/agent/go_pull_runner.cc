@@ -1,4 +1,5 @@
 #include "profkit/agent/go_pull_runner.h"
+#include "profkit/common/quoted.h"
 
 #include <utility>
 
@@ -18,14 +19,14 @@ Result<std::unique_ptr<GoPullRunner>> GoPullRunner::Start(const config::Config& 
                                                              std::optional<int64_t> num_goroutine) {
       upload.host = hostname;
       // profiling_metrics reads the same count from goroutines.pprof (sample type "goroutine").
-      spdlog::debug("Go target {:?}: {} attachments, {} goroutines", service,
+      spdlog::debug("Go target {}: {} attachments, {} goroutines", Quoted(service),
                     upload.attachments.size(), num_goroutine.value_or(-1));
       submit(std::move(upload));
     };
     runner->pullers_.push_back(
         std::make_unique<pull::GoPuller>(target, std::move(sink), &runner->paused_));
-    spdlog::info("pulling Go profiles from {} every {}s (service {:?}){}",
-                 UrlWithoutSecrets(target.url), target.interval.count(), target.service,
+    spdlog::info("pulling Go profiles from {} every {}s (service {}){}",
+                 UrlWithoutSecrets(target.url), target.interval.count(), Quoted(target.service),
                  elected ? " while this agent is the elected leader" : "");
   }
   if (elected) {

@@ -1,4 +1,5 @@
 #include "profkit/common/http_client.h"
+#include "profkit/common/quoted.h"
 
 #include <curl/curl.h>
 
@@ -80,7 +81,7 @@ Result<HttpResponse> HttpClient::Post(const HttpRequest& request) {
   for (const auto& [name, value] : request.headers) {
     if (name.find_first_of(":\r\n") != std::string::npos ||
         value.find_first_of("\r\n") != std::string::npos) {
-      return Status::InvalidInputf("{}: invalid header {:?}", context, name);
+      return Status::InvalidInputf("{}: invalid header {}", context, Quoted(name));
     }
     if (!headers.Append(name + ": " + value))
       return Status::Internalf("{}: out of memory", context);

@@ -1,4 +1,5 @@
 #include "profkit/config/go_target.h"
+#include "profkit/common/quoted.h"
 
 #include <sys/stat.h>
 
@@ -37,9 +38,9 @@ Result<GoProfileType> ParseGoProfileType(std::string_view name) {
     if (entry.name == name) return entry.type;
   }
   return Status::InvalidInputf(
-      "invalid profile type {:?} (expected cpu, heap, goroutine, mutex, block or "
+      "invalid profile type {} (expected cpu, heap, goroutine, mutex, block or "
       "allocs)",
-      name);
+      Quoted(name));
 }
 
 std::string_view GoProfileTypeName(GoProfileType type) {
@@ -54,14 +55,14 @@ Result<std::string> GoTargetBaseUrl(const GoTarget& target) {
   std::string scheme;
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    return Status::InvalidInputf("url {:?}: expected http://host:port or https://host:port",
-                                 target.url);
+    return Status::InvalidInputf("url {}: expected http://host:port or https://host:port",
+                                 Quoted(target.url));
   }
   scheme = std::string(url.substr(0, scheme_end));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (scheme != "http" && scheme != "https") {
-    return Status::InvalidInputf("url {:?}: scheme must be http or https", target.url);
+    return Status::InvalidInputf("url {}: scheme must be http or https", Quoted(target.url));
   }
   if (target.tls_open) scheme = "https";
   std::string_view authority = url.substr(scheme_end + 3);
@@ -70,9 +71,9 @@ Result<std::string> GoTargetBaseUrl(const GoTarget& target) {
   if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
     authority = authority.substr(at + 1);
   }
-  if (authority.empty()) return Status::InvalidInputf("url {:?}: no host", target.url);
+  if (authority.empty()) return Status::InvalidInputf("url {}: no host", Quoted(target.url));
   if (authority.find_first_of(" \t\r\n\\") != std::string_view::npos) {
-    return Status::InvalidInputf("url {:?}: invalid host", target.url);
+    return Status::InvalidInputf("url {}: invalid host", Quoted(target.url));
   }
   return scheme + "://" + std::string(authority);
 }

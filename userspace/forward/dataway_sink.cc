@@ -1,4 +1,5 @@
 #include "profkit/forward/dataway_sink.h"
+#include "profkit/common/quoted.h"
 
 #include <algorithm>
 #include <utility>
@@ -137,8 +138,8 @@ bool DatawaySink::WaitBackoff(std::mt19937_64& jitter) {
 
 DatawaySink::Outcome DatawaySink::Deliver(const QueuedRequest& queued, HttpClient& client,
                                           std::mt19937_64& jitter) {
-  const std::string what =
-      fmt::format("{} ({} bytes) of service {:?}", queued.path, queued.body.size(), queued.service);
+  const std::string what = fmt::format("{} ({} bytes) of service {}", queued.path,
+                                       queued.body.size(), Quoted(queued.service));
   Result<std::string> url = UrlFor(queued.path);
   if (!url.ok()) {
     spdlog::error("dataway: dropping {}: {}", what, url.status().message());
@@ -169,12 +170,12 @@ DatawaySink::Outcome DatawaySink::Deliver(const QueuedRequest& queued, HttpClien
       if (!Retryable(response->status)) {
         // Dataway is up and answering; its refusal says nothing about the next record.
         consecutive_failures_ = 0;
-        spdlog::error("dataway: rejected {} with HTTP {} {:?}; dropped", what, response->status,
-                      body);
+        spdlog::error("dataway: rejected {} with HTTP {} {}; dropped", what, response->status,
+                      Quoted(body));
         return Outcome::kPermanent;
       }
-      spdlog::warn("dataway: sending {} (attempt {}/{}): HTTP {} {:?}", what, attempt,
-                   options_.max_attempts, response->status, body);
+      spdlog::warn("dataway: sending {} (attempt {}/{}): HTTP {} {}", what, attempt,
+                   options_.max_attempts, response->status, Quoted(body));
     }
     ++consecutive_failures_;
     std::lock_guard lock(mutex_);

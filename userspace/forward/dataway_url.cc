@@ -1,4 +1,5 @@
 #include "profkit/forward/dataway_url.h"
+#include "profkit/common/quoted.h"
 
 #include <curl/curl.h>
 
@@ -110,7 +111,7 @@ Result<std::string> BuildEndpointUrl(const std::string& dataway_url, std::string
   PROFKIT_ASSIGN_OR_RETURN(const std::string scheme,
                            GetPart(url.get(), CURLUPART_SCHEME, CURLUE_NO_SCHEME));
   if (scheme != "http" && scheme != "https") {
-    return Status::InvalidInputf("scheme {:?} is not http or https", scheme);
+    return Status::InvalidInputf("scheme {} is not http or https", Quoted(scheme));
   }
   PROFKIT_ASSIGN_OR_RETURN(const std::string host,
                            GetPart(url.get(), CURLUPART_HOST, CURLUE_NO_HOST));
@@ -152,9 +153,9 @@ Result<std::string> DatawayUploadUrl(std::string_view dataway_url) {
 
 Result<std::string> DatawayEndpointUrl(std::string_view dataway_url, std::string_view path) {
   if (path.empty() || path[0] != '/')
-    return Status::InvalidInputf("endpoint {:?} is not a path", path);
+    return Status::InvalidInputf("endpoint {} is not a path", Quoted(path));
   return BuildEndpointUrl(std::string(dataway_url), path)
-      .WithContext(fmt::format("dataway url {:?}", UrlWithoutSecrets(dataway_url)));
+      .WithContext(fmt::format("dataway url {}", Quoted(UrlWithoutSecrets(dataway_url))));
 }
 
 Result<std::string> ElectionUrl(std::string_view dataway_url, std::string_view path,

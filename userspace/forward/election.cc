@@ -1,4 +1,5 @@
 #include "profkit/forward/election.h"
+#include "profkit/common/quoted.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -35,7 +36,7 @@ Result<ElectionReply> ParseElectionReply(std::string_view body) {
   if (status == "success") {
     reply.leader = true;
   } else if (status != "defeat") {
-    return Status::InvalidInputf("election reply: unknown status {:?}", status);
+    return Status::InvalidInputf("election reply: unknown status {}", Quoted(status));
   }
   if (const auto interval = content->find("interval");
       interval != content->end() && interval->is_number()) {
@@ -80,8 +81,8 @@ DatawayElection::~DatawayElection() {
 
 void DatawayElection::Run() {
   HttpClient client;
-  spdlog::info("election: candidate in namespace {:?} as {:?}; pull inputs wait for leadership",
-               options_.election_namespace, options_.id);
+  spdlog::info("election: candidate in namespace {} as {}; pull inputs wait for leadership",
+               Quoted(options_.election_namespace), Quoted(options_.id));
   while (!stop_.load()) {
     const std::chrono::milliseconds wait = Step(client);
     std::unique_lock lock(mutex_);
@@ -105,8 +106,9 @@ std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
   if (!response.ok()) {
     error = response.status();
   } else if (response->status < 200 || response->status >= 300) {
-    error = Status::Unavailablef("HTTP {} {:?}", response->status,
-                                 std::string_view(response->body).substr(0, kMaxLoggedReplyBytes));
+    error = Status::Unavailablef(
+        "HTTP {} {}", response->status,
+        Quoted(std::string_view(response->body).substr(0, kMaxLoggedReplyBytes)));
   } else {
     reply = ParseElectionReply(response->body);
     if (!reply.ok()) error = reply.status();
@@ -132,7 +134,7 @@ std::chrono::milliseconds DatawayElection::Step(HttpClient& client) {
     std::string why = reply->leader ? "Dataway elected this agent"
                       : reply->incumbency_id.empty()
                           ? "Dataway answered defeat"
-                          : fmt::format("Dataway chose {:?}", reply->incumbency_id);
+                          : fmt::format("Dataway chose {}", Quoted(reply->incumbency_id));
     if (!reply->error_msg.empty()) why += fmt::format(" ({})", reply->error_msg);
     SetLeader(reply->leader, why);
   }
@@ -144,11 +146,11 @@ void DatawayElection::SetLeader(bool leader, std::string_view why) {
   failed_heartbeats_ = 0;
   ++counters_.changes;
   if (leader) {
-    spdlog::info("election: leader of namespace {:?}: {}; pull inputs run",
-                 options_.election_namespace, why);
+    spdlog::info("election: leader of namespace {}: {}; pull inputs run",
+                 Quoted(options_.election_namespace), why);
   } else {
-    spdlog::warn("election: not the leader of namespace {:?} any more: {}; pull inputs pause",
-                 options_.election_namespace, why);
+    spdlog::warn("election: not the leader of namespace {} any more: {}; pull inputs pause",
+                 Quoted(options_.election_namespace), why);
   }
   on_change_(leader);
 }

@@ -1,4 +1,5 @@
 #include "profkit/ingest/upload_handler.h"
+#include "profkit/common/quoted.h"
 
 #include <fmt/format.h>
 
@@ -61,7 +62,7 @@ IngestResponse HandleProfileUpload(std::string_view content_type, std::string_vi
   std::string inflated;
   if (!content_encoding.empty() && content_encoding != "identity") {
     if (content_encoding != "gzip") {
-      return Error(400, fmt::format("unsupported Content-Encoding {:?}", content_encoding));
+      return Error(400, fmt::format("unsupported Content-Encoding {}", Quoted(content_encoding)));
     }
     Result<std::string> decoded = GzipDecompress(body, body_limit);
     if (!decoded.ok()) {
@@ -86,7 +87,7 @@ IngestResponse HandleProfileParts(const std::vector<net::Part>& parts,
 
   const Status queued = deliver(*upload);
   if (!queued.ok()) {
-    spdlog::error("ingest: could not queue the upload of service {:?}: {}", upload->service,
+    spdlog::error("ingest: could not queue the upload of service {}: {}", Quoted(upload->service),
                   queued.message());
     return Error(HttpStatusForQueueError(queued), "profkit: " + queued.message());
   }

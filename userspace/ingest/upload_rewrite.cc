@@ -1,4 +1,5 @@
 #include "profkit/ingest/upload_rewrite.h"
+#include "profkit/common/quoted.h"
 
 #include <algorithm>
 #include <array>
@@ -152,10 +153,10 @@ Result<RewrittenUpload> RewriteUpload(const std::vector<net::Part>& parts,
   } else if (event_part != nullptr) {
     event = Json::parse(event_part->data, nullptr, /*allow_exceptions=*/false);
     if (event.is_discarded()) {
-      return Status::InvalidInputf("the {:?} part is not valid JSON", event_part->name);
+      return Status::InvalidInputf("the {} part is not valid JSON", Quoted(event_part->name));
     }
     if (!event.is_object())
-      return Status::InvalidInputf("the {:?} part is not a JSON object", event_part->name);
+      return Status::InvalidInputf("the {} part is not a JSON object", Quoted(event_part->name));
     if (const auto it = event.find("tags_profiler"); it != event.end()) {
       if (!it->is_string()) return Status::InvalidInput("event tags_profiler is not a string");
       std::string_view text = it->get_ref<const std::string&>();

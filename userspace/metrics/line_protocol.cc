@@ -9,12 +9,23 @@
 namespace profkit::metrics {
 namespace {
 
+// The line-protocol scanner takes a backslash together with the byte after it, so a backslash
+// cannot itself be escaped: a run of them directly before an escaped separator must be even, or
+// the run's last one would pair with the escaping backslash and free the separator (`a\,b`
+// would end a tag at the comma; found by tests/fuzz/line_protocol). An odd run there loses one
+// backslash, and backslashes at the end are dropped, since they would escape the next separator.
 void AppendEscaped(std::string& out, std::string_view text, std::string_view specials) {
-  // A backslash cannot itself be escaped, and one at the end would escape the next separator.
-  while (!text.empty() && text.back() == '\\') text.remove_suffix(1);
+  size_t backslashes = 0;
   for (char c : text) {
+    if (c == '\\') {
+      ++backslashes;
+      continue;
+    }
     if (c == '\n' || c == '\r') c = ' ';
-    if (specials.find(c) != std::string_view::npos) out.push_back('\\');
+    const bool special = specials.find(c) != std::string_view::npos;
+    out.append(special && backslashes % 2 == 1 ? backslashes - 1 : backslashes, '\\');
+    backslashes = 0;
+    if (special) out.push_back('\\');
     out.push_back(c);
   }
 }
@@ -27,7 +38,10 @@ constexpr std::string_view kKeySpecials = ",= ";
 std::string FormatLine(const Point& point) {
   std::string fields;
   for (const Field& field : point.fields) {
-    if (field.key.empty()) continue;
+    std::string key;
+    AppendEscaped(key, field.key, kKeySpecials);
+    // Empty, or only backslashes: no key left to write.
+    if (key.empty()) continue;
     std::string value;
     if (const auto* integer = std::get_if<int64_t>(&field.value)) {
       value = fmt::format("{}i", *integer);
@@ -38,7 +52,7 @@ std::string FormatLine(const Point& point) {
       value = fmt::format("{}", real);
     }
     if (!fields.empty()) fields.push_back(',');
-    AppendEscaped(fields, field.key, kKeySpecials);
+    fields += key;
     fields.push_back('=');
     fields += value;
   }
@@ -50,11 +64,14 @@ std::string FormatLine(const Point& point) {
   std::string line;
   AppendEscaped(line, point.measurement, kMeasurementSpecials);
   for (const auto& [key, value] : tags) {
-    if (key.empty() || value.empty()) continue;
+    std::string escaped_key, escaped_value;
+    AppendEscaped(escaped_key, key, kKeySpecials);
+    AppendEscaped(escaped_value, value, kKeySpecials);
+    if (escaped_key.empty() || escaped_value.empty()) continue;
     line.push_back(',');
-    AppendEscaped(line, key, kKeySpecials);
+    line += escaped_key;
     line.push_back('=');
-    AppendEscaped(line, value, kKeySpecials);
+    line += escaped_value;
   }
   line.push_back(' ');
   line += fields;

@@ -1,4 +1,5 @@
 #include "profkit/metrics/pprof_sums.h"
+#include "profkit/common/quoted.h"
 
 #include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
@@ -202,13 +203,13 @@ class PprofScan {
       int64_t sum = t < sums_.size() ? sums_[t] : 0;
       const std::string_view name = strings_[type];
       if (__builtin_mul_overflow(sum, UnitFactor(strings_[unit]), &sum)) {
-        return Status::InvalidInputf(
-            "pprof: the sum of sample type {:?} overflows in its base unit", name);
+        return Status::InvalidInputf("pprof: the sum of sample type {} overflows in its base unit",
+                                     Quoted(name));
       }
       // DataKit keys by type name alone; a repeated name adds up.
       int64_t& total = sums[std::string(name)];
       if (__builtin_add_overflow(total, sum, &total)) {
-        return Status::InvalidInputf("pprof: sample type {:?} overflows", name);
+        return Status::InvalidInputf("pprof: sample type {} overflows", Quoted(name));
       }
     }
     return sums;

@@ -1,4 +1,5 @@
 #include "profkit/metrics/profile_metrics.h"
+#include "profkit/common/quoted.h"
 
 #include <nlohmann/json.hpp>
 
@@ -57,7 +58,7 @@ class FieldList {
 
 Result<SampleSums> Sum(const ProfileFile& file, size_t max_part_bytes) {
   Result<SampleSums> sums = SumPprof(file.data, max_part_bytes);
-  if (!sums.ok()) return std::move(sums).WithContext(fmt::format("part {:?}", file.name));
+  if (!sums.ok()) return std::move(sums).WithContext(fmt::format("part {}", Quoted(file.name)));
   return sums;
 }
 

@@ -1,4 +1,5 @@
 #include "profkit/metrics/publisher.h"
+#include "profkit/common/quoted.h"
 
 #include <fmt/format.h>
 #include <time.h>
@@ -42,7 +43,9 @@ bool ParseDigits(std::string_view text, int& out) {
 }  // namespace
 
 Result<int64_t> ParseRfc3339Nanos(std::string_view text) {
-  const auto bad = [&] { return Status::InvalidInputf("{:?} is not an RFC 3339 time", text); };
+  const auto bad = [&] {
+    return Status::InvalidInputf("{} is not an RFC 3339 time", Quoted(text));
+  };
   // YYYY-MM-DDTHH:MM:SS is 19 characters, then an optional fraction, then Z or ±HH:MM.
   if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
       (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
@@ -191,9 +194,9 @@ void Publisher::Queue(const Result<std::string>& line, std::string_view service)
   }
   ++errors_;
   if (const int64_t suppressed = failure_log.Allow(); suppressed >= 0) {
-    spdlog::warn("profiling_metrics: no metrics for a profile of service {:?} ({} more since the "
+    spdlog::warn("profiling_metrics: no metrics for a profile of service {} ({} more since the "
                  "last line; the profile itself is forwarded): {}",
-                 service, suppressed, status.message());
+                 Quoted(service), suppressed, status.message());
   }
 }
 

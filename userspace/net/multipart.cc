@@ -1,4 +1,5 @@
 #include "profkit/net/multipart.h"
+#include "profkit/common/quoted.h"
 
 #include <algorithm>
 #include <cctype>
@@ -46,7 +47,7 @@ Status ForEachParameter(std::string_view value, Callback on) {
         parsed += value[i];
       }
       if (i >= value.size())
-        return Status::InvalidInputf("unterminated quoted parameter {:?}", key);
+        return Status::InvalidInputf("unterminated quoted parameter {}", Quoted(key));
       value.remove_prefix(i + 1);
     } else {
       const size_t end = value.find(';');
@@ -97,7 +98,7 @@ Result<std::string> MultipartBoundary(std::string_view content_type) {
     return Status::InvalidInput("no Content-Type (expected multipart/form-data)");
   const std::string media = Lower(Trim(content_type.substr(0, content_type.find(';'))));
   if (media != "multipart/form-data") {
-    return Status::InvalidInputf("Content-Type {:?} is not multipart/form-data", media);
+    return Status::InvalidInputf("Content-Type {} is not multipart/form-data", Quoted(media));
   }
   std::string boundary;
   PROFKIT_RETURN_IF_ERROR(

@@ -1,4 +1,5 @@
 #include "profkit/pull/go_puller.h"
+#include "profkit/common/quoted.h"
 
 #include <chrono>
 
@@ -104,7 +105,7 @@ void GoPuller::Run() {
 
 void GoPuller::RunRound(PprofFetcher& fetcher, DeltaState& deltas, TargetStateTracker& tracker) {
   const std::string name =
-      fmt::format("Go target {:?} ({})", target_.service, UrlWithoutSecrets(target_.url));
+      fmt::format("Go target {} ({})", Quoted(target_.service), UrlWithoutSecrets(target_.url));
   RawRound round;
   FetchError error;
   TargetState state = TargetState::kUp;

@@ -1,4 +1,5 @@
 #include "profkit/pyroscope/convert.h"
+#include "profkit/common/quoted.h"
 
 #include <array>
 #include <charconv>
@@ -90,8 +91,8 @@ Result<FoldedProfile> FoldedToPprof(std::string_view text, const FoldedOptions& 
           std::from_chars(number.data(), number.data() + number.size(), count);
       if (error != std::errc() || end != number.data() + number.size() || count < 0 ||
           count > kMaxFoldedCount) {
-        return Status::InvalidInputf("line {}: the count {:?} is not an integer in 0..{}",
-                                     line_number, number, kMaxFoldedCount);
+        return Status::InvalidInputf("line {}: the count {} is not an integer in 0..{}",
+                                     line_number, Quoted(number), kMaxFoldedCount);
       }
       stack = line.substr(0, space);
     }

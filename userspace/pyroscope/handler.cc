@@ -1,4 +1,5 @@
 #include "profkit/pyroscope/handler.h"
+#include "profkit/common/quoted.h"
 
 #include <fmt/format.h>
 
@@ -134,7 +135,7 @@ Response ConnectError(int status, std::string_view code, std::string message) {
 Response Queue(const forward::ProfileUpload& upload, const Deliver& deliver, bool connect) {
   const Status queued = deliver(upload);
   if (queued.ok()) return Response{200, "", connect ? "application/proto" : "text/plain"};
-  spdlog::error("pyroscope: could not queue the profile of service {:?}: {}", upload.service,
+  spdlog::error("pyroscope: could not queue the profile of service {}: {}", Quoted(upload.service),
                 queued.message());
   std::string message = "profkit: " + queued.message();
   const int status = ingest::HttpStatusForQueueError(queued);
@@ -264,9 +265,9 @@ Response HandlePush(std::string_view content_type, std::string_view body,
   const std::string_view media = content_type.substr(0, content_type.find(';'));
   if (media != "application/proto" && media != "application/x-protobuf") {
     return ConnectError(415, "unimplemented",
-                        fmt::format("Content-Type {:?}: profkit reads only the Connect protobuf "
+                        fmt::format("Content-Type {}: profkit reads only the Connect protobuf "
                                     "codec (application/proto), not JSON or gRPC",
-                                    content_type));
+                                    Quoted(content_type)));
   }
   profkit::pyroscope::PushRequest request;
   if (body.size() > static_cast<size_t>(INT32_MAX) ||

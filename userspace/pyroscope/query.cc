@@ -1,4 +1,5 @@
 #include "profkit/pyroscope/query.h"
+#include "profkit/common/quoted.h"
 
 #include <time.h>
 
@@ -46,7 +47,7 @@ Result<int64_t> ParseInt(std::string_view text) {
   int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) {
-    return Status::InvalidInputf("{:?} is not an integer", text);
+    return Status::InvalidInputf("{} is not an integer", Quoted(text));
   }
   return value;
 }
@@ -58,7 +59,7 @@ Result<int64_t> ParseRelative(std::string_view text, int64_t now_unix_nanos) {
   const int64_t sign = offset[0] == '-' ? -1 : offset[0] == '+' ? 1 : 0;
   offset.remove_prefix(1);
   if (sign == 0 || offset.size() < 2)
-    return Status::InvalidInputf("{:?} is not now[+-]<n><s|m|h|d>", text);
+    return Status::InvalidInputf("{} is not now[+-]<n><s|m|h|d>", Quoted(text));
   int64_t unit = 0;
   switch (offset.back()) {
     case 's':
@@ -74,16 +75,16 @@ Result<int64_t> ParseRelative(std::string_view text, int64_t now_unix_nanos) {
       unit = 86'400'000'000'000;
       break;
     default:
-      return Status::InvalidInputf("{:?}: the offset unit must be s, m, h or d", text);
+      return Status::InvalidInputf("{}: the offset unit must be s, m, h or d", Quoted(text));
   }
   offset.remove_suffix(1);
   // Ten years of days fit easily in int64 nanoseconds; more is no time a profile covers.
   constexpr int64_t kMaxOffsetDays = 3650;
   if (!AllDigits(offset) || offset.size() > 9)
-    return Status::InvalidInputf("{:?}: bad offset", text);
+    return Status::InvalidInputf("{}: bad offset", Quoted(text));
   PROFKIT_ASSIGN_OR_RETURN(const int64_t amount, ParseInt(offset));
   if (amount > kMaxOffsetDays * 86'400'000'000'000 / unit) {
-    return Status::InvalidInputf("{:?}: offset over {} days", text, kMaxOffsetDays);
+    return Status::InvalidInputf("{}: offset over {} days", Quoted(text), kMaxOffsetDays);
   }
   return now_unix_nanos + sign * amount * unit;
 }
@@ -99,7 +100,7 @@ Result<int64_t> ParseYyyymmdd(std::string_view text) {
   date.tm_mon = number(4, 2) - 1;
   date.tm_mday = number(6, 2);
   if (date.tm_mon < 0 || date.tm_mon > 11 || date.tm_mday < 1 || date.tm_mday > 31) {
-    return Status::InvalidInputf("{:?} is not a YYYYMMDD date", text);
+    return Status::InvalidInputf("{} is not a YYYYMMDD date", Quoted(text));
   }
   return static_cast<int64_t>(timegm(&date)) * 1'000'000'000;
 }
@@ -129,15 +130,15 @@ Status Word(const QueryParams& params, const std::string& key, std::string* out)
 Status ValidateLabel(std::string_view key, std::string_view value) {
   if (key.empty() || key.size() > kMaxLabelBytes ||
       !std::all_of(key.begin(), key.end(), IsKeyChar)) {
-    return Status::InvalidInputf("label key {:?} must be [A-Za-z0-9_.-]+, at most {} bytes", key,
-                                 kMaxLabelBytes);
+    return Status::InvalidInputf("label key {} must be [A-Za-z0-9_.-]+, at most {} bytes",
+                                 Quoted(key), kMaxLabelBytes);
   }
   if (value.size() > kMaxLabelBytes || std::any_of(value.begin(), value.end(), [](char c) {
         return IsControl(c) || c == '{' || c == '}';
       })) {
     return Status::InvalidInputf(
-        "the value of label {:?} is over {} bytes or contains '{{', '}}' or a control character",
-        key, kMaxLabelBytes);
+        "the value of label {} is over {} bytes or contains '{{', '}}' or a control character",
+        Quoted(key), kMaxLabelBytes);
   }
   return Status::Ok();
 }
@@ -152,8 +153,8 @@ Result<AppName> ParseAppName(std::string_view text) {
   if (app.name.empty()) return Status::InvalidInput("name: the application name is empty");
   if (std::any_of(app.name.begin(), app.name.end(),
                   [](char c) { return IsControl(c) || c == ',' || c == '}' || c == '='; })) {
-    return Status::InvalidInputf("name: {:?} contains ',', '}}', '=' or a control character",
-                                 app.name);
+    return Status::InvalidInputf("name: {} contains ',', '}}', '=' or a control character",
+                                 Quoted(app.name));
   }
   if (brace == std::string_view::npos) return app;
   std::string_view rest = text.substr(brace + 1);
@@ -166,14 +167,14 @@ Result<AppName> ParseAppName(std::string_view text) {
     const std::string_view pair = rest.substr(0, comma);
     const size_t equals = pair.find('=');
     if (equals == std::string_view::npos) {
-      return Status::InvalidInputf("name: label {:?} is not key=value", pair);
+      return Status::InvalidInputf("name: label {} is not key=value", Quoted(pair));
     }
     const std::string_view key = Trim(pair.substr(0, equals));
     const std::string_view value = Trim(pair.substr(equals + 1));
     PROFKIT_RETURN_IF_ERROR(ValidateLabel(key, value).WithContext("name"));
     if (std::any_of(app.labels.begin(), app.labels.end(),
                     [&](const auto& label) { return label.first == key; })) {
-      return Status::InvalidInputf("name: label {:?} given twice", key);
+      return Status::InvalidInputf("name: label {} given twice", Quoted(key));
     }
     if (app.labels.size() == kMaxLabels)
       return Status::InvalidInputf("name: more than {} labels", kMaxLabels);
@@ -190,8 +191,8 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_unix_nanos) {
   if (text.empty()) return now_unix_nanos;
   if (text.starts_with("now")) return ParseRelative(text, now_unix_nanos);
   if (!AllDigits(text) || text.size() > 19) {
-    return Status::InvalidInputf("{:?} is not a unix time (up to 19 digits) or now[+-]offset",
-                                 text);
+    return Status::InvalidInputf("{} is not a unix time (up to 19 digits) or now[+-]offset",
+                                 Quoted(text));
   }
   if (text.size() == 8) return ParseYyyymmdd(text);
   PROFKIT_ASSIGN_OR_RETURN(const int64_t value, ParseInt(text));
@@ -200,7 +201,8 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_unix_nanos) {
                                  : text.size() <= 16 ? 1'000
                                                      : 1;
   if (value > INT64_MAX / nanos_per_unit) {
-    return Status::InvalidInputf("{:?} is past the year 2262 (unix nanoseconds overflow)", text);
+    return Status::InvalidInputf("{} is past the year 2262 (unix nanoseconds overflow)",
+                                 Quoted(text));
   }
   return value * nanos_per_unit;
 }
@@ -233,7 +235,7 @@ Result<IngestQuery> ParseIngestQuery(const QueryParams& params, int64_t now_unix
   if (rate != nullptr && !rate->empty()) {
     Result<int64_t> value = ParseInt(*rate);
     if (!value.ok() || *value <= 0 || *value > kMaxSampleRate) {
-      return Status::InvalidInputf("sampleRate: {:?} is not an integer in 1..{}", *rate,
+      return Status::InvalidInputf("sampleRate: {} is not an integer in 1..{}", Quoted(*rate),
                                    kMaxSampleRate);
     }
     query.sample_rate = *value;

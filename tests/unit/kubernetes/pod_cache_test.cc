@@ -34,8 +34,10 @@ class FakeKubelet {
   Result<std::string> answer_ = Status::Unavailable("kubelet down");
 };
 
-constexpr PodCacheOptions kOptions{.refresh_interval = std::chrono::hours(1),
-                                   .min_refresh_gap = std::chrono::milliseconds(1)};
+// const, not constexpr: clang 14 (the fuzz/ASan tree) cannot evaluate libstdc++ 12's
+// std::string constructor at compile time, and the options hold strings.
+const PodCacheOptions kOptions{.refresh_interval = std::chrono::hours(1),
+                               .min_refresh_gap = std::chrono::milliseconds(1)};
 
 TEST(PodCacheTest, FetchesAtOnceAndFindsContainersAndPodIps) {
   FakeKubelet kubelet;

@@ -27,6 +27,25 @@ TEST(LineProtocol, EscapesSpecialCharacters) {
             "field\\,key\\=x\\ y=-3i 5\n");
 }
 
+// The scanner pairs a backslash with the next byte: "a\\,b" must not become a\ then a free ','
+// (tests/fuzz/line_protocol). An odd run of backslashes before an escaped separator loses one;
+// an even run, or one before an ordinary byte, is kept.
+TEST(LineProtocol, BackslashesNeverFreeASeparator) {
+  const Point point{"m",
+                    {{"k", "a\\,b"}, {"l", "a\\\\ b"}, {"p", "c:\\dir"}, {"q", "x\\\\\\=y"}},
+                    {{"f\\=g", int64_t{1}}},
+                    1};
+  EXPECT_EQ(FormatLine(point), "m,k=a\\,b,l=a\\\\\\ b,p=c:\\dir,q=x\\\\\\=y f\\=g=1i 1\n");
+}
+
+// A key or value of backslashes only escapes to nothing: the tag or field is left out rather
+// than written with an empty key ("m,=v" is not a valid line).
+TEST(LineProtocol, LeavesOutKeysThatEscapeToNothing) {
+  const Point point{
+      "m", {{"\\", "v"}, {"t", "\\\\"}, {"s", "x"}}, {{"\\", int64_t{1}}, {"ok", int64_t{2}}}, 1};
+  EXPECT_EQ(FormatLine(point), "m,s=x ok=2i 1\n");
+}
+
 TEST(LineProtocol, LeavesOutEmptyTagsAndNonFiniteFields) {
   const Point point{"m",
                     {{"env", ""}, {"", "x"}, {"service", "s"}},

@@ -97,6 +97,13 @@ TEST(FoldedToPprofTest, LinesCountsEachLineOnce) {
   EXPECT_EQ(stacks.at("a;c d")[0], 1);
 }
 
+// A count that is not UTF-8 aborted the agent inside fmt's "{:?}" (tests/fuzz/pyroscope_folded,
+// corpus file fmt-invalid-utf8-count); it is an error quoting the bytes.
+TEST(FoldedToPprofTest, CountOfInvalidUtf8IsAnError) {
+  EXPECT_EQ(FoldedToPprof("main;work rk;\xa4om;w\xf6\xf6\n", {}).status().message(),
+            "line 1: the count \"rk;\\xa4om;w\\xf6\\xf6\" is not an integer in 0..1000000000");
+}
+
 TEST(FoldedToPprofTest, ErrorsNameTheLine) {
   EXPECT_EQ(FoldedToPprof("a 1\nnocount\n", {}).status().message(),
             "line 2: no count after the stack (\"a;b;c 12\")");
