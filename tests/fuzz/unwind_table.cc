@@ -1,14 +1,17 @@
 // The unwind-table builder (unwind::BuildUnwindTable): .eh_frame / .debug_frame of any mapped
-// file turned into the rows the BPF unwinder walks, then looked up as the pipeline does. The
+// file turned into rules by address, looked up as the pipeline does, and packed into the pages
+// and rows the BPF unwinder walks (unwind::PackUnwindTable), which must give the same rules. The
 // input is the whole ELF file, read from memory by libelf.
 #include <gelf.h>
 #include <libelf.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "fuzz_support.h"
+#include "profkit/unwind/packed_unwind_table.h"
 #include "profkit/unwind/unwind_table.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -33,6 +36,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (table.ok()) {
     for (const uint64_t pc : {0x0ull, 0x1040ull, 0x1139ull, 0x11a0ull, ~0ull}) {
       (void)profkit::unwind::FindUnwindRow(table->rows, pc);
+    }
+    // The packed form the BPF walker reads must give every row's rule back.
+    profkit::unwind::UnwindInfoSet infos;
+    auto packed = profkit::unwind::PackUnwindTable(table->rows, infos, 1 << 12);
+    if (packed.ok()) {
+      for (const profkit::unwind::UnwindRow& row : table->rows) {
+        const std::optional<uint16_t> index = profkit::unwind::FindPackedInfo(*packed, row.pc);
+        if (!index || !profkit::unwind::SameRule(infos.infos().at(*index), row.info)) {
+          __builtin_trap();
+        }
+      }
     }
     for (const auto& segment : table->segments) {
       (void)profkit::unwind::LoadBias(table->segments, 0x7f0000000000, segment.offset);
