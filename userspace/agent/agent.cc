@@ -474,12 +474,12 @@ void Agent::LogCounters() {
         "native unwinding counters: samples={} walk_ns={} truncated={} fp_frames={} processes={} "
         "files={} unused_files={} rows_used={} row_capacity={} pages_used={} page_capacity={} "
         "rules={} "
-        "tables_built={} files_without_cfi={} build_failures={} capacity_exceeded={} evicted={} "
-        "dropped_requests={} build_ms={:.1f}",
+        "tables_built={} shared_by_build_id={} files_without_cfi={} build_failures={} "
+        "capacity_exceeded={} evicted={} dropped_requests={} build_ms={:.1f}",
         s.unwind_samples, s.unwind_ns, s.unwind_truncated, s.unwind_fp_frames, u->processes,
         u->files, u->unused_files, u->rows_used, u->row_capacity, u->pages_used, u->page_capacity,
-        u->rules, u->tables_built, u->files_without_cfi, u->build_failures, u->capacity_exceeded,
-        u->evicted, u->dropped_requests, u->build_ns / 1e6);
+        u->rules, u->tables_built, u->shared_by_build_id, u->files_without_cfi, u->build_failures,
+        u->capacity_exceeded, u->evicted, u->dropped_requests, u->build_ns / 1e6);
   }
 }
 

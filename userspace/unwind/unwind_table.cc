@@ -2,6 +2,7 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 namespace profkit::unwind {
 namespace {
@@ -420,7 +422,7 @@ Result<UnwindTable> BuildUnwindTable(Elf* elf, const UnwindTableLimits& limits) 
   return table;
 }
 
-Result<UnwindTable> BuildUnwindTable(const std::string& path, const UnwindTableLimits& limits) {
+Result<ElfFile> ElfFile::Open(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
@@ -428,13 +430,42 @@ Result<UnwindTable> BuildUnwindTable(const std::string& path, const UnwindTableL
   }
   elf_version(EV_CURRENT);
   Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
-  if (elf == nullptr) {
+  if (elf == nullptr || elf_kind(elf) != ELF_K_ELF) {
+    Status status = Status::InvalidInputf("{}: not an ELF file: {}", path, elf_errmsg(-1));
+    if (elf != nullptr) elf_end(elf);
     close(fd);
-    return Status::InvalidInputf("{}: not an ELF file: {}", path, elf_errmsg(-1));
+    return status;
   }
-  Result<UnwindTable> table = BuildUnwindTable(elf, limits);
-  elf_end(elf);
-  close(fd);
+  return ElfFile(fd, elf);
+}
+
+ElfFile::ElfFile(ElfFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), elf_(std::exchange(other.elf_, nullptr)) {}
+
+ElfFile::~ElfFile() {
+  if (elf_ != nullptr) elf_end(elf_);
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string ElfFile::BuildId() const {
+  // A GNU build id is 20 bytes (sha1) in practice; a longer note is not an identity to key on.
+  constexpr ssize_t kMaxBuildIdBytes = 64;
+  const void* bytes = nullptr;
+  const ssize_t size = dwelf_elf_gnu_build_id(elf_, &bytes);
+  if (size <= 0 || size > kMaxBuildIdBytes) return "";
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (const uint8_t byte : std::span(static_cast<const uint8_t*>(bytes), size_t(size))) {
+    hex.push_back(kDigits[byte >> 4]);
+    hex.push_back(kDigits[byte & 0xf]);
+  }
+  return hex;
+}
+
+Result<UnwindTable> BuildUnwindTable(const std::string& path, const UnwindTableLimits& limits) {
+  Result<ElfFile> file = ElfFile::Open(path);
+  if (!file.ok()) return file.status();
+  Result<UnwindTable> table = BuildUnwindTable(file->elf(), limits);
   if (!table.ok()) return table.status().WithContext(path);
   return table;
 }

@@ -96,11 +96,11 @@ void UnwindTableStore::Apply(Request& request) {
     maps_.RemoveProcess(pid);
     return;
   }
-  std::vector<FileKey> previous;
+  std::vector<FileIdentity> previous;
   if (auto it = processes_.find(pid); it != processes_.end()) previous = std::move(it->second);
   processes_.erase(pid);
 
-  std::vector<FileKey> used;
+  std::vector<FileIdentity> used;
   std::vector<profkit_unwind_mapping> entries;
   for (const ExecMapping& mapping : request.mappings) {
     struct stat st;
@@ -108,9 +108,10 @@ void UnwindTableStore::Apply(Request& request) {
     const FileKey key{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                       static_cast<uint64_t>(st.st_size),
                       int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
-    FileEntry& file = Load(key, mapping.open_path);
+    FileIdentity identity;
+    FileEntry& file = Load(key, mapping.open_path, identity);
     ++file.users[pid];
-    used.push_back(key);
+    used.push_back(std::move(identity));
     if (!file.loaded) continue;
     const std::optional<uint64_t> bias =
         LoadBias(file.segments, mapping.start, mapping.file_offset);
@@ -126,8 +127,8 @@ void UnwindTableStore::Apply(Request& request) {
   // The new references are taken before the old ones are let go, so a file mapped before and
   // after keeps its table.
   processes_[pid] = std::move(used);
-  for (const FileKey& key : previous) {
-    auto file = files_.find(key);
+  for (const FileIdentity& identity : previous) {
+    auto file = files_.find(identity);
     if (file == files_.end()) continue;
     if (--file->second.users[pid] <= 0) file->second.users.erase(pid);
     if (file->second.users.empty()) KeepUnused(file->first, file->second);
@@ -151,8 +152,8 @@ void UnwindTableStore::Apply(Request& request) {
 void UnwindTableStore::Release(uint32_t pid) {
   auto it = processes_.find(pid);
   if (it == processes_.end()) return;
-  for (const FileKey& key : it->second) {
-    auto file = files_.find(key);
+  for (const FileIdentity& identity : it->second) {
+    auto file = files_.find(identity);
     if (file == files_.end()) continue;
     file->second.users.erase(pid);
     if (file->second.users.empty()) KeepUnused(file->first, file->second);
@@ -160,9 +161,9 @@ void UnwindTableStore::Release(uint32_t pid) {
   processes_.erase(it);
 }
 
-void UnwindTableStore::KeepUnused(const FileKey& key, FileEntry& file) {
+void UnwindTableStore::KeepUnused(const FileIdentity& identity, FileEntry& file) {
   file.unused_since = ++unused_sequence_;
-  unused_.emplace(file.unused_since, key);
+  unused_.emplace(file.unused_since, identity);
   while (unused_.size() > options_.max_unused_files) EvictOldestUnused();
   UpdateFileCounters();
 }
@@ -174,14 +175,19 @@ bool UnwindTableStore::EvictOldestUnused() {
   unused_.erase(oldest);
   if (file != files_.end()) {
     if (file->second.loaded) {
-      row_pairs_.Free(file->second.first_row / 2, file->second.row_count / 2);
-      pages_.Free(file->second.first_page, file->second.page_count);
+      FreeSpace(file->second);
       std::lock_guard lock(mutex_);
       ++counters_.evicted;
     }
+    for (const FileKey& key : file->second.stat_keys) identities_.erase(key);
     files_.erase(file);
   }
   return true;
+}
+
+void UnwindTableStore::FreeSpace(const FileEntry& file) {
+  row_pairs_.Free(file.first_row / 2, file.row_count / 2);
+  pages_.Free(file.first_page, file.page_count);
 }
 
 void UnwindTableStore::UpdateFileCounters() {
@@ -191,44 +197,84 @@ void UnwindTableStore::UpdateFileCounters() {
   counters_.unused_files = unused_.size();
 }
 
-UnwindTableStore::FileEntry& UnwindTableStore::Load(const FileKey& key, const std::string& path) {
-  auto [it, inserted] = files_.try_emplace(key);
-  FileEntry& file = it->second;
+UnwindTableStore::FileEntry& UnwindTableStore::Load(const FileKey& key, const std::string& path,
+                                                    FileIdentity& identity) {
+  if (auto known = identities_.find(key); known != identities_.end()) {
+    identity = known->second;
+    return Enter(identity, key).first;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  Result<ElfFile> elf = ElfFile::Open(path);
+  std::string build_id = elf.ok() ? elf->BuildId() : "";
+  identity = build_id.empty()
+                 ? fmt::format("file:{}:{}:{}:{}", key.dev, key.inode, key.size, key.mtime_ns)
+                 : "build-id:" + build_id;
+  auto [file, inserted] = Enter(identity, key);
   if (!inserted) {
-    // Mapped again while kept unused: in use from now on, nothing to build.
-    if (file.users.empty() && unused_.erase(file.unused_since) > 0) UpdateFileCounters();
+    std::lock_guard lock(mutex_);
+    ++counters_.shared_by_build_id;
     return file;
   }
-
-  const auto started = std::chrono::steady_clock::now();
-  Result<UnwindTable> table = BuildUnwindTable(path, options_.limits);
+  if (elf.ok()) {
+    Build(file, *elf, path);
+  } else {
+    spdlog::debug("no unwind table for {}: {}", path, elf.status().message());
+  }
   const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::steady_clock::now() - started)
                            .count();
-  std::unique_lock lock(mutex_);
+  std::lock_guard lock(mutex_);
   counters_.build_ns += static_cast<uint64_t>(elapsed);
+  if (!elf.ok()) ++counters_.build_failures;
+  return file;
+}
+
+std::pair<UnwindTableStore::FileEntry&, bool> UnwindTableStore::Enter(const FileIdentity& identity,
+                                                                      const FileKey& key) {
+  // Stat keys an identity remembers: each copy of a library (a container image's) has its own,
+  // and one forgotten is found again by its build id.
+  constexpr size_t kMaxStatKeysPerFile = 64;
+  auto [it, inserted] = files_.try_emplace(identity);
+  FileEntry& file = it->second;
+  if (identities_.emplace(key, identity).second) {
+    file.stat_keys.push_back(key);
+    if (file.stat_keys.size() > kMaxStatKeysPerFile) {
+      identities_.erase(file.stat_keys.front());
+      file.stat_keys.erase(file.stat_keys.begin());
+    }
+  }
+  // Mapped again while kept unused: in use from now on, nothing to build.
+  if (!inserted && file.users.empty() && unused_.erase(file.unused_since) > 0) {
+    UpdateFileCounters();
+  }
+  return {file, inserted};
+}
+
+void UnwindTableStore::Build(FileEntry& file, const ElfFile& elf, const std::string& path) {
+  Result<UnwindTable> table = BuildUnwindTable(elf.elf(), options_.limits);
   if (!table.ok()) {
+    std::lock_guard lock(mutex_);
     if (table.status().code() == StatusCode::kNotFound) {
       ++counters_.files_without_cfi;
     } else {
       ++counters_.build_failures;
       spdlog::debug("no unwind table for {}: {}", path, table.status().message());
     }
-    return file;
+    return;
   }
-  ++counters_.tables_built;
-  lock.unlock();
-
+  {
+    std::lock_guard lock(mutex_);
+    ++counters_.tables_built;
+  }
   Result<PackedUnwindTable> packed =
       PackUnwindTable(table->rows, infos_, std::max<size_t>(1, pages_.capacity()));
   if (!packed.ok()) {
-    lock.lock();
+    std::lock_guard lock(mutex_);
     ++counters_.build_failures;
     spdlog::debug("no unwind table for {}: {}", path, packed.status().message());
-    return file;
+    return;
   }
   if (Place(file, *packed, path)) file.segments = std::move(table->segments);
-  return file;
 }
 
 std::optional<std::pair<uint32_t, uint32_t>> UnwindTableStore::Allocate(uint32_t pair_count,
@@ -247,10 +293,9 @@ std::optional<std::pair<uint32_t, uint32_t>> UnwindTableStore::Allocate(uint32_t
   return std::nullopt;
 }
 
-bool UnwindTableStore::Place(FileEntry& file, const PackedUnwindTable& table,
-                             const std::string& path) {
+bool UnwindTableStore::Place(FileEntry& file, PackedUnwindTable& table, const std::string& path) {
   // Rows are placed by pairs (UnwindMaps): an odd table gets a padding row no page points at.
-  std::vector<profkit_unwind_row> rows(table.rows);
+  std::vector<profkit_unwind_row>& rows = table.rows;
   if (rows.size() % 2 != 0) rows.push_back(rows.back());
   const auto pair_count = static_cast<uint32_t>(rows.size() / 2);
   const auto page_count = static_cast<uint32_t>(table.pages.size());
@@ -271,26 +316,24 @@ bool UnwindTableStore::Place(FileEntry& file, const PackedUnwindTable& table,
   // so the array never has a hole below infos_written_.
   const auto [first_pair, first_page] = *space;
   const uint32_t first_row = first_pair * 2;
-  std::vector<profkit_unwind_page> pages(table.pages);
-  for (profkit_unwind_page& page : pages) page.first_row += first_row;
+  for (profkit_unwind_page& page : table.pages) page.first_row += first_row;
   Status status = maps_.WriteInfos(static_cast<uint32_t>(infos_written_),
                                    std::span(infos_.infos()).subspan(infos_written_));
   if (status.ok()) infos_written_ = infos_.infos().size();
   if (status.ok()) status = maps_.WriteRows(first_row, rows);
-  if (status.ok()) status = maps_.WritePages(first_page, pages);
+  if (status.ok()) status = maps_.WritePages(first_page, table.pages);
+  file.first_row = first_row;
+  file.row_count = static_cast<uint32_t>(rows.size());
+  file.first_page = first_page;
+  file.page_count = page_count;
   if (!status.ok()) {
-    row_pairs_.Free(first_pair, pair_count);
-    pages_.Free(first_page, page_count);
+    FreeSpace(file);
     spdlog::warn("loading the unwind table of {}: {}", path, status.message());
     std::lock_guard lock(mutex_);
     ++counters_.build_failures;
     return false;
   }
   file.loaded = true;
-  file.first_row = first_row;
-  file.row_count = static_cast<uint32_t>(rows.size());
-  file.first_page = first_page;
-  file.page_count = page_count;
   file.page_base = table.page_base;
   {
     std::lock_guard lock(mutex_);

@@ -61,6 +61,25 @@ struct UnwindTable {
 std::optional<uint64_t> LoadBias(const std::vector<LoadSegment>& segments, uint64_t start,
                                  uint64_t file_offset);
 
+// An ELF file opened read-only for BuildUnwindTable (libelf maps it); closed when destroyed.
+class ElfFile {
+ public:
+  // kInvalidInput when it is not an ELF file.
+  static Result<ElfFile> Open(const std::string& path);
+  ElfFile(ElfFile&& other) noexcept;
+  ElfFile& operator=(ElfFile&&) = delete;
+  ElfFile(const ElfFile&) = delete;
+  ~ElfFile();
+  Elf* elf() const { return elf_; }
+  // Lowercase hex of its NT_GNU_BUILD_ID note; "" when it has none (or an implausible one).
+  std::string BuildId() const;
+
+ private:
+  ElfFile(int fd, Elf* elf) : fd_(fd), elf_(elf) {}
+  int fd_;
+  Elf* elf_;
+};
+
 // Builds the table of the ELF file at `path`. kNotFound when the file has no CFI (the walker then
 // uses frame pointers for it), kInvalidInput when it is not an ELF file, kTooLarge past `limits`.
 Result<UnwindTable> BuildUnwindTable(const std::string& path, const UnwindTableLimits& limits = {});

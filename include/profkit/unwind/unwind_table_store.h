@@ -1,7 +1,8 @@
 // The unwind tables of every executable file sampled processes map, kept in the BPF maps the native
-// walker reads: built once per file identity (device, inode, size, mtime) on a builder thread of
-// its own, shared by every process mapping the file, and kept when no process maps it any more
-// until its space is needed.
+// walker reads: built once per file identity on a builder thread of its own, shared by every
+// process mapping the file, and kept when no process maps it any more until its space is needed.
+// A file's identity is its GNU build id, so the copies of one library in many container images
+// share one table; a file without a build id is identified by device, inode, size and mtime.
 // Bounded by the row and page arrays' capacities: a file whose table does not fit is left to frame
 // pointers (counted, logged once).
 //
@@ -50,21 +51,22 @@ struct UnwindStoreOptions {
 };
 
 struct UnwindStoreCounters {
-  uint64_t processes = 0;          // processes unwound with tables now
-  uint64_t files = 0;              // files with a table loaded now, in use or kept
-  uint64_t unused_files = 0;       // files kept that no process maps (tables or not)
-  uint64_t rows_used = 0;          // rows of the BPF row array in use
-  uint64_t row_capacity = 0;       // its size ([ebpf] unwind_table_max_mb)
-  uint64_t pages_used = 0;         // entries of the BPF page array in use
-  uint64_t page_capacity = 0;      // its size
-  uint64_t rules = 0;              // distinct rules in the BPF info array (never freed)
-  uint64_t tables_built = 0;       // since start
-  uint64_t files_without_cfi = 0;  // files seen without usable CFI (frame pointers for them)
-  uint64_t build_failures = 0;     // unreadable files, corrupt or oversized CFI
-  uint64_t capacity_exceeded = 0;  // tables that did not fit in the row array
-  uint64_t evicted = 0;            // unused tables dropped for space or over max_unused_files
-  uint64_t dropped_requests = 0;   // over max_pending
-  uint64_t build_ns = 0;           // time spent building tables
+  uint64_t processes = 0;           // processes unwound with tables now
+  uint64_t files = 0;               // files with a table loaded now, in use or kept
+  uint64_t unused_files = 0;        // files kept that no process maps (tables or not)
+  uint64_t rows_used = 0;           // rows of the BPF row array in use
+  uint64_t row_capacity = 0;        // its size ([ebpf] unwind_table_max_mb)
+  uint64_t pages_used = 0;          // entries of the BPF page array in use
+  uint64_t page_capacity = 0;       // its size
+  uint64_t rules = 0;               // distinct rules in the BPF info array (never freed)
+  uint64_t tables_built = 0;        // since start
+  uint64_t shared_by_build_id = 0;  // files found to have the build id of a file already known
+  uint64_t files_without_cfi = 0;   // files seen without usable CFI (frame pointers for them)
+  uint64_t build_failures = 0;      // unreadable files, corrupt or oversized CFI
+  uint64_t capacity_exceeded = 0;   // tables that did not fit in the row array
+  uint64_t evicted = 0;             // unused tables dropped for space or over max_unused_files
+  uint64_t dropped_requests = 0;    // over max_pending
+  uint64_t build_ns = 0;            // time spent building tables
 };
 
 class UnwindTableStore {
@@ -86,6 +88,7 @@ class UnwindTableStore {
   UnwindStoreCounters counters() const;
 
  private:
+  // How a file was found on disk (stat): the key that finds its identity without opening it.
   struct FileKey {
     uint64_t dev;
     uint64_t inode;
@@ -96,6 +99,8 @@ class UnwindTableStore {
   struct FileKeyHash {
     size_t operator()(const FileKey& k) const;
   };
+  // "build-id:<hex>", else "file:<dev>:<inode>:<size>:<mtime>".
+  using FileIdentity = std::string;
   struct FileEntry {
     bool loaded = false;     // false: no CFI, too large or unreadable; frame pointers for it
     uint32_t first_row = 0;  // even
@@ -106,6 +111,7 @@ class UnwindTableStore {
     std::vector<LoadSegment> segments;
     std::unordered_map<uint32_t, int> users;  // pid -> mappings of this file in it
     uint64_t unused_since = 0;                // its key in unused_ while users is empty
+    std::vector<FileKey> stat_keys;           // in identities_, oldest first
   };
   struct Request {
     uint32_t pid;
@@ -116,17 +122,24 @@ class UnwindTableStore {
   void Run();
   void Apply(Request& request);
   void Release(uint32_t pid);
-  FileEntry& Load(const FileKey& key, const std::string& path);
-  // Writes a packed table into free rows and pages; false (counted) when they do not fit.
-  bool Place(FileEntry& file, const PackedUnwindTable& table, const std::string& path);
+  // The entry of the file at `path` found by `key`: known by its stat, else by its build id, else
+  // built now. Sets `identity` to the entry's key in files_.
+  FileEntry& Load(const FileKey& key, const std::string& path, FileIdentity& identity);
+  // The entry of `identity`, new or found (then in use again), with `key` leading to it.
+  std::pair<FileEntry&, bool> Enter(const FileIdentity& identity, const FileKey& key);
+  void Build(FileEntry& file, const ElfFile& elf, const std::string& path);
+  // Writes a packed table into free rows and pages; false (counted) when they do not fit. Pads
+  // and rebases `table` in place.
+  bool Place(FileEntry& file, PackedUnwindTable& table, const std::string& path);
   // {first row pair, first page} of free space, evicting unused tables for it; nullopt when even
   // that is not enough.
   std::optional<std::pair<uint32_t, uint32_t>> Allocate(uint32_t pair_count, uint32_t page_count);
   // `file` is mapped by no process any more: kept loaded, oldest evicted first when space is
   // needed or more than max_unused_files are kept.
-  void KeepUnused(const FileKey& key, FileEntry& file);
+  void KeepUnused(const FileIdentity& identity, FileEntry& file);
   // Frees the rows and pages of the file unused the longest; false when none is.
   bool EvictOldestUnused();
+  void FreeSpace(const FileEntry& file);
   void UpdateFileCounters();
 
   UnwindMaps& maps_;
@@ -141,9 +154,10 @@ class UnwindTableStore {
   UnwindStoreCounters counters_;
 
   // Builder thread only.
-  std::unordered_map<FileKey, FileEntry, FileKeyHash> files_;
-  std::unordered_map<uint32_t, std::vector<FileKey>> processes_;
-  std::map<uint64_t, FileKey> unused_;  // files no process maps, oldest first
+  std::unordered_map<FileIdentity, FileEntry> files_;
+  std::unordered_map<FileKey, FileIdentity, FileKeyHash> identities_;
+  std::unordered_map<uint32_t, std::vector<FileIdentity>> processes_;
+  std::map<uint64_t, FileIdentity> unused_;  // files no process maps, oldest first
   uint64_t unused_sequence_ = 0;
   RangeAllocator row_pairs_;  // in pairs of rows (UnwindMaps)
   RangeAllocator pages_;

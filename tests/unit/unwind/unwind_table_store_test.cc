@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -211,6 +212,46 @@ TEST(UnwindTableStoreTest, FallsBackWhenTheCapIsHit) {
   store.SetMappings(2, {TextMapping(kLzma, 0x10000000)});
   store.WaitIdle();
   EXPECT_EQ(maps.Process(2)->count, 1u);
+}
+
+TEST(UnwindTableStoreTest, CopiesOfOneLibraryShareATableByBuildId) {
+  // A container image's libc is its own file (another device and inode) with the host's build id.
+  testing::TempDir dir;
+  const std::string copy = dir.path() + "/liblzma.so.5";
+  std::filesystem::copy_file(kLzma, copy);
+  // The same bytes without the build id note: known only by device and inode, built again.
+  const std::string anonymous = dir.path() + "/liblzma-no-build-id.so.5";
+  const std::string command =
+      std::string(OBJCOPY_PATH) + " --remove-section .note.gnu.build-id " + kLzma + " " + anonymous;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  ASSERT_EQ(ElfFile::Open(anonymous)->BuildId(), "");
+  ASSERT_EQ(ElfFile::Open(copy)->BuildId().size(), 40u);  // sha1
+
+  FakeMaps maps(1 << 20, 1 << 16);
+  UnwindTableStore store(maps);
+  store.SetMappings(1, {TextMapping(kLzma, 0x10000000)});
+  store.SetMappings(2, {TextMapping(copy, 0x20000000)});
+  store.SetMappings(3, {TextMapping(anonymous, 0x30000000)});
+  store.SetMappings(4, {TextMapping(copy, 0x40000000)});  // found by its stat this time
+  store.WaitIdle();
+  UnwindStoreCounters counters = store.counters();
+  EXPECT_EQ(counters.tables_built, 2u);
+  EXPECT_EQ(counters.shared_by_build_id, 1u);
+  EXPECT_EQ(counters.files, 2u);
+  ASSERT_TRUE(maps.Process(1) && maps.Process(2) && maps.Process(3) && maps.Process(4));
+  EXPECT_EQ(maps.Process(1)->mappings[0].first_page, maps.Process(2)->mappings[0].first_page);
+  EXPECT_EQ(maps.Process(1)->mappings[0].first_page, maps.Process(4)->mappings[0].first_page);
+  EXPECT_NE(maps.Process(1)->mappings[0].first_page, maps.Process(3)->mappings[0].first_page);
+
+  // The shared table stays while any copy is mapped, and is evicted with every way to it.
+  store.RemoveProcess(1);
+  store.RemoveProcess(2);
+  store.WaitIdle();
+  EXPECT_EQ(store.counters().unused_files, 0u);
+  store.RemoveProcess(4);
+  store.RemoveProcess(3);
+  store.WaitIdle();
+  EXPECT_EQ(store.counters().unused_files, 2u);
 }
 
 TEST(UnwindTableStoreTest, FilesWithoutCfiOrUnreadableAreSkipped) {
