@@ -187,8 +187,6 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
     bpf_program__set_autoload(skel->progs.profkit_off_cpu_switch, false);
   }
   if (int err = profkit_bpf__load(skel); err) return LoadError(-err);
-  PROFKIT_ASSIGN_OR_RETURN(sampler->unwind_rows_, MapArray(skel->maps.unwind_rows));
-  PROFKIT_ASSIGN_OR_RETURN(sampler->unwind_pages_, MapArray(skel->maps.unwind_pages));
 
   // Created before attaching so no record written from the first sample on is missed.
   ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSampler::HandleRecord,
@@ -362,36 +360,36 @@ Status BpfSampler::WriteRows(uint32_t first_row, std::span<const profkit_unwind_
   }
   // A pair is two rows in order and the array's elements are contiguous: the mapped array is the
   // row array.
-  return CopyToMapped(unwind_rows_, first_row, rows, "rows");
+  return WriteMapped(skel_->maps.unwind_rows, unwind_row_capacity_, first_row, rows, "rows");
 }
 
 Status BpfSampler::WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) {
-  return CopyToMapped(unwind_pages_, first_page, pages, "pages");
-}
-
-Result<BpfSampler::MappedArray> BpfSampler::MapArray(bpf_map* map) {
-  const size_t bytes = static_cast<size_t>(bpf_map__value_size(map)) * bpf_map__max_entries(map);
-  void* address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
-  if (address == MAP_FAILED) {
-    return Status::FromErrno(fmt::format("mapping the BPF array {}", bpf_map__name(map)), errno);
-  }
-  return MappedArray(address, bytes);
+  return WriteMapped(skel_->maps.unwind_pages, unwind_page_capacity_, first_page, pages, "pages");
 }
 
 template <typename T>
-Status BpfSampler::CopyToMapped(const MappedArray& array, uint32_t first, std::span<const T> values,
-                                std::string_view what) {
-  const size_t capacity = array.bytes() / sizeof(T);
+Status BpfSampler::WriteMapped(bpf_map* map, size_t capacity, uint32_t first,
+                               std::span<const T> values, std::string_view what) {
   if (first > capacity || values.size() > capacity - first) {
     return Status::Internalf("unwind table {} [{}, +{}) outside the BPF map of {}", what, first,
                              values.size(), capacity);
   }
-  std::memcpy(static_cast<T*>(array.address()) + first, values.data(), values.size_bytes());
+  if (values.empty()) return Status::Ok();
+  static const size_t page_size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t begin = size_t{first} * sizeof(T);
+  const size_t window_start = begin & ~(page_size - 1);
+  const size_t window_bytes = begin + values.size_bytes() - window_start;
+  void* window = mmap(nullptr, window_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map),
+                      static_cast<off_t>(window_start));
+  if (window == MAP_FAILED) {
+    return Status::FromErrno(
+        fmt::format("mapping the BPF array {} to write unwind table {}", bpf_map__name(map), what),
+        errno);
+  }
+  std::memcpy(static_cast<char*>(window) + (begin - window_start), values.data(),
+              values.size_bytes());
+  munmap(window, window_bytes);
   return Status::Ok();
-}
-
-BpfSampler::MappedArray::~MappedArray() {
-  if (address_ != nullptr) munmap(address_, bytes_);
 }
 
 Status BpfSampler::WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) {

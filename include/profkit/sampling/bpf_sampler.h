@@ -77,30 +77,12 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
   Status SetProcess(uint32_t pid, const profkit_unwind_process& process) override;
   void RemoveProcess(uint32_t pid) override;
 
-  // A BPF array (BPF_F_MMAPABLE) mapped into this process; unmapped on destruction.
-  class MappedArray {
-   public:
-    MappedArray() = default;
-    MappedArray(void* address, size_t bytes) : address_(address), bytes_(bytes) {}
-    MappedArray(MappedArray&& other) noexcept
-        : address_(std::exchange(other.address_, nullptr)), bytes_(other.bytes_) {}
-    MappedArray& operator=(MappedArray&& other) noexcept {
-      std::swap(address_, other.address_);
-      std::swap(bytes_, other.bytes_);
-      return *this;
-    }
-    ~MappedArray();
-    void* address() const { return address_; }
-    size_t bytes() const { return bytes_; }
-
-   private:
-    void* address_ = nullptr;
-    size_t bytes_ = 0;
-  };
-  static Result<MappedArray> MapArray(bpf_map* map);
+  // Copies values[i] to index first + i of a BPF array (BPF_F_MMAPABLE) of `capacity` entries,
+  // through a mapping of the pages written only. Mapping a whole array would put all of it (tens
+  // of MiB, populated when mapped) in the agent's RSS for as long as it runs.
   template <typename T>
-  static Status CopyToMapped(const MappedArray& array, uint32_t first, std::span<const T> values,
-                             std::string_view what);
+  static Status WriteMapped(bpf_map* map, size_t capacity, uint32_t first,
+                            std::span<const T> values, std::string_view what);
 
   Status AttachPerfEvents(const SamplerOptions& options);
   Status AttachTracepoints();
@@ -121,8 +103,6 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
 
   size_t unwind_row_capacity_ = 0;
   size_t unwind_page_capacity_ = 0;
-  MappedArray unwind_rows_;
-  MappedArray unwind_pages_;
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> process_events_{0};
   std::atomic<uint64_t> decode_errors_{0};
