@@ -450,12 +450,12 @@ void Agent::LogCounters() {
   }
   const symbolize::NativeSymbolizer::Counters n = pipeline_->native_counters();
   spdlog::info(
-      "symbol counters: modules={} build_id_files={} debuglink_files={} mini_debug_info={} "
-      "debuginfod_files={} debuginfod_hits={} debuginfod_misses={} debuginfod_errors={} "
-      "debuginfod_bytes={} debuginfod_evictions={} debuginfod_queued={}",
-      n.modules, n.debug_build_id_files, n.debug_link_files, n.mini_debug_info, n.debuginfod_files,
-      n.debuginfod.hits, n.debuginfod.misses, n.debuginfod.errors, n.debuginfod.bytes,
-      n.debuginfod.evictions, n.debuginfod.queued);
+      "symbol counters: modules={} dwarf_reuses={} build_id_files={} debuglink_files={} "
+      "mini_debug_info={} debuginfod_files={} debuginfod_hits={} debuginfod_misses={} "
+      "debuginfod_errors={} debuginfod_bytes={} debuginfod_evictions={} debuginfod_queued={}",
+      n.modules, n.dwarf_reuses, n.debug_build_id_files, n.debug_link_files, n.mini_debug_info,
+      n.debuginfod_files, n.debuginfod.hits, n.debuginfod.misses, n.debuginfod.errors,
+      n.debuginfod.bytes, n.debuginfod.evictions, n.debuginfod.queued);
   const pipeline::PythonCounters py = pipeline_->python_counters();
   spdlog::info(
       "python counters: processes={} detected={} unsupported={} registration_failures={} "

@@ -92,6 +92,8 @@ class ElfFile {
 
   // DWARF of this file, opened on first use; nullptr without (usable) debug info.
   DwarfFrames* dwarf();
+  // dwarf() was called and found DWARF.
+  bool dwarf_loaded() const { return dwarf_ != nullptr; }
 
   // The file's .eh_frame, read on first use; nullptr without one.
   Dwarf_CFI* eh_frame();

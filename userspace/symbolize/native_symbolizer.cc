@@ -49,6 +49,14 @@ struct NativeSymbolizer::ModuleState {
   std::list<uint32_t>::iterator open_position;  // in open_lru_, valid while `file` is set
 };
 
+// A released module's files: its own (holding .eh_frame) and the one whose DWARF names its frames.
+struct NativeSymbolizer::KeptDwarf {
+  std::unique_ptr<ElfFile> file;
+  std::unique_ptr<ElfFile> debug_file;
+  DebugSource debug_source = DebugSource::kNone;
+  std::list<std::string>::iterator position;  // in kept_dwarf_lru_
+};
+
 struct NativeSymbolizer::TableEntry {
   SymbolTable table;
   size_t bytes = 0;
@@ -116,6 +124,7 @@ Result<uint32_t> NativeSymbolizer::AddModule(const ModuleKey& key, const std::st
   module->has_debug_info = file->has_debug_info();
   module->root = root;
   module->file = std::move(file);
+  AdoptKeptDwarf(*module);
   open_lru_.push_front(module->id);
   module->open_position = open_lru_.begin();
 
@@ -241,7 +250,10 @@ void NativeSymbolizer::ReleaseModule(uint32_t id) {
   auto it = modules_.find(id);
   if (it == modules_.end()) return;
   // The symbol table stays cached: the same binary is often mapped again by the next process.
-  if (it->second->file) open_lru_.erase(it->second->open_position);
+  if (it->second->file) {
+    open_lru_.erase(it->second->open_position);
+    KeepDwarf(*it->second);
+  }
   ids_by_key_.erase(it->second->key);
   modules_.erase(it);
   counters_.modules = modules_.size();
@@ -399,6 +411,47 @@ ElfFile* NativeSymbolizer::DwarfFile(ModuleState& module) {
   ResolveDebugFile(module, *file);
   if (module.debug_file && module.debug_file->has_debug_info()) return module.debug_file.get();
   return file->has_debug_info() ? file : nullptr;
+}
+
+void NativeSymbolizer::KeepDwarf(ModuleState& module) {
+  if (limits_.max_kept_dwarf_files == 0 || !module.debug_resolved || module.awaiting_debuginfod) {
+    return;
+  }
+  // The file DwarfFile() chose.
+  ElfFile* dwarf_file = module.debug_file && module.debug_file->has_debug_info()
+                            ? module.debug_file.get()
+                            : module.file.get();
+  if (!dwarf_file->dwarf_loaded()) return;
+  if (auto old = kept_dwarf_.find(module.table_key); old != kept_dwarf_.end()) {
+    kept_dwarf_lru_.erase(old->second->position);
+    kept_dwarf_.erase(old);
+  }
+  auto kept = std::make_unique<KeptDwarf>();
+  kept->file = std::move(module.file);
+  kept->debug_file = std::move(module.debug_file);
+  kept->debug_source = module.debug_source;
+  kept_dwarf_lru_.push_front(module.table_key);
+  kept->position = kept_dwarf_lru_.begin();
+  kept_dwarf_.emplace(module.table_key, std::move(kept));
+  while (kept_dwarf_.size() > limits_.max_kept_dwarf_files) {
+    kept_dwarf_.erase(kept_dwarf_lru_.back());
+    kept_dwarf_lru_.pop_back();
+  }
+}
+
+void NativeSymbolizer::AdoptKeptDwarf(ModuleState& module) {
+  auto it = kept_dwarf_.find(module.table_key);
+  if (it == kept_dwarf_.end()) return;
+  // The table key is the build id (else the device and inode): the kept file is this module's
+  // build, opened earlier, with its DWARF read and indexed.
+  KeptDwarf& kept = *it->second;
+  module.file = std::move(kept.file);
+  module.debug_file = std::move(kept.debug_file);
+  module.debug_source = kept.debug_source;
+  module.debug_resolved = true;
+  kept_dwarf_lru_.erase(kept.position);
+  kept_dwarf_.erase(it);
+  ++counters_.dwarf_reuses;
 }
 
 void NativeSymbolizer::RetryAwaitingModules() {

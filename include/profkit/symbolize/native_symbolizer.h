@@ -70,6 +70,10 @@ struct NativeSymbolizerLimits {
   // Parsed symbol tables, LRU-evicted by module (evictions). The table in use is never evicted, so
   // one table larger than the budget still loads.
   size_t max_symbol_memory_bytes = 256 << 20;
+  // Files whose DWARF was in use, kept open with their DWARF index after their module is released
+  // (its processes exited), LRU: the next process mapping the same build (a compiler, a cron job)
+  // finds its DWARF read and indexed instead of reading, decompressing and indexing it again.
+  size_t max_kept_dwarf_files = 32;
 };
 
 // Where the names of stripped modules come from (README "Named native frames"; config [symbols]).
@@ -112,6 +116,7 @@ class NativeSymbolizer {
     uint64_t misses;             // Symbolize calls that returned no frame
     uint64_t evictions;          // symbol tables dropped by max_symbol_memory_bytes
     uint64_t file_closes;        // files closed by max_open_files
+    uint64_t dwarf_reuses;       // modules that took the DWARF of a released module of their build
     uint64_t truncated_tables;   // symbol tables cut at kMaxSymbolsPerModule
     uint64_t cfi_lookups;        // ReturnAddressOffsetFromSp calls
     // ReturnAddressOffsetFromSp calls no usable CFI rule answered (unknown module or offset, no
@@ -205,6 +210,10 @@ class NativeSymbolizer {
   // Returns the module's symbol table, loading it (and evicting LRU tables) when needed.
   const SymbolTable* EnsureTable(ModuleState& module);
   void EvictTablesOverLimit(const std::string& keep);
+  // ReleaseModule: keeps the module's files when its DWARF is in use (max_kept_dwarf_files).
+  void KeepDwarf(ModuleState& module);
+  // AddModule: gives a new module the kept files of its build, if any.
+  void AdoptKeptDwarf(ModuleState& module);
   // Finds the module's best separate symbols/DWARF once per open of its file (see
   // DebugInfoOptions); the module's own file must be open.
   void ResolveDebugFile(ModuleState& module, ElfFile& file);
@@ -223,6 +232,9 @@ class NativeSymbolizer {
   std::unordered_map<std::string, std::unique_ptr<TableEntry>> tables_;
   std::list<std::string> table_lru_;  // table keys, most recent first
   size_t table_bytes_ = 0;
+  struct KeptDwarf;
+  std::unordered_map<std::string, std::unique_ptr<KeptDwarf>> kept_dwarf_;  // by table key
+  std::list<std::string> kept_dwarf_lru_;  // table keys, most recent first
   const DebugInfoOptions debug_options_;
   std::unique_ptr<DebuginfodFetcher> fetcher_;  // null when debuginfod is off
   uint64_t seen_generation_ = 0;

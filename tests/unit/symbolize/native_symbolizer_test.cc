@@ -226,6 +226,35 @@ TEST(NativeSymbolizerTest, ModuleLimitAndRelease) {
   EXPECT_EQ(symbolizer.counters().modules, 1u);
 }
 
+// A released module's DWARF, read and indexed, serves the next module of the same build: a
+// compiler or cron job whose processes come and go is not read and indexed again each time.
+TEST(NativeSymbolizerTest, ReleasedModulesLeaveTheirDwarfToTheNextOfTheirBuild) {
+  const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
+  const uint64_t offset = m.FileOffset(AddressOf(&fixture::Widget::Compute));
+  NativeSymbolizer symbolizer;
+  const uint32_t first = MustAdd(symbolizer, m, {m.path});
+  const auto expected = symbolizer.Symbolize(first, offset);
+  ASSERT_FALSE(expected.empty());
+  ASSERT_GT(expected[0].line, 0);  // from DWARF
+  symbolizer.ReleaseModule(first);
+  // Another copy of the same build (another container's file): another key, the same build id.
+  profkit::testing::TempDir dir;
+  const std::string copy = CopyInto(dir, m.path, "libcopy.so");
+  const uint32_t second = MustAdd(symbolizer, Mapping{.key = {9, 9}, .path = copy}, {copy});
+  EXPECT_EQ(symbolizer.counters().dwarf_reuses, 1u);
+  EXPECT_EQ(symbolizer.Symbolize(second, offset), expected);
+  symbolizer.ReleaseModule(second);
+
+  // Without the limit nothing is kept.
+  NativeSymbolizer keeping_none(NativeSymbolizerLimits{.max_kept_dwarf_files = 0});
+  const uint32_t third = MustAdd(keeping_none, m, {m.path});
+  ASSERT_EQ(keeping_none.Symbolize(third, offset), expected);
+  keeping_none.ReleaseModule(third);
+  const uint32_t fourth = MustAdd(keeping_none, m, {m.path});
+  EXPECT_EQ(keeping_none.counters().dwarf_reuses, 0u);
+  EXPECT_EQ(keeping_none.Symbolize(fourth, offset), expected);
+}
+
 // A module whose file was closed by the open-file limit and then deleted (its process is gone)
 // is unknown; while its descriptor stays open, the deleted file still symbolizes.
 TEST(NativeSymbolizerTest, OpenFileLimitAndDeletedFiles) {
