@@ -11,6 +11,7 @@
 #   2. table build time and size per file (libc, libpython's static python3.11, a large C++ binary).
 # Usage: bench/native_unwind.sh [--profkit build/profkit] [--seconds 8] [--rate 999]
 #          [--stacks "10 30 60 30+50py"] [--no-tables]   (root)
+#        a stack is N (native frames) or N+Mpy (N native frames under M >= 4 Python frames)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profkit=build/profkit seconds=8 rate=999 stacks="10 30 60 30+50py" tables=1
@@ -21,7 +22,7 @@ while (($#)); do
     --rate) rate=$2; shift 2 ;;
     --stacks) stacks=$2; shift 2 ;;
     --no-tables) tables=0; shift ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -101,9 +102,9 @@ PY
 
 echo "stack  walked_stacks  walk_us_per_stack  program_us_per_sample(all samples)  program_us_per_target_sample(background-corrected)  truncated"
 for stack in $stacks; do
-  if [[ $stack == 30+50py ]]; then
-    measure "$stack" "$python" bench/workloads/python_native_depth.py "$work/libnative_depth.so" 50 30 \
-      "$seconds"
+  if [[ $stack =~ ^([0-9]+)\+([0-9]+)py$ ]]; then  # NATIVE+PYTHONpy
+    measure "$stack" "$python" bench/workloads/python_native_depth.py "$work/libnative_depth.so" \
+      "${BASH_REMATCH[2]}" "${BASH_REMATCH[1]}" "$seconds"
   else
     measure "$stack" "$work/native_depth" "$stack" "$seconds"
   fi

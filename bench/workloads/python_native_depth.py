@@ -30,7 +30,7 @@ def main():
         while time.process_time() < end:
             native_recurse(depth)
 
-    descend(int(python_frames) - 3, spin_natively)
+    descend(max(1, int(python_frames) - 3), spin_natively)
 
 
 main()
