@@ -369,12 +369,17 @@ def test_numpy_openblas_stacks_are_complete_and_match_perf(profkit_bin, root, tm
     # On the main thread, the Python caller of `a @ a` stands where the eval loop was, numpy's C
     # frames below it, OpenBLAS's above them.
     main_blas = [s for s in blas if profile.labels(s)["tid"] == profile.labels(s)["pid"]]
-    shaped = sum(s.value[0] for s in main_blas
-                 if [r for r in runs[id(s)] if r != "libblas.so.3"] ==
-                 [runs[id(s)][0], "_multiarray_umath.cpython-311-x86_64-linux-gnu.so", "python3.11", "py"]
-                 and [f.name for f in located_frames(profile, s) if f.interpreted] ==
-                 ["multiply", "main", "<module>"])
-    assert shaped >= 0.90 * sum(s.value[0] for s in main_blas), [runs[id(s)] for s in main_blas][:5]
+
+    def shape(sample):
+        python_frames = [f.name for f in located_frames(profile, sample) if f.interpreted]
+        return tuple(r for r in runs[id(sample)][1:] if r != "libblas.so.3"), tuple(python_frames)
+
+    expected = (("_multiarray_umath.cpython-311-x86_64-linux-gnu.so", "python3.11", "py"),
+                ("multiply", "main", "<module>"))
+    shapes = Counter()
+    for sample in main_blas:
+        shapes[shape(sample)] += sample.value[0]
+    assert shapes[expected] >= 0.90 * sum(shapes.values()), shapes.most_common(4)
 
     complete = {name: sum(s.value[0] for s in group if python_thread_complete(profile, s))
                 for name, group in samples.items()}
