@@ -76,9 +76,12 @@ measure() {
   target=$(pgrep -P "$pid" | head -1)
   s0=$(prog_stats "$pid"); sleep 1.2; s1=$(prog_stats "$pid")
   touch "$work/go"
-  sleep $((1 + seconds / 4))
-  s2=$(prog_stats "$pid"); cpu2=$(cpu_seconds "$target"); sleep $((seconds / 2))
-  s3=$(prog_stats "$pid"); cpu3=$(cpu_seconds "$target")
+  # The middle half of the target's run: after its start-up and table builds, before its end.
+  local ended="$label: the target ended before the measuring window did: use a longer --seconds"
+  sleep "$(awk -v s="$seconds" 'BEGIN { print s / 4 }')"
+  s2=$(prog_stats "$pid" 2>/dev/null) && cpu2=$(cpu_seconds "$target") || { echo "$ended" >&2; exit 1; }
+  sleep "$(awk -v s="$seconds" 'BEGIN { print s / 2 }')"
+  s3=$(prog_stats "$pid" 2>/dev/null) && cpu3=$(cpu_seconds "$target") || { echo "$ended" >&2; exit 1; }
   wait "$pid"
   local line walked per truncated
   line=$(grep "native unwinding:" "$work/log")
@@ -89,6 +92,10 @@ measure() {
 import sys
 label, walked, per, truncated, rate = sys.argv[1:6]
 cpu2, cpu3, t0, c0, t1, c1, t2, c2, t3, c3 = map(float, sys.argv[6:16])
+if c1 == c0 or t1 == t0 or c3 == c2 or t3 == t2:
+    # kernel.bpf_stats_enabled is host-wide: another benchmark restoring it stops the counting.
+    print(f"{label}: BPF stats did not count in a window (kernel.bpf_stats_enabled turned off by "
+          "another program?): rerun", file=sys.stderr)
 background = (t1 - t0) / max(1, c1 - c0)          # ns per sample of the other tasks
 runs, time_ns = c3 - c2, t3 - t2
 target = (cpu3 - cpu2) * float(rate)              # the target's samples: one per 1/rate s of CPU
