@@ -25,6 +25,7 @@ test_packages=(
   python3-prometheus-client openssl  # tests/integration/test_kubernetes.py: /metrics parser, test CA
   chromium             # tests/browser: headless Chromium opens flame graph SVGs (playwright-core)
   xz-utils binutils    # tests/integration/test_native_unwind.py (Debian's xz), unwind_test (readelf)
+  redis-server redis-tools python3-numpy libopenblas0-pthread  # test_native_unwind.py: redis, numpy + OpenBLAS
 )
 
 packages=("${build_packages[@]}")

@@ -198,6 +198,12 @@ profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, boo
       ++counters_.maps_refreshes;
       LoadMappings(process, now);
       found = FindMapping(process, ip);
+      // The re-read found new code: the process is loading libraries (Python importing numpy
+      // opens dozens in a row), and each one's IPs stay unknown and its frames unwound by frame
+      // pointer until the next re-read, so that one may come at once. Only a re-read that finds
+      // nothing (a JIT's anonymous code, a garbage address) waits for the interval: at most one
+      // re-read per new mapping.
+      if (found != nullptr) process.maps_loaded_at_ns = 0;
     }
   }
   if (found == nullptr || !IsFileBacked(found->mapping)) {

@@ -30,7 +30,8 @@ struct ProcessTableOptions {
   // processes are not tracked (counted in table_full) and their samples are dropped.
   size_t max_processes = 65536;
   // A sample whose IP is in no known mapping triggers a re-read of /proc/PID/maps (new dlopen,
-  // JIT), at most this often per process.
+  // JIT), at most this often per process, unless the previous re-read found new code (a program
+  // loading one library after another).
   int64_t maps_refresh_interval_ns = 250'000'000;
   // New programs have their /proc state read at exec, before a short-lived one vanishes; beyond
   // this many per second (a build farm execs thousands) the rest are read lazily at first sample.

@@ -200,6 +200,41 @@ TEST_F(ProcessTableTest, AReturnAddressFromTheUnwinderRereadsTheMappings) {
   EXPECT_EQ(table.counters().maps_refreshes, 1u);
 }
 
+TEST_F(ProcessTableTest, ARereadThatFindsNewCodeLetsTheNextComeAtOnce) {
+  AddProcess(100, 1, "python3", "");
+  const std::string maps = root_ + "/100/maps";
+  process::ProcFs proc_fs(root_);
+  symbolize::NativeSymbolizer symbolizer;
+  ProcessTable table(proc_fs, symbolizer, {.maps_refresh_interval_ns = 3'600'000'000'000});
+  table.OnExec(100, 1, "python3");
+  ProcessTable::Process* process = table.Get(100);
+  ASSERT_NE(process, nullptr);
+  // Python imports numpy: one library after another is mapped, each found by a re-read.
+  const auto mapping = [&](uint64_t start) {
+    return fmt::format("{:x}-{:x} r-xp 00001000 {:02x}:{:02x} {} {}\n", start,
+                       start + (kMapEnd - kMapStart), self_dev_major_, self_dev_minor_, self_inode_,
+                       self_exe_);
+  };
+  const uint64_t second = kMapEnd + 0x100000, third = second + 0x200000;
+  Write(maps, mapping(kMapStart) + mapping(second));
+  EXPECT_NE(table.ResolveUserFrame(*process, second + 0x10, false, kInterrupted).module_id,
+            profile::kUnknownModule);
+  Write(maps, mapping(kMapStart) + mapping(second) + mapping(third));
+  EXPECT_NE(table.ResolveUserFrame(*process, third + 0x10, false, kInterrupted).module_id,
+            profile::kUnknownModule)
+      << "the second library is found at once, not after the refresh interval";
+  EXPECT_EQ(table.counters().maps_refreshes, 2u);
+  // An address in no mapping (JIT code, a garbage return address): one re-read that finds
+  // nothing, then none until the interval has passed.
+  const uint64_t nowhere = third + 0x10000000;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(
+        table.ResolveUserFrame(*process, nowhere, true, ProcessTable::IpSource::kUnwound).module_id,
+        profile::kUnknownModule);
+  }
+  EXPECT_EQ(table.counters().maps_refreshes, 3u);
+}
+
 TEST_F(ProcessTableTest, EagerLoadsAreRateLimited) {
   process::ProcFs proc_fs(root_);
   symbolize::NativeSymbolizer symbolizer;
