@@ -28,8 +28,9 @@ WORKLOADS = REPO / "tests/workloads/hostile"
 REFERENCE_SERVICE = "hostile-reference"
 SHARE_TOLERANCE = 0.05
 # The agent's peak RSS through all of this (README, Security: "Limits"): three quarters of the
-# DaemonSet's 1 GiB memory limit. Measured 360-449 MiB at the end of six runs on the 2-core CI host with other C++ builds
-# running; most of it comes from the host's other programs (their mapped files, unwind tables).
+# DaemonSet's 1 GiB memory limit. Measured 360-449 MiB at the end of six runs on the 2-core CI
+# host with other C++ builds running; most of it comes from the host's other programs (their
+# mapped files, unwind tables).
 AGENT_RSS_BOUND_MIB = 768
 # Reference samples below which its split says nothing (the hostile processes take most CPU).
 MIN_REFERENCE_SAMPLES = 200
