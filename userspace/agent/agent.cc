@@ -88,6 +88,13 @@ symbolize::DebugInfoOptions SymbolOptions(const config::SymbolsConfig& symbols) 
   return options;
 }
 
+symbolize::NativeSymbolizerLimits SymbolLimits(const config::SymbolsConfig& symbols) {
+  symbolize::NativeSymbolizerLimits limits;
+  limits.max_section_bytes = static_cast<uint64_t>(symbols.max_section_mb) << 20;
+  limits.max_dwarf_units = static_cast<size_t>(symbols.max_dwarf_units);
+  return limits;
+}
+
 // Test hook (tests/integration/test_run.py): PROFKIT_DEBUG_SYMBOLIZE_DELAY_US=N makes every
 // symbolization of a flush sleep N µs, to show that a slow flush does not delay sampling.
 std::chrono::microseconds DebugSymbolizeDelay() {
@@ -285,13 +292,16 @@ Status Agent::StartEbpf(const sampling::SampleSourceFactory& sources) {
     spdlog::info("eBPF sampling is disabled (ebpf.enabled = false)");
     return Status::Ok();
   }
-  pipeline_ = std::make_unique<pipeline::SamplePipeline>(
-      pipeline::PipelineOptions{.sample_rate_hz = config_.ebpf.sample_rate,
-                                .default_env = config_.ebpf.env,
-                                .proc_root = config_.agent.host_proc,
-                                .symbols = SymbolOptions(config_.symbols),
-                                .off_cpu = config_.ebpf.off_cpu,
-                                .debug_symbolize_delay = DebugSymbolizeDelay()});
+  pipeline_ = std::make_unique<pipeline::SamplePipeline>(pipeline::PipelineOptions{
+      .sample_rate_hz = config_.ebpf.sample_rate,
+      .default_env = config_.ebpf.env,
+      .proc_root = config_.agent.host_proc,
+      .symbols = SymbolOptions(config_.symbols),
+      .symbol_limits = SymbolLimits(config_.symbols),
+      .python_read_bytes_per_second = static_cast<uint64_t>(config_.ebpf.python_read_kb_per_second)
+                                      << 10,
+      .off_cpu = config_.ebpf.off_cpu,
+      .debug_symbolize_delay = DebugSymbolizeDelay()});
   Result<std::unique_ptr<sampling::SampleSource>> sampler = sources(sampling::SamplerOptions{
       .sample_rate_hz = config_.ebpf.sample_rate,
       .kernel_stacks = config_.ebpf.kernel_stacks,
@@ -452,18 +462,22 @@ void Agent::LogCounters() {
   spdlog::info(
       "symbol counters: modules={} dwarf_reuses={} build_id_files={} debuglink_files={} "
       "mini_debug_info={} debuginfod_files={} debuginfod_hits={} debuginfod_misses={} "
-      "debuginfod_errors={} debuginfod_bytes={} debuginfod_evictions={} debuginfod_queued={}",
+      "debuginfod_errors={} debuginfod_bytes={} debuginfod_evictions={} debuginfod_queued={} "
+      "oversized_sections={} dwarf_unit_limit_hits={}",
       n.modules, n.dwarf_reuses, n.debug_build_id_files, n.debug_link_files, n.mini_debug_info,
       n.debuginfod_files, n.debuginfod.hits, n.debuginfod.misses, n.debuginfod.errors,
-      n.debuginfod.bytes, n.debuginfod.evictions, n.debuginfod.queued);
+      n.debuginfod.bytes, n.debuginfod.evictions, n.debuginfod.queued, n.oversized_sections,
+      n.dwarf_unit_limit_hits);
   const pipeline::PythonCounters py = pipeline_->python_counters();
   spdlog::info(
       "python counters: processes={} detected={} unsupported={} registration_failures={} "
       "samples={} walk_failures={} stacks={} truncated={} code_reads={} code_read_failures={} "
-      "checksum_mismatches={} functions={} function_table_full={}",
+      "checksum_mismatches={} functions={} function_table_full={} memory_bytes_read={} "
+      "memory_budget_refusals={}",
       py.processes, py.detected, py.unsupported, py.registration_failures, s.python_samples,
       s.python_walk_failures, p.python_stacks, p.python_truncated_stacks, py.code_reads,
-      py.code_read_failures, py.checksum_mismatches, py.functions, py.function_table_full);
+      py.code_read_failures, py.checksum_mismatches, py.functions, py.function_table_full,
+      py.memory_bytes_read, py.memory_budget_refusals);
   if (config_.ebpf.off_cpu) {
     spdlog::info("off-CPU counters: switches={} sampled={} short={} dropped={} records={}",
                  s.off_cpu_switches, s.off_cpu_sampled, s.off_cpu_short, s.off_cpu_dropped,

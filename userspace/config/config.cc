@@ -135,6 +135,10 @@ Result<EbpfConfig> ParseEbpf(const TomlSection& section) {
       section.Int("off_cpu_sample_every", 1, kMaxOffCpuSampleEvery, ebpf.off_cpu_sample_every));
   PROFKIT_ASSIGN_OR_RETURN(ebpf.off_cpu_kernel_threads,
                            section.Bool("off_cpu_kernel_threads", ebpf.off_cpu_kernel_threads));
+  // 64 KiB/s still names a few dozen new functions a second; past 1 GiB/s it bounds nothing.
+  PROFKIT_ASSIGN_OR_RETURN(
+      ebpf.python_read_kb_per_second,
+      section.Int("python_read_kb_per_second", 64, 1 << 20, ebpf.python_read_kb_per_second));
   PROFKIT_RETURN_IF_ERROR(
       ValidateTagValue(ebpf.env, kMaxTagBytes).WithContext(section.KeyPath("env")));
   return ebpf;
@@ -230,6 +234,9 @@ constexpr std::chrono::nanoseconds kMinDebuginfodTimeout = seconds(1);
 constexpr std::chrono::nanoseconds kMaxDebuginfodTimeout = std::chrono::minutes(10);
 constexpr int kMaxSymbolsCacheMb = 1 << 20;
 constexpr size_t kMaxDebuginfodUrls = 8;
+// A section beyond 64 GiB or more than 16 M compile units is no real program's.
+constexpr int kMaxSectionMb = 64 << 10;
+constexpr int kMaxDwarfUnits = 1 << 24;
 
 Result<SymbolsConfig> ParseSymbols(const TomlSection& section) {
   SymbolsConfig symbols;
@@ -274,6 +281,11 @@ Result<SymbolsConfig> ParseSymbols(const TomlSection& section) {
   }
   PROFKIT_ASSIGN_OR_RETURN(symbols.cache_max_mb, section.Int("cache_max_mb", 1, kMaxSymbolsCacheMb,
                                                              symbols.cache_max_mb));
+  PROFKIT_ASSIGN_OR_RETURN(symbols.max_section_mb,
+                           section.Int("max_section_mb", 1, kMaxSectionMb, symbols.max_section_mb));
+  PROFKIT_ASSIGN_OR_RETURN(
+      symbols.max_dwarf_units,
+      section.Int("max_dwarf_units", 1, kMaxDwarfUnits, symbols.max_dwarf_units));
   return symbols;
 }
 

@@ -6,8 +6,11 @@
 namespace profkit::pipeline {
 
 NativeUnwinding::NativeUnwinding(const process::ProcFs& proc_fs, unwind::UnwindMaps& maps,
-                                 ProcessTable::Observer* next)
-    : proc_fs_(proc_fs), next_(next), store_(maps) {}
+                                 ProcessTable::Observer* next, uint64_t max_section_bytes)
+    : proc_fs_(proc_fs),
+      next_(next),
+      store_(maps, unwind::UnwindStoreOptions{.limits = unwind::UnwindTableLimits{
+                                                  .max_section_bytes = max_section_bytes}}) {}
 
 void NativeUnwinding::OnMappingsLoaded(ProcessTable::Process& process) {
   if (requested_.contains(process.pid)) Request(process);

@@ -25,14 +25,15 @@ std::string VersionString(const python::PythonVersion& v) {
 
 PythonProcesses::PythonProcesses(symbolize::NativeSymbolizer& symbolizer,
                                  const process::ProcFs& proc_fs, std::string default_env,
-                                 MemoryReaderFactory memory)
+                                 MemoryReaderFactory memory, uint64_t read_bytes_per_second)
     : symbolizer_(symbolizer),
       proc_fs_(proc_fs),
       default_env_(std::move(default_env)),
       memory_(memory ? std::move(memory)
                      : [](uint32_t pid) -> std::unique_ptr<python::MemoryReader> {
         return std::make_unique<python::ProcessMemory>(pid);
-      }) {}
+      }),
+      read_budget_(read_bytes_per_second) {}
 
 PythonProcesses::~PythonProcesses() = default;
 
@@ -162,7 +163,8 @@ PythonProcesses::State& PythonProcesses::AddState(uint32_t pid, uint32_t interpr
   state.interpreter = interpreter;
   state.version = VersionString(interpreter.offsets.version);
   state.code_cache = std::make_unique<python::CodeObjectCache>(
-      interpreter.offsets, interpreter.line_table_format, memory_(pid));
+      interpreter.offsets, interpreter.line_table_format,
+      std::make_unique<python::BudgetedMemory>(memory_(pid), read_budget_));
   return state;
 }
 
@@ -226,6 +228,8 @@ PythonCounters PythonProcesses::counters() const {
   }
   c.functions = functions_.size();
   c.function_table_full = functions_.overflows();
+  c.memory_bytes_read = read_budget_.bytes_read();
+  c.memory_budget_refusals = read_budget_.refusals();
   return c;
 }
 

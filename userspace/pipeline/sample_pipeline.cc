@@ -24,13 +24,14 @@ std::unique_ptr<symbolize::KernelSymbolizer> LoadKernelSymbols(const std::string
 SamplePipeline::SamplePipeline(PipelineOptions options)
     : options_(std::move(options)),
       proc_fs_(options_.proc_root),
-      native_symbolizer_({}, options_.symbols),
+      native_symbolizer_(options_.symbol_limits, options_.symbols),
       aggregator_(options_.max_distinct_stacks) {
   ProcessTableOptions table_options = options_.process_table;
   table_options.default_env = options_.default_env;
   process_table_ = std::make_unique<ProcessTable>(proc_fs_, native_symbolizer_, table_options);
   python_ = std::make_unique<PythonProcesses>(native_symbolizer_, proc_fs_, options_.default_env,
-                                              options_.process_memory);
+                                              options_.process_memory,
+                                              options_.python_read_bytes_per_second);
   process_table_->SetObserver(python_.get());
   frame_symbolizer_ = std::make_unique<FrameSymbolizer>(
       native_symbolizer_, LoadKernelSymbols(options_.kallsyms_path), &python_->functions());
@@ -50,7 +51,8 @@ void SamplePipeline::SetUnwindMaps(unwind::UnwindMaps* maps) {
   process_table_->SetObserver(python_.get());
   unwinding_.reset();
   if (maps == nullptr) return;
-  unwinding_ = std::make_unique<NativeUnwinding>(proc_fs_, *maps, python_.get());
+  unwinding_ = std::make_unique<NativeUnwinding>(proc_fs_, *maps, python_.get(),
+                                                 options_.symbol_limits.max_section_bytes);
   process_table_->SetObserver(unwinding_.get());
 }
 

@@ -22,4 +22,45 @@ Status ProcessMemory::Read(uint64_t address, std::span<uint8_t> out) const {
   return Status::Ok();
 }
 
+ReadBudget::ReadBudget(uint64_t bytes_per_second, std::function<int64_t()> now_ns)
+    : bytes_per_second_(bytes_per_second), now_ns_(std::move(now_ns)) {
+  second_start_ns_ = now_ns_();
+}
+
+bool ReadBudget::Take(uint64_t bytes) {
+  const int64_t now = now_ns_();
+  const std::lock_guard lock(mutex_);
+  if (now - second_start_ns_ >= 1'000'000'000) {
+    second_start_ns_ = now;
+    spent_this_second_ = 0;
+  }
+  if (bytes > bytes_per_second_ - spent_this_second_) {
+    ++refusals_;
+    return false;
+  }
+  spent_this_second_ += bytes;
+  bytes_read_ += bytes;
+  return true;
+}
+
+uint64_t ReadBudget::bytes_read() const {
+  const std::lock_guard lock(mutex_);
+  return bytes_read_;
+}
+
+uint64_t ReadBudget::refusals() const {
+  const std::lock_guard lock(mutex_);
+  return refusals_;
+}
+
+Status BudgetedMemory::Read(uint64_t address, std::span<uint8_t> out) const {
+  if (!budget_.Take(out.size())) {
+    return Status::TooLargef(
+        "reading {} bytes at {:#x}: this second's budget of {} bytes of process memory is spent "
+        "([ebpf] python_read_kb_per_second)",
+        out.size(), address, budget_.bytes_per_second());
+  }
+  return inner_->Read(address, out);
+}
+
 }  // namespace profkit::python

@@ -48,7 +48,7 @@ Result<std::unique_ptr<ElfFile>> OpenDebugLinkTarget(const std::string& path,
   if (crc != link.crc) {
     return Status::InvalidInputf("{}: CRC {:08x}, the debuglink wants {:08x}", path, crc, link.crc);
   }
-  PROFKIT_ASSIGN_OR_RETURN(auto file, ElfFile::Open(path, ElfFile::Role::kDebug));
+  PROFKIT_ASSIGN_OR_RETURN(auto file, ElfFile::Open(path, ElfFile::Role::kDebug, module.limits()));
   if (!module.build_id().empty() && file->build_id() != module.build_id()) {
     return Status::InvalidInputf("{}: build id {} is not the module's {}", path, file->build_id(),
                                  module.build_id());
@@ -101,8 +101,9 @@ Result<uint32_t> FileCrc32(const std::string& path, uint64_t max_bytes) {
 }
 
 Result<std::unique_ptr<ElfFile>> OpenDebugFileFor(const std::string& path,
-                                                  const std::string& build_id) {
-  PROFKIT_ASSIGN_OR_RETURN(auto file, ElfFile::Open(path, ElfFile::Role::kDebug));
+                                                  const std::string& build_id,
+                                                  const ElfReadLimits& limits) {
+  PROFKIT_ASSIGN_OR_RETURN(auto file, ElfFile::Open(path, ElfFile::Role::kDebug, limits));
   if (file->build_id() != build_id) {
     return Status::InvalidInputf("{}: build id {} is not the module's {}", path,
                                  file->build_id().empty() ? "(none)" : file->build_id(), build_id);
@@ -119,7 +120,7 @@ FoundDebugFile FindSeparateDebugFile(const ElfFile& module, const std::string& m
         "/.build-id/" + build_id.substr(0, 2) + "/" + build_id.substr(2) + ".debug";
     for (const std::string& dir : debug_dirs) {
       for (const std::string& path : UnderRoots(root, dir + relative)) {
-        auto file = OpenDebugFileFor(path, build_id);
+        auto file = OpenDebugFileFor(path, build_id, module.limits());
         if (file.ok() && Useful(**file))
           return {std::move(file).value(), DebugSource::kBuildIdPath};
       }
@@ -185,7 +186,8 @@ Result<std::unique_ptr<ElfFile>> OpenMiniDebugInfo(const ElfFile& module) {
     }
     written += static_cast<size_t>(n);
   }
-  return ElfFile::OpenFd(std::move(fd), module.path() + " (.gnu_debugdata)", ElfFile::Role::kDebug);
+  return ElfFile::OpenFd(std::move(fd), module.path() + " (.gnu_debugdata)", ElfFile::Role::kDebug,
+                         module.limits());
 }
 
 }  // namespace profkit::symbolize

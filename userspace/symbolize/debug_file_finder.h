@@ -38,9 +38,11 @@ FoundDebugFile FindSeparateDebugFile(const ElfFile& module, const std::string& m
 Result<std::unique_ptr<ElfFile>> OpenMiniDebugInfo(const ElfFile& module);
 
 // Opens `path` as a debug file of the module with build id `build_id` (lowercase hex, non-empty);
-// fails when it is not an ELF file or carries another build id.
+// fails when it is not an ELF file or carries another build id. `limits` (the module's) must
+// outlive the file.
 Result<std::unique_ptr<ElfFile>> OpenDebugFileFor(const std::string& path,
-                                                  const std::string& build_id);
+                                                  const std::string& build_id,
+                                                  const ElfReadLimits& limits);
 
 // The CRC-32 .gnu_debuglink uses (zlib's) of a whole file, reading at most `max_bytes`.
 Result<uint32_t> FileCrc32(const std::string& path, uint64_t max_bytes);

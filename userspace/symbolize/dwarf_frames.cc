@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "demangle.h"
+#include "elf_file.h"
 
 namespace profkit::symbolize {
 namespace {
@@ -87,14 +88,14 @@ void Paint(std::map<uint64_t, int32_t>& painted, const ScopeRange& range) {
 
 }  // namespace
 
-Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf) {
+Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf, const ElfReadLimits& limits) {
   Dwarf* dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nullptr);
   if (dwarf == nullptr) {
     elf_end(elf);
     return Status::InvalidInputf("dwarf_begin_elf: {}", dwarf_errmsg(-1));
   }
   std::unique_ptr<DwarfFrames> frames(new DwarfFrames(elf, dwarf));
-  frames->IndexUnits();
+  frames->IndexUnits(limits);
   return frames;
 }
 
@@ -103,11 +104,17 @@ DwarfFrames::~DwarfFrames() {
   elf_end(elf_);
 }
 
-void DwarfFrames::IndexUnits() {
+void DwarfFrames::IndexUnits(const ElfReadLimits& limits) {
   Dwarf_CU* cu = nullptr;
   Dwarf_Die cu_die;
   uint8_t unit_type = 0;
+  size_t units = 0;
   while (dwarf_get_units(dwarf_, cu, &cu, nullptr, &unit_type, &cu_die, nullptr) == 0) {
+    // libdw keeps every unit it has walked over; the bound caps that and the walk's time.
+    if (++units > limits.max_dwarf_units) {
+      limits.dwarf_unit_limit_hits.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
     if (unit_type != DW_UT_compile && unit_type != DW_UT_partial) continue;
     Dwarf_Addr base = 0;
     Dwarf_Addr start = 0;

@@ -15,10 +15,13 @@
 
 namespace profkit::symbolize {
 
+struct ElfReadLimits;
+
 class DwarfFrames {
  public:
-  // Takes ownership of `elf` (ended after the Dwarf built on it).
-  static Result<std::unique_ptr<DwarfFrames>> Open(Elf* elf);
+  // Takes ownership of `elf` (ended after the Dwarf built on it). Indexes at most
+  // limits.max_dwarf_units compile units (counted in limits.dwarf_unit_limit_hits when cut).
+  static Result<std::unique_ptr<DwarfFrames>> Open(Elf* elf, const ElfReadLimits& limits);
   ~DwarfFrames();
   DwarfFrames(const DwarfFrames&) = delete;
   DwarfFrames& operator=(const DwarfFrames&) = delete;
@@ -65,7 +68,7 @@ class DwarfFrames {
   DwarfFrames(Elf* elf, Dwarf* dwarf) : elf_(elf), dwarf_(dwarf) {}
   // Indexes compile units by their address ranges (DW_AT_low_pc/high_pc/ranges), so lookups
   // work whether or not the producer wrote .debug_aranges (clang does not by default).
-  void IndexUnits();
+  void IndexUnits(const ElfReadLimits& limits);
   const Dwarf_Die* FindUnit(uint64_t address) const;
   const UnitIndex& IndexOf(Dwarf_Die* cu);
 

@@ -111,7 +111,49 @@ bool AddFunctionSymbols(Elf* elf, Elf_Scn* scn, const GElf_Shdr& shdr, SymbolTab
   return true;
 }
 
+// The symbol tables and string tables (the ones symbols name into are SHT_STRTAB too).
+bool IsSymbolSection(const GElf_Shdr& shdr, std::string_view) {
+  return shdr.sh_type == SHT_SYMTAB || shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_STRTAB;
+}
+
+bool IsDwarfSection(const GElf_Shdr&, std::string_view name) {
+  return name.starts_with(".debug_") || name.starts_with(".zdebug_");
+}
+
+bool IsCfiSection(const GElf_Shdr&, std::string_view name) {
+  return name == ".eh_frame" || name == ".eh_frame_hdr" || name == ".debug_frame";
+}
+
 }  // namespace
+
+const ElfReadLimits& DefaultElfReadLimits() {
+  static const ElfReadLimits limits;
+  return limits;
+}
+
+template <typename Wanted>
+Status ElfFile::CheckSectionSizes(Elf* elf, Wanted wanted, std::string_view what) const {
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return Status::Ok();  // nothing can be found by name
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type == SHT_NOBITS) continue;
+    const char* name = elf_strptr(elf, shstrndx, shdr.sh_name);
+    if (!wanted(shdr, name != nullptr ? std::string_view(name) : std::string_view())) continue;
+    uint64_t size = shdr.sh_size;
+    if ((shdr.sh_flags & SHF_COMPRESSED) != 0) {
+      GElf_Chdr chdr;
+      if (gelf_getchdr(scn, &chdr) != nullptr) size = std::max<uint64_t>(size, chdr.ch_size);
+    }
+    if (size > limits_.max_section_bytes) {
+      limits_.oversized_sections.fetch_add(1, std::memory_order_relaxed);
+      return Status::TooLargef(
+          "{}: {} section {} is {} bytes (limit {}, [symbols] max_section_mb): {} not read", path_,
+          what, name != nullptr ? name : "?", size, limits_.max_section_bytes, what);
+    }
+  }
+  return Status::Ok();
+}
 
 std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segments,
                                             uint64_t offset) {
@@ -121,14 +163,16 @@ std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segm
   return std::nullopt;
 }
 
-Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path, Role role) {
+Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path, Role role,
+                                               const ElfReadLimits& limits) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Status::FromErrno(fmt::format("open {}", path), errno);
-  return OpenFd(std::move(fd), path, role);
+  return OpenFd(std::move(fd), path, role, limits);
 }
 
-Result<std::unique_ptr<ElfFile>> ElfFile::OpenFd(UniqueFd fd, std::string name, Role role) {
-  std::unique_ptr<ElfFile> file(new ElfFile(std::move(fd), std::move(name)));
+Result<std::unique_ptr<ElfFile>> ElfFile::OpenFd(UniqueFd fd, std::string name, Role role,
+                                                 const ElfReadLimits& limits) {
+  std::unique_ptr<ElfFile> file(new ElfFile(std::move(fd), std::move(name), limits));
   PROFKIT_RETURN_IF_ERROR(file->ReadHeaders(role).WithContext(file->path_));
   return file;
 }
@@ -214,6 +258,7 @@ Result<bool> ElfFile::AppendSymbols(SymbolTable::Builder* out) const {
   // is built.
   PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
   ElfHandle elf(raw);
+  PROFKIT_RETURN_IF_ERROR(CheckSectionSizes(elf.get(), IsSymbolSection, "symbols"));
   for (const Elf64_Word wanted : {SHT_SYMTAB, SHT_DYNSYM}) {
     const size_t before = out->count();
     bool complete = true;
@@ -233,6 +278,7 @@ Result<std::vector<std::optional<ElfFile::ElfSymbol>>> ElfFile::FindSymbols(
     std::span<const std::string_view> names) const {
   PROFKIT_ASSIGN_OR_RETURN(Elf * raw, BeginElf(fd_));
   ElfHandle elf(raw);
+  PROFKIT_RETURN_IF_ERROR(CheckSectionSizes(elf.get(), IsSymbolSection, "symbols"));
   std::vector<std::optional<ElfSymbol>> found(names.size());
   size_t remaining = names.size();
   for (const Elf64_Word wanted : {SHT_DYNSYM, SHT_SYMTAB}) {
@@ -321,7 +367,13 @@ DwarfFrames* ElfFile::dwarf() {
   // is accepted for debug info of code that is mapped and running, which is replaced by rename.
   auto elf = BeginElf(fd_, ELF_C_READ_MMAP);
   if (!elf.ok()) return nullptr;
-  auto frames = DwarfFrames::Open(*elf);
+  if (Status size = CheckSectionSizes(*elf, IsDwarfSection, "DWARF"); !size.ok()) {
+    elf_end(*elf);
+    static LogLimiter limiter(60'000'000'000);
+    if (limiter.Allow() >= 0) spdlog::warn("{}", size.message());
+    return nullptr;
+  }
+  auto frames = DwarfFrames::Open(*elf, limits_);
   if (!frames.ok()) {
     static LogLimiter limiter(60'000'000'000);
     if (limiter.Allow() >= 0) {
@@ -338,6 +390,12 @@ Dwarf_CFI* ElfFile::eh_frame() {
   eh_frame_tried_ = true;
   auto elf = BeginElf(fd_);
   if (!elf.ok()) return nullptr;
+  if (Status size = CheckSectionSizes(*elf, IsCfiSection, "CFI"); !size.ok()) {
+    elf_end(*elf);
+    static LogLimiter limiter(60'000'000'000);
+    if (limiter.Allow() >= 0) spdlog::warn("{}", size.message());
+    return nullptr;
+  }
   // A file without .eh_frame is common enough (e.g. -fno-asynchronous-unwind-tables) not to log.
   auto frames = EhFrame::Open(*elf);
   if (!frames.ok()) return nullptr;

@@ -4,6 +4,7 @@
 // truncated under us yields read errors instead of SIGBUS.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,29 @@ struct LoadSegment {
   uint64_t file_size;  // p_filesz
   uint64_t vaddr;      // p_vaddr
 };
+
+// What one file may make profkit hold (config [symbols] max_section_mb and max_dwarf_units). Every
+// file opened with these limits counts its refusals here; separate debug files found for a module
+// are opened with the module's limits.
+struct ElfReadLimits {
+  // The largest section read for symbols (.symtab, .dynsym and their strings), CFI (.eh_frame,
+  // .eh_frame_hdr, .debug_frame) or DWARF (every .debug_* section): its file size, or for a
+  // compressed section its declared size once decompressed. libelf copies such a section whole
+  // to the heap (or decompresses it), so without a bound a file with a 2 GiB .debug_info costs 2
+  // GiB.
+  uint64_t max_section_bytes = 512ULL << 20;
+  // Compile units whose address ranges are indexed per file; the units past it are not looked at
+  // (their addresses get symbol-table names, no lines).
+  size_t max_dwarf_units = 1 << 17;
+
+  // Symbols, CFI or DWARF of a file refused because one of its sections is over max_section_bytes.
+  mutable std::atomic<uint64_t> oversized_sections{0};
+  // Files whose DWARF had more units than max_dwarf_units.
+  mutable std::atomic<uint64_t> dwarf_unit_limit_hits{0};
+};
+
+// The defaults, for files opened outside a NativeSymbolizer (tests, tools).
+const ElfReadLimits& DefaultElfReadLimits();
 
 // ELF virtual address of a file offset, nullopt when no PT_LOAD segment maps that offset.
 std::optional<uint64_t> FileOffsetToAddress(const std::vector<LoadSegment>& segments,
@@ -54,10 +78,15 @@ class ElfFile {
   };
 
   // Fails when the path does not open or is not an ELF executable or shared object.
-  static Result<std::unique_ptr<ElfFile>> Open(const std::string& path, Role role = Role::kModule);
+  // `limits` must outlive the file.
+  static Result<std::unique_ptr<ElfFile>> Open(
+      const std::string& path, Role role = Role::kModule,
+      const ElfReadLimits& limits = DefaultElfReadLimits());
   // The same for an already opened descriptor (a memfd holding decompressed MiniDebugInfo);
   // `name` is what errors call it.
-  static Result<std::unique_ptr<ElfFile>> OpenFd(UniqueFd fd, std::string name, Role role);
+  static Result<std::unique_ptr<ElfFile>> OpenFd(
+      UniqueFd fd, std::string name, Role role,
+      const ElfReadLimits& limits = DefaultElfReadLimits());
   ~ElfFile();
   ElfFile(const ElfFile&) = delete;
   ElfFile& operator=(const ElfFile&) = delete;
@@ -70,6 +99,7 @@ class ElfFile {
   bool has_symtab() const { return has_symtab_; }
   const std::optional<DebugLink>& debug_link() const { return debug_link_; }
   const std::string& path() const { return path_; }
+  const ElfReadLimits& limits() const { return limits_; }
 
   // Function symbols of .symtab, or of .dynsym when .symtab has none.
   Result<Symbols> ReadSymbols() const;
@@ -99,13 +129,19 @@ class ElfFile {
   Dwarf_CFI* eh_frame();
 
  private:
-  ElfFile(UniqueFd fd, std::string path) : file_(std::move(fd)), path_(std::move(path)) {}
+  ElfFile(UniqueFd fd, std::string path, const ElfReadLimits& limits)
+      : file_(std::move(fd)), path_(std::move(path)), limits_(limits) {}
   Status ReadHeaders(Role role);
+  // An error (counted in limits_.oversized_sections) when a section `wanted` selects is larger
+  // than limits_.max_section_bytes, on disk or once decompressed.
+  template <typename Wanted>
+  Status CheckSectionSizes(Elf* elf, Wanted wanted, std::string_view what) const;
 
   // Declared first so it is closed last, after the Elf handles that read through it.
   const UniqueFd file_;
   const int fd_ = file_.get();
   const std::string path_;
+  const ElfReadLimits& limits_;
   uint64_t file_size_ = 0;
   std::string build_id_;
   std::vector<LoadSegment> segments_;

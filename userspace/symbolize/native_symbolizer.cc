@@ -64,8 +64,12 @@ struct NativeSymbolizer::TableEntry {
 };
 
 NativeSymbolizer::NativeSymbolizer(NativeSymbolizerLimits limits, DebugInfoOptions debug)
-    : limits_(limits), debug_options_(std::move(debug)) {
+    : limits_(limits),
+      elf_limits_(std::make_unique<ElfReadLimits>()),
+      debug_options_(std::move(debug)) {
   limits_.max_open_files = std::max<size_t>(limits_.max_open_files, 1);
+  elf_limits_->max_section_bytes = limits_.max_section_bytes;
+  elf_limits_->max_dwarf_units = limits_.max_dwarf_units;
   std::string urls;
   if (debug_options_.debuginfod_urls) {
     urls = *debug_options_.debuginfod_urls;
@@ -81,6 +85,9 @@ NativeSymbolizer::NativeSymbolizer(NativeSymbolizerLimits limits, DebugInfoOptio
 NativeSymbolizer::Counters NativeSymbolizer::counters() const {
   const std::lock_guard lock(mutex_);
   Counters counters = counters_;
+  counters.oversized_sections = elf_limits_->oversized_sections.load(std::memory_order_relaxed);
+  counters.dwarf_unit_limit_hits =
+      elf_limits_->dwarf_unit_limit_hits.load(std::memory_order_relaxed);
   if (fetcher_) counters.debuginfod = fetcher_->counters();
   return counters;
 }
@@ -263,7 +270,7 @@ Result<std::unique_ptr<ElfFile>> NativeSymbolizer::OpenFirst(
     const std::string& path, const std::vector<std::string>& candidates, const ModuleInfo* expect) {
   std::string errors;
   for (const std::string& candidate : candidates) {
-    auto file = ElfFile::Open(candidate);
+    auto file = ElfFile::Open(candidate, ElfFile::Role::kModule, *elf_limits_);
     if (file.ok() && expect != nullptr) {
       // A reopened path may now hold another file; the build id (else the size) must match.
       const bool same = expect->build_id.empty() ? (*file)->file_size() == expect->file_size
@@ -377,7 +384,7 @@ void NativeSymbolizer::ResolveDebugFile(ModuleState& module, ElfFile& file) {
   const bool has_dwarf = file.has_debug_info() || (found.file && found.file->has_debug_info());
   if (!has_dwarf && fetcher_ && !module.info.build_id.empty()) {
     if (std::optional<std::string> path = fetcher_->Lookup(module.info.build_id)) {
-      auto downloaded = OpenDebugFileFor(*path, module.info.build_id);
+      auto downloaded = OpenDebugFileFor(*path, module.info.build_id, *elf_limits_);
       if (downloaded.ok() && Useful(**downloaded)) {
         found = {std::move(downloaded).value(), DebugSource::kDebuginfod};
       }

@@ -296,9 +296,18 @@ struct CfiSection {
   bool eh_frame = false;
 };
 
-CfiSection FindCfiSection(Elf* elf) {
+// The section's size in memory once read: its file size, or its declared size decompressed.
+uint64_t SizeInMemory(Elf_Scn* scn, const GElf_Shdr& shdr) {
+  GElf_Chdr chdr;
+  if ((shdr.sh_flags & SHF_COMPRESSED) != 0 && gelf_getchdr(scn, &chdr) != nullptr) {
+    return std::max<uint64_t>(shdr.sh_size, chdr.ch_size);
+  }
+  return shdr.sh_size;
+}
+
+Result<CfiSection> FindCfiSection(Elf* elf, uint64_t max_section_bytes) {
   size_t shstrndx = 0;
-  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return {};
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return CfiSection{};
   CfiSection debug_frame;
   for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
     GElf_Shdr shdr;
@@ -307,6 +316,10 @@ CfiSection FindCfiSection(Elf* elf) {
     if (name == nullptr) continue;
     const bool is_eh = std::strcmp(name, ".eh_frame") == 0;
     if (!is_eh && std::strcmp(name, ".debug_frame") != 0) continue;
+    if (const uint64_t size = SizeInMemory(scn, shdr); size > max_section_bytes) {
+      return Status::TooLargef("{} is {} bytes (limit {}, [symbols] max_section_mb)", name, size,
+                               max_section_bytes);
+    }
     Elf_Data* data = elf_getdata(scn, nullptr);
     if (data == nullptr || data->d_buf == nullptr || data->d_size == 0) continue;
     CfiSection section{data, shdr.sh_addr, is_eh};
@@ -326,7 +339,7 @@ Result<UnwindTable> BuildUnwindTable(Elf* elf, const UnwindTableLimits& limits) 
   if (ehdr.e_ident[EI_CLASS] != ELFCLASS64 || ehdr.e_machine != EM_X86_64) {
     return Status::Unsupported("unwind tables are built for x86-64 ELF files only");
   }
-  const CfiSection section = FindCfiSection(elf);
+  PROFKIT_ASSIGN_OR_RETURN(const CfiSection section, FindCfiSection(elf, limits.max_section_bytes));
   if (section.data == nullptr) return Status::NotFound("no .eh_frame or .debug_frame");
 
   // libdw's interpreter computes each row; this handle reads the same section.

@@ -65,6 +65,8 @@ struct EbpfConfig {
   std::chrono::nanoseconds off_cpu_min_duration = std::chrono::milliseconds(1);
   int off_cpu_sample_every = 100;  // 1 in N context switches, weighted back
   bool off_cpu_kernel_threads = false;
+  // Bytes of CPython processes' memory read per second, all together (README "Security").
+  int python_read_kb_per_second = 8192;
 };
 
 // [inputs.profile.io_config]: DataKit's names and defaults.
@@ -108,6 +110,10 @@ struct SymbolsConfig {
   // Downloaded debug files (absolute path).
   std::string cache_dir = "/var/cache/profkit/debuginfod";
   int cache_max_mb = 2048;  // downloads evicted oldest first beyond it
+  // The largest ELF section read for symbols, CFI or DWARF, decompressed (README "Security").
+  int max_section_mb = 512;
+  // DWARF compile units indexed per file.
+  int max_dwarf_units = 1 << 17;
 };
 
 struct Config {

@@ -18,8 +18,9 @@ namespace profkit::pipeline {
 
 class NativeUnwinding final : public ProcessTable::Observer {
  public:
+  // `max_section_bytes`: the largest CFI section read ([symbols] max_section_mb).
   NativeUnwinding(const process::ProcFs& proc_fs, unwind::UnwindMaps& maps,
-                  ProcessTable::Observer* next);
+                  ProcessTable::Observer* next, uint64_t max_section_bytes);
 
   void OnMappingsLoaded(ProcessTable::Process& process) override;
   void OnImageGone(uint32_t pid) override;

@@ -34,7 +34,12 @@ struct PythonCounters {
   uint64_t checksum_mismatches = 0;
   uint64_t functions = 0;  // distinct Python functions interned
   uint64_t function_table_full = 0;
+  uint64_t memory_bytes_read = 0;       // of processes' memory, since start
+  uint64_t memory_budget_refusals = 0;  // reads refused by [ebpf] python_read_kb_per_second
 };
+
+// [ebpf] python_read_kb_per_second's default: a few thousand new code objects a second.
+inline constexpr uint64_t kDefaultPythonReadBytesPerSecond = 8ULL << 20;
 
 // The process memory of a replay (sampling/replay_source.h), which captures none: every read
 // fails, so code objects are not read and Python frames stay unresolved.
@@ -61,9 +66,11 @@ class PythonProcesses final : public ProcessTable::Observer {
   // no process memory, passes a reader that fails (its Python frames stay unresolved).
   using MemoryReaderFactory = std::function<std::unique_ptr<python::MemoryReader>(uint32_t pid)>;
 
-  // An empty `memory` reads the live process (python::ProcessMemory).
+  // An empty `memory` reads the live process (python::ProcessMemory). Every reader it gives is
+  // bounded by one budget of `read_bytes_per_second` for all processes (python::ReadBudget).
   PythonProcesses(symbolize::NativeSymbolizer& symbolizer, const process::ProcFs& proc_fs,
-                  std::string default_env, MemoryReaderFactory memory = {});
+                  std::string default_env, MemoryReaderFactory memory = {},
+                  uint64_t read_bytes_per_second = kDefaultPythonReadBytesPerSecond);
   ~PythonProcesses() override;
 
   // Where registrations go (the BPF sampler); null unregisters everything and stops registering.
@@ -104,6 +111,8 @@ class PythonProcesses final : public ProcessTable::Observer {
   const process::ProcFs& proc_fs_;
   const std::string default_env_;
   const MemoryReaderFactory memory_;
+  // Declared before the states, whose readers spend it.
+  python::ReadBudget read_budget_;
   sampling::PythonProcessRegistry* registry_ = nullptr;
   python::FunctionTable functions_;
   std::unordered_map<uint32_t, ModuleVerdict> verdicts_;  // by module id (never reused)

@@ -45,8 +45,12 @@ struct PipelineOptions {
   ProcessTableOptions process_table;
   // Separate debug files, MiniDebugInfo and debuginfod for stripped modules ([symbols]).
   symbolize::DebugInfoOptions symbols;
+  // The symbolizer's bounds; from [symbols] max_section_mb and max_dwarf_units.
+  symbolize::NativeSymbolizerLimits symbol_limits;
   // How code objects are read (empty: from the live process); see PythonProcesses.
   PythonProcesses::MemoryReaderFactory process_memory;
+  // Bytes of processes' memory read per second, all together ([ebpf] python_read_kb_per_second).
+  uint64_t python_read_bytes_per_second = kDefaultPythonReadBytesPerSecond;
   // Off-CPU records are expected ([ebpf] off_cpu, record --off-cpu): the pprof gets the
   // off-CPU and wall sample types (BuildServicePprof).
   bool off_cpu = false;

@@ -36,6 +36,7 @@ namespace profkit::symbolize {
 
 class DebuginfodFetcher;
 class ElfFile;
+struct ElfReadLimits;
 class SymbolTable;
 
 // Identity of a mapped object file as /proc/PID/maps shows it.
@@ -70,6 +71,13 @@ struct NativeSymbolizerLimits {
   // Parsed symbol tables, LRU-evicted by module (evictions). The table in use is never evicted, so
   // one table larger than the budget still loads.
   size_t max_symbol_memory_bytes = 256 << 20;
+  // The largest ELF section read for symbols, CFI or DWARF (decompressed size for a compressed
+  // one); a file with a larger one gets no symbols, CFI or DWARF from it (oversized_sections).
+  // Config [symbols] max_section_mb.
+  uint64_t max_section_bytes = 512ULL << 20;
+  // DWARF compile units indexed per file; past it addresses get symbol-table names without lines
+  // (dwarf_unit_limit_hits). Config [symbols] max_dwarf_units.
+  size_t max_dwarf_units = 1 << 17;
   // Files whose DWARF was in use, kept open with their DWARF index after their module is released
   // (its processes exited), LRU: the next process mapping the same build (a compiler, a cron job)
   // finds its DWARF read and indexed instead of reading, decompressing and indexing it again.
@@ -109,16 +117,18 @@ struct DebuginfodCounters {
 class NativeSymbolizer {
  public:
   struct Counters {
-    uint64_t modules;            // modules currently interned
-    uint64_t open_failures;      // AddModule or a reopen found no usable candidate
-    uint64_t module_limit_hits;  // AddModule refused by max_modules
-    uint64_t lookups;            // Symbolize calls
-    uint64_t misses;             // Symbolize calls that returned no frame
-    uint64_t evictions;          // symbol tables dropped by max_symbol_memory_bytes
-    uint64_t file_closes;        // files closed by max_open_files
-    uint64_t dwarf_reuses;       // modules that took the DWARF of a released module of their build
-    uint64_t truncated_tables;   // symbol tables cut at kMaxSymbolsPerModule
-    uint64_t cfi_lookups;        // ReturnAddressOffsetFromSp calls
+    uint64_t modules;             // modules currently interned
+    uint64_t open_failures;       // AddModule or a reopen found no usable candidate
+    uint64_t module_limit_hits;   // AddModule refused by max_modules
+    uint64_t lookups;             // Symbolize calls
+    uint64_t misses;              // Symbolize calls that returned no frame
+    uint64_t evictions;           // symbol tables dropped by max_symbol_memory_bytes
+    uint64_t file_closes;         // files closed by max_open_files
+    uint64_t dwarf_reuses;        // modules that took the DWARF of a released module of their build
+    uint64_t truncated_tables;    // symbol tables cut at kMaxSymbolsPerModule
+    uint64_t oversized_sections;  // symbols, CFI or DWARF refused by max_section_bytes
+    uint64_t dwarf_unit_limit_hits;  // files whose DWARF was cut at max_dwarf_units
+    uint64_t cfi_lookups;            // ReturnAddressOffsetFromSp calls
     // ReturnAddressOffsetFromSp calls no usable CFI rule answered (unknown module or offset, no
     // CFI row for the address, or a rule given as a DWARF expression); RBP-based frames are hits.
     uint64_t cfi_misses;
@@ -224,6 +234,9 @@ class NativeSymbolizer {
 
   mutable std::mutex mutex_;  // guards everything below
   NativeSymbolizerLimits limits_;
+  // What every file opened here may make profkit read, with its counters; declared before the
+  // modules so it outlives their files.
+  std::unique_ptr<ElfReadLimits> elf_limits_;
   Counters counters_{};
   uint32_t next_id_ = 1;
   std::unordered_map<uint32_t, std::unique_ptr<ModuleState>> modules_;

@@ -26,6 +26,10 @@ struct UnwindTableLimits {
   size_t max_fdes = size_t{1} << 21;
   // Rows one FDE may contribute; longer FDEs (hostile) are cut to a row saying UNSUPPORTED.
   size_t max_rows_per_fde = 1 << 16;
+  // The largest .eh_frame / .debug_frame read (libelf copies it whole to the heap; decompressed
+  // size for a compressed one); a larger one is refused, counted in build_failures. Config
+  // [symbols] max_section_mb.
+  uint64_t max_section_bytes = 512ULL << 20;
 };
 
 // An executable PT_LOAD segment: how a mapping's addresses translate to the rows' file addresses.

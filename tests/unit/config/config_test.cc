@@ -375,5 +375,36 @@ TEST(ConfigTest, SymbolsErrorsNameTheKey) {
   EXPECT_THAT(ParseError("[symbols]\ncache_max_mb = 0"), HasSubstr("symbols.cache_max_mb"));
 }
 
+TEST(ConfigTest, SymbolsReadLimits) {
+  const SymbolsConfig defaults = ParseOk("").symbols;
+  EXPECT_EQ(defaults.max_section_mb, 512);
+  EXPECT_EQ(defaults.max_dwarf_units, 131072);
+  const SymbolsConfig sample =
+      LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml")->symbols;
+  EXPECT_EQ(sample.max_section_mb, defaults.max_section_mb);
+  EXPECT_EQ(sample.max_dwarf_units, defaults.max_dwarf_units);
+  const SymbolsConfig set =
+      ParseOk("[symbols]\nmax_section_mb = 64\nmax_dwarf_units = 1000").symbols;
+  EXPECT_EQ(set.max_section_mb, 64);
+  EXPECT_EQ(set.max_dwarf_units, 1000);
+  EXPECT_THAT(ParseError("[symbols]\nmax_section_mb = 0"), HasSubstr("symbols.max_section_mb"));
+  EXPECT_THAT(ParseError("[symbols]\nmax_section_mb = 65537"), HasSubstr("symbols.max_section_mb"));
+  EXPECT_THAT(ParseError("[symbols]\nmax_dwarf_units = 0"), HasSubstr("symbols.max_dwarf_units"));
+  EXPECT_THAT(ParseError("[symbols]\nmax_dwarf_units = \"many\""),
+              HasSubstr("symbols.max_dwarf_units"));
+}
+
+TEST(ConfigTest, PythonReadBudget) {
+  EXPECT_EQ(ParseOk("").ebpf.python_read_kb_per_second, 8192);
+  EXPECT_EQ(LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml")
+                ->ebpf.python_read_kb_per_second,
+            8192);
+  EXPECT_EQ(ParseOk("[ebpf]\npython_read_kb_per_second = 64").ebpf.python_read_kb_per_second, 64);
+  EXPECT_THAT(ParseError("[ebpf]\npython_read_kb_per_second = 63"),
+              HasSubstr("ebpf.python_read_kb_per_second"));
+  EXPECT_THAT(ParseError("[ebpf]\npython_read_kb_per_second = 1048577"),
+              HasSubstr("ebpf.python_read_kb_per_second"));
+}
+
 }  // namespace
 }  // namespace profkit::config

@@ -373,5 +373,45 @@ TEST(NativeSymbolizerTest, VersionedSymbolsAreNamedWithoutTheirVersion) {
   EXPECT_EQ(frames.back().function, "__libc_start_main");
 }
 
+// [symbols] max_section_mb: a file whose symbol tables are larger than the limit gets no symbols
+// (nothing is read), counted; the same file symbolizes under the default limit.
+TEST(NativeSymbolizerTest, SectionsOverTheLimitAreNotRead) {
+  const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
+  NativeSymbolizer limited(NativeSymbolizerLimits{.max_section_bytes = 64});
+  const uint32_t id = MustAdd(limited, m, {m.path});
+  EXPECT_TRUE(limited.Symbolize(id, m.FileOffset(AddressOf(&fixture::Widget::Compute))).empty());
+  EXPECT_EQ(limited.ReturnAddressOffsetFromSp(id, m.FileOffset(AddressOf(&fixture_exported_c))),
+            std::nullopt);
+  EXPECT_GE(limited.counters().oversized_sections, 2u) << "symbols and CFI refused";
+
+  NativeSymbolizer symbolizer;
+  const uint32_t full = MustAdd(symbolizer, m, {m.path});
+  EXPECT_FALSE(
+      symbolizer.Symbolize(full, m.FileOffset(AddressOf(&fixture::Widget::Compute))).empty());
+  EXPECT_EQ(symbolizer.counters().oversized_sections, 0u);
+}
+
+__attribute__((noinline)) int FunctionOfThisUnit(int x) { return x * 3 + 1; }
+
+// [symbols] max_dwarf_units: this test program has one DWARF unit per source file; indexing one
+// of them is counted as a cut file, the function is still named from .symtab.
+TEST(NativeSymbolizerTest, DwarfUnitsPastTheLimitAreNotIndexed) {
+  const uint64_t address = reinterpret_cast<uint64_t>(&FunctionOfThisUnit);
+  const Mapping m = FindMapping(0, address);
+  NativeSymbolizer limited(NativeSymbolizerLimits{.max_dwarf_units = 1});
+  const uint32_t id = MustAdd(limited, m, {m.path});
+  const auto frames = limited.Symbolize(id, m.FileOffset(address));
+  ASSERT_FALSE(frames.empty());
+  EXPECT_NE(frames.back().system_name.find("FunctionOfThisUnit"), std::string::npos);
+  EXPECT_EQ(limited.counters().dwarf_unit_limit_hits, 1u);
+
+  NativeSymbolizer symbolizer;
+  const uint32_t full = MustAdd(symbolizer, m, {m.path});
+  const auto lined = symbolizer.Symbolize(full, m.FileOffset(address));
+  ASSERT_FALSE(lined.empty());
+  EXPECT_GT(lined.back().line, 0);
+  EXPECT_EQ(symbolizer.counters().dwarf_unit_limit_hits, 0u);
+}
+
 }  // namespace
 }  // namespace profkit::symbolize

@@ -382,5 +382,16 @@ TEST(UnwindTableTest, LimitsBoundTheTable) {
   EXPECT_EQ(table.status().code(), StatusCode::kTooLarge);
 }
 
+// [symbols] max_section_mb: libc's .eh_frame (hundreds of KiB) is not read under a 4 KiB limit.
+TEST(UnwindTableTest, CfiSectionOverTheLimitIsNotRead) {
+  UnwindTableLimits limits;
+  limits.max_section_bytes = 4096;
+  Result<UnwindTable> table = BuildUnwindTable("/usr/lib/x86_64-linux-gnu/libc.so.6", limits);
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(table.status().message().find(".eh_frame"), std::string::npos)
+      << table.status().message();
+}
+
 }  // namespace
 }  // namespace profkit::unwind
