@@ -37,7 +37,7 @@ constexpr int64_t kDecodeErrorLogIntervalNs = 60'000'000'000;
 // Of the sampled switches of a thread whose last timed wait was under off_cpu_min_duration, 1 in
 // this many is walked (bpf/off_cpu.bpf.h, begin_wait): bench/offcpu.sh, README "Off-CPU and
 // wall-clock profiles", gives the cost it saves.
-constexpr uint32_t kOffCpuShortWalkEvery = 16;
+constexpr uint32_t kOffCpuShortWalkEvery = 8;
 
 // libbpf's messages (including verifier logs on load failure) go to profkit's log. Its warnings
 // matter to users; its info/debug chatter only when debugging. Messages carry their own
