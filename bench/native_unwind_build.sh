@@ -23,8 +23,11 @@ while (($#)); do
   esac
 done
 [[ -x $profkit ]] || { echo "needs a built $profkit (scripts/build.sh)" >&2; exit 1; }
-profkit=$(readlink -f "$profkit")
 work=$(mktemp -d /tmp/profkit-bench-build-XXXXXX)
+# The agent as deployed (deploy/Dockerfile, README "Running under systemd"): without its own DWARF.
+cp "$profkit" "$work/profkit.bin"
+strip --strip-debug "$work/profkit.bin"
+profkit=$work/profkit.bin
 agent=""
 cleanup() {
   [[ -n $agent ]] && kill -INT "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
