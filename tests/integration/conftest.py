@@ -117,6 +117,18 @@ class Pprof:
                 names.append(self.s(self.functions[line.function_id].name))
         return names
 
+    def user_frames(self, sample):
+        """frames() without the kernel's: what the process itself was running."""
+        names = []
+        for location_id in sample.location_id:
+            location = self.locations[location_id]
+            mapping = self.mappings.get(location.mapping_id)
+            if mapping is not None and self.s(mapping.filename) == "[kernel.kallsyms]":
+                continue
+            for line in location.line:
+                names.append(self.s(self.functions[line.function_id].name))
+        return names
+
     def labels(self, sample):
         out = {}
         for label in sample.label:
@@ -127,9 +139,11 @@ class Pprof:
         return sum(sample.value[index] for sample in self.message.sample)
 
     def leaf_share(self, function):
-        """Share (0..1) of sample counts whose innermost frame is `function`."""
+        """Share (0..1) of sample counts whose innermost user-space frame is `function`: an
+        interrupt or page fault taken while it runs (many on a host busy creating processes) is
+        still its time."""
         total = self.total()
-        hits = sum(s.value[0] for s in self.message.sample if self.frames(s)[:1] == [function])
+        hits = sum(s.value[0] for s in self.message.sample if self.user_frames(s)[:1] == [function])
         return hits / total if total else 0.0
 
 
