@@ -54,7 +54,6 @@ def test_flame_graph_in_chromium(profkit_bin, root, two_functions, browser_tools
     assert lines[1].endswith(f"two_functions.c in {two_functions}")
     samples = int(re.fullmatch(r"([0-9]+) samples, [0-9.]+%", lines[2]).group(1))
     assert seen["tooltip_percent"] == pytest.approx(100 * samples / total, abs=0.006)
-    assert abs(seen["tooltip_percent"] - 70) <= SHARE_TOLERANCE, seen["tooltip"]
     assert seen["details"].startswith("hot_a") and f"{seen['tooltip_percent']:.2f}%" in seen["details"]
     # Zoomed: hot_a spans the graph and hot_b, beside it, is hidden; Escape brings it back.
     assert seen["zoom"]["width_before"] < 1000
@@ -64,6 +63,10 @@ def test_flame_graph_in_chromium(profkit_bin, root, two_functions, browser_tools
     # hot_a and hot_b together are the workload's whole user time.
     assert seen["search"]["highlighted"] >= 2
     assert seen["search"]["percent"] >= 90, seen["search"]
+    # hot_a's part of that work is the workload's 70%: start-up and exit samples, more of them on a
+    # loaded machine, are in the total but belong to neither.
+    hot_a_share = 100 * seen["tooltip_percent"] / seen["search"]["percent"]
+    assert abs(hot_a_share - 70) <= SHARE_TOLERANCE, (seen["tooltip"], seen["search"])
     assert screenshot.stat().st_size > 1000
     # As an <img> (scripts off) the file still decodes: a static flame graph.
     assert seen["as_image"]["width"] == 1200 and seen["as_image"]["height"] > 100, seen["as_image"]
