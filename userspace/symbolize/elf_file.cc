@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <span>
 #include <utility>
 
+#include "profkit/common/hex.h"
 #include "profkit/common/log.h"
 
 namespace profkit::symbolize {
@@ -59,17 +61,6 @@ Result<Elf*> BeginElf(int fd, Elf_Cmd command = ELF_C_READ) {
     return Status::InvalidInput("not an ELF file");
   }
   return elf;
-}
-
-std::string HexString(const uint8_t* bytes, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    hex.push_back(kDigits[bytes[i] >> 4]);
-    hex.push_back(kDigits[bytes[i] & 0xf]);
-  }
-  return hex;
 }
 
 // Adds the function symbols of one symbol table section. Returns false when the table is full.
@@ -215,8 +206,8 @@ Status ElfFile::ReadHeaders(Role role) {
   const void* build_id = nullptr;
   const ssize_t build_id_size = dwelf_elf_gnu_build_id(elf.get(), &build_id);
   if (build_id_size > 0 && static_cast<size_t>(build_id_size) <= kMaxBuildIdBytes) {
-    build_id_ =
-        HexString(static_cast<const uint8_t*>(build_id), static_cast<size_t>(build_id_size));
+    build_id_ = HexString(
+        std::span(static_cast<const uint8_t*>(build_id), static_cast<size_t>(build_id_size)));
   }
 
   size_t shstrndx = 0;

@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "profkit/common/hex.h"
+
 namespace profkit::unwind {
 namespace {
 
@@ -466,13 +468,7 @@ std::string ElfFile::BuildId() const {
   const void* bytes = nullptr;
   const ssize_t size = dwelf_elf_gnu_build_id(elf_, &bytes);
   if (size <= 0 || size > kMaxBuildIdBytes) return "";
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (const uint8_t byte : std::span(static_cast<const uint8_t*>(bytes), size_t(size))) {
-    hex.push_back(kDigits[byte >> 4]);
-    hex.push_back(kDigits[byte & 0xf]);
-  }
-  return hex;
+  return HexString(std::span(static_cast<const uint8_t*>(bytes), static_cast<size_t>(size)));
 }
 
 Result<UnwindTable> BuildUnwindTable(const std::string& path, const UnwindTableLimits& limits) {
