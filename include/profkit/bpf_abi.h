@@ -334,9 +334,10 @@ enum profkit_counter {
   /* Nanoseconds spent in those walks (bpf_ktime_get_ns around each): their cost per sample. */
   PROFKIT_COUNTER_UNWIND_NS = 7,
   /* Off-CPU profiling (bpf/off_cpu.bpf.h): switches away from a thread that passed the filters
-   * (not idle, not a kernel thread unless asked, not the agent), of those the 1 in N recorded,
-   * recorded switches whose thread came back sooner than the minimum duration (their stacks are
-   * dropped by userspace), and recorded switches lost (the ring buffer full, or no memory for the
+   * (not idle, not a kernel thread unless asked, not the agent), of those the 1 in N sampled
+   * (timed; their stacks are walked unless the thread's last timed wait was short), walked
+   * switches whose thread came back sooner than the minimum duration (their stacks are dropped
+   * by userspace), and sampled switches lost (the ring buffer full, or no memory for the
    * thread's task storage). */
   PROFKIT_COUNTER_OFF_CPU_SWITCHES = 8,
   PROFKIT_COUNTER_OFF_CPU_SAMPLED = 9,

@@ -580,13 +580,14 @@ std::vector<MetricFamily> Agent::MetricFamilies() const {
     add("profkit_python_processes", gauge, "CPython processes tracked", reader->python.processes);
     add("profkit_off_cpu_switches_total", counter,
         "context switches away from profiled threads (off_cpu)", s.off_cpu_switches);
-    add("profkit_off_cpu_sampled_total", counter,
-        "of those, the 1 in off_cpu_sample_every recorded", s.off_cpu_sampled);
-    add("profkit_off_cpu_short_total", counter, "recorded waits below off_cpu_min_duration",
+    add("profkit_off_cpu_sampled_total", counter, "of those, the 1 in off_cpu_sample_every timed",
+        s.off_cpu_sampled);
+    add("profkit_off_cpu_short_total", counter, "walked waits below off_cpu_min_duration",
         s.off_cpu_short);
     add("profkit_off_cpu_dropped_total", counter,
-        "recorded waits lost (thread map or ring buffer full)", s.off_cpu_dropped);
-    add("profkit_off_cpu_records_total", counter, "off-CPU stacks decoded", s.off_cpu_records);
+        "sampled waits lost (task storage or ring buffer full)", s.off_cpu_dropped);
+    add("profkit_off_cpu_records_total", counter,
+        "off-CPU stacks decoded (sampled switches walked)", s.off_cpu_records);
   }
   if (dataway_) {
     const forward::DatawaySink::Counters c = dataway_->counters();

@@ -34,6 +34,10 @@ constexpr char kOnlineCpusPath[] = "/sys/devices/system/cpu/online";
 // "0-8191" fits many times over; a longer file is corrupt.
 constexpr size_t kMaxCpuListBytes = 64 * 1024;
 constexpr int64_t kDecodeErrorLogIntervalNs = 60'000'000'000;
+// Of the sampled switches of a thread whose last timed wait was under off_cpu_min_duration, 1 in
+// this many is walked (bpf/off_cpu.bpf.h, begin_wait): bench/offcpu.sh, README "Off-CPU and
+// wall-clock profiles", gives the cost it saves.
+constexpr uint32_t kOffCpuShortWalkEvery = 8;
 
 // libbpf's messages (including verifier logs on load failure) go to profkit's log. Its warnings
 // matter to users; its info/debug chatter only when debugging. Messages carry their own
@@ -179,6 +183,10 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   skel->rodata->off_cpu_sample_every = options.off_cpu.sample_every;
   skel->rodata->off_cpu_min_ns = options.off_cpu.min_duration_ns;
   skel->rodata->off_cpu_kernel_threads = options.off_cpu.kernel_threads;
+  // Only when sampling: with every switch recorded (record's default) each wait is measured, not
+  // estimated. bpf/off_cpu.bpf.h, begin_wait, says why.
+  skel->rodata->off_cpu_short_walk_every =
+      options.off_cpu.sample_every > 1 ? kOffCpuShortWalkEvery : 1;
   // The tgid in the PID namespace BPF sees (the host's: the agent runs with hostPID, see deploy/).
   skel->rodata->agent_tgid = static_cast<uint32_t>(getpid());
   // Off: the off-CPU program is not even loaded (it holds a copy of the stack walkers, as long

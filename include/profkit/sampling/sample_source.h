@@ -31,9 +31,9 @@ struct SamplerCounters {
   uint64_t unwind_ns = 0;             // time spent in those walks
   uint64_t off_cpu_records = 0;       // off-CPU records decoded (of the samples above)
   uint64_t off_cpu_switches = 0;      // switches away from threads that passed the filters
-  uint64_t off_cpu_sampled = 0;       // of those, the 1 in N recorded
-  uint64_t off_cpu_short = 0;         // recorded waits shorter than the minimum (ignored)
-  uint64_t off_cpu_dropped = 0;       // recorded waits lost (thread map or ring buffer full)
+  uint64_t off_cpu_sampled = 0;       // of those, the 1 in N timed
+  uint64_t off_cpu_short = 0;         // walked waits shorter than the minimum (ignored)
+  uint64_t off_cpu_dropped = 0;       // sampled waits lost (task storage/ring buffer full)
 };
 
 using RecordHandler = std::function<void(const Record&)>;
