@@ -37,6 +37,8 @@
 /* include/linux/sched.h; macros are not in vmlinux.h. */
 #define PROFKIT_PF_KTHREAD 0x00200000
 #define PROFKIT_TASK_DEAD 0x00000080
+/* prev_state of a preempted task: it is still runnable. */
+#define PROFKIT_TASK_RUNNING 0x00000000
 
 /* Kernel frames above __schedule in a tp_btf program's stack: the program itself and
  * bpf_trace_run4, which calls it. */
@@ -62,9 +64,12 @@ struct off_cpu_wait {
   /* What the wait counts for (its end record's off_cpu_events); 0 for a timed-only wait, whose
    * stacks were not walked. */
   __u32 weight;
-  /* The thread's last timed wait was shorter than the minimum: its next sampled switch is walked
-   * only 1 in off_cpu_short_walk_every times (see begin_wait). */
-  __u32 last_wait_short;
+  /* Whether the thread's last timed wait of each kind (index: 1 when it was preempted, 0 when it
+   * blocked) was shorter than the minimum: its next sampled switch of that kind is walked only 1
+   * in off_cpu_short_walk_every times (see begin_wait). */
+  __u8 last_wait_short[2];
+  /* The kind of the wait in progress (the index above). */
+  __u8 preempted;
 };
 struct {
   __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -110,7 +115,7 @@ static __always_inline void end_wait(struct task_struct *next) {
   wait->switch_out_ns = 0;
   __u64 off_cpu_ns = bpf_ktime_get_ns() - switch_out;
   bool short_wait = off_cpu_ns < off_cpu_min_ns;
-  wait->last_wait_short = short_wait;
+  wait->last_wait_short[wait->preempted & 1] = short_wait;
   __u32 weight = wait->weight;
   if (weight == 0) return; /* timed only: no stacks to attribute it to */
   if (short_wait) {
@@ -167,16 +172,21 @@ static __always_inline void begin_wait(void *ctx, struct task_struct *prev,
     profkit_count(PROFKIT_COUNTER_OFF_CPU_DROPPED);
     return;
   }
-  /* Cannot happen (a thread runs again before it can leave again); keeps the slot count exact. */
-  if (wait->switch_out_ns != 0) return;
+  /* A wait still in progress means its end was never seen (the program did not run for that
+   * switch back in): it is replaced, as it would be lost anyway, and counted in its slot once. */
+  if (wait->switch_out_ns == 0) __sync_fetch_and_add(pending_slot(prev), 1);
   __u32 weight = off_cpu_sample_every > 0 ? off_cpu_sample_every : 1;
   /* A thread whose last timed wait was short is likely to wait briefly again, and a walk wasted on
    * a wait under the minimum is most of the cost on a busy host: it is walked 1 in K times
    * (counting K times more), else only timed, which tells whether it still waits briefly. The
    * choice is made before the wait's length is known, so weighting by 1/probability keeps the
-   * totals unbiased (README, "Off-CPU and wall-clock profiles"). */
+   * totals unbiased (README, "Off-CPU and wall-clock profiles"). The history is kept apart for
+   * preemptions (a runnable thread waits for a CPU, mostly briefly) and blocking (it waits for
+   * an event): a thread preempted in its CPU burst and then sleeping long is walked at its sleep
+   * every time, not 1 in K with K times the weight, which would make its sleep's figure jumpy. */
+  const __u8 preempted = prev_state == PROFKIT_TASK_RUNNING;
   __u32 short_every = off_cpu_short_walk_every;
-  if (wait->last_wait_short && short_every > 1) {
+  if (wait->last_wait_short[preempted] && short_every > 1) {
     weight = bpf_get_prandom_u32() % short_every == 0 ? weight * short_every : 0;
   }
   __u64 now = bpf_ktime_get_ns();
@@ -188,7 +198,7 @@ static __always_inline void begin_wait(void *ctx, struct task_struct *prev,
   }
   wait->switch_out_ns = now;
   wait->weight = weight;
-  __sync_fetch_and_add(pending_slot(prev), 1);
+  wait->preempted = preempted;
 }
 
 SEC("tp_btf/sched_switch")
