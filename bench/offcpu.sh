@@ -52,6 +52,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 sysctl -qw kernel.bpf_stats_enabled=0
 gcc -O2 -pthread -o "$work/pingpong" bench/workloads/pingpong.c
+# The profilers' own threads (reading the ring buffer, symbolizing) run on the other CPUs: on the
+# workload's CPU they would take turns with it and stretch its elapsed time by their own CPU time
+# (reported apart, "profiler CPU"), which varies far more from run to run than the cost measured
+# here, the work done in the workload's context at each switch.
+profiler_cpus=$(python3 -c "import os; print(','.join(str(c) for c in sorted(os.sched_getaffinity(0)) if c != $cpu) or '$cpu')")
 
 # utime + stime of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" | tail -1; }
@@ -82,11 +87,11 @@ run() {
       local flags=()
       # shellcheck disable=SC2206  # the extra flags are words
       [[ $config != profkit ]] && flags=(--off-cpu $offcpu_flags)
-      "$profkit" record "${flags[@]}" --pid "$workload_pid" -o "$work/p.pprof" </dev/null 2>"$work/log" &
+      taskset -c "$profiler_cpus" "$profkit" record "${flags[@]}" --pid "$workload_pid" -o "$work/p.pprof" </dev/null 2>"$work/log" &
       profiler_pid=$!
       await_log "$work/log" "recording at" ;;
     perf)
-      perf record -q -e sched:sched_switch -g -a -o "$work/perf.data" </dev/null 2>"$work/log" &
+      taskset -c "$profiler_cpus" perf record -q -e sched:sched_switch -g -a -o "$work/perf.data" </dev/null 2>"$work/log" &
       profiler_pid=$!
       sleep 2 ;;  # perf prints nothing when it is ready; it is, well within this
   esac
