@@ -35,6 +35,8 @@ SUPPORTED = ("debian", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13") + SID_PYTHO
 UNSUPPORTED = ("3.6", "3.7")
 
 SHARE_TOLERANCE = 0.05  # ±5 points
+# Samples of split.py whose innermost Python frame is one of its two hot functions.
+HOT_FUNCTIONS_SHARE = 0.90
 # Samples in the workload's code whose outermost Python frame is <module> (threading's _bootstrap
 # for another thread).
 COMPLETE_STACKS = 0.95
@@ -274,10 +276,19 @@ def check_split(recording, python):
             exact[py[0].name] += count
         elif py[0].name in chains:
             other_chains[tuple(chain)] += count
-    for function, expected in (("hot_a", 0.70), (python.name("Crunch.hot_b"), 0.30)):
-        assert abs(share(leaves[function], total) - expected) <= SHARE_TOLERANCE, (
-            f"{function}: {share(leaves[function], total):.1%} of {total} samples, expected {expected:.0%}; "
-            f"innermost Python frames: {describe(leaves, total)}")
+    # The workload splits the work of its two hot functions 70/30 by iteration count; the rest of
+    # the process (start-up, exit, the deadline check, and under load the kernel's interrupt work
+    # charged to it) is a few percent that grows with the machine's load, so the split is taken
+    # between the two and their sum checked apart.
+    hot_functions = (("hot_a", 0.70), (python.name("Crunch.hot_b"), 0.30))
+    hot = sum(leaves[function] for function, _ in hot_functions)
+    assert share(hot, total) >= HOT_FUNCTIONS_SHARE, (
+        f"the hot functions: {share(hot, total):.1%} of {total} samples; "
+        f"innermost Python frames: {describe(leaves, total)}")
+    for function, expected in hot_functions:
+        assert abs(share(leaves[function], hot) - expected) <= SHARE_TOLERANCE, (
+            f"{function}: {share(leaves[function], hot):.1%} of {hot} samples in the hot functions, "
+            f"expected {expected:.0%}; innermost Python frames: {describe(leaves, total)}")
         # The hot line and every caller's call line, down to <module>.
         assert share(exact[function], leaves[function]) >= HOT_LINE_SHARE, (
             f"{function}: {share(exact[function], leaves[function]):.1%} of its samples have the exact stack "
