@@ -463,11 +463,11 @@ void Agent::LogCounters() {
       "symbol counters: modules={} dwarf_reuses={} build_id_files={} debuglink_files={} "
       "mini_debug_info={} debuginfod_files={} debuginfod_hits={} debuginfod_misses={} "
       "debuginfod_errors={} debuginfod_bytes={} debuginfod_evictions={} debuginfod_queued={} "
-      "oversized_sections={} dwarf_unit_limit_hits={}",
+      "oversized_sections={} dwarf_unit_limit_hits={} dwarf_bytes={} dwarf_closes={}",
       n.modules, n.dwarf_reuses, n.debug_build_id_files, n.debug_link_files, n.mini_debug_info,
       n.debuginfod_files, n.debuginfod.hits, n.debuginfod.misses, n.debuginfod.errors,
       n.debuginfod.bytes, n.debuginfod.evictions, n.debuginfod.queued, n.oversized_sections,
-      n.dwarf_unit_limit_hits);
+      n.dwarf_unit_limit_hits, n.dwarf_bytes, n.dwarf_closes);
   const pipeline::PythonCounters py = pipeline_->python_counters();
   spdlog::info(
       "python counters: processes={} detected={} unsupported={} registration_failures={} "

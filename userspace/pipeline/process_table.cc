@@ -49,21 +49,14 @@ void ProcessTable::OnExec(uint32_t pid, uint32_t ppid, std::string comm) {
   process.ppid = ppid;
   process.comm = std::move(comm);
 
-  const int64_t now = MonotonicNanos();
-  if (now - eager_window_start_ns_ >= 1'000'000'000) {
-    eager_window_start_ns_ = now;
-    eager_loads_in_window_ = 0;
-  }
-  if (eager_loads_in_window_ < options_.max_eager_loads_per_second) {
-    ++eager_loads_in_window_;
-    ++counters_.eager_loads;
-    LoadDetails(process);
-    // The dynamic loader maps the libraries just after exec: the first IP outside the mappings
-    // read now must trigger a re-read at once, not after the refresh interval.
-    process.maps_loaded_at_ns = 0;
-  } else {
-    ++counters_.eager_loads_deferred;
-  }
+  // Its /proc state is read at its first sample, not now: most programs a build or a shell
+  // script execs run for a few milliseconds and are never sampled, and reading /proc for each of
+  // them (executable, environment, mappings, cgroup) was most of the reader's time under an exec
+  // storm. The BPF side wakes the reader at once for a new program's first samples
+  // (bpf/process.bpf.c, new_programs), so a program sampled shortly before it exits is read while
+  // it still exists; and at its first sample the dynamic loader has mapped its libraries, which
+  // the read at exec missed.
+  process.new_program = true;
 }
 
 void ProcessTable::OnFork(uint32_t pid, uint32_t ppid, std::string comm) {
@@ -138,6 +131,12 @@ void ProcessTable::LoadDetails(Process& process) {
   // The mappings first: a short-lived process may be gone a moment later, and its frames
   // matter more than its container.
   LoadMappings(process, MonotonicNanos());
+  if (process.new_program) {
+    // A program sampled early (in the dynamic loader) maps more libraries just after: the first
+    // IP outside the mappings read now must trigger a re-read at once, not after the interval.
+    process.new_program = false;
+    process.maps_loaded_at_ns = 0;
+  }
   Result<std::optional<process::ContainerIdentity>> container = proc_fs_.ReadContainer(process.pid);
   if (!container.ok() && !kernel_thread) ++counters_.cgroup_read_failures;
   process.container = container.ok() ? *container : std::nullopt;

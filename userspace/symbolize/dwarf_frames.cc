@@ -1,9 +1,11 @@
 #include "dwarf_frames.h"
 
 #include <dwarf.h>
+#include <gelf.h>
 
 #include <algorithm>
 #include <map>
+#include <string_view>
 #include <utility>
 
 #include "demangle.h"
@@ -86,6 +88,29 @@ void Paint(std::map<uint64_t, int32_t>& painted, const ScopeRange& range) {
   painted[range.end] = at_end;
 }
 
+// libdw decompresses every compressed debug section when the Dwarf is opened (Debian's -dbg
+// packages compress theirs: libc's 3.6 MiB on disk are 9.5 MiB on the heap).
+size_t DecompressedDebugBytes(Elf* elf) {
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return 0;
+  size_t bytes = 0;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || (shdr.sh_flags & SHF_COMPRESSED) == 0) continue;
+    const char* name = elf_strptr(elf, shstrndx, shdr.sh_name);
+    GElf_Chdr chdr;
+    if (name == nullptr || !std::string_view(name).starts_with(".debug")) continue;
+    if (gelf_getchdr(scn, &chdr) != nullptr) bytes += chdr.ch_size;
+  }
+  return bytes;
+}
+
+// What libdw keeps per line-table row (Dwarf_Line, with its share of the table), and per indexed
+// unit besides (its abbreviations, file table, the index's hash node): measured orders of
+// magnitude, enough for a budget.
+constexpr size_t kBytesPerLine = 48;
+constexpr size_t kBytesPerUnit = 4096;
+
 }  // namespace
 
 Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf, const ElfReadLimits& limits) {
@@ -94,14 +119,22 @@ Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf, const ElfReadLi
     elf_end(elf);
     return Status::InvalidInputf("dwarf_begin_elf: {}", dwarf_errmsg(-1));
   }
-  std::unique_ptr<DwarfFrames> frames(new DwarfFrames(elf, dwarf));
+  std::unique_ptr<DwarfFrames> frames(new DwarfFrames(elf, dwarf, limits));
+  frames->Account(DecompressedDebugBytes(elf));
   frames->IndexUnits(limits);
+  frames->Account(frames->ranges_.capacity() * sizeof(CuRange));
   return frames;
 }
 
 DwarfFrames::~DwarfFrames() {
+  limits_.dwarf_bytes.fetch_sub(memory_bytes_, std::memory_order_relaxed);
   dwarf_end(dwarf_);
   elf_end(elf_);
+}
+
+void DwarfFrames::Account(size_t bytes) {
+  memory_bytes_ += bytes;
+  limits_.dwarf_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void DwarfFrames::IndexUnits(const ElfReadLimits& limits) {
@@ -206,6 +239,14 @@ const DwarfFrames::UnitIndex& DwarfFrames::IndexOf(Dwarf_Die* cu) {
     if (!index.innermost.empty() && index.innermost.back().scope == scope) continue;
     index.innermost.push_back({start, scope});
   }
+  index.innermost.shrink_to_fit();
+  index.scopes.shrink_to_fit();
+  // Lookups read the unit's line table: parsed now, so that it is counted with the unit.
+  Dwarf_Lines* lines = nullptr;
+  size_t line_count = 0;
+  if (dwarf_getsrclines(cu, &lines, &line_count) != 0) line_count = 0;
+  Account(kBytesPerUnit + index.scopes.capacity() * sizeof(Scope) +
+          index.innermost.capacity() * sizeof(UnitIndex::Boundary) + line_count * kBytesPerLine);
   return index;
 }
 

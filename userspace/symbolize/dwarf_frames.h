@@ -35,6 +35,11 @@ class DwarfFrames {
   // The file's .debug_frame, owned by the Dwarf; nullptr when it has none.
   Dwarf_CFI* debug_frame() { return dwarf_getcfi(dwarf_); }
 
+  // An estimate of the heap this DWARF holds, growing with the units looked up: the decompressed
+  // debug sections, libdw's line tables and this class's indexes. Also summed in the limits'
+  // dwarf_bytes while the object lives.
+  size_t memory_bytes() const { return memory_bytes_; }
+
  private:
   struct CuRange {
     uint64_t start;
@@ -65,7 +70,9 @@ class DwarfFrames {
     std::vector<Boundary> innermost;
   };
 
-  DwarfFrames(Elf* elf, Dwarf* dwarf) : elf_(elf), dwarf_(dwarf) {}
+  DwarfFrames(Elf* elf, Dwarf* dwarf, const ElfReadLimits& limits)
+      : elf_(elf), dwarf_(dwarf), limits_(limits) {}
+  void Account(size_t bytes);
   // Indexes compile units by their address ranges (DW_AT_low_pc/high_pc/ranges), so lookups
   // work whether or not the producer wrote .debug_aranges (clang does not by default).
   void IndexUnits(const ElfReadLimits& limits);
@@ -74,6 +81,8 @@ class DwarfFrames {
 
   Elf* elf_;
   Dwarf* dwarf_;
+  const ElfReadLimits& limits_;
+  size_t memory_bytes_ = 0;
   std::vector<CuRange> ranges_;                     // sorted by start
   std::unordered_map<Dwarf_Off, UnitIndex> units_;  // by unit DIE offset, built on first lookup
 };

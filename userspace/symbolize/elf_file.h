@@ -45,6 +45,8 @@ struct ElfReadLimits {
   mutable std::atomic<uint64_t> oversized_sections{0};
   // Files whose DWARF had more units than max_dwarf_units.
   mutable std::atomic<uint64_t> dwarf_unit_limit_hits{0};
+  // Heap held by every open DWARF (DwarfFrames::memory_bytes), for the symbolizer's budget.
+  mutable std::atomic<uint64_t> dwarf_bytes{0};
 };
 
 // The defaults, for files opened outside a NativeSymbolizer (tests, tools).
@@ -124,6 +126,11 @@ class ElfFile {
   DwarfFrames* dwarf();
   // dwarf() was called and found DWARF.
   bool dwarf_loaded() const { return dwarf_ != nullptr; }
+  // Frees the DWARF and its indexes; the next dwarf() reads it again.
+  void CloseDwarf() {
+    dwarf_.reset();
+    dwarf_tried_ = false;
+  }
 
   // The file's .eh_frame, read on first use; nullptr without one.
   Dwarf_CFI* eh_frame();

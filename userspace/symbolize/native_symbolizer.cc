@@ -47,6 +47,7 @@ struct NativeSymbolizer::ModuleState {
   bool gone = false;
   std::unique_ptr<ElfFile> file;
   std::list<uint32_t>::iterator open_position;  // in open_lru_, valid while `file` is set
+  uint64_t dwarf_used_at = 0;                   // dwarf_use_sequence_ of its last DWARF lookup
 };
 
 // A released module's files: its own (holding .eh_frame) and the one whose DWARF names its frames.
@@ -86,6 +87,7 @@ NativeSymbolizer::Counters NativeSymbolizer::counters() const {
   const std::lock_guard lock(mutex_);
   Counters counters = counters_;
   counters.oversized_sections = elf_limits_->oversized_sections.load(std::memory_order_relaxed);
+  counters.dwarf_bytes = elf_limits_->dwarf_bytes.load(std::memory_order_relaxed);
   counters.dwarf_unit_limit_hits =
       elf_limits_->dwarf_unit_limit_hits.load(std::memory_order_relaxed);
   if (fetcher_) counters.debuginfod = fetcher_->counters();
@@ -163,8 +165,16 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
     const std::optional<std::string_view> symbol = table ? table->Find(*address) : std::nullopt;
     if (symbol) {
       ElfFile* file = DwarfFile(module);
+      const uint64_t dwarf_bytes_before = elf_limits_->dwarf_bytes.load(std::memory_order_relaxed);
       DwarfFrames* dwarf = file != nullptr ? file->dwarf() : nullptr;
-      if (dwarf != nullptr) frames = dwarf->Lookup(*address);
+      if (dwarf != nullptr) {
+        frames = dwarf->Lookup(*address);
+        module.dwarf_used_at = ++dwarf_use_sequence_;
+        // Only a lookup that opened a file or indexed a unit can have passed the budget.
+        if (elf_limits_->dwarf_bytes.load(std::memory_order_relaxed) > dwarf_bytes_before) {
+          CloseDwarfOverLimit(file);
+        }
+      }
       // The outermost frame is the out-of-line function that runs, which its ELF symbol names
       // exactly: a clone (".constprop.0", ".cold") or the complete-object constructor (C1) whose
       // DWARF subprogram is the shared C4 one. llvm-addr2line names it the same way.
@@ -443,6 +453,37 @@ void NativeSymbolizer::KeepDwarf(ModuleState& module) {
   while (kept_dwarf_.size() > limits_.max_kept_dwarf_files) {
     kept_dwarf_.erase(kept_dwarf_lru_.back());
     kept_dwarf_lru_.pop_back();
+  }
+}
+
+void NativeSymbolizer::CloseDwarfOverLimit(const ElfFile* in_use) {
+  const auto over = [&] {
+    return elf_limits_->dwarf_bytes.load(std::memory_order_relaxed) >
+           limits_.max_dwarf_memory_bytes;
+  };
+  // Released modules' files first, the longest unused first: kept only in case their build
+  // comes back.
+  while (over() && !kept_dwarf_lru_.empty()) {
+    kept_dwarf_.erase(kept_dwarf_lru_.back());
+    kept_dwarf_lru_.pop_back();
+    ++counters_.dwarf_closes;
+  }
+  while (over()) {
+    ModuleState* oldest = nullptr;
+    ElfFile* oldest_file = nullptr;
+    for (auto& [id, module] : modules_) {
+      ElfFile* file = module->debug_file && module->debug_file->dwarf_loaded()
+                          ? module->debug_file.get()
+                          : module->file.get();
+      if (file == nullptr || file == in_use || !file->dwarf_loaded()) continue;
+      if (oldest == nullptr || module->dwarf_used_at < oldest->dwarf_used_at) {
+        oldest = module.get();
+        oldest_file = file;
+      }
+    }
+    if (oldest_file == nullptr) return;
+    oldest_file->CloseDwarf();
+    ++counters_.dwarf_closes;
   }
 }
 

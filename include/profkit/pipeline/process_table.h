@@ -33,9 +33,6 @@ struct ProcessTableOptions {
   // JIT), at most this often per process, unless the previous re-read found new code (a program
   // loading one library after another).
   int64_t maps_refresh_interval_ns = 250'000'000;
-  // New programs have their /proc state read at exec, before a short-lived one vanishes; beyond
-  // this many per second (a build farm execs thousands) the rest are read lazily at first sample.
-  uint32_t max_eager_loads_per_second = 200;
   std::string default_env;
 };
 
@@ -46,8 +43,6 @@ struct ProcessTableCounters {
   uint64_t unmapped_frames = 0;  // user IPs in no file-backed mapping
   uint64_t table_full = 0;
   uint64_t collected = 0;             // exited processes released
-  uint64_t eager_loads = 0;           // /proc state read at exec
-  uint64_t eager_loads_deferred = 0;  // over max_eager_loads_per_second, read at first sample
   uint64_t cgroup_read_failures = 0;  // /proc/PID/cgroup unreadable: the process counts as host
 };
 
@@ -81,6 +76,7 @@ class ProcessTable {
     // modules stay until that interval is flushed, even when the process exited before.
     uint64_t resolved_in_interval = 0;
     bool details_loaded = false;  // identity and mappings read from /proc
+    bool new_program = false;     // exec'd while tracked, details not read since
     std::string executable_path;  // as /proc/PID/exe shows it; "" for kernel threads
     process::ServiceIdentity identity;
     // The container the process runs in, from /proc/PID/cgroup when its details were read (a
@@ -168,8 +164,6 @@ class ProcessTable {
   std::vector<LetGoModule> unreferenced_modules_;
   uint64_t current_interval_ = 1;
   ProcessTableCounters counters_;
-  int64_t eager_window_start_ns_ = 0;
-  uint32_t eager_loads_in_window_ = 0;
 };
 
 }  // namespace profkit::pipeline

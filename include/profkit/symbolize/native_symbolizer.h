@@ -82,6 +82,12 @@ struct NativeSymbolizerLimits {
   // (its processes exited), LRU: the next process mapping the same build (a compiler, a cron job)
   // finds its DWARF read and indexed instead of reading, decompressing and indexing it again.
   size_t max_kept_dwarf_files = 32;
+  // Heap the open DWARF of all files may hold (decompressed debug sections, line tables and the
+  // indexes of the units looked up, an estimate): past it the DWARF used longest ago is closed
+  // (dwarf_closes) and read again when next needed. One file's DWARF larger than the budget still
+  // loads. Frames are symbolized once and cached (pipeline/FrameSymbolizer), so a closed DWARF is
+  // read again only for addresses not seen before.
+  size_t max_dwarf_memory_bytes = 24 << 20;
 };
 
 // Where the names of stripped modules come from (README "Named native frames"; config [symbols]).
@@ -128,6 +134,8 @@ class NativeSymbolizer {
     uint64_t truncated_tables;    // symbol tables cut at kMaxSymbolsPerModule
     uint64_t oversized_sections;  // symbols, CFI or DWARF refused by max_section_bytes
     uint64_t dwarf_unit_limit_hits;  // files whose DWARF was cut at max_dwarf_units
+    uint64_t dwarf_bytes;            // heap held by open DWARF now (estimate)
+    uint64_t dwarf_closes;           // DWARF closed by max_dwarf_memory_bytes
     uint64_t cfi_lookups;            // ReturnAddressOffsetFromSp calls
     // ReturnAddressOffsetFromSp calls no usable CFI rule answered (unknown module or offset, no
     // CFI row for the address, or a rule given as a DWARF expression); RBP-based frames are hits.
@@ -231,6 +239,9 @@ class NativeSymbolizer {
   ElfFile* DwarfFile(ModuleState& module);
   // After a debuginfod arrival: modules waiting for one look again, their tables are rebuilt.
   void RetryAwaitingModules();
+  // Closes the DWARF used longest ago (kept files of released modules first) until the open DWARF
+  // fits max_dwarf_memory_bytes; `in_use`'s stays.
+  void CloseDwarfOverLimit(const ElfFile* in_use);
 
   mutable std::mutex mutex_;  // guards everything below
   NativeSymbolizerLimits limits_;
@@ -248,6 +259,7 @@ class NativeSymbolizer {
   struct KeptDwarf;
   std::unordered_map<std::string, std::unique_ptr<KeptDwarf>> kept_dwarf_;  // by table key
   std::list<std::string> kept_dwarf_lru_;  // table keys, most recent first
+  uint64_t dwarf_use_sequence_ = 0;        // ModuleState::dwarf_used_at of the latest lookup
   const DebugInfoOptions debug_options_;
   std::unique_ptr<DebuginfodFetcher> fetcher_;  // null when debuginfod is off
   uint64_t seen_generation_ = 0;

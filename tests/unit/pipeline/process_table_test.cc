@@ -141,20 +141,25 @@ TEST_F(ProcessTableTest, ChurnOfShortLivedProcessesLeavesNothing) {
   EXPECT_EQ(table.counters().collected, 20u * 900u);
 }
 
-TEST_F(ProcessTableTest, ExecReadsProcBeforeAShortLivedProcessVanishes) {
+TEST_F(ProcessTableTest, ExecReadsNothingUntilTheProgramsFirstSample) {
   AddProcess(100, 1, "job", "DD_SERVICE=batch");
   process::ProcFs proc_fs(root_);
   symbolize::NativeSymbolizer symbolizer;
   ProcessTable table(proc_fs, symbolizer, {});
   table.OnExec(100, 1, "job");
-  std::filesystem::remove_all(root_ + "/100");  // it exited before its samples were read
-  table.OnExit(100);
+  // A storm of programs that exit before any sample: none is looked up in /proc.
+  for (uint32_t pid = 1000; pid < 1100; ++pid) {
+    table.OnFork(pid, 1, "sh");
+    table.OnExec(pid, 1, "true");
+    table.OnExit(pid);
+  }
+  EXPECT_EQ(table.counters().proc_read_failures, 0u);
   ProcessTable::Process* process = table.Get(100);
   ASSERT_NE(process, nullptr);
   EXPECT_EQ(process->identity.service, "batch");
   EXPECT_NE(table.ResolveUserFrame(*process, kMapStart + 0x10, false, kInterrupted).module_id,
             profile::kUnknownModule);
-  EXPECT_EQ(table.counters().eager_loads, 1u);
+  EXPECT_EQ(table.counters().proc_read_failures, 0u);
 }
 
 TEST_F(ProcessTableTest, OnlyAnInterruptedOrUnwoundIpRereadsTheMappingsOfANewProgram) {
@@ -233,15 +238,6 @@ TEST_F(ProcessTableTest, ARereadThatFindsNewCodeLetsTheNextComeAtOnce) {
         profile::kUnknownModule);
   }
   EXPECT_EQ(table.counters().maps_refreshes, 3u);
-}
-
-TEST_F(ProcessTableTest, EagerLoadsAreRateLimited) {
-  process::ProcFs proc_fs(root_);
-  symbolize::NativeSymbolizer symbolizer;
-  ProcessTable table(proc_fs, symbolizer, {.max_eager_loads_per_second = 3});
-  for (uint32_t pid = 1000; pid < 1010; ++pid) table.OnExec(pid, 1, "true");
-  EXPECT_EQ(table.counters().eager_loads, 3u);
-  EXPECT_EQ(table.counters().eager_loads_deferred, 7u);
 }
 
 TEST_F(ProcessTableTest, TableIsBounded) {

@@ -255,6 +255,32 @@ TEST(NativeSymbolizerTest, ReleasedModulesLeaveTheirDwarfToTheNextOfTheirBuild) 
   EXPECT_EQ(keeping_none.Symbolize(fourth, offset), expected);
 }
 
+// The open DWARF of all files is bounded: the one used longest ago is closed, and read again when
+// an address needs it.
+TEST(NativeSymbolizerTest, OpenDwarfIsBoundedByMemory) {
+  const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
+  const uint64_t offset = m.FileOffset(AddressOf(&fixture::Widget::Compute));
+  NativeSymbolizer symbolizer({.max_dwarf_memory_bytes = 1});
+  const uint32_t first = MustAdd(symbolizer, m, {m.path});
+  const auto expected = symbolizer.Symbolize(first, offset);
+  ASSERT_FALSE(expected.empty());
+  ASSERT_GT(expected[0].line, 0);  // from DWARF
+  const uint64_t one_file = symbolizer.counters().dwarf_bytes;
+  EXPECT_GT(one_file, 0u);
+  EXPECT_EQ(symbolizer.counters().dwarf_closes, 0u) << "the DWARF in use stays open";
+
+  profkit::testing::TempDir dir;
+  const std::string copy = CopyInto(dir, m.path, "libcopy.so");
+  const uint32_t second = MustAdd(symbolizer, Mapping{.key = {9, 9}, .path = copy}, {copy});
+  EXPECT_EQ(symbolizer.Symbolize(second, offset), expected);
+  EXPECT_EQ(symbolizer.counters().dwarf_closes, 1u);
+  EXPECT_EQ(symbolizer.counters().dwarf_bytes, one_file);
+
+  EXPECT_EQ(symbolizer.Symbolize(first, offset), expected);
+  EXPECT_EQ(symbolizer.counters().dwarf_closes, 2u);
+  EXPECT_EQ(symbolizer.counters().dwarf_bytes, one_file);
+}
+
 // A module whose file was closed by the open-file limit and then deleted (its process is gone)
 // is unknown; while its descriptor stays open, the deleted file still symbolizes.
 TEST(NativeSymbolizerTest, OpenFileLimitAndDeletedFiles) {
