@@ -8,6 +8,7 @@
 #define PROFKIT_NATIVE_UNWINDER_BPF_H_
 
 #include "profkit/bpf_abi.h"
+#include "user_window.bpf.h"
 
 /* Every row of every loaded table, their pages and the rules they share, written by userspace
  * (UnwindTableStore, userspace/unwind/packed_unwind_table.cc). The row and page arrays are sized
@@ -48,9 +49,10 @@ struct {
 } unwind_processes SEC(".maps");
 
 /* Binary-search steps: over a process's mappings (2^7 = PROFKIT_UNWIND_MAX_MAPPINGS) and over a
- * page's rows (at most one per byte of a 4 KiB page: 2^12). */
+ * page's rows (at most one per byte of a 4 KiB page: each step halves the count, rounding up, so
+ * 2^12 rows take 12). */
 #define PROFKIT_UNWIND_MAPPING_STEPS 8
-#define PROFKIT_UNWIND_ROW_STEPS 13
+#define PROFKIT_UNWIND_ROW_STEPS 12
 /* x86-64 struct rt_sigframe at the signal trampoline's RSP: the ucontext's sigcontext starts at
  * +40 (after pretcode was popped by the handler's return: uc_flags, uc_link, uc_stack), and in it
  * rbp is word 10, rsp word 15, rip word 16. */
@@ -67,6 +69,10 @@ struct native_walk {
   const struct profkit_unwind_process *process;
   struct profkit_sample_scratch *scratch;
   const struct profkit_unwind_mapping *mapping;
+  /* The stack's words are read through this window (return addresses and saved RBPs of
+   * consecutive frames are mostly within one block), lowest address first within a frame, so a
+   * walk up the stack moves the window up only. */
+  struct user_window stack;
   __u32 first_slot; /* where the user IPs start in the sample's IPs: after the kernel ones */
   __u32 depth;      /* user IPs written */
   /* pc is an interrupted instruction (the first frame, the frame a signal interrupted), not a
@@ -79,15 +85,15 @@ struct native_walk {
   bool leaf_by_frame_pointer;
 };
 
-/* Binary searches run as bpf_loop callbacks: as plain loops, the verifier would explore every
- * combination of their branches (the step counter keeps the states apart), which exceeds its
- * instruction budget. Each step narrows [lo, hi) to the entries whose start is <= pc. */
+/* The mapping search runs as a bpf_loop callback: as a plain loop, the verifier would explore
+ * every combination of its branches (the step counter keeps the states apart), which exceeds its
+ * instruction budget. It runs only when a frame leaves the previous frame's mapping. Each step
+ * narrows [lo, hi) to the mappings whose start is <= pc. */
 struct unwind_search {
   __u64 pc;
-  const struct profkit_unwind_process *process; /* mapping search only */
+  const struct profkit_unwind_process *process;
   __u32 lo;
   __u32 hi;
-  bool failed;
 };
 
 /* Row `index` of unwind_rows (two rows per array element). */
@@ -95,23 +101,6 @@ static __always_inline const struct profkit_unwind_row *unwind_row_at(__u32 inde
   __u32 key = index >> 1;
   const struct profkit_unwind_row_pair *pair = bpf_map_lookup_elem(&unwind_rows, &key);
   return pair ? &pair->rows[index & 1] : NULL;
-}
-
-static long unwind_row_search_step(__u64 index, void *ctx) {
-  struct unwind_search *search = ctx;
-  if (search->lo >= search->hi) return 1;
-  __u32 mid = search->lo + (search->hi - search->lo) / 2;
-  const struct profkit_unwind_row *row = unwind_row_at(mid);
-  if (!row) {
-    search->failed = true;
-    return 1;
-  }
-  if (row->pc_low <= search->pc) {
-    search->lo = mid + 1;
-  } else {
-    search->hi = mid;
-  }
-  return 0;
 }
 
 /* The rule covering file address `file_pc` of `mapping`'s file, or NULL outside its pages. */
@@ -124,15 +113,34 @@ static __always_inline const struct profkit_unwind_info *unwind_find_info(
   __u32 page_key = mapping->first_page + (__u32)(page_number - mapping->page_base);
   const struct profkit_unwind_page *page = bpf_map_lookup_elem(&unwind_pages, &page_key);
   if (!page) return NULL;
-  /* A page's first row is at its first byte, so the search always finds one. */
-  struct unwind_search search = {.pc = file_pc & (PROFKIT_UNWIND_PAGE_SIZE - 1),
-                                 .lo = page->first_row,
-                                 .hi = page->first_row + page->row_count};
-  bpf_loop(PROFKIT_UNWIND_ROW_STEPS, unwind_row_search_step, &search, 0);
-  if (search.failed || search.lo == page->first_row) return NULL;
-  __u32 found = search.lo - 1;
-  const struct profkit_unwind_row *row = unwind_row_at(found);
-  if (!row) return NULL;
+  __u32 base = page->first_row;
+  __u32 count = page->row_count;
+  if (count == 0) return NULL;
+  if (count > PROFKIT_UNWIND_PAGE_SIZE) count = PROFKIT_UNWIND_PAGE_SIZE; /* one row per byte */
+  __u64 pc_low = file_pc & (PROFKIT_UNWIND_PAGE_SIZE - 1);
+  /* Branch-free binary search, unrolled: a step moves `base` up by `half` when that row starts at
+   * or below pc, by arithmetic on the comparison's sign, not a branch. Without branches the
+   * verifier sees one path (a loop with branches had it explore their combinations, and as a
+   * bpf_loop every step was a call, which the return-thunk mitigations make dear). Invariant: the
+   * row at base starts at or below pc (a page's first row is at its first byte) and the covering
+   * row is in [base, base + count). */
+#pragma unroll
+  for (int step = 0; step < PROFKIT_UNWIND_ROW_STEPS; step++) {
+    __u32 half = count >> 1;
+    const struct profkit_unwind_row *probe = unwind_row_at(base + half);
+    if (!probe) return NULL;
+    /* All ones when pc < the row's start (both below 2^16, so the difference's sign is exact).
+     * The barriers hide the values' origin from the compiler, which would turn the arithmetic
+     * back into a branch. */
+    __s64 difference = (__s64)pc_low - (__s64)probe->pc_low;
+    barrier_var(difference);
+    __u32 below = (__u32)(difference >> 63);
+    barrier_var(below);
+    base += half & ~below;
+    count -= half;
+  }
+  const struct profkit_unwind_row *row = unwind_row_at(base);
+  if (!row || row->pc_low > pc_low) return NULL;
   __u32 info_key = row->info;
   return bpf_map_lookup_elem(&unwind_infos, &info_key);
 }
@@ -164,15 +172,12 @@ static __always_inline const struct profkit_unwind_mapping *unwind_find_mapping(
   return pc < m->end ? m : NULL;
 }
 
-static __always_inline bool unwind_read(__u64 *value, __u64 address) {
-  return bpf_probe_read_user(value, sizeof(*value), (const void *)address) == 0;
-}
-
 /* The frame-pointer step: [bp] is the caller's bp, [bp + 8] the return address. */
 static __always_inline bool unwind_fp_step(struct native_walk *w) {
   __u64 next_bp = 0;
   __u64 ra = 0;
-  if (w->bp <= w->sp || !unwind_read(&next_bp, w->bp) || !unwind_read(&ra, w->bp + 8)) {
+  if (w->bp <= w->sp || !user_window_read_u64(&w->stack, &next_bp, w->bp) ||
+      !user_window_read_u64(&w->stack, &ra, w->bp + 8)) {
     return false;
   }
   w->sp = w->bp + 16;
@@ -251,9 +256,14 @@ static long unwind_step(__u64 index, void *ctx) {
     default:
       return 1; /* unsupported CFI */
   }
+  if (cfa <= w->sp) return 1;
+  /* The saved RBP first: it lies below the return address (pushed after it). */
+  if (row->rbp_offset != 0 &&
+      !user_window_read_u64(&w->stack, &w->bp, cfa + (__s64)row->rbp_offset * 8)) {
+    return 1;
+  }
   __u64 ra = 0;
-  if (cfa <= w->sp || !unwind_read(&ra, cfa - 8)) return 1;
-  if (row->rbp_offset != 0 && !unwind_read(&w->bp, cfa + (__s64)row->rbp_offset * 8)) return 1;
+  if (!user_window_read_u64(&w->stack, &ra, cfa - 8)) return 1;
   w->sp = cfa;
   w->pc = ra;
   w->exact_pc = false;
@@ -273,6 +283,7 @@ static __always_inline __u32 unwind_user_stack(struct pt_regs *regs,
       .bp = regs->bp,
       .process = process,
       .scratch = s,
+      .stack = user_window_empty(&s->window),
       .first_slot = first_slot,
       .exact_pc = true,
   };

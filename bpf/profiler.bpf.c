@@ -12,6 +12,7 @@
   (PROFKIT_MAX_PYTHON_FRAMES * sizeof(struct profkit_python_frame))
 
 #include "python_walker.bpf.h"
+#include "user_window.bpf.h"
 
 /* bpf_get_stack() is GPL-only. One license per linked object: process.bpf.c has none. */
 char LICENSE[] SEC("license") = "GPL";
@@ -30,6 +31,7 @@ struct profkit_sample_scratch {
   struct profkit_sample_header header;
   __u8 body[PROFKIT_IPS_BYTES + PROFKIT_PYTHON_FRAMES_BYTES];
   struct python_walk_buffers python;
+  struct user_window_buffer window; /* the walkers' window of user memory */
 };
 
 struct {
