@@ -12,7 +12,6 @@
   (PROFKIT_MAX_PYTHON_FRAMES * sizeof(struct profkit_python_frame))
 
 #include "python_walker.bpf.h"
-#include "user_window.bpf.h"
 
 /* bpf_get_stack() is GPL-only. One license per linked object: process.bpf.c has none. */
 char LICENSE[] SEC("license") = "GPL";
@@ -135,8 +134,8 @@ static __always_inline bool record_current_stacks(void *ctx, __u32 kind, __u64 k
   if (python) {
     bool truncated = false;
     flags |= PROFKIT_SAMPLE_PYTHON;
-    python_depth =
-        py_walk_stack(python, &s->python, s->body, ips_bytes, &python_status, &truncated);
+    python_depth = py_walk_stack(python, &s->python, &s->window, s->body, ips_bytes, &python_status,
+                                 &truncated);
     if (truncated) flags |= PROFKIT_SAMPLE_PYTHON_TRUNCATED;
     profkit_count(PROFKIT_COUNTER_PYTHON_SAMPLES);
     if (python_depth == 0) profkit_count(PROFKIT_COUNTER_PYTHON_WALK_FAILURES);
