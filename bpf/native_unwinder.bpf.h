@@ -8,6 +8,7 @@
 #define PROFKIT_NATIVE_UNWINDER_BPF_H_
 
 #include "profkit/bpf_abi.h"
+#include "user_window.bpf.h"
 
 /* Every row of every loaded table, their pages and the rules they share, written by userspace
  * (UnwindTableStore, userspace/unwind/packed_unwind_table.cc). The row and page arrays are sized
@@ -47,10 +48,11 @@ struct {
   __type(value, struct profkit_unwind_process);
 } unwind_processes SEC(".maps");
 
-/* Binary-search steps: over a process's mappings (2^7 = PROFKIT_UNWIND_MAX_MAPPINGS) and over a
- * page's rows (at most one per byte of a 4 KiB page: 2^12). */
-#define PROFKIT_UNWIND_MAPPING_STEPS 8
-#define PROFKIT_UNWIND_ROW_STEPS 13
+/* Binary-search steps, each halving the count of candidates (rounding up): over a process's
+ * mappings (2^7 = PROFKIT_UNWIND_MAX_MAPPINGS) and over a page's rows (at most one per byte of a
+ * 4 KiB page: 2^12). */
+#define PROFKIT_UNWIND_MAPPING_STEPS 7
+#define PROFKIT_UNWIND_ROW_STEPS 12
 /* x86-64 struct rt_sigframe at the signal trampoline's RSP: the ucontext's sigcontext starts at
  * +40 (after pretcode was popped by the handler's return: uc_flags, uc_link, uc_stack), and in it
  * rbp is word 10, rsp word 15, rip word 16. */
@@ -67,6 +69,10 @@ struct native_walk {
   const struct profkit_unwind_process *process;
   struct profkit_sample_scratch *scratch;
   const struct profkit_unwind_mapping *mapping;
+  /* The stack's words are read through this window (return addresses and saved RBPs of
+   * consecutive frames are mostly within one block), lowest address first within a frame, so a
+   * walk up the stack moves the window up only. */
+  struct user_window stack;
   __u32 first_slot; /* where the user IPs start in the sample's IPs: after the kernel ones */
   __u32 depth;      /* user IPs written */
   /* pc is an interrupted instruction (the first frame, the frame a signal interrupted), not a
@@ -79,16 +85,16 @@ struct native_walk {
   bool leaf_by_frame_pointer;
 };
 
-/* Binary searches run as bpf_loop callbacks: as plain loops, the verifier would explore every
- * combination of their branches (the step counter keeps the states apart), which exceeds its
- * instruction budget. Each step narrows [lo, hi) to the entries whose start is <= pc. */
-struct unwind_search {
-  __u64 pc;
-  const struct profkit_unwind_process *process; /* mapping search only */
-  __u32 lo;
-  __u32 hi;
-  bool failed;
-};
+/* All ones when a < b, else 0: the sign of their difference, exact for values below 2^63 (user
+ * addresses, page offsets). The barriers hide the values' origin from the compiler, which would
+ * turn the arithmetic back into a branch. */
+static __always_inline __u32 unwind_below_mask(__u64 a, __u64 b) {
+  __s64 difference = (__s64)(a - b);
+  barrier_var(difference);
+  __u32 below = (__u32)(difference >> 63);
+  barrier_var(below);
+  return below;
+}
 
 /* Row `index` of unwind_rows (two rows per array element). */
 static __always_inline const struct profkit_unwind_row *unwind_row_at(__u32 index) {
@@ -97,21 +103,34 @@ static __always_inline const struct profkit_unwind_row *unwind_row_at(__u32 inde
   return pair ? &pair->rows[index & 1] : NULL;
 }
 
-static long unwind_row_search_step(__u64 index, void *ctx) {
-  struct unwind_search *search = ctx;
-  if (search->lo >= search->hi) return 1;
-  __u32 mid = search->lo + (search->hi - search->lo) / 2;
-  const struct profkit_unwind_row *row = unwind_row_at(mid);
-  if (!row) {
-    search->failed = true;
-    return 1;
+/* The index in unwind_infos of the rule of page `page_key` (of unwind_pages) at byte `pc_low` of
+ * the page, or -1. A global function: the verifier checks it once, on its own, and its callers
+ * see one call returning a number, rather than every failure path of its map lookups joined to
+ * the rest of the walk's paths (which took the walk past the verifier's instruction budget). */
+__attribute__((noinline)) int profkit_unwind_page_rule(__u32 page_key, __u32 pc_low) {
+  const struct profkit_unwind_page *page = bpf_map_lookup_elem(&unwind_pages, &page_key);
+  if (!page) return -1;
+  __u32 base = page->first_row;
+  __u32 count = page->row_count;
+  if (count == 0 || pc_low >= PROFKIT_UNWIND_PAGE_SIZE) return -1;
+  if (count > PROFKIT_UNWIND_PAGE_SIZE) count = PROFKIT_UNWIND_PAGE_SIZE; /* one row per byte */
+    /* Branch-free binary search, unrolled: a step moves `base` up by `half` when that row starts at
+     * or below pc, by arithmetic on the comparison's sign (unwind_below_mask), not a branch.
+     * Without branches the verifier sees one path (a loop with branches had it explore their
+     * combinations, and as a bpf_loop every step was a call, which the return-thunk mitigations
+     * make dear). Invariant: the row at base starts at or below pc (a page's first row is at its
+     * first byte) and the covering row is in [base, base + count). */
+#pragma unroll
+  for (int step = 0; step < PROFKIT_UNWIND_ROW_STEPS; step++) {
+    __u32 half = count >> 1;
+    const struct profkit_unwind_row *probe = unwind_row_at(base + half);
+    if (!probe) return -1;
+    base += half & ~unwind_below_mask(pc_low, probe->pc_low);
+    count -= half;
   }
-  if (row->pc_low <= search->pc) {
-    search->lo = mid + 1;
-  } else {
-    search->hi = mid;
-  }
-  return 0;
+  const struct profkit_unwind_row *row = unwind_row_at(base);
+  if (!row || row->pc_low > pc_low) return -1;
+  return row->info;
 }
 
 /* The rule covering file address `file_pc` of `mapping`'s file, or NULL outside its pages. */
@@ -121,58 +140,40 @@ static __always_inline const struct profkit_unwind_info *unwind_find_info(
   if (page_number < mapping->page_base || page_number - mapping->page_base >= mapping->page_count) {
     return NULL;
   }
-  __u32 page_key = mapping->first_page + (__u32)(page_number - mapping->page_base);
-  const struct profkit_unwind_page *page = bpf_map_lookup_elem(&unwind_pages, &page_key);
-  if (!page) return NULL;
-  /* A page's first row is at its first byte, so the search always finds one. */
-  struct unwind_search search = {.pc = file_pc & (PROFKIT_UNWIND_PAGE_SIZE - 1),
-                                 .lo = page->first_row,
-                                 .hi = page->first_row + page->row_count};
-  bpf_loop(PROFKIT_UNWIND_ROW_STEPS, unwind_row_search_step, &search, 0);
-  if (search.failed || search.lo == page->first_row) return NULL;
-  __u32 found = search.lo - 1;
-  const struct profkit_unwind_row *row = unwind_row_at(found);
-  if (!row) return NULL;
-  __u32 info_key = row->info;
+  int info =
+      profkit_unwind_page_rule(mapping->first_page + (__u32)(page_number - mapping->page_base),
+                               file_pc & (PROFKIT_UNWIND_PAGE_SIZE - 1));
+  if (info < 0) return NULL;
+  __u32 info_key = info;
   return bpf_map_lookup_elem(&unwind_infos, &info_key);
 }
 
-static long unwind_mapping_search_step(__u64 index, void *ctx) {
-  struct unwind_search *search = ctx;
-  if (search->lo >= search->hi) return 1;
-  __u32 mid = search->lo + (search->hi - search->lo) / 2;
-  const struct profkit_unwind_process *process = search->process;
-  if (!process) return 1;
-  if (search->pc < process->mappings[mid & (PROFKIT_UNWIND_MAX_MAPPINGS - 1)].start) {
-    search->hi = mid;
-  } else {
-    search->lo = mid + 1;
-  }
-  return 0;
-}
-
-/* The process's mapping containing `pc`, or NULL. */
+/* The process's mapping containing `pc`, or NULL. The same branch-free search as the rows' (see
+ * profkit_unwind_page_rule), over the mappings sorted by start. */
 static __always_inline const struct profkit_unwind_mapping *unwind_find_mapping(
     const struct profkit_unwind_process *process, __u64 pc) {
   __u32 count = process->count;
+  if (count == 0) return NULL;
   if (count > PROFKIT_UNWIND_MAX_MAPPINGS) count = PROFKIT_UNWIND_MAX_MAPPINGS;
-  struct unwind_search search = {.pc = pc, .process = process, .lo = 0, .hi = count};
-  bpf_loop(PROFKIT_UNWIND_MAPPING_STEPS, unwind_mapping_search_step, &search, 0);
-  if (search.lo == 0) return NULL;
+  __u32 base = 0;
+#pragma unroll
+  for (int step = 0; step < PROFKIT_UNWIND_MAPPING_STEPS; step++) {
+    __u32 half = count >> 1;
+    __u64 start = process->mappings[(base + half) & (PROFKIT_UNWIND_MAX_MAPPINGS - 1)].start;
+    base += half & ~unwind_below_mask(pc, start);
+    count -= half;
+  }
   const struct profkit_unwind_mapping *m =
-      &process->mappings[(search.lo - 1) & (PROFKIT_UNWIND_MAX_MAPPINGS - 1)];
-  return pc < m->end ? m : NULL;
-}
-
-static __always_inline bool unwind_read(__u64 *value, __u64 address) {
-  return bpf_probe_read_user(value, sizeof(*value), (const void *)address) == 0;
+      &process->mappings[base & (PROFKIT_UNWIND_MAX_MAPPINGS - 1)];
+  return pc >= m->start && pc < m->end ? m : NULL;
 }
 
 /* The frame-pointer step: [bp] is the caller's bp, [bp + 8] the return address. */
 static __always_inline bool unwind_fp_step(struct native_walk *w) {
   __u64 next_bp = 0;
   __u64 ra = 0;
-  if (w->bp <= w->sp || !unwind_read(&next_bp, w->bp) || !unwind_read(&ra, w->bp + 8)) {
+  if (w->bp <= w->sp || !user_window_read_u64(&w->stack, &next_bp, w->bp) ||
+      !user_window_read_u64(&w->stack, &ra, w->bp + 8)) {
     return false;
   }
   w->sp = w->bp + 16;
@@ -251,9 +252,14 @@ static long unwind_step(__u64 index, void *ctx) {
     default:
       return 1; /* unsupported CFI */
   }
+  if (cfa <= w->sp) return 1;
+  /* The saved RBP first: it lies below the return address (pushed after it). */
+  if (row->rbp_offset != 0 &&
+      !user_window_read_u64(&w->stack, &w->bp, cfa + (__s64)row->rbp_offset * 8)) {
+    return 1;
+  }
   __u64 ra = 0;
-  if (cfa <= w->sp || !unwind_read(&ra, cfa - 8)) return 1;
-  if (row->rbp_offset != 0 && !unwind_read(&w->bp, cfa + (__s64)row->rbp_offset * 8)) return 1;
+  if (!user_window_read_u64(&w->stack, &ra, cfa - 8)) return 1;
   w->sp = cfa;
   w->pc = ra;
   w->exact_pc = false;
@@ -273,6 +279,7 @@ static __always_inline __u32 unwind_user_stack(struct pt_regs *regs,
       .bp = regs->bp,
       .process = process,
       .scratch = s,
+      .stack = user_window_empty(&s->window),
       .first_slot = first_slot,
       .exact_pc = true,
   };

@@ -30,6 +30,7 @@ struct profkit_sample_scratch {
   struct profkit_sample_header header;
   __u8 body[PROFKIT_IPS_BYTES + PROFKIT_PYTHON_FRAMES_BYTES];
   struct python_walk_buffers python;
+  struct user_window_buffer window; /* the walkers' window of user memory */
 };
 
 struct {
@@ -133,8 +134,8 @@ static __always_inline bool record_current_stacks(void *ctx, __u32 kind, __u64 k
   if (python) {
     bool truncated = false;
     flags |= PROFKIT_SAMPLE_PYTHON;
-    python_depth =
-        py_walk_stack(python, &s->python, s->body, ips_bytes, &python_status, &truncated);
+    python_depth = py_walk_stack(python, &s->python, &s->window, s->body, ips_bytes, &python_status,
+                                 &truncated);
     if (truncated) flags |= PROFKIT_SAMPLE_PYTHON_TRUNCATED;
     profkit_count(PROFKIT_COUNTER_PYTHON_SAMPLES);
     if (python_depth == 0) profkit_count(PROFKIT_COUNTER_PYTHON_WALK_FAILURES);

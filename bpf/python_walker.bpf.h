@@ -9,6 +9,7 @@
 #define PROFKIT_PYTHON_WALKER_BPF_H_
 
 #include "profkit/bpf_abi.h"
+#include "user_window.bpf.h"
 
 /* 3.12+ `owner` values from this one up mark frames that are no Python function: the shim the
  * interpreter pushes when C code calls into it (CSTACK 3 in 3.12/3.13; INTERPRETER 3 in 3.14+) and
@@ -41,6 +42,9 @@ struct python_walk_buffers {
 struct python_walk {
   const struct profkit_python_process *process;
   struct python_walk_buffers *buffers;
+  /* 3.11+ frames are read through this window: they lie one after the other in the thread's
+   * data-stack chunks, each caller below its callee, so one block holds several. */
+  struct user_window frames;
   /* Where the frames go: the sample body, from frames_offset on. */
   __u8 *body;
   __u32 frames_offset;
@@ -101,31 +105,38 @@ static long py_walk_step(__u32 index, void *context) {
   }
   __u32 frame_bytes = p->frame_read_bytes;
   if (frame_bytes > PROFKIT_PYTHON_FRAME_READ_BYTES) frame_bytes = PROFKIT_PYTHON_FRAME_READ_BYTES;
-  if (bpf_probe_read_user(b->frame, frame_bytes, (const void *)w->frame) != 0) {
-    w->status = PROFKIT_PYTHON_READ_ERROR;
-    return 1;
+  /* 3.8-3.10 frame objects are scattered on the heap: a block would hold one of them. */
+  const __u8 *frame = p->layout == PROFKIT_PYTHON_LAYOUT_FRAME_OBJECT
+                          ? NULL
+                          : user_window_at(&w->frames, w->frame, frame_bytes);
+  if (!frame) {
+    if (bpf_probe_read_user(b->frame, frame_bytes, (const void *)w->frame) != 0) {
+      w->status = PROFKIT_PYTHON_READ_ERROR;
+      return 1;
+    }
+    frame = b->frame;
   }
-  __u64 code = py_u64(b->frame, p->frame_code) & ~(__u64)p->frame_code_tag_bits;
-  __u64 previous = py_u64(b->frame, p->frame_previous);
+  __u64 code = py_u64(frame, p->frame_code) & ~(__u64)p->frame_code_tag_bits;
+  __u64 previous = py_u64(frame, p->frame_previous);
   w->frame = previous;
 
   __s32 instruction;
   __u16 flags = 0;
   if (p->layout == PROFKIT_PYTHON_LAYOUT_FRAME_OBJECT) {
-    instruction = (__s32)py_u32(b->frame, p->frame_instruction);
+    instruction = (__s32)py_u32(frame, p->frame_instruction);
     /* Each Python call of 3.8–3.10 runs in its own _PyEval_EvalFrameDefault. */
     flags = PROFKIT_PYTHON_FRAME_ENTRY;
   } else {
     bool shim = (p->frame_owner != PROFKIT_PYTHON_NO_OFFSET &&
-                 py_u8(b->frame, p->frame_owner) >= PROFKIT_FRAME_OWNER_FIRST_SHIM) ||
+                 py_u8(frame, p->frame_owner) >= PROFKIT_FRAME_OWNER_FIRST_SHIM) ||
                 (p->none_address != 0 && code == p->none_address);
     if (shim) {
       py_mark_entry(w);
       return 0;
     }
-    __u64 instruction_pointer = py_u64(b->frame, p->frame_instruction);
+    __u64 instruction_pointer = py_u64(frame, p->frame_instruction);
     instruction = (__s32)((__s64)(instruction_pointer - (code + p->code_adaptive)) >> 1);
-    if (p->frame_is_entry != PROFKIT_PYTHON_NO_OFFSET && py_u8(b->frame, p->frame_is_entry)) {
+    if (p->frame_is_entry != PROFKIT_PYTHON_NO_OFFSET && py_u8(frame, p->frame_is_entry)) {
       flags = PROFKIT_PYTHON_FRAME_ENTRY;
     }
   }
@@ -265,11 +276,13 @@ static __always_inline __u64 py_innermost_frame(struct python_walk *w) {
 /* Walks the current thread's Python stack into body[frames_offset...]. Returns the number of
  * frames written; sets *status and *truncated. */
 static __always_inline __u32 py_walk_stack(const struct profkit_python_process *process,
-                                           struct python_walk_buffers *buffers, __u8 *body,
+                                           struct python_walk_buffers *buffers,
+                                           struct user_window_buffer *window, __u8 *body,
                                            __u32 frames_offset, __u16 *status, bool *truncated) {
   struct python_walk w = {
       .process = process,
       .buffers = buffers,
+      .frames = user_window_empty(window),
       .body = body,
       .frames_offset = frames_offset,
       .status = PROFKIT_PYTHON_OK,

@@ -43,11 +43,19 @@ constexpr uint32_t kOffCpuShortWalkEvery = 8;
 // matter to users; its info/debug chatter only when debugging. Messages carry their own
 // "libbpf: " prefix.
 int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
-  // Large enough for the tail of a verifier log, which libbpf prints as one message.
-  static thread_local char buffer[1 << 16];
-  int n = vsnprintf(buffer, sizeof(buffer), format, args);
+  // A verifier log comes as one message of up to megabytes, whose tail says why the program was
+  // rejected: the last kLogTailBytes of a longer message are kept.
+  constexpr size_t kLogTailBytes = 1 << 16;
+  va_list measure;
+  va_copy(measure, args);
+  const int n = vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
   if (n < 0) return n;
-  std::string_view message(buffer, std::min<size_t>(n, sizeof(buffer) - 1));
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.pop_back();
+  std::string_view message(text);
+  if (message.size() > kLogTailBytes) message.remove_prefix(message.size() - kLogTailBytes);
   while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
   switch (level) {
     case LIBBPF_WARN:
