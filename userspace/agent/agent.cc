@@ -92,6 +92,7 @@ symbolize::NativeSymbolizerLimits SymbolLimits(const config::SymbolsConfig& symb
   symbolize::NativeSymbolizerLimits limits;
   limits.max_section_bytes = static_cast<uint64_t>(symbols.max_section_mb) << 20;
   limits.max_dwarf_units = static_cast<size_t>(symbols.max_dwarf_units);
+  limits.max_dwarf_memory_bytes = static_cast<size_t>(symbols.max_dwarf_memory_mb) << 20;
   return limits;
 }
 
@@ -463,11 +464,12 @@ void Agent::LogCounters() {
       "symbol counters: modules={} dwarf_reuses={} build_id_files={} debuglink_files={} "
       "mini_debug_info={} debuginfod_files={} debuginfod_hits={} debuginfod_misses={} "
       "debuginfod_errors={} debuginfod_bytes={} debuginfod_evictions={} debuginfod_queued={} "
-      "oversized_sections={} dwarf_unit_limit_hits={} dwarf_bytes={} dwarf_closes={}",
+      "oversized_sections={} dwarf_unit_limit_hits={} dwarf_bytes={} dwarf_closes={} "
+      "dwarf_budget_skips={}",
       n.modules, n.dwarf_reuses, n.debug_build_id_files, n.debug_link_files, n.mini_debug_info,
       n.debuginfod_files, n.debuginfod.hits, n.debuginfod.misses, n.debuginfod.errors,
       n.debuginfod.bytes, n.debuginfod.evictions, n.debuginfod.queued, n.oversized_sections,
-      n.dwarf_unit_limit_hits, n.dwarf_bytes, n.dwarf_closes);
+      n.dwarf_unit_limit_hits, n.dwarf_bytes, n.dwarf_closes, n.dwarf_budget_skips);
   const pipeline::PythonCounters py = pipeline_->python_counters();
   spdlog::info(
       "python counters: processes={} detected={} unsupported={} registration_failures={} "

@@ -237,6 +237,7 @@ constexpr size_t kMaxDebuginfodUrls = 8;
 // A section beyond 64 GiB or more than 16 M compile units is no real program's.
 constexpr int kMaxSectionMb = 64 << 10;
 constexpr int kMaxDwarfUnits = 1 << 24;
+constexpr int kMaxDwarfMemoryMb = 64 << 10;
 
 Result<SymbolsConfig> ParseSymbols(const TomlSection& section) {
   SymbolsConfig symbols;
@@ -286,6 +287,9 @@ Result<SymbolsConfig> ParseSymbols(const TomlSection& section) {
   PROFKIT_ASSIGN_OR_RETURN(
       symbols.max_dwarf_units,
       section.Int("max_dwarf_units", 1, kMaxDwarfUnits, symbols.max_dwarf_units));
+  PROFKIT_ASSIGN_OR_RETURN(
+      symbols.max_dwarf_memory_mb,
+      section.Int("max_dwarf_memory_mb", 1, kMaxDwarfMemoryMb, symbols.max_dwarf_memory_mb));
   return symbols;
 }
 

@@ -276,12 +276,16 @@ std::vector<ServiceProfile> SamplePipeline::BuildPprof(const FlushBatch& batch) 
     profiles.push_back(ServiceProfile{
         .key = stacks.key, .pprof_gzip = std::move(pprof).value(), .samples = stacks.total});
   }
+  native_symbolizer_.TrimDwarf();
   return profiles;
 }
 
 profile::StackProfile SamplePipeline::BuildStackProfile(const FlushBatch& batch,
                                                         StackValueType value) {
-  return pipeline::BuildStackProfile(batch.stacks, *frame_symbolizer_, batch.timing, value);
+  profile::StackProfile stacks =
+      pipeline::BuildStackProfile(batch.stacks, *frame_symbolizer_, batch.timing, value);
+  native_symbolizer_.TrimDwarf();
+  return stacks;
 }
 
 std::string SamplePipeline::BuildCollapsed(const FlushBatch& batch, StackValueType value) {

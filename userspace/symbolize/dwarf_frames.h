@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,8 +30,10 @@ class DwarfFrames {
   // Frames for the ELF virtual address `address`, innermost first: one per inlined call plus the
   // containing function. Empty when no compile unit or function covers it. `function` is the
   // demangled linkage name (else DW_AT_name), `system_name` the raw one; both are empty for a
-  // containing function without a linkage name, to be named from the ELF symbol.
-  std::vector<SymbolizedLine> Lookup(uint64_t address);
+  // containing function without a linkage name, to be named from the ELF symbol. Without
+  // `may_index_unit`, a unit not looked up before is not read (its line table and index would grow
+  // the heap): nullopt then.
+  std::optional<std::vector<SymbolizedLine>> Lookup(uint64_t address, bool may_index_unit = true);
 
   // The file's .debug_frame, owned by the Dwarf; nullptr when it has none.
   Dwarf_CFI* debug_frame() { return dwarf_getcfi(dwarf_); }
@@ -74,8 +77,9 @@ class DwarfFrames {
       : elf_(elf), dwarf_(dwarf), limits_(limits) {}
   void Account(size_t bytes);
   // Indexes compile units by their address ranges (DW_AT_low_pc/high_pc/ranges), so lookups
-  // work whether or not the producer wrote .debug_aranges (clang does not by default).
-  void IndexUnits(const ElfReadLimits& limits);
+  // work whether or not the producer wrote .debug_aranges (clang does not by default). Returns
+  // the number of units walked.
+  size_t IndexUnits(const ElfReadLimits& limits);
   const Dwarf_Die* FindUnit(uint64_t address) const;
   const UnitIndex& IndexOf(Dwarf_Die* cu);
 

@@ -165,15 +165,23 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
     const std::optional<std::string_view> symbol = table ? table->Find(*address) : std::nullopt;
     if (symbol) {
       ElfFile* file = DwarfFile(module);
-      const uint64_t dwarf_bytes_before = elf_limits_->dwarf_bytes.load(std::memory_order_relaxed);
-      DwarfFrames* dwarf = file != nullptr ? file->dwarf() : nullptr;
+      // Past the budget the open DWARF does not grow until TrimDwarf (see NativeSymbolizerLimits).
+      const bool may_grow =
+          elf_limits_->dwarf_bytes.load(std::memory_order_relaxed) < limits_.max_dwarf_memory_bytes;
+      DwarfFrames* dwarf = nullptr;
+      if (file != nullptr && (may_grow || file->dwarf_loaded())) {
+        dwarf = file->dwarf();
+      } else if (file != nullptr) {
+        ++counters_.dwarf_budget_skips;
+      }
       if (dwarf != nullptr) {
-        frames = dwarf->Lookup(*address);
-        module.dwarf_used_at = ++dwarf_use_sequence_;
-        // Only a lookup that opened a file or indexed a unit can have passed the budget.
-        if (elf_limits_->dwarf_bytes.load(std::memory_order_relaxed) > dwarf_bytes_before) {
-          CloseDwarfOverLimit(file);
+        std::optional<std::vector<SymbolizedLine>> found = dwarf->Lookup(*address, may_grow);
+        if (found) {
+          frames = std::move(*found);
+        } else {
+          ++counters_.dwarf_budget_skips;
         }
+        module.dwarf_used_at = ++dwarf_use_sequence_;
       }
       // The outermost frame is the out-of-line function that runs, which its ELF symbol names
       // exactly: a clone (".constprop.0", ".cold") or the complete-object constructor (C1) whose
@@ -426,19 +434,21 @@ ElfFile* NativeSymbolizer::DwarfFile(ModuleState& module) {
   ElfFile* file = EnsureOpen(module);
   if (file == nullptr) return nullptr;
   ResolveDebugFile(module, *file);
+  ElfFile* chosen = ChosenDwarfFile(module);
+  return chosen != nullptr && chosen->has_debug_info() ? chosen : nullptr;
+}
+
+ElfFile* NativeSymbolizer::ChosenDwarfFile(const ModuleState& module) {
   if (module.debug_file && module.debug_file->has_debug_info()) return module.debug_file.get();
-  return file->has_debug_info() ? file : nullptr;
+  return module.file.get();
 }
 
 void NativeSymbolizer::KeepDwarf(ModuleState& module) {
   if (limits_.max_kept_dwarf_files == 0 || !module.debug_resolved || module.awaiting_debuginfod) {
     return;
   }
-  // The file DwarfFile() chose.
-  ElfFile* dwarf_file = module.debug_file && module.debug_file->has_debug_info()
-                            ? module.debug_file.get()
-                            : module.file.get();
-  if (!dwarf_file->dwarf_loaded()) return;
+  ElfFile* dwarf_file = ChosenDwarfFile(module);
+  if (dwarf_file == nullptr || !dwarf_file->dwarf_loaded()) return;
   if (auto old = kept_dwarf_.find(module.table_key); old != kept_dwarf_.end()) {
     kept_dwarf_lru_.erase(old->second->position);
     kept_dwarf_.erase(old);
@@ -456,7 +466,8 @@ void NativeSymbolizer::KeepDwarf(ModuleState& module) {
   }
 }
 
-void NativeSymbolizer::CloseDwarfOverLimit(const ElfFile* in_use) {
+void NativeSymbolizer::TrimDwarf() {
+  const std::lock_guard lock(mutex_);
   const auto over = [&] {
     return elf_limits_->dwarf_bytes.load(std::memory_order_relaxed) >
            limits_.max_dwarf_memory_bytes;
@@ -472,10 +483,8 @@ void NativeSymbolizer::CloseDwarfOverLimit(const ElfFile* in_use) {
     ModuleState* oldest = nullptr;
     ElfFile* oldest_file = nullptr;
     for (auto& [id, module] : modules_) {
-      ElfFile* file = module->debug_file && module->debug_file->dwarf_loaded()
-                          ? module->debug_file.get()
-                          : module->file.get();
-      if (file == nullptr || file == in_use || !file->dwarf_loaded()) continue;
+      ElfFile* file = ChosenDwarfFile(*module);
+      if (file == nullptr || !file->dwarf_loaded()) continue;
       if (oldest == nullptr || module->dwarf_used_at < oldest->dwarf_used_at) {
         oldest = module.get();
         oldest_file = file;

@@ -114,6 +114,8 @@ struct SymbolsConfig {
   int max_section_mb = 512;
   // DWARF compile units indexed per file.
   int max_dwarf_units = 1 << 17;
+  // Heap the open DWARF of all files may hold (symbolize::NativeSymbolizerLimits).
+  int max_dwarf_memory_mb = 24;
 };
 
 struct Config {

@@ -83,10 +83,13 @@ struct NativeSymbolizerLimits {
   // finds its DWARF read and indexed instead of reading, decompressing and indexing it again.
   size_t max_kept_dwarf_files = 32;
   // Heap the open DWARF of all files may hold (decompressed debug sections, line tables and the
-  // indexes of the units looked up, an estimate): past it the DWARF used longest ago is closed
-  // (dwarf_closes) and read again when next needed. One file's DWARF larger than the budget still
-  // loads. Frames are symbolized once and cached (pipeline/FrameSymbolizer), so a closed DWARF is
-  // read again only for addresses not seen before.
+  // indexes of the units looked up, an estimate). Once past it, the open DWARF stops growing: no
+  // file's DWARF is opened and no unit read (dwarf_budget_skips; those frames keep their ELF symbol
+  // names, without lines or inlined calls) until TrimDwarf, at the end of a flush, closes the
+  // DWARF used longest ago (dwarf_closes) to get back under it. Closing only between flushes keeps
+  // two files that one flush alternates between from being read again and again. Frames are
+  // symbolized once and cached (pipeline/FrameSymbolizer), so a closed DWARF is read again only
+  // for addresses not seen before.
   size_t max_dwarf_memory_bytes = 24 << 20;
 };
 
@@ -136,7 +139,10 @@ class NativeSymbolizer {
     uint64_t dwarf_unit_limit_hits;  // files whose DWARF was cut at max_dwarf_units
     uint64_t dwarf_bytes;            // heap held by open DWARF now (estimate)
     uint64_t dwarf_closes;           // DWARF closed by max_dwarf_memory_bytes
-    uint64_t cfi_lookups;            // ReturnAddressOffsetFromSp calls
+    // Symbolize calls that got no lines because the DWARF they needed would have grown past
+    // max_dwarf_memory_bytes.
+    uint64_t dwarf_budget_skips;
+    uint64_t cfi_lookups;  // ReturnAddressOffsetFromSp calls
     // ReturnAddressOffsetFromSp calls no usable CFI rule answered (unknown module or offset, no
     // CFI row for the address, or a rule given as a DWARF expression); RBP-based frames are hits.
     uint64_t cfi_misses;
@@ -202,6 +208,10 @@ class NativeSymbolizer {
   // Forgets a module (its process set is gone). Ids are never reused.
   void ReleaseModule(uint32_t id);
 
+  // Closes the DWARF used longest ago (kept files of released modules first) until the open DWARF
+  // fits max_dwarf_memory_bytes. Called by the flush worker after each flush.
+  void TrimDwarf();
+
   Counters counters() const;
 
   // Changes when a debug file arrived in the background (debuginfod): symbolization results
@@ -237,11 +247,10 @@ class NativeSymbolizer {
   void ResolveDebugFile(ModuleState& module, ElfFile& file);
   // The file whose DWARF names the module's frames, nullptr without DWARF.
   ElfFile* DwarfFile(ModuleState& module);
+  // Which of the module's open files DwarfFile chose (nullptr when none is open).
+  static ElfFile* ChosenDwarfFile(const ModuleState& module);
   // After a debuginfod arrival: modules waiting for one look again, their tables are rebuilt.
   void RetryAwaitingModules();
-  // Closes the DWARF used longest ago (kept files of released modules first) until the open DWARF
-  // fits max_dwarf_memory_bytes; `in_use`'s stays.
-  void CloseDwarfOverLimit(const ElfFile* in_use);
 
   mutable std::mutex mutex_;  // guards everything below
   NativeSymbolizerLimits limits_;

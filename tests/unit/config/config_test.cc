@@ -379,14 +379,20 @@ TEST(ConfigTest, SymbolsReadLimits) {
   const SymbolsConfig defaults = ParseOk("").symbols;
   EXPECT_EQ(defaults.max_section_mb, 512);
   EXPECT_EQ(defaults.max_dwarf_units, 131072);
+  EXPECT_EQ(defaults.max_dwarf_memory_mb, 24);
   const SymbolsConfig sample =
       LoadConfigFile(std::string(PROFKIT_SOURCE_DIR) + "/conf/profkit.toml")->symbols;
   EXPECT_EQ(sample.max_section_mb, defaults.max_section_mb);
   EXPECT_EQ(sample.max_dwarf_units, defaults.max_dwarf_units);
+  EXPECT_EQ(sample.max_dwarf_memory_mb, defaults.max_dwarf_memory_mb);
   const SymbolsConfig set =
-      ParseOk("[symbols]\nmax_section_mb = 64\nmax_dwarf_units = 1000").symbols;
+      ParseOk("[symbols]\nmax_section_mb = 64\nmax_dwarf_units = 1000\nmax_dwarf_memory_mb = 8")
+          .symbols;
   EXPECT_EQ(set.max_section_mb, 64);
   EXPECT_EQ(set.max_dwarf_units, 1000);
+  EXPECT_EQ(set.max_dwarf_memory_mb, 8);
+  EXPECT_THAT(ParseError("[symbols]\nmax_dwarf_memory_mb = 0"),
+              HasSubstr("symbols.max_dwarf_memory_mb"));
   EXPECT_THAT(ParseError("[symbols]\nmax_section_mb = 0"), HasSubstr("symbols.max_section_mb"));
   EXPECT_THAT(ParseError("[symbols]\nmax_section_mb = 65537"), HasSubstr("symbols.max_section_mb"));
   EXPECT_THAT(ParseError("[symbols]\nmax_dwarf_units = 0"), HasSubstr("symbols.max_dwarf_units"));

@@ -11,6 +11,7 @@
 
 #include "fixture_lib.h"
 #include "fixture_process.h"
+#include "testing/command.h"
 #include "testing/temp_dir.h"
 
 namespace profkit::symbolize {
@@ -255,8 +256,8 @@ TEST(NativeSymbolizerTest, ReleasedModulesLeaveTheirDwarfToTheNextOfTheirBuild) 
   EXPECT_EQ(keeping_none.Symbolize(fourth, offset), expected);
 }
 
-// The open DWARF of all files is bounded: the one used longest ago is closed, and read again when
-// an address needs it.
+// The open DWARF of all files is bounded: past the budget it stops growing (frames keep their ELF
+// names), and TrimDwarf, after a flush, closes the one used longest ago.
 TEST(NativeSymbolizerTest, OpenDwarfIsBoundedByMemory) {
   const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
   const uint64_t offset = m.FileOffset(AddressOf(&fixture::Widget::Compute));
@@ -267,18 +268,53 @@ TEST(NativeSymbolizerTest, OpenDwarfIsBoundedByMemory) {
   ASSERT_GT(expected[0].line, 0);  // from DWARF
   const uint64_t one_file = symbolizer.counters().dwarf_bytes;
   EXPECT_GT(one_file, 0u);
-  EXPECT_EQ(symbolizer.counters().dwarf_closes, 0u) << "the DWARF in use stays open";
 
   profkit::testing::TempDir dir;
   const std::string copy = CopyInto(dir, m.path, "libcopy.so");
   const uint32_t second = MustAdd(symbolizer, Mapping{.key = {9, 9}, .path = copy}, {copy});
-  EXPECT_EQ(symbolizer.Symbolize(second, offset), expected);
-  EXPECT_EQ(symbolizer.counters().dwarf_closes, 1u);
-  EXPECT_EQ(symbolizer.counters().dwarf_bytes, one_file);
+  const auto by_symbol = symbolizer.Symbolize(second, offset);
+  ASSERT_EQ(by_symbol.size(), 1u) << "no DWARF opened past the budget: the ELF symbol only";
+  EXPECT_EQ(by_symbol[0].function, expected.back().function);
+  EXPECT_EQ(by_symbol[0].line, 0);
+  EXPECT_EQ(symbolizer.counters().dwarf_budget_skips, 1u);
+  EXPECT_EQ(symbolizer.counters().dwarf_closes, 0u) << "nothing closes during a flush";
+  EXPECT_EQ(symbolizer.Symbolize(first, offset), expected) << "the open DWARF still serves";
 
-  EXPECT_EQ(symbolizer.Symbolize(first, offset), expected);
-  EXPECT_EQ(symbolizer.counters().dwarf_closes, 2u);
+  symbolizer.TrimDwarf();
+  EXPECT_EQ(symbolizer.counters().dwarf_closes, 1u);
+  EXPECT_EQ(symbolizer.counters().dwarf_bytes, 0u);
+  EXPECT_EQ(symbolizer.Symbolize(second, offset), expected);
   EXPECT_EQ(symbolizer.counters().dwarf_bytes, one_file);
+}
+
+// Compressed debug sections are decompressed onto the heap when the DWARF is opened (libdw): the
+// budget counts them, at their decompressed size.
+TEST(NativeSymbolizerTest, DecompressedDebugSectionsCountInTheDwarfBudget) {
+  const Mapping m = FindMapping(0, AddressOf(&fixture::Widget::Compute));
+  const uint64_t offset = m.FileOffset(AddressOf(&fixture::Widget::Compute));
+  profkit::testing::TempDir dir;
+  const std::string plain = CopyInto(dir, m.path, "plain.so");
+  const std::string compressed = dir.path() + "/compressed.so";
+  ASSERT_EQ(profkit::testing::RunCommand("objcopy --compress-debug-sections=zlib '" + plain +
+                                         "' '" + compressed + "'")
+                .exit_code,
+            0);
+  const auto dwarf_bytes_of = [&](const std::string& path) {
+    NativeSymbolizer symbolizer;
+    const uint32_t id = MustAdd(symbolizer, Mapping{.key = {7, 7}, .path = path}, {path});
+    const auto frames = symbolizer.Symbolize(id, offset);
+    EXPECT_TRUE(!frames.empty() && frames[0].line > 0) << path;
+    return symbolizer.counters().dwarf_bytes;
+  };
+  const uint64_t mapped = dwarf_bytes_of(plain);  // sections mapped from the file: not heap
+  const uint64_t decompressed = dwarf_bytes_of(compressed);
+  // At least .debug_info and .debug_line, which every lookup reads.
+  const auto section_bytes = [&](const char* name) {
+    const auto out = profkit::testing::RunCommand("readelf -S -W '" + plain + "' | awk '$2 == \"" +
+                                                  name + "\" {print $6}'");
+    return std::stoull(out.text, nullptr, 16);  // the Size column, in hex
+  };
+  EXPECT_GE(decompressed - mapped, section_bytes(".debug_info") + section_bytes(".debug_line"));
 }
 
 // A module whose file was closed by the open-file limit and then deleted (its process is gone)
