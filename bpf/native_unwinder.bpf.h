@@ -79,6 +79,10 @@ struct native_walk {
    * return address: its row is looked up at pc itself rather than pc - 1. */
   bool exact_pc;
   bool complete; /* the walk reached the stack's end */
+  /* The first frame had no row (its file's table is not loaded yet, or it has none): the
+   * frame-pointer step from it misses the caller of a frameless leaf, so the sample carries the
+   * words at the user stack pointer for userspace to find that caller from the leaf's CFI. */
+  bool leaf_by_frame_pointer;
 };
 
 /* All ones when a < b, else 0: the sign of their difference, exact for values below 2^63 (user
@@ -215,6 +219,7 @@ static long unwind_step(__u64 index, void *ctx) {
     row = unwind_find_info(mapping, file_pc);
   }
   if (!row || row->kind == PROFKIT_UNWIND_NONE) {
+    if (index == 0) w->leaf_by_frame_pointer = true;
     return unwind_fp_step(w) ? 0 : 1;
   }
 
@@ -263,11 +268,11 @@ static long unwind_step(__u64 index, void *ctx) {
 
 /* Walks the current task's user stack with `process`'s tables into sample `s`'s IPs from
  * `first_slot` on; returns the number of frames, sets *complete when the walk reached the stack's
- * end. */
+ * end and *leaf_by_frame_pointer when the first frame had no unwind row. */
 static __always_inline __u32 unwind_user_stack(struct pt_regs *regs,
                                                const struct profkit_unwind_process *process,
                                                struct profkit_sample_scratch *s, __u32 first_slot,
-                                               bool *complete) {
+                                               bool *complete, bool *leaf_by_frame_pointer) {
   struct native_walk w = {
       .pc = regs->ip,
       .sp = regs->sp,
@@ -280,6 +285,7 @@ static __always_inline __u32 unwind_user_stack(struct pt_regs *regs,
   };
   bpf_loop(PROFKIT_MAX_USER_STACK_DEPTH, unwind_step, &w, 0);
   *complete = w.complete;
+  *leaf_by_frame_pointer = w.leaf_by_frame_pointer;
   return w.depth;
 }
 

@@ -20,15 +20,6 @@ char LICENSE[] SEC("license") = "GPL";
  * branch. */
 const volatile bool kernel_stacks = true;
 
-/* Set by userspace before load: true only when native unwinding is off (SamplerOptions::
- * unwind_table_bytes == 0). A frame-pointer walk misses a frameless leaf's caller, which
- * userspace then restores from the words at the user stack pointer and the leaf's CFI
- * (pipeline/sample_pipeline.cc). With unwind tables the only frame-pointer stacks are a new
- * process's first few samples, before its tables are loaded: restoring one frame there kept the
- * CFI of every such program open in the agent (14 MiB during a C++ build), for samples that the
- * tables walk completely a few milliseconds later. */
-const volatile bool stack_top_for_frameless_leaves = true;
-
 /* A sample is assembled here, then only its used part is copied to the ring buffer. Too big for
  * the 512-byte BPF stack, and per-CPU because the two programs that fill it never nest on one
  * CPU: the perf_event program runs in the CPU clock's interrupt, in which nothing schedules, and
@@ -97,6 +88,7 @@ static __always_inline bool record_current_stacks(void *ctx, __u32 kind, __u64 k
   __u64 user_depth = 0;
   /* The user-mode registers, whether the interrupt hit user code or a system call in progress. */
   struct pt_regs *user_regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+  bool read_stack_top = false;
   const struct profkit_unwind_process *unwind_process =
       bpf_map_lookup_elem(&unwind_processes, &tgid);
   if (unwind_process) {
@@ -104,7 +96,8 @@ static __always_inline bool record_current_stacks(void *ctx, __u32 kind, __u64 k
     bool complete = false;
     __u64 started = bpf_ktime_get_ns();
     if (user_regs) {
-      user_depth = unwind_user_stack(user_regs, unwind_process, s, kernel_depth, &complete);
+      user_depth =
+          unwind_user_stack(user_regs, unwind_process, s, kernel_depth, &complete, &read_stack_top);
     }
     profkit_count_add(PROFKIT_COUNTER_UNWIND_NS, bpf_ktime_get_ns() - started);
     flags |= PROFKIT_SAMPLE_USER_STACK_UNWOUND;
@@ -124,13 +117,14 @@ static __always_inline bool record_current_stacks(void *ctx, __u32 kind, __u64 k
     }
     if (user_depth > PROFKIT_MAX_STACK_DEPTH) user_depth = PROFKIT_MAX_STACK_DEPTH;
     if (user_depth == PROFKIT_MAX_STACK_DEPTH) flags |= PROFKIT_SAMPLE_USER_STACK_TRUNCATED;
-    /* A frame-pointer walk misses a frameless leaf's caller: the words at the user SP let
-     * userspace find it from the leaf's CFI. */
-    if (stack_top_for_frameless_leaves && user_depth > 0 && user_regs &&
-        bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
-                            (const void *)user_regs->sp) == 0) {
-      flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
-    }
+    read_stack_top = true;
+  }
+  /* A frame-pointer walk misses a frameless leaf's caller: the words at the user SP let
+   * userspace find it from the leaf's CFI. */
+  if (read_stack_top && user_depth > 0 && user_regs &&
+      bpf_probe_read_user(s->header.user_stack_top, sizeof(s->header.user_stack_top),
+                          (const void *)user_regs->sp) == 0) {
+    flags |= PROFKIT_SAMPLE_USER_STACK_TOP_VALID;
   }
 
   __u32 ips_bytes = (kernel_depth + user_depth) * sizeof(__u64);

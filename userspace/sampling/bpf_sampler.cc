@@ -160,9 +160,6 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::Start(const SamplerOptions& requ
   sampler->skel_.reset(skel);
 
   skel->rodata->kernel_stacks = options.kernel_stacks;
-  // With unwind tables the leaf's caller comes from them (bpf/profiler.bpf.c says why not the
-  // stack top too).
-  skel->rodata->stack_top_for_frameless_leaves = options.unwind_table_bytes == 0;
   // See profkit_maps.h: a quarter full wakes the reader early; otherwise Poll's timeout does.
   skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes); err) {

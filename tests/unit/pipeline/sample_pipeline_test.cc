@@ -62,6 +62,17 @@ TEST_F(SamplePipelineTest, FramelessLeafGetsItsCallerFromTheStackTop) {
   EXPECT_EQ(pipeline().counters().recovered_leaf_callers, 1u);
 }
 
+TEST_F(SamplePipelineTest, UnwoundStackWithAFramePointerLeafGetsItsCallerToo) {
+  tree_.AddProcess(100, 1, "job");
+  // The BPF unwinder found no row for the leaf (its library's table was not loaded yet) and
+  // stepped by frame pointer; it sent the stack top for this case (bpf/native_unwinder.bpf.h).
+  sampling::SampleRecord sample =
+      Sample(100, {Address(PkTestLeaf), Inside(PkTestOuter)}, {Inside(PkTestCaller)});
+  sample.user_stack_unwound = true;
+  pipeline().Handle(sample);
+  EXPECT_EQ(Collapsed(pipeline().EndInterval({})), "PkTestOuter;PkTestCaller;PkTestLeaf 1\n");
+}
+
 TEST_F(SamplePipelineTest, SamplesOfAVanishedUnknownProcessAreOrphans) {
   pipeline().Handle(Sample(999, {Address(PkTestLeaf) + 4}));
   EXPECT_EQ(pipeline().counters().orphan_samples, 1u);
