@@ -21,8 +21,11 @@ bool HasPrefix(std::string_view data, std::string_view magic) {
 
 Result<std::string> GzipCompress(std::string_view data) {
   z_stream stream{};
-  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kGzipWindowBits, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
+  // Level 1, as Go's runtime/pprof writes its profiles: on the agent's profiles 3 times faster
+  // than zlib's default level 6 for 11% more bytes (60 -> 20 ms for a C++ build's 19 profiles,
+  // 2.3 MB of protobuf), and compressing is a third of a flush's CPU at the default level.
+  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     return Status::Internal("gzip: deflateInit2 failed");
   }
   std::string out(deflateBound(&stream, data.size()), '\0');

@@ -8,6 +8,7 @@
 
 namespace profkit {
 
+// gzip at zlib's fastest level (profiles are compressed once per flush or request).
 Result<std::string> GzipCompress(std::string_view data);
 // Fails when the output would exceed `max_output_bytes` (decompression bombs stay bounded).
 Result<std::string> GzipDecompress(std::string_view data, size_t max_output_bytes);
