@@ -18,21 +18,22 @@ void NativeUnwinding::OnMappingsLoaded(ProcessTable::Process& process) {
 }
 
 void NativeUnwinding::OnSample(ProcessTable::Process& process) {
-  if (!requested_.contains(process.pid)) Request(process);
+  auto it = requested_.find(process.pid);
+  if (it == requested_.end() || it->second != process.sampled_mappings) Request(process);
 }
 
 void NativeUnwinding::Request(ProcessTable::Process& process) {
-  requested_.insert(process.pid);
+  requested_[process.pid] = process.sampled_mappings;
   std::vector<unwind::ExecMapping> mappings;
   for (const ProcessTable::Mapping& m : process.mappings) {
     const process::MemoryMapping& mapping = m.mapping;
     // Anonymous code (JIT) and pseudo files ([vdso]) have no CFI to read: frame pointers.
     if (!mapping.executable || mapping.path.empty() || mapping.path.front() == '[') continue;
-    mappings.push_back(
-        unwind::ExecMapping{.start = mapping.start,
-                            .end = mapping.end,
-                            .file_offset = mapping.file_offset,
-                            .open_path = proc_fs_.MapFilesPath(process.pid, mapping)});
+    mappings.push_back(unwind::ExecMapping{.start = mapping.start,
+                                           .end = mapping.end,
+                                           .file_offset = mapping.file_offset,
+                                           .open_path = proc_fs_.MapFilesPath(process.pid, mapping),
+                                           .sampled = m.sampled});
   }
   store_.SetMappings(process.pid, std::move(mappings));
 }

@@ -41,6 +41,7 @@ void ProcessTable::OnExec(uint32_t pid, uint32_t ppid, std::string comm) {
   if (observer_ != nullptr) observer_->OnImageGone(pid);
   DropModuleReferences(process, current_interval_);
   process.mappings.clear();
+  process.sampled_mappings = 0;
   process.details_loaded = false;
   process.language = "cpp";
   process.runtime_version.clear();
@@ -161,6 +162,7 @@ void ProcessTable::LoadMappings(Process& process, int64_t now_ns) {
           old.mapping.dev == entry.mapping.dev) {
         entry.module_id = old.module_id;
         entry.module_resolved = old.module_resolved;
+        entry.sampled = old.sampled;
         break;
       }
     }
@@ -210,6 +212,10 @@ profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, boo
     return frame;
   }
   Mapping& mapping = *found;
+  if (!mapping.sampled) {
+    mapping.sampled = true;
+    ++process.sampled_mappings;
+  }
   ResolveModule(process, mapping);
   if (mapping.module_id == profile::kUnknownModule) return frame;
   frame.module_id = mapping.module_id;

@@ -121,7 +121,6 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     ++counters_.orphan_samples;
     return;
   }
-  if (unwinding_) unwinding_->OnSample(*process);
   scratch_.pid = sample.pid;
   scratch_.tid = sample.tid;
   scratch_.thread_name = sample.comm;
@@ -143,6 +142,8 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
                                     : ProcessTable::IpSource::kStackWalk));
     if (i == 0) InsertCallerOfFramelessLeaf(*process, sample, native_user_);
   }
+  // After the frames are resolved: the tables built are those of the mappings they fell in.
+  if (unwinding_) unwinding_->OnSample(*process);
   PythonProcesses::State* python =
       sample.python_frames.empty() ? nullptr : python_->Find(sample.pid);
   if (python != nullptr) {

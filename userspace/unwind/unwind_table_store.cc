@@ -108,6 +108,7 @@ void UnwindTableStore::Apply(Request& request) {
     const FileKey key{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                       static_cast<uint64_t>(st.st_size),
                       int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+    if (!mapping.sampled && !identities_.contains(key)) continue;
     FileIdentity identity;
     FileEntry& file = Load(key, mapping.open_path, identity);
     ++file.users[pid];

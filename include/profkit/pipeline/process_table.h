@@ -65,6 +65,7 @@ class ProcessTable {
     process::MemoryMapping mapping;
     uint32_t module_id = profile::kUnknownModule;  // interned on first use
     bool module_resolved = false;
+    bool sampled = false;  // a sample's frame was resolved in it (NativeUnwinding builds its table)
   };
   struct Process {
     uint32_t pid = 0;
@@ -92,6 +93,7 @@ class ProcessTable {
     std::string language = "cpp";
     std::string runtime_version;
     std::vector<Mapping> mappings;  // executable mappings sorted by start
+    size_t sampled_mappings = 0;    // mappings that became `sampled` (grows only)
     std::vector<uint32_t> modules;  // distinct symbolizer modules this process has referenced
     int64_t maps_loaded_at_ns = 0;
   };

@@ -97,6 +97,31 @@ ExecMapping TextMapping(const std::string& path, uint64_t start) {
                      .open_path = path};
 }
 
+// A mapping no sample reached gets no table built for it, only one its file already has.
+TEST(UnwindTableStoreTest, UnsampledMappingsOnlyGetTablesAlreadyBuilt) {
+  FakeMaps maps(1 << 20, 1 << 16);
+  UnwindTableStore store(maps);
+  ExecMapping libc = TextMapping(kLibc, 0x7f0000000000);
+  ExecMapping lzma = TextMapping(kLzma, 0x7f1000000000);
+  lzma.sampled = false;
+  store.SetMappings(100, {libc, lzma});
+  store.WaitIdle();
+  EXPECT_EQ(store.counters().tables_built, 1u);
+  auto process = maps.Process(100);
+  ASSERT_TRUE(process);
+  ASSERT_EQ(process->count, 1u) << "liblzma falls back to frame pointers";
+  EXPECT_EQ(process->mappings[0].start, libc.start);
+
+  // Another process reaches liblzma: built; the first gets it too, unsampled in it still.
+  store.SetMappings(200, {TextMapping(kLzma, 0x7f2000000000)});
+  store.SetMappings(100, {libc, lzma});
+  store.WaitIdle();
+  EXPECT_EQ(store.counters().tables_built, 2u);
+  process = maps.Process(100);
+  ASSERT_TRUE(process);
+  EXPECT_EQ(process->count, 2u);
+}
+
 TEST(UnwindTableStoreTest, SharesOneTablePerFileAndKeepsItWhenUnmapped) {
   FakeMaps maps(1 << 20, 1 << 16);
   UnwindTableStore store(maps);
