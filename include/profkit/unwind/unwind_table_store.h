@@ -40,8 +40,9 @@ struct ExecMapping {
   std::string open_path;
   // A sample had a frame in it: its file's table is built if there is none. A mapping no sample
   // has reached only gets a table its file already has (another process built it): most of the
-  // libraries a program maps never run while it is sampled (a compiler's libgmp, libisl, libzstd),
-  // and building their tables was about half of the builder's time during a C++ build.
+  // libraries a program maps never run while it is sampled (a compiler's libgmp, libisl, libzstd):
+  // in the C++ build bench (README) 29 tables are built instead of 92, and the builder's CPU in
+  // the first 120 s went from 0.99 s to 0.42-0.74 s.
   bool sampled = true;
 };
 
