@@ -188,9 +188,9 @@ ProcessTable::Mapping* ProcessTable::FindMapping(Process& process, uint64_t ip) 
 profile::Frame ProcessTable::ResolveUserFrame(Process& process, uint64_t ip, bool is_return_address,
                                               IpSource source) {
   profile::Frame frame{.kind = profile::FrameKind::kNative,
+                       .is_return_address = is_return_address,
                        .module_id = profile::kUnknownModule,
-                       .address = ip,
-                       .is_return_address = is_return_address};
+                       .address = ip};
   process.resolved_in_interval = current_interval_;
   Mapping* found = FindMapping(process, ip);
   if (found == nullptr && !process.exited && source != IpSource::kStackWalk) {

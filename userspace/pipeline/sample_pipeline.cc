@@ -128,8 +128,8 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
   scratch_.frames.clear();
   for (uint64_t ip : sample.kernel_ips) {
     scratch_.frames.push_back(profile::Frame{.kind = profile::FrameKind::kKernel,
-                                             .address = ip,
-                                             .is_return_address = !scratch_.frames.empty()});
+                                             .is_return_address = !scratch_.frames.empty(),
+                                             .address = ip});
   }
   native_user_.clear();
   for (size_t i = 0; i < sample.user_ips.size(); ++i) {

@@ -27,14 +27,17 @@ inline constexpr uint32_t kUnknownModule = 0;
 
 struct Frame {
   FrameKind kind = FrameKind::kNative;
-  uint32_t module_id = kUnknownModule;
-  uint64_t address = 0;
   // False for the innermost frame; callers' addresses are return addresses, so their line is
   // looked up at address - 1 (the call instruction).
   bool is_return_address = false;
+  uint32_t module_id = kUnknownModule;
+  uint64_t address = 0;
 
   bool operator==(const Frame&) const = default;
 };
+// An interval's stacks hold every frame of every distinct stack (a C++ build's are 50-100 deep and
+// nearly all distinct: 8 MiB a minute at 24 bytes a frame); the two small fields share a word.
+static_assert(sizeof(Frame) == 16, "Frame grew: the flags go before module_id");
 
 struct FrameHash {
   size_t operator()(const Frame& f) const noexcept {

@@ -53,13 +53,13 @@ class ProfileAssemblyTest : public ::testing::Test {
     const profile::Frame clear_user{.kind = profile::FrameKind::kKernel,
                                     .address = 0xffffffff81002010};
     const profile::Frame syscall{.kind = profile::FrameKind::kKernel,
-                                 .address = 0xffffffff81001020,
-                                 .is_return_address = true};
+                                 .is_return_address = true,
+                                 .address = 0xffffffff81001020};
     // A return address points after the call instruction, never at the function entry.
     const profile::Frame marker{
-        .module_id = module_, .address = marker_offset_ + 4, .is_return_address = true};
+        .is_return_address = true, .module_id = module_, .address = marker_offset_ + 4};
     const profile::Frame unknown{
-        .module_id = profile::kUnknownModule, .address = 0x1234, .is_return_address = true};
+        .is_return_address = true, .module_id = profile::kUnknownModule, .address = 0x1234};
     profile::Aggregator::ServiceStacks stacks{.key = {.service = "svc"}};
     stacks.stacks.push_back({profile::StackSample{.pid = 7,
                                                   .tid = 8,

@@ -15,9 +15,9 @@ constexpr uint32_t kExtensionModule = 4;
 
 profile::Frame Native(uint64_t address, uint32_t module = kExtensionModule) {
   return {.kind = profile::FrameKind::kNative,
+          .is_return_address = true,
           .module_id = module,
-          .address = address,
-          .is_return_address = true};
+          .address = address};
 }
 
 profile::Frame Py(uint32_t function) {

@@ -13,9 +13,9 @@ StackSample Stack(uint32_t pid, std::vector<uint64_t> addresses) {
   StackSample s{.pid = pid, .tid = pid, .thread_name = "worker"};
   for (size_t i = 0; i < addresses.size(); ++i) {
     s.frames.push_back(Frame{.kind = FrameKind::kNative,
+                             .is_return_address = i > 0,
                              .module_id = 1,
-                             .address = addresses[i],
-                             .is_return_address = i > 0});
+                             .address = addresses[i]});
   }
   return s;
 }
