@@ -14,6 +14,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -386,24 +387,40 @@ Status BpfSampler::WritePages(uint32_t first_page, std::span<const profkit_unwin
 template <typename T>
 Status BpfSampler::WriteMapped(bpf_map* map, size_t capacity, uint32_t first,
                                std::span<const T> values, std::string_view what) {
-  if (first > capacity || values.size() > capacity - first) {
+  return WithMappedEntries(
+      map, capacity, sizeof(T), first, values.size(), PROT_READ | PROT_WRITE, what,
+      [&](char* entries) { std::memcpy(entries, values.data(), values.size_bytes()); });
+}
+
+template <typename T>
+Status BpfSampler::ReadMapped(bpf_map* map, size_t capacity, uint32_t first, std::span<T> out,
+                              std::string_view what) {
+  return WithMappedEntries(
+      map, capacity, sizeof(T), first, out.size(), PROT_READ, what,
+      [&](char* entries) { std::memcpy(out.data(), entries, out.size_bytes()); });
+}
+
+Status BpfSampler::WithMappedEntries(bpf_map* map, size_t capacity, size_t entry_size,
+                                     uint32_t first, size_t count, int protection,
+                                     std::string_view what,
+                                     const std::function<void(char*)>& copy) {
+  if (first > capacity || count > capacity - first) {
     return Status::Internalf("unwind table {} [{}, +{}) outside the BPF map of {}", what, first,
-                             values.size(), capacity);
+                             count, capacity);
   }
-  if (values.empty()) return Status::Ok();
+  if (count == 0) return Status::Ok();
   static const size_t page_size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  const size_t begin = size_t{first} * sizeof(T);
+  const size_t begin = size_t{first} * entry_size;
   const size_t window_start = begin & ~(page_size - 1);
-  const size_t window_bytes = begin + values.size_bytes() - window_start;
-  void* window = mmap(nullptr, window_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map),
+  const size_t window_bytes = begin + count * entry_size - window_start;
+  void* window = mmap(nullptr, window_bytes, protection, MAP_SHARED, bpf_map__fd(map),
                       static_cast<off_t>(window_start));
   if (window == MAP_FAILED) {
     return Status::FromErrno(
-        fmt::format("mapping the BPF array {} to write unwind table {}", bpf_map__name(map), what),
+        fmt::format("mapping the BPF array {} for unwind table {}", bpf_map__name(map), what),
         errno);
   }
-  std::memcpy(static_cast<char*>(window) + (begin - window_start), values.data(),
-              values.size_bytes());
+  copy(static_cast<char*>(window) + (begin - window_start));
   munmap(window, window_bytes);
   return Status::Ok();
 }
@@ -411,6 +428,23 @@ Status BpfSampler::WriteMapped(bpf_map* map, size_t capacity, uint32_t first,
 Status BpfSampler::WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) {
   return WriteArray(skel_->maps.unwind_infos, size_t{PROFKIT_UNWIND_MAX_INFOS}, first_info, infos,
                     "rules");
+}
+
+Status BpfSampler::ReadRows(uint32_t first_row, std::span<profkit_unwind_row> out) const {
+  return ReadMapped(skel_->maps.unwind_rows, unwind_row_capacity_, first_row, out, "rows");
+}
+
+Status BpfSampler::ReadPages(uint32_t first_page, std::span<profkit_unwind_page> out) const {
+  return ReadMapped(skel_->maps.unwind_pages, unwind_page_capacity_, first_page, out, "pages");
+}
+
+Status BpfSampler::ReadInfo(uint32_t index, profkit_unwind_info& out) const {
+  if (int err = bpf_map__lookup_elem(skel_->maps.unwind_infos, &index, sizeof(index), &out,
+                                     sizeof(out), 0);
+      err != 0) {
+    return Status::FromErrno(fmt::format("reading unwind rule {} from the BPF map", index), -err);
+  }
+  return Status::Ok();
 }
 
 Status BpfSampler::SetProcess(uint32_t pid, const profkit_unwind_process& process) {

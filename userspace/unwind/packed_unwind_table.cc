@@ -65,6 +65,19 @@ Result<PackedUnwindTable> PackUnwindTable(std::span<const UnwindRow> rows, Unwin
   return table;
 }
 
+std::optional<uint64_t> ReturnAddressOffsetFromSp(const profkit_unwind_info& info, uint64_t pc) {
+  // The return address is at CFA - 8 under every rule (bpf_abi.h, enum profkit_unwind_kind).
+  switch (info.kind) {
+    case PROFKIT_UNWIND_CFA_RSP:
+      if (info.cfa_offset == 0) return std::nullopt;
+      return uint64_t{info.cfa_offset} * 8 - 8;
+    case PROFKIT_UNWIND_PLT:
+      return (pc & 15) >= info.cfa_offset ? 8 : 0;
+    default:
+      return std::nullopt;
+  }
+}
+
 std::optional<uint16_t> FindPackedInfo(const PackedUnwindTable& table, uint64_t pc) {
   const uint64_t page_number = pc >> PROFKIT_UNWIND_PAGE_SHIFT;
   if (page_number < table.page_base || page_number - table.page_base >= table.pages.size()) {

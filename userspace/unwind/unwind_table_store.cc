@@ -10,6 +10,12 @@
 
 namespace profkit::unwind {
 
+namespace {
+
+constexpr std::string_view kBuildIdPrefix = "build-id:";
+
+}  // namespace
+
 size_t UnwindTableStore::FileKeyHash::operator()(const FileKey& k) const {
   uint64_t h = k.dev * 0x9e3779b97f4a7c15ULL;
   h ^= k.inode + 0x632be59bd9b4e019ULL + (h << 6) + (h >> 2);
@@ -171,11 +177,15 @@ void UnwindTableStore::KeepUnused(const FileIdentity& identity, FileEntry& file)
 
 bool UnwindTableStore::EvictOldestUnused() {
   if (unused_.empty()) return false;
-  auto oldest = unused_.begin();
-  auto file = files_.find(oldest->second);
-  unused_.erase(oldest);
+  const FileIdentity identity = unused_.begin()->second;
+  unused_.erase(unused_.begin());
+  auto file = files_.find(identity);
   if (file != files_.end()) {
     if (file->second.loaded) {
+      if (identity.starts_with(kBuildIdPrefix)) {
+        std::lock_guard lock(loaded_mutex_);
+        loaded_by_build_id_.erase(identity.substr(kBuildIdPrefix.size()));
+      }
       FreeSpace(file->second);
       std::lock_guard lock(mutex_);
       ++counters_.evicted;
@@ -209,7 +219,7 @@ UnwindTableStore::FileEntry& UnwindTableStore::Load(const FileKey& key, const st
   std::string build_id = elf.ok() ? elf->BuildId() : "";
   identity = build_id.empty()
                  ? fmt::format("file:{}:{}:{}:{}", key.dev, key.inode, key.size, key.mtime_ns)
-                 : "build-id:" + build_id;
+                 : std::string(kBuildIdPrefix) + build_id;
   auto [file, inserted] = Enter(identity, key);
   if (!inserted) {
     std::lock_guard lock(mutex_);
@@ -218,6 +228,11 @@ UnwindTableStore::FileEntry& UnwindTableStore::Load(const FileKey& key, const st
   }
   if (elf.ok()) {
     Build(file, *elf, path);
+    if (file.loaded && !build_id.empty()) {
+      std::lock_guard lock(loaded_mutex_);
+      loaded_by_build_id_[build_id] = Placement{file.first_page, file.page_count, file.page_base};
+      loaded_generation_.fetch_add(1, std::memory_order_release);
+    }
   } else {
     spdlog::debug("no unwind table for {}: {}", path, elf.status().message());
   }
@@ -342,6 +357,40 @@ bool UnwindTableStore::Place(FileEntry& file, PackedUnwindTable& table, const st
   }
   UpdateFileCounters();
   return true;
+}
+
+bool UnwindTableStore::HasLoadedTable(std::string_view build_id) const {
+  std::lock_guard lock(loaded_mutex_);
+  return loaded_by_build_id_.contains(std::string(build_id));
+}
+
+std::optional<profkit_unwind_info> UnwindTableStore::LoadedRule(std::string_view build_id,
+                                                                uint64_t file_address) const {
+  std::lock_guard lock(loaded_mutex_);
+  auto it = loaded_by_build_id_.find(std::string(build_id));
+  if (it == loaded_by_build_id_.end()) return std::nullopt;
+  const Placement& placement = it->second;
+  // The table's one page that holds the address and that page's rows, as the walker reads them
+  // (FindPackedInfo is its mirror).
+  const uint64_t page_number = file_address >> PROFKIT_UNWIND_PAGE_SHIFT;
+  if (page_number < placement.page_base ||
+      page_number - placement.page_base >= placement.page_count) {
+    return profkit_unwind_info{.kind = PROFKIT_UNWIND_NONE};
+  }
+  const uint64_t index = page_number - placement.page_base;
+  PackedUnwindTable page{.page_base = static_cast<uint32_t>(page_number)};
+  page.pages.resize(1);
+  if (!maps_.ReadPages(placement.first_page + static_cast<uint32_t>(index), page.pages).ok() ||
+      page.pages[0].row_count == 0 || page.pages[0].row_count > PROFKIT_UNWIND_PAGE_SIZE) {
+    return std::nullopt;
+  }
+  page.rows.resize(page.pages[0].row_count);
+  if (!maps_.ReadRows(page.pages[0].first_row, page.rows).ok()) return std::nullopt;
+  page.pages[0].first_row = 0;
+  const std::optional<uint16_t> info_index = FindPackedInfo(page, file_address);
+  profkit_unwind_info info{};
+  if (!info_index || !maps_.ReadInfo(*info_index, info).ok()) return std::nullopt;
+  return info;
 }
 
 }  // namespace profkit::unwind

@@ -74,6 +74,9 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
   Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) override;
   Status WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) override;
   Status WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) override;
+  Status ReadRows(uint32_t first_row, std::span<profkit_unwind_row> out) const override;
+  Status ReadPages(uint32_t first_page, std::span<profkit_unwind_page> out) const override;
+  Status ReadInfo(uint32_t index, profkit_unwind_info& out) const override;
   Status SetProcess(uint32_t pid, const profkit_unwind_process& process) override;
   void RemoveProcess(uint32_t pid) override;
 
@@ -83,6 +86,15 @@ class BpfSampler final : public SampleSource, private unwind::UnwindMaps {
   template <typename T>
   static Status WriteMapped(bpf_map* map, size_t capacity, uint32_t first,
                             std::span<const T> values, std::string_view what);
+  // The reverse, through a read-only mapping of the pages read.
+  template <typename T>
+  static Status ReadMapped(bpf_map* map, size_t capacity, uint32_t first, std::span<T> out,
+                           std::string_view what);
+  // Maps the pages of entries [first, first + count) of `map` with `protection` and calls
+  // copy(pointer to entry `first`).
+  static Status WithMappedEntries(bpf_map* map, size_t capacity, size_t entry_size, uint32_t first,
+                                  size_t count, int protection, std::string_view what,
+                                  const std::function<void(char*)>& copy);
 
   Status AttachPerfEvents(const SamplerOptions& options);
   Status AttachTracepoints();

@@ -47,4 +47,11 @@ Result<PackedUnwindTable> PackUnwindTable(std::span<const UnwindRow> rows, Unwin
 // table's pages. The index is into UnwindInfoSet::infos().
 std::optional<uint16_t> FindPackedInfo(const PackedUnwindTable& table, uint64_t pc);
 
+// For the innermost frame, interrupted at file address `pc` under rule `info`: the byte offset
+// from RSP at which the return address into its caller is stored when the frame is addressed from
+// RSP (a frameless function, a prologue, a PLT stub), as the walker computes it; nullopt when the
+// frame pointer is established (the frame-pointer walk is right) or the rule has no caller to
+// give (no CFI, the outermost frame, a signal frame, an unsupported rule).
+std::optional<uint64_t> ReturnAddressOffsetFromSp(const profkit_unwind_info& info, uint64_t pc);
+
 }  // namespace profkit::unwind

@@ -23,6 +23,11 @@ class UnwindMaps {
   virtual Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) = 0;
   virtual Status WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) = 0;
   virtual Status WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) = 0;
+  // Read back what was written: out.size() entries from index `first` (one table's page and the
+  // rows of that page, for UnwindTableStore::LoadedRule).
+  virtual Status ReadRows(uint32_t first_row, std::span<profkit_unwind_row> out) const = 0;
+  virtual Status ReadPages(uint32_t first_page, std::span<profkit_unwind_page> out) const = 0;
+  virtual Status ReadInfo(uint32_t index, profkit_unwind_info& out) const = 0;
   // Makes the walker unwind `pid` with these mappings (replacing what it had).
   virtual Status SetProcess(uint32_t pid, const profkit_unwind_process& process) = 0;
   // The walker goes back to bpf_get_stack() for `pid`; unknown pids are ignored.

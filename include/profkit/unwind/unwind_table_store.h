@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -92,6 +93,19 @@ class UnwindTableStore {
   void WaitIdle();
 
   UnwindStoreCounters counters() const;
+
+  // The rule the BPF walker would find at ELF address `file_address` of the file whose GNU build
+  // id is `build_id` (lowercase hex), read back from the maps: a rule of kind PROFKIT_UNWIND_NONE
+  // where its table has none; nullopt when no table of that build is loaded (not built yet, no
+  // CFI, evicted). Lets the frameless-leaf recovery of a process not yet unwound with tables use a
+  // table another process's samples already built, instead of reading the file's CFI again
+  // (pipeline/SamplePipeline::InsertCallerOfFramelessLeaf). Safe from any thread.
+  std::optional<profkit_unwind_info> LoadedRule(std::string_view build_id,
+                                                uint64_t file_address) const;
+  // Whether a table of that build is loaded now; and a number that changes whenever a table is
+  // loaded, so a caller waiting for tables asks again only then.
+  bool HasLoadedTable(std::string_view build_id) const;
+  uint64_t loaded_generation() const { return loaded_generation_.load(std::memory_order_acquire); }
 
  private:
   // How a file was found on disk (stat): the key that finds its identity without opening it.
@@ -170,6 +184,18 @@ class UnwindTableStore {
   UnwindInfoSet infos_;
   size_t infos_written_ = 0;  // infos_ entries already in the BPF array
   bool capacity_logged_ = false;
+
+  // Where the loaded tables of files with a build id are, for LoadedRule: an entry is added once
+  // its table is written and removed before its space is freed, and LoadedRule reads the maps
+  // holding the lock, so it never reads rows that are being replaced.
+  struct Placement {
+    uint32_t first_page = 0;
+    uint32_t page_count = 0;
+    uint32_t page_base = 0;
+  };
+  mutable std::mutex loaded_mutex_;
+  std::unordered_map<std::string, Placement> loaded_by_build_id_;  // key: the build id
+  std::atomic<uint64_t> loaded_generation_{0};
 
   std::thread builder_;  // last: started once everything above is constructed
 };

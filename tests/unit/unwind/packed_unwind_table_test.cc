@@ -87,6 +87,24 @@ TEST(PackedUnwindTableTest, BoundsPagesAndRules) {
   EXPECT_EQ(PackUnwindTable(rows, full, 16).status().code(), StatusCode::kTooLarge);
 }
 
+// What the frameless-leaf recovery reads from a rule: where the return address is, from RSP.
+TEST(PackedUnwindTableTest, ReturnAddressOffsetFromSpFollowsTheWalker) {
+  EXPECT_EQ(ReturnAddressOffsetFromSp(kRsp8, 0x1000), 0u);  // at a function's first instruction
+  EXPECT_EQ(ReturnAddressOffsetFromSp(kRsp16, 0x1000), 8u);
+  EXPECT_EQ(ReturnAddressOffsetFromSp(kRbp, 0x1000), std::nullopt)
+      << "the frame-pointer walk is right";
+  EXPECT_EQ(ReturnAddressOffsetFromSp(kNone, 0x1000), std::nullopt);
+  // A PLT slot (GCC/binutils' expression): RSP + 8 more once the slot's push ran.
+  constexpr profkit_unwind_info kPlt{PROFKIT_UNWIND_PLT, 0, 11};
+  EXPECT_EQ(ReturnAddressOffsetFromSp(kPlt, 0x1020), 0u);
+  EXPECT_EQ(ReturnAddressOffsetFromSp(kPlt, 0x102a), 0u);
+  EXPECT_EQ(ReturnAddressOffsetFromSp(kPlt, 0x102b), 8u);
+  for (const uint8_t kind :
+       {PROFKIT_UNWIND_SIGNAL, PROFKIT_UNWIND_END, PROFKIT_UNWIND_UNSUPPORTED}) {
+    EXPECT_EQ(ReturnAddressOffsetFromSp(profkit_unwind_info{kind, 0, 2}, 0x1000), std::nullopt);
+  }
+}
+
 TEST(RangeAllocatorTest, FirstFitAndCoalescing) {
   RangeAllocator allocator(100);
   const auto a = allocator.Allocate(30);

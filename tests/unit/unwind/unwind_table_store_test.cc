@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "profkit/unwind/unwind_table_store.h"
+#include "testing/fake_unwind_maps.h"
 #include "testing/temp_dir.h"
 
 namespace profkit::unwind {
@@ -20,70 +21,7 @@ namespace {
 constexpr char kLibc[] = "/usr/lib/x86_64-linux-gnu/libc.so.6";
 constexpr char kLzma[] = "/usr/lib/x86_64-linux-gnu/liblzma.so.5";
 
-class FakeMaps final : public UnwindMaps {
- public:
-  FakeMaps(size_t rows, size_t pages) : rows_(rows), pages_(pages) {}
-  size_t row_capacity() const override { return rows_.size(); }
-  size_t page_capacity() const override { return pages_.size(); }
-  Status WriteRows(uint32_t first_row, std::span<const profkit_unwind_row> rows) override {
-    EXPECT_EQ(first_row % 2, 0u) << "rows are placed in whole pairs";
-    EXPECT_EQ(rows.size() % 2, 0u);
-    return Write(rows_, first_row, rows);
-  }
-  Status WritePages(uint32_t first_page, std::span<const profkit_unwind_page> pages) override {
-    return Write(pages_, first_page, pages);
-  }
-  Status WriteInfos(uint32_t first_info, std::span<const profkit_unwind_info> infos) override {
-    std::lock_guard lock(mutex_);
-    EXPECT_EQ(first_info, infos_.size()) << "rules are appended, without holes";
-    infos_.insert(infos_.end(), infos.begin(), infos.end());
-    return Status::Ok();
-  }
-  Status SetProcess(uint32_t pid, const profkit_unwind_process& process) override {
-    std::lock_guard lock(mutex_);
-    processes_[pid] = process;
-    return Status::Ok();
-  }
-  void RemoveProcess(uint32_t pid) override {
-    std::lock_guard lock(mutex_);
-    processes_.erase(pid);
-  }
-  std::optional<profkit_unwind_process> Process(uint32_t pid) {
-    std::lock_guard lock(mutex_);
-    auto it = processes_.find(pid);
-    if (it == processes_.end()) return std::nullopt;
-    return it->second;
-  }
-  // The rule the BPF walker finds for file address `file_pc` of mapping `m`, through the maps'
-  // contents (bpf/native_unwinder.bpf.h, unwind_find_info).
-  std::optional<profkit_unwind_info> Rule(const profkit_unwind_mapping& m, uint64_t file_pc) {
-    std::lock_guard lock(mutex_);
-    const uint64_t page_number = file_pc >> PROFKIT_UNWIND_PAGE_SHIFT;
-    if (page_number < m.page_base || page_number - m.page_base >= m.page_count) return std::nullopt;
-    const profkit_unwind_page& page = pages_.at(m.first_page + (page_number - m.page_base));
-    const auto first = rows_.begin() + page.first_row;
-    const auto it = std::upper_bound(
-        first, first + page.row_count, file_pc & (PROFKIT_UNWIND_PAGE_SIZE - 1),
-        [](uint64_t pc, const profkit_unwind_row& row) { return pc < row.pc_low; });
-    if (it == first) return std::nullopt;
-    return infos_.at(std::prev(it)->info);
-  }
-
- private:
-  template <typename T>
-  Status Write(std::vector<T>& array, uint32_t first, std::span<const T> values) {
-    std::lock_guard lock(mutex_);
-    EXPECT_LE(first + values.size(), array.size());
-    std::copy(values.begin(), values.end(), array.begin() + first);
-    return Status::Ok();
-  }
-
-  std::mutex mutex_;
-  std::vector<profkit_unwind_row> rows_;
-  std::vector<profkit_unwind_page> pages_;
-  std::vector<profkit_unwind_info> infos_;
-  std::map<uint32_t, profkit_unwind_process> processes_;
-};
+using FakeMaps = testing::FakeUnwindMaps;
 
 // libc mapped the way ld.so maps it: its executable segment at a page-aligned address.
 ExecMapping TextMapping(const std::string& path, uint64_t start) {
@@ -178,6 +116,44 @@ TEST(UnwindTableStoreTest, SharesOneTablePerFileAndKeepsItWhenUnmapped) {
   for (const UnwindRow& row : lzma->rows) {
     const std::optional<profkit_unwind_info> rule =
         maps.Rule(maps.Process(300)->mappings[0], row.pc);
+    ASSERT_TRUE(rule && SameRule(*rule, row.info)) << std::hex << row.pc;
+  }
+}
+
+// The frameless-leaf recovery reads a loaded table back by build id: every row of libc's as the
+// walker finds it; nothing once the table is evicted.
+TEST(UnwindTableStoreTest, LoadedRuleReadsTablesBackByBuildId) {
+  Result<UnwindTable> libc = BuildUnwindTable(kLibc);
+  ASSERT_TRUE(libc.ok());
+  UnwindInfoSet infos;
+  Result<PackedUnwindTable> packed = PackUnwindTable(libc->rows, infos, 1 << 20);
+  ASSERT_TRUE(packed.ok());
+  FakeMaps maps(packed->rows.size() + 64, 1 << 16);  // room for libc alone
+  UnwindTableStore store(maps);
+  const std::string libc_id = ElfFile::Open(kLibc)->BuildId();
+  const std::string lzma_id = ElfFile::Open(kLzma)->BuildId();
+  ASSERT_FALSE(libc_id.empty() || lzma_id.empty());
+  EXPECT_EQ(store.LoadedRule(lzma_id, 0x1000), std::nullopt) << "not built yet";
+
+  store.SetMappings(1, {TextMapping(kLzma, 0x10000000)});
+  store.WaitIdle();
+  Result<UnwindTable> lzma = BuildUnwindTable(kLzma);
+  ASSERT_TRUE(lzma.ok());
+  for (const UnwindRow& row : lzma->rows) {
+    const std::optional<profkit_unwind_info> rule = store.LoadedRule(lzma_id, row.pc);
+    ASSERT_TRUE(rule && SameRule(*rule, row.info)) << std::hex << row.pc;
+  }
+  EXPECT_EQ(store.LoadedRule(lzma_id, lzma->rows.back().pc + 0x100000)->kind, PROFKIT_UNWIND_NONE)
+      << "past the table: no rule, and no CFI to read either";
+  EXPECT_EQ(store.LoadedRule("00", lzma->rows.front().pc), std::nullopt);
+
+  store.RemoveProcess(1);  // liblzma kept, unused, then evicted for libc's rows
+  store.SetMappings(2, {TextMapping(kLibc, 0x20000000)});
+  store.WaitIdle();
+  ASSERT_EQ(store.counters().evicted, 1u);
+  EXPECT_EQ(store.LoadedRule(lzma_id, lzma->rows.front().pc), std::nullopt);
+  for (const UnwindRow& row : libc->rows) {
+    const std::optional<profkit_unwind_info> rule = store.LoadedRule(libc_id, row.pc);
     ASSERT_TRUE(rule && SameRule(*rule, row.info)) << std::hex << row.pc;
   }
 }
