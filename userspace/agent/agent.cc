@@ -491,11 +491,13 @@ void Agent::LogCounters() {
         "files={} unused_files={} rows_used={} row_capacity={} pages_used={} page_capacity={} "
         "rules={} "
         "tables_built={} shared_by_build_id={} files_without_cfi={} build_failures={} "
-        "capacity_exceeded={} evicted={} dropped_requests={} build_ms={:.1f}",
+        "capacity_exceeded={} evicted={} dropped_requests={} build_ms={:.1f} "
+        "leaf_callers={} leaf_rules_from_tables={} leaf_rules_from_cfi={}",
         s.unwind_samples, s.unwind_ns, s.unwind_truncated, s.unwind_fp_frames, u->processes,
         u->files, u->unused_files, u->rows_used, u->row_capacity, u->pages_used, u->page_capacity,
         u->rules, u->tables_built, u->shared_by_build_id, u->files_without_cfi, u->build_failures,
-        u->capacity_exceeded, u->evicted, u->dropped_requests, u->build_ns / 1e6);
+        u->capacity_exceeded, u->evicted, u->dropped_requests, u->build_ns / 1e6,
+        p.recovered_leaf_callers, p.leaf_rules_from_tables, n.cfi_lookups);
   }
 }
 

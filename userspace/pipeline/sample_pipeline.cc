@@ -6,6 +6,7 @@
 #include "profkit/common/log.h"
 #include "profkit/pipeline/service_key.h"
 #include "profkit/profile/collapsed_writer.h"
+#include "profkit/unwind/packed_unwind_table.h"
 
 namespace profkit::pipeline {
 namespace {
@@ -143,7 +144,10 @@ void SamplePipeline::HandleSample(const sampling::SampleRecord& sample) {
     if (i == 0) InsertCallerOfFramelessLeaf(*process, sample, native_user_);
   }
   // After the frames are resolved: the tables built are those of the mappings they fell in.
-  if (unwinding_) unwinding_->OnSample(*process);
+  if (unwinding_) {
+    unwinding_->OnSample(*process);
+    CloseCfiOfModulesWithTables();
+  }
   PythonProcesses::State* python =
       sample.python_frames.empty() ? nullptr : python_->Find(sample.pid);
   if (python != nullptr) {
@@ -209,8 +213,7 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
                                                  std::vector<profile::Frame>& frames) {
   const profile::Frame& leaf = frames.back();
   if (sample.user_stack_top.empty() || leaf.module_id == profile::kUnknownModule) return;
-  const std::optional<uint64_t> offset =
-      native_symbolizer_.ReturnAddressOffsetFromSp(leaf.module_id, leaf.address);
+  const std::optional<uint64_t> offset = LeafReturnAddressOffset(leaf);
   if (!offset || *offset % sizeof(uint64_t) != 0 ||
       *offset / sizeof(uint64_t) >= sample.user_stack_top.size()) {
     return;
@@ -224,6 +227,44 @@ void SamplePipeline::InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
   if (caller.module_id == profile::kUnknownModule) return;
   frames.push_back(caller);
   ++counters_.recovered_leaf_callers;
+}
+
+std::optional<uint64_t> SamplePipeline::LeafReturnAddressOffset(const profile::Frame& leaf) {
+  // The samples that carry a stack top are those of processes not (yet) unwound with tables and
+  // of leaves in mappings without a table. For the first kind, the leaf's file has a table as
+  // soon as any process's samples reached it: read back from the BPF maps, it answers as the
+  // walker will, and the CFI (a compiler's whole .eh_frame, held in the heap) is read only until
+  // then. Tables are found by build id.
+  if (unwinding_) {
+    const symbolize::ModuleInfo* module = native_symbolizer_.Module(leaf.module_id);
+    const std::optional<uint64_t> address =
+        module != nullptr && !module->build_id.empty()
+            ? native_symbolizer_.AddressOfFileOffset(leaf.module_id, leaf.address)
+            : std::nullopt;
+    if (address) {
+      if (const std::optional<profkit_unwind_info> rule =
+              unwinding_->store().LoadedRule(module->build_id, *address)) {
+        ++counters_.leaf_rules_from_tables;
+        return unwind::ReturnAddressOffsetFromSp(*rule, *address);
+      }
+      // Its table is usually requested by this very sample (NativeUnwinding::OnSample).
+      cfi_modules_.try_emplace(leaf.module_id, module->build_id);
+    }
+  }
+  return native_symbolizer_.ReturnAddressOffsetFromSp(leaf.module_id, leaf.address);
+}
+
+void SamplePipeline::CloseCfiOfModulesWithTables() {
+  const uint64_t generation = unwinding_->store().loaded_generation();
+  if (cfi_modules_.empty() || generation == cfi_checked_generation_) return;
+  cfi_checked_generation_ = generation;
+  std::erase_if(cfi_modules_, [&](const auto& module) {
+    // A released module's CFI went with it.
+    if (native_symbolizer_.Module(module.first) == nullptr) return true;
+    if (!unwinding_->store().HasLoadedTable(module.second)) return false;
+    native_symbolizer_.CloseCfi(module.first);
+    return true;
+  });
 }
 
 FlushBatch SamplePipeline::EndInterval(const IntervalTiming& timing) {

@@ -134,6 +134,12 @@ class ElfFile {
 
   // The file's .eh_frame, read on first use; nullptr without one.
   Dwarf_CFI* eh_frame();
+  // Frees what eh_frame() read (the whole section, and libdw's cache of the entries looked up);
+  // the next eh_frame() reads it again.
+  void CloseEhFrame() {
+    eh_frame_.reset();
+    eh_frame_tried_ = false;
+  }
 
  private:
   ElfFile(UniqueFd fd, std::string path, const ElfReadLimits& limits)

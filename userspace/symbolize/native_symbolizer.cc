@@ -228,6 +228,12 @@ std::optional<uint64_t> NativeSymbolizer::ReturnAddressOffsetFromSp(uint32_t id,
   return std::nullopt;
 }
 
+void NativeSymbolizer::CloseCfi(uint32_t id) {
+  const std::lock_guard lock(mutex_);
+  auto it = modules_.find(id);
+  if (it != modules_.end() && it->second->file) it->second->file->CloseEhFrame();
+}
+
 Result<ElfFile*> NativeSymbolizer::OpenModule(uint32_t id) {
   auto it = modules_.find(id);
   ElfFile* file = it == modules_.end() ? nullptr : EnsureOpen(*it->second);

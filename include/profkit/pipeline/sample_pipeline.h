@@ -74,6 +74,7 @@ struct PipelineCounters {
   uint64_t orphan_samples = 0;    // the process vanished before it could be identified
   uint64_t truncated_stacks = 0;
   uint64_t recovered_leaf_callers = 0;   // callers of frameless leaves restored from the stack top
+  uint64_t leaf_rules_from_tables = 0;   // leaf rules a loaded unwind table gave (not the CFI)
   uint64_t python_stacks = 0;            // samples whose stack got Python frames
   uint64_t python_truncated_stacks = 0;  // of those, deeper than the walker goes
   uint64_t off_cpu_waits = 0;            // off-CPU stacks paired with their wait's end
@@ -149,6 +150,13 @@ class SamplePipeline {
   void InsertCallerOfFramelessLeaf(ProcessTable::Process& process,
                                    const sampling::SampleRecord& sample,
                                    std::vector<profile::Frame>& frames);
+  // Where InsertCallerOfFramelessLeaf finds the return address of `leaf`: from the unwind table
+  // of its file when one is loaded (its CFI is then freed), else from the file's CFI.
+  std::optional<uint64_t> LeafReturnAddressOffset(const profile::Frame& leaf);
+  // Frees the CFI of the modules in cfi_modules_ whose tables are loaded since: once a table is
+  // loaded, samples in the file come unwound (no stack top) or find the table, so the CFI (held in
+  // the heap) would stay unused until the module is released.
+  void CloseCfiOfModulesWithTables();
   // Replaces the user part of scratch_ with the merge of `native_user` and the sample's Python
   // frames.
   void AppendPythonStack(PythonProcesses::State& state, const sampling::SampleRecord& sample);
@@ -156,6 +164,10 @@ class SamplePipeline {
   const PipelineOptions options_;
   process::ProcFs proc_fs_;
   symbolize::NativeSymbolizer native_symbolizer_;
+  // Modules whose CFI LeafReturnAddressOffset read while their file had no table loaded, with
+  // their build ids; and the store's loaded_generation() when they were last checked.
+  std::unordered_map<uint32_t, std::string> cfi_modules_;
+  uint64_t cfi_checked_generation_ = 0;
   std::unique_ptr<ProcessTable> process_table_;
   std::unique_ptr<PythonProcesses> python_;
   std::unique_ptr<NativeUnwinding> unwinding_;  // observes the table before python_

@@ -187,8 +187,13 @@ class NativeSymbolizer {
   // interrupted RSP at which the return address into the caller is stored; nullopt when the frame
   // is RBP-based, or no CFI (.eh_frame, else .debug_frame) covers the address, or the module is
   // unknown. The offset is returned however large; the caller checks it against the stack bytes it
-  // captured. The CFI is read on first use and kept while the module's file is open.
+  // captured. The CFI is read on first use and kept while the module's file is open, or until
+  // CloseCfi.
   std::optional<uint64_t> ReturnAddressOffsetFromSp(uint32_t id, uint64_t file_offset);
+  // Frees the CFI ReturnAddressOffsetFromSp read for module `id`: its unwind table answers from
+  // now on (pipeline/SamplePipeline::InsertCallerOfFramelessLeaf). A compiler's .eh_frame is
+  // 2.9 MB read whole, and libdw's cache of its entries grows with every address looked up.
+  void CloseCfi(uint32_t id);
 
   // Lookups for runtimes that find their data structures through a module's symbols (CPython's
   // _PyRuntime): symbols of any type by exact name (.dynsym, then .symtab; nullopt where absent),

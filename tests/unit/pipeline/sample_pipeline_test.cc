@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "stack_functions.h"
+#include "testing/fake_unwind_maps.h"
 #include "testing/self_process_tree.h"
 
 namespace profkit::pipeline {
@@ -60,6 +64,34 @@ TEST_F(SamplePipelineTest, FramelessLeafGetsItsCallerFromTheStackTop) {
       Sample(100, {Address(PkTestLeaf), Inside(PkTestOuter)}, {Inside(PkTestCaller)}));
   EXPECT_EQ(Collapsed(pipeline().EndInterval({})), "PkTestOuter;PkTestCaller;PkTestLeaf 1\n");
   EXPECT_EQ(pipeline().counters().recovered_leaf_callers, 1u);
+}
+
+// Once a sample reached the file, its unwind table is built, and the next process's frameless leaf
+// in it finds its rule there (read back from the maps) instead of in the file's CFI.
+TEST_F(SamplePipelineTest, FramelessLeafRuleComesFromTheFilesTableOnceLoaded) {
+  testing::FakeUnwindMaps maps(1 << 20, 1 << 16);
+  pipeline().SetUnwindMaps(&maps);
+  tree_.AddProcess(100, 1, "job");
+  tree_.AddProcess(200, 1, "job");
+  const auto at_leaf_entry = [](uint32_t pid) {
+    return Sample(pid, {Address(PkTestLeaf), Inside(PkTestOuter)}, {Inside(PkTestCaller)});
+  };
+  pipeline().Handle(at_leaf_entry(100));
+  EXPECT_EQ(pipeline().counters().leaf_rules_from_tables, 0u) << "no table before the sample";
+  EXPECT_EQ(pipeline().native_counters().cfi_lookups, 1u);
+  // The sample requested the table of the test binary (its leaf's file): await the builder.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pipeline().unwind_counters()->files == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(pipeline().unwind_counters()->files, 1u);
+
+  pipeline().Handle(at_leaf_entry(200));
+  EXPECT_EQ(pipeline().counters().leaf_rules_from_tables, 1u);
+  EXPECT_EQ(pipeline().native_counters().cfi_lookups, 1u) << "the CFI was not asked again";
+  EXPECT_EQ(pipeline().counters().recovered_leaf_callers, 2u);
+  EXPECT_EQ(Collapsed(pipeline().EndInterval({})), "PkTestOuter;PkTestCaller;PkTestLeaf 2\n");
+  pipeline().SetUnwindMaps(nullptr);  // the store goes before `maps`
 }
 
 TEST_F(SamplePipelineTest, UnwoundStackWithAFramePointerLeafGetsItsCallerToo) {

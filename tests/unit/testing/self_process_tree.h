@@ -46,6 +46,10 @@ class SelfProcessTree {
     Write(dir + "/maps", code_mapping_);
     std::filesystem::create_symlink(self_exe_, dir + "/exe");
     std::filesystem::create_symlink("/", dir + "/root");
+    // map_files/<start>-<end>, where the unwind table builder opens a mapping's file.
+    (void)MakeDirectories(dir + "/map_files");
+    const std::string range = code_mapping_.substr(0, code_mapping_.find(' '));
+    std::filesystem::create_symlink(self_exe_, dir + "/map_files/" + range);
   }
   // A process running `exe` with the given /proc/PID/maps text and NUL-separated command line.
   void AddProgram(uint32_t pid, const std::string& comm, const std::string& exe,
