@@ -88,8 +88,18 @@ void Paint(std::map<uint64_t, int32_t>& painted, const ScopeRange& range) {
   painted[range.end] = at_end;
 }
 
-// libdw decompresses every compressed debug section when the Dwarf is opened (Debian's -dbg
-// packages compress theirs: libc's 3.6 MiB on disk are 9.5 MiB on the heap).
+// What libdw keeps per line-table row (Dwarf_Line, with its share of the table and of libdw's
+// allocation blocks), and per indexed unit besides (its abbreviations, file table, the index's hash
+// node): measured with mallinfo2 around dwarf_getsrclines on libc6-dbg's 2,063 units (67 bytes
+// per line on average, 80 in its largest units, elfutils 0.188), enough for a budget.
+constexpr size_t kBytesPerLine = 80;
+constexpr size_t kBytesPerUnit = 4096;
+// What libdw keeps for every unit the index walks over (its Dwarf_CU, abbreviations read for the
+// unit DIE, range lists): 4.6 MiB for libc6-dbg's 2,063 units in a heap profile (heaptrack).
+constexpr size_t kBytesPerWalkedUnit = 2048;
+
+}  // namespace
+
 size_t DecompressedDebugBytes(Elf* elf) {
   size_t shstrndx = 0;
   if (elf_getshdrstrndx(elf, &shstrndx) != 0) return 0;
@@ -105,22 +115,8 @@ size_t DecompressedDebugBytes(Elf* elf) {
   return bytes;
 }
 
-// What libdw keeps per line-table row (Dwarf_Line, with its share of the table and of libdw's
-// allocation blocks), and per indexed unit besides (its abbreviations, file table, the index's hash
-// node): measured with mallinfo2 around dwarf_getsrclines on libc6-dbg's 2,063 units (67 bytes
-// per line on average, 80 in its largest units, elfutils 0.188), enough for a budget.
-constexpr size_t kBytesPerLine = 80;
-constexpr size_t kBytesPerUnit = 4096;
-// What libdw keeps for every unit the index walks over (its Dwarf_CU, abbreviations read for the
-// unit DIE, range lists): 4.6 MiB for libc6-dbg's 2,063 units in a heap profile (heaptrack).
-constexpr size_t kBytesPerWalkedUnit = 2048;
-
-}  // namespace
-
-Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf, const ElfReadLimits& limits) {
-  // Measured before dwarf_begin_elf, which decompresses the sections in place and clears their
-  // SHF_COMPRESSED.
-  const size_t decompressed_bytes = DecompressedDebugBytes(elf);
+Result<std::unique_ptr<DwarfFrames>> DwarfFrames::Open(Elf* elf, const ElfReadLimits& limits,
+                                                       size_t decompressed_bytes) {
   Dwarf* dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nullptr);
   if (dwarf == nullptr) {
     elf_end(elf);

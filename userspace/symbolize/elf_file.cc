@@ -349,22 +349,32 @@ Result<std::string> ElfFile::ReadSection(std::string_view name, size_t max_bytes
   return Status::NotFoundf("{}: no section {}", path_, name);
 }
 
-DwarfFrames* ElfFile::dwarf() {
+DwarfFrames* ElfFile::dwarf(size_t max_decompressed_bytes) {
   if (!has_debug_info_ || dwarf_tried_) return dwarf_.get();
-  dwarf_tried_ = true;
+  if (decompressed_debug_bytes_ && *decompressed_debug_bytes_ > max_decompressed_bytes) {
+    return nullptr;
+  }
   // Debug sections run to tens of MiB (profkit's own are 30) and a lookup touches a few pages of
   // them: mapped, only those pages are resident and the kernel may reclaim them, where reading
   // would copy whole sections to the heap. The SIGBUS risk of mapping (a file truncated in place)
   // is accepted for debug info of code that is mapped and running, which is replaced by rename.
   auto elf = BeginElf(fd_, ELF_C_READ_MMAP);
   if (!elf.ok()) return nullptr;
+  // Measured before dwarf_begin_elf, which decompresses the sections in place and clears their
+  // SHF_COMPRESSED.
+  decompressed_debug_bytes_ = DecompressedDebugBytes(*elf);
+  if (*decompressed_debug_bytes_ > max_decompressed_bytes) {
+    elf_end(*elf);
+    return nullptr;
+  }
+  dwarf_tried_ = true;
   if (Status size = CheckSectionSizes(*elf, IsDwarfSection, "DWARF"); !size.ok()) {
     elf_end(*elf);
     static LogLimiter limiter(60'000'000'000);
     if (limiter.Allow() >= 0) spdlog::warn("{}", size.message());
     return nullptr;
   }
-  auto frames = DwarfFrames::Open(*elf, limits_);
+  auto frames = DwarfFrames::Open(*elf, limits_, *decompressed_debug_bytes_);
   if (!frames.ok()) {
     static LogLimiter limiter(60'000'000'000);
     if (limiter.Allow() >= 0) {

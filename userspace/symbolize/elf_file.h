@@ -123,9 +123,13 @@ class ElfFile {
   Result<std::string> ReadSection(std::string_view name, size_t max_bytes) const;
 
   // DWARF of this file, opened on first use; nullptr without (usable) debug info.
-  DwarfFrames* dwarf();
+  // Not opened (nullptr, asked again on the next call) while its compressed debug sections would
+  // decompress to more than `max_decompressed_bytes` of heap (DecompressedDebugBytes).
+  DwarfFrames* dwarf(size_t max_decompressed_bytes = SIZE_MAX);
   // dwarf() was called and found DWARF.
   bool dwarf_loaded() const { return dwarf_ != nullptr; }
+  // The last dwarf() did not open it for its max_decompressed_bytes.
+  bool dwarf_over_budget() const { return !dwarf_tried_ && decompressed_debug_bytes_.has_value(); }
   // Frees the DWARF and its indexes; the next dwarf() reads it again.
   void CloseDwarf() {
     dwarf_.reset();
@@ -162,6 +166,7 @@ class ElfFile {
   bool has_symtab_ = false;
   std::optional<DebugLink> debug_link_;
   bool dwarf_tried_ = false;
+  std::optional<size_t> decompressed_debug_bytes_;  // known once dwarf() looked
   std::unique_ptr<DwarfFrames> dwarf_;
   bool eh_frame_tried_ = false;
   std::unique_ptr<EhFrame> eh_frame_;

@@ -165,12 +165,16 @@ std::vector<SymbolizedLine> NativeSymbolizer::Symbolize(uint32_t id, uint64_t fi
     const std::optional<std::string_view> symbol = table ? table->Find(*address) : std::nullopt;
     if (symbol) {
       ElfFile* file = DwarfFile(module);
-      // Past the budget the open DWARF does not grow until TrimDwarf (see NativeSymbolizerLimits).
-      const bool may_grow =
-          elf_limits_->dwarf_bytes.load(std::memory_order_relaxed) < limits_.max_dwarf_memory_bytes;
+      // Past the budget the open DWARF does not grow until TrimDwarf, and a file is opened only
+      // if what it decompresses fits in what is left and in a third of the budget (see
+      // NativeSymbolizerLimits).
+      const size_t budget = limits_.max_dwarf_memory_bytes;
+      const size_t used = elf_limits_->dwarf_bytes.load(std::memory_order_relaxed);
+      const bool may_grow = used < budget;
       DwarfFrames* dwarf = nullptr;
       if (file != nullptr && (may_grow || file->dwarf_loaded())) {
-        dwarf = file->dwarf();
+        dwarf = file->dwarf(may_grow ? std::min(budget - used, budget / 3) : 0);
+        if (file->dwarf_over_budget()) ++counters_.dwarf_budget_skips;
       } else if (file != nullptr) {
         ++counters_.dwarf_budget_skips;
       }

@@ -89,7 +89,13 @@ struct NativeSymbolizerLimits {
   // DWARF used longest ago (dwarf_closes) to get back under it. Closing only between flushes keeps
   // two files that one flush alternates between from being read again and again. Frames are
   // symbolized once and cached (pipeline/FrameSymbolizer), so a closed DWARF is read again only
-  // for addresses not seen before.
+  // for addresses not seen before. A file whose compressed debug sections (Debian's -dbg packages)
+  // would decompress to more than a third of the budget, or more than it has left, is not opened
+  // (dwarf_budget_skips): libdw decompresses them whole when it opens the file (libc6-dbg's: 9.5
+  // MiB, about 20 MiB with what a C++ build's libc frames index), leaving the rest for the line
+  // tables of other files. At the default libc frames keep libc6-dbg's symbol names, without
+  // lines, which keeps the agent within 96 MB during a C++ build (README, "How native stacks are
+  // unwound").
   size_t max_dwarf_memory_bytes = 24 << 20;
 };
 

@@ -300,7 +300,7 @@ TEST(NativeSymbolizerTest, DecompressedDebugSectionsCountInTheDwarfBudget) {
                 .exit_code,
             0);
   const auto dwarf_bytes_of = [&](const std::string& path) {
-    NativeSymbolizer symbolizer;
+    NativeSymbolizer symbolizer({.max_dwarf_memory_bytes = 64 << 20});
     const uint32_t id = MustAdd(symbolizer, Mapping{.key = {7, 7}, .path = path}, {path});
     const auto frames = symbolizer.Symbolize(id, offset);
     EXPECT_TRUE(!frames.empty() && frames[0].line > 0) << path;
@@ -315,6 +315,19 @@ TEST(NativeSymbolizerTest, DecompressedDebugSectionsCountInTheDwarfBudget) {
     return std::stoull(out.text, nullptr, 16);  // the Size column, in hex
   };
   EXPECT_GE(decompressed - mapped, section_bytes(".debug_info") + section_bytes(".debug_line"));
+
+  // A budget they would not fit in: the file's DWARF is not opened, its frames keep their ELF
+  // symbol names; asked again, it is not opened either.
+  NativeSymbolizer tight({.max_dwarf_memory_bytes = section_bytes(".debug_info")});
+  const uint32_t id = MustAdd(tight, Mapping{.key = {7, 7}, .path = compressed}, {compressed});
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto frames = tight.Symbolize(id, offset);
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_FALSE(frames[0].function.empty());
+    EXPECT_EQ(frames[0].line, 0);
+  }
+  EXPECT_EQ(tight.counters().dwarf_bytes, 0u);
+  EXPECT_EQ(tight.counters().dwarf_budget_skips, 2u);
 }
 
 // A module whose file was closed by the open-file limit and then deleted (its process is gone)
