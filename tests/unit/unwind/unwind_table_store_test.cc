@@ -35,6 +35,16 @@ ExecMapping TextMapping(const std::string& path, uint64_t start) {
                      .open_path = path};
 }
 
+// The rows `path`'s table takes in the BPF array, to size fake maps around it.
+size_t PackedRows(const char* path) {
+  Result<UnwindTable> table = BuildUnwindTable(path);
+  EXPECT_TRUE(table.ok());
+  UnwindInfoSet infos;
+  Result<PackedUnwindTable> packed = PackUnwindTable(table->rows, infos, 1 << 20);
+  EXPECT_TRUE(packed.ok());
+  return packed->rows.size();
+}
+
 // A mapping no sample reached gets no table built for it, only one its file already has.
 TEST(UnwindTableStoreTest, UnsampledMappingsOnlyGetTablesAlreadyBuilt) {
   FakeMaps maps(1 << 20, 1 << 16);
@@ -123,12 +133,7 @@ TEST(UnwindTableStoreTest, SharesOneTablePerFileAndKeepsItWhenUnmapped) {
 // The frameless-leaf recovery reads a loaded table back by build id: every row of libc's as the
 // walker finds it; nothing once the table is evicted.
 TEST(UnwindTableStoreTest, LoadedRuleReadsTablesBackByBuildId) {
-  Result<UnwindTable> libc = BuildUnwindTable(kLibc);
-  ASSERT_TRUE(libc.ok());
-  UnwindInfoSet infos;
-  Result<PackedUnwindTable> packed = PackUnwindTable(libc->rows, infos, 1 << 20);
-  ASSERT_TRUE(packed.ok());
-  FakeMaps maps(packed->rows.size() + 64, 1 << 16);  // room for libc alone
+  FakeMaps maps(PackedRows(kLibc) + 64, 1 << 16);  // room for libc alone
   UnwindTableStore store(maps);
   const std::string libc_id = ElfFile::Open(kLibc)->BuildId();
   const std::string lzma_id = ElfFile::Open(kLzma)->BuildId();
@@ -152,6 +157,8 @@ TEST(UnwindTableStoreTest, LoadedRuleReadsTablesBackByBuildId) {
   store.WaitIdle();
   ASSERT_EQ(store.counters().evicted, 1u);
   EXPECT_EQ(store.LoadedRule(lzma_id, lzma->rows.front().pc), std::nullopt);
+  Result<UnwindTable> libc = BuildUnwindTable(kLibc);
+  ASSERT_TRUE(libc.ok());
   for (const UnwindRow& row : libc->rows) {
     const std::optional<profkit_unwind_info> rule = store.LoadedRule(libc_id, row.pc);
     ASSERT_TRUE(rule && SameRule(*rule, row.info)) << std::hex << row.pc;
@@ -159,12 +166,7 @@ TEST(UnwindTableStoreTest, LoadedRuleReadsTablesBackByBuildId) {
 }
 
 TEST(UnwindTableStoreTest, UnusedTablesGiveWayWhenSpaceIsNeeded) {
-  UnwindInfoSet infos;
-  Result<UnwindTable> libc = BuildUnwindTable(kLibc);
-  ASSERT_TRUE(libc.ok());
-  Result<PackedUnwindTable> packed = PackUnwindTable(libc->rows, infos, 1 << 20);
-  ASSERT_TRUE(packed.ok());
-  FakeMaps maps(packed->rows.size() + 64, 1 << 16);  // room for libc alone
+  FakeMaps maps(PackedRows(kLibc) + 64, 1 << 16);  // room for libc alone
   UnwindTableStore store(maps);
   store.SetMappings(1, {TextMapping(kLzma, 0x10000000)});
   store.RemoveProcess(1);  // liblzma kept, unused
@@ -193,12 +195,7 @@ TEST(UnwindTableStoreTest, KeepsABoundedNumberOfUnusedFiles) {
 }
 
 TEST(UnwindTableStoreTest, FallsBackWhenTheCapIsHit) {
-  Result<UnwindTable> lzma = BuildUnwindTable(kLzma);
-  ASSERT_TRUE(lzma.ok());
-  UnwindInfoSet infos;
-  Result<PackedUnwindTable> packed = PackUnwindTable(lzma->rows, infos, 1 << 20);
-  ASSERT_TRUE(packed.ok());
-  FakeMaps maps(packed->rows.size() + 10, 1 << 16);  // room for liblzma, not for libc
+  FakeMaps maps(PackedRows(kLzma) + 10, 1 << 16);  // room for liblzma, not for libc
   UnwindTableStore store(maps);
   store.SetMappings(1, {TextMapping(kLzma, 0x10000000), TextMapping(kLibc, 0x20000000)});
   store.WaitIdle();
