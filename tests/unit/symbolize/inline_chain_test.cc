@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -77,6 +79,27 @@ bool SameFunction(const std::string& ours, const std::string& theirs) {
          (b_mangled && !a_mangled && b.find(a) != std::string::npos);
 }
 
+// The start addresses of the functions the symbol table gives several names: GCC's identical code
+// folding (-fipa-icf, on at -O2) keeps one body for identical functions, such as the clones of a
+// template for different arguments, and names it after each. The outermost frame is named from
+// the symbol table and llvm-addr2line names it from DWARF, so either may pick any of them.
+std::set<uint64_t> FoldedFunctions(const std::string& path, std::map<uint64_t, int>& starts) {
+  std::istringstream in(CommandOutput("nm --defined-only " + path));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string address;
+    std::string type;
+    if (!(fields >> address >> type) || (type != "t" && type != "T" && type != "W")) continue;
+    ++starts[std::stoull(address, nullptr, 16)];
+  }
+  std::set<uint64_t> folded;
+  for (const auto& [start, names] : starts) {
+    if (names > 1) folded.insert(start);
+  }
+  return folded;
+}
+
 TEST(InlineChainTest, AgreesWithAddr2line) {
   const Mapping m = FindMapping(0, reinterpret_cast<uint64_t>(&ParseAddr2line));
   NativeSymbolizer symbolizer;
@@ -97,6 +120,8 @@ TEST(InlineChainTest, AgreesWithAddr2line) {
   }
   const std::vector<std::vector<ExpectedFrame>> expected = ParseAddr2line(CommandOutput(command));
   ASSERT_EQ(expected.size(), offsets.size());
+  std::map<uint64_t, int> function_starts;
+  const std::set<uint64_t> folded = FoldedFunctions(m.path, function_starts);
 
   int compared = 0;
   int inlined = 0;
@@ -110,6 +135,10 @@ TEST(InlineChainTest, AgreesWithAddr2line) {
       continue;
     }
     const std::vector<SymbolizedLine> frames = symbolizer.Symbolize(*id, offsets[i]);
+    const uint64_t address = *symbolizer.AddressOfFileOffset(*id, offsets[i]);
+    const auto function = function_starts.upper_bound(address);
+    const bool outermost_folded =
+        function != function_starts.begin() && folded.contains(std::prev(function)->first);
     std::string got;
     std::string want;
     bool same = frames.size() == expected[i].size();
@@ -117,7 +146,9 @@ TEST(InlineChainTest, AgreesWithAddr2line) {
       got += fmt::format("{}:{} < ", frames[f].system_name, frames[f].line);
       if (!same) continue;
       const ExpectedFrame& e = expected[i][f];
-      same = frames[f].line == e.line && SameFunction(frames[f].system_name, e.function);
+      const bool any_name = outermost_folded && f + 1 == frames.size();
+      same =
+          frames[f].line == e.line && (any_name || SameFunction(frames[f].system_name, e.function));
     }
     for (const ExpectedFrame& f : expected[i]) want += fmt::format("{}:{} < ", f.function, f.line);
     EXPECT_TRUE(same) << "file offset 0x" << std::hex << offsets[i] << "\n profkit:   " << got
